@@ -1,0 +1,23 @@
+"""Pure builders of the one map's layers, and readers for GIS sources.
+
+GeoDataFrames and arrays in, GeoDataFrames and arrays out; nothing here knows
+about workspaces or HTTP.
+"""
+
+from layers.errors import LayerError, ParameterError, SourceError, ValidationError
+from layers.raster import read_raster, reproject_raster
+from layers.types import BBox, RasterData
+from layers.vector import clean_vector, read_vector
+
+__all__ = [
+    "BBox",
+    "LayerError",
+    "ParameterError",
+    "RasterData",
+    "SourceError",
+    "ValidationError",
+    "clean_vector",
+    "read_raster",
+    "read_vector",
+    "reproject_raster",
+]

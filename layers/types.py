@@ -1,0 +1,109 @@
+"""Shared types of the layer builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+#: west, south, east, north
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class RasterData:
+    """A georeferenced raster held in memory.
+
+    Parameters
+    ----------
+    data
+        Array of shape ``(bands, height, width)``.
+    transform
+        Affine transform from pixel (col, row) to CRS coordinates.
+    crs
+        The raster's CRS.
+    nodata
+        The value that marks pixels without data, or ``None``.
+    band_names
+        One name per band (defaults to ``band1``, ``band2``, ...).
+    units
+        One unit per band, or ``None`` where unitless.
+    tags
+        Free metadata written with the raster (e.g. ``SYNTHETIC=yes``).
+    """
+
+    data: np.ndarray
+    transform: Affine
+    crs: CRS
+    nodata: float | None = None
+    band_names: list[str] = field(default_factory=list)
+    units: list[str | None] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.data.ndim == 2:
+            self.data = self.data[np.newaxis]
+        if self.data.ndim != 3:
+            raise ValueError(f"raster data must be 2-D or 3-D, got shape {self.data.shape}")
+        self.crs = CRS.from_user_input(self.crs)
+        n = self.data.shape[0]
+        if not self.band_names:
+            self.band_names = [f"band{i + 1}" for i in range(n)]
+        if not self.units:
+            self.units = [None] * n
+        if len(self.band_names) != n or len(self.units) != n:
+            raise ValueError("band_names and units need one entry per band")
+
+    @property
+    def count(self) -> int:
+        """Number of bands."""
+        return int(self.data.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[2])
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Pixel size (x, y) in CRS units, both positive."""
+        return abs(self.transform.a), abs(self.transform.e)
+
+    @property
+    def bounds(self) -> BBox:
+        """Bounds in the raster's CRS."""
+        t = self.transform
+        xs = (t.c, t.c + t.a * self.width)
+        ys = (t.f, t.f + t.e * self.height)
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def valid_mask(self) -> np.ndarray:
+        """Boolean array ``(bands, height, width)``: True where a pixel holds data."""
+        if self.nodata is None:
+            valid = np.ones(self.data.shape, dtype=bool)
+        elif np.isnan(self.nodata):
+            valid = ~np.isnan(self.data)
+        else:
+            valid = self.data != self.nodata
+        if np.issubdtype(self.data.dtype, np.floating):
+            valid &= np.isfinite(self.data)
+        return valid
+
+    def profile(self) -> dict[str, Any]:
+        """A rasterio-style profile describing this raster."""
+        return {
+            "driver": "GTiff",
+            "width": self.width,
+            "height": self.height,
+            "count": self.count,
+            "dtype": str(self.data.dtype),
+            "crs": self.crs,
+            "transform": self.transform,
+            "nodata": self.nodata,
+        }

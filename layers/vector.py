@@ -1,0 +1,248 @@
+"""Generic vector sources: read anything OGR reads (or a CSV of points), clean it.
+
+The generic ``vector`` layer is how an analyst adds a layer of their own: any
+file OGR can open, or a CSV with coordinate columns, comes out as valid,
+reprojected geometries with tidy columns.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from layers.errors import SourceError, ValidationError
+
+#: Column names recognised as longitude / latitude in a CSV, in order of preference.
+X_COLUMNS = ("lon", "lng", "long", "longitude", "x", "easting")
+Y_COLUMNS = ("lat", "latitude", "y", "northing")
+
+
+def read_vector(
+    path: str | os.PathLike[str],
+    layer: str | None = None,
+    crs: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a vector source into a GeoDataFrame.
+
+    Parameters
+    ----------
+    path
+        Any file OGR opens (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet ...)
+        or a ``.csv`` / ``.tsv`` with coordinate columns.
+    layer
+        Layer name inside a multi-layer file.
+    crs
+        CRS to assume when the file declares none (always the case for CSV,
+        where the default is EPSG:4326). A file that declares a CRS keeps it.
+    x, y
+        CSV coordinate columns; by default the first of :data:`X_COLUMNS` /
+        :data:`Y_COLUMNS` present (case-insensitive).
+
+    Raises
+    ------
+    SourceError
+        Naming the file and what is wrong: unreadable, no CRS, missing columns.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _read_points_table(path, crs=crs, x=x, y=y, sep="\t" if suffix == ".tsv" else ",")
+    try:
+        if suffix == ".parquet":
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise SourceError(f"{path}: cannot read as a vector source: {_first_line(exc)}") from None
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read as a vector source: {_first_line(exc)}") from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
+        raise SourceError(f"{path}: has no geometry column")
+    if gdf.crs is None:
+        if crs is None:
+            raise SourceError(f"{path}: declares no CRS; set 'crs' on the source")
+        gdf = gdf.set_crs(_crs(crs, path))
+    return gdf
+
+
+def _read_points_table(
+    path: Path, crs: str | None, x: str | None, y: str | None, sep: str
+) -> gpd.GeoDataFrame:
+    try:
+        df = pd.read_csv(path, sep=sep, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+        raise SourceError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+    xcol = _pick_column(df, x, X_COLUMNS, path, "x (longitude)")
+    ycol = _pick_column(df, y, Y_COLUMNS, path, "y (latitude)")
+    xs = pd.to_numeric(df[xcol], errors="coerce")
+    ys = pd.to_numeric(df[ycol], errors="coerce")
+    bad = xs.isna() | ys.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # header is line 1
+        raise SourceError(
+            f"{path}: line {row}: columns {xcol!r}/{ycol!r} must hold numbers "
+            f"({int(bad.sum())} rows do not)"
+        )
+    geometry = gpd.points_from_xy(xs, ys)
+    out = gpd.GeoDataFrame(df.drop(columns=[xcol, ycol]), geometry=geometry)
+    return out.set_crs(_crs(crs or "EPSG:4326", path))
+
+
+def _pick_column(
+    df: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...], path: Path, what: str
+) -> str:
+    if wanted is not None:
+        if wanted not in df.columns:
+            raise SourceError(f"{path}: no column {wanted!r} for {what}")
+        return wanted
+    lower = {str(c).lower(): str(c) for c in df.columns}
+    for name in candidates:
+        if name in lower:
+            return lower[name]
+    raise SourceError(
+        f"{path}: no {what} column; expected one of {', '.join(candidates)} or set it on the source"
+    )
+
+
+def _crs(value: str, path: Path) -> CRS:
+    try:
+        return CRS.from_user_input(value)
+    except CRSError:
+        raise SourceError(f"{path}: {value!r} is not a CRS pyproj knows") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class CleanReport:
+    """What :func:`clean_vector` changed."""
+
+    dropped_empty: int = 0
+    repaired: int = 0
+    dropped_invalid: int = 0
+
+    def as_stats(self) -> dict[str, int]:
+        return {
+            "dropped_empty": self.dropped_empty,
+            "repaired": self.repaired,
+            "dropped_invalid": self.dropped_invalid,
+        }
+
+
+def clean_vector(
+    gdf: gpd.GeoDataFrame,
+    crs: CRS | str,
+    repair: bool = True,
+    columns: list[str] | None = None,
+    rename: dict[str, str] | None = None,
+    id_column: str | None = None,
+    origin: str = "source",
+) -> tuple[gpd.GeoDataFrame, CleanReport]:
+    """Reproject, select and rename columns, drop empty and repair invalid geometries.
+
+    Parameters
+    ----------
+    gdf
+        The input; must have a CRS.
+    crs
+        The target CRS.
+    repair
+        Repair invalid geometries with :func:`shapely.make_valid` (keeping the
+        part of the input's dimension); when False, invalid rows are dropped.
+    columns
+        Columns to keep (default: all).
+    rename
+        Old name -> new name.
+    id_column
+        A column whose values must be unique and non-null.
+    origin
+        Named in error messages (the file or layer the data came from).
+
+    Returns
+    -------
+    The cleaned frame (index reset) and a :class:`CleanReport`.
+    """
+    if gdf.crs is None:
+        raise ValidationError(f"{origin}: has no CRS")
+    report = CleanReport()
+    if columns is not None:
+        missing = [c for c in columns if c not in gdf.columns]
+        if missing:
+            raise ValidationError(f"{origin}: no column(s) {', '.join(map(repr, missing))}")
+        gdf = gdf[[*columns, gdf.geometry.name]]
+    if rename:
+        missing = [c for c in rename if c not in gdf.columns]
+        if missing:
+            raise ValidationError(f"{origin}: cannot rename missing column(s) {missing}")
+        gdf = gdf.rename(columns=rename)
+    geom = gdf.geometry.values
+    empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+    report.dropped_empty = int(empty.sum())
+    gdf = gdf[~empty]
+    geom = gdf.geometry.values
+    invalid = ~shapely.is_valid(geom)
+    if invalid.any():
+        if repair:
+            fixed = np.array(
+                [_repair(g) for g in np.asarray(geom[invalid], dtype=object)], dtype=object
+            )
+            ok = ~(shapely.is_missing(fixed) | shapely.is_empty(fixed))
+            report.repaired = int(ok.sum())
+            report.dropped_invalid = int((~ok).sum())
+            new = np.asarray(geom, dtype=object).copy()
+            new[np.flatnonzero(invalid)] = fixed
+            gdf = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+            gdf = gdf[~(shapely.is_missing(new) | shapely.is_empty(new))]
+        else:
+            report.dropped_invalid = int(invalid.sum())
+            gdf = gdf[~invalid]
+    gdf = gdf.to_crs(crs).reset_index(drop=True)
+    if id_column is not None:
+        check_unique_ids(gdf, id_column, origin)
+    return gdf, report
+
+
+def _repair(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """Make ``geom`` valid, keeping only the parts of its own dimension."""
+    fixed = shapely.make_valid(geom)
+    dim = shapely.get_dimensions(geom)
+    if fixed.geom_type == "GeometryCollection":
+        parts = [p for p in shapely.get_parts(fixed) if shapely.get_dimensions(p) == dim]
+        if not parts:
+            return None
+        fixed = shapely.union_all(parts) if len(parts) > 1 else parts[0]
+    return fixed
+
+
+def check_unique_ids(gdf: pd.DataFrame, column: str, origin: str) -> None:
+    """Raise :class:`ValidationError` unless ``column`` is present, non-null and unique."""
+    if column not in gdf.columns:
+        raise ValidationError(f"{origin}: no id column {column!r}")
+    values = gdf[column]
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise ValidationError(f"{origin}: id column {column!r} is empty in row {row}")
+    dup = values[values.duplicated()]
+    if len(dup):
+        raise ValidationError(
+            f"{origin}: id column {column!r} has {len(dup)} duplicate value(s), "
+            f"first {dup.iloc[0]!r}"
+        )

@@ -1,0 +1,243 @@
+"""The catalog: the contract between whoever builds layers and the tile server.
+
+One JSON file, ``build/catalog.json`` in a workspace, lists every published
+layer with what a server or a client needs to serve and draw it: kind,
+artifacts, storage CRS, WGS84 bounds, zoom range, fields, statistics, style
+hints, provenance and version history.
+
+Artifact paths are relative to the directory that holds the catalog (so a
+``build/`` directory can be copied or synced to shared storage as a whole);
+absolute paths and URIs (``s3://...``, ``/vsis3/...``) are kept as they are.
+
+The file is only ever replaced atomically (:func:`write_catalog`): a reader sees
+the old catalog or the new one, never a mixture.
+
+Examples
+--------
+>>> cat = Catalog(workspace="Demo", updated="2026-11-28T05:00:00Z")
+>>> cat.layers
+{}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from tiles.errors import CatalogError, LayerNotFoundError
+
+FORMAT_VERSION = 1
+
+#: Layer names are safe in URLs, file names and style ids: no dots, commas or slashes.
+LAYER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+_LAYER_NAME_RE = re.compile(LAYER_NAME_PATTERN)
+
+FieldType = Literal["string", "int", "float", "bool", "datetime", "date", "json"]
+LayerKind = Literal["vector", "raster"]
+
+
+def is_layer_name(name: str) -> bool:
+    """Whether ``name`` is a valid layer name (see :data:`LAYER_NAME_PATTERN`)."""
+    return bool(_LAYER_NAME_RE.match(name))
+
+
+def utc_now() -> str:
+    """The current UTC time as an ISO 8601 string with a ``Z`` suffix."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Provenance(_Model):
+    """Where a layer version came from: enough to reproduce or audit it."""
+
+    builder: str
+    builder_version: str
+    inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="input name -> 'sha256:<hex>' of a source file or 'layer:<name>@<version>'",
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    fingerprint: str
+    built_at: str
+    synthetic: bool = Field(False, description="built from synthetic (demo) data")
+
+
+class Band(_Model):
+    """One band of a raster layer."""
+
+    name: str
+    dtype: str
+    nodata: float | None = None
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+
+class Figure(_Model):
+    """One of the county's key figures, shown by ``twin stats`` and the viewer."""
+
+    name: str
+    label: str
+    value: float | int | str
+    unit: str = ""
+    layer: str | None = None
+
+
+class RegionInfo(_Model):
+    """The region the workspace covers."""
+
+    name: str
+    crs: str
+    bounds: tuple[float, float, float, float] | None = None
+    area_km2: float | None = None
+
+
+class LayerEntry(_Model):
+    """One published layer: the version the server serves now."""
+
+    kind: LayerKind
+    title: str
+    description: str = ""
+    version: str
+    artifacts: dict[str, str] = Field(description="artifact name -> path; 'data' is required")
+    crs: str = Field(description="CRS of the stored artifact")
+    bounds: tuple[float, float, float, float] = Field(description="WGS84 west, south, east, north")
+    minzoom: int = Field(0, ge=0, le=30)
+    maxzoom: int = Field(22, ge=0, le=30)
+    geometry_type: str | None = None
+    fields: dict[str, FieldType] = Field(default_factory=dict)
+    count: int | None = Field(None, description="features (vector) or valid pixels (raster)")
+    bands: list[Band] = Field(default_factory=list)
+    resolution: float | None = Field(None, description="pixel size in storage CRS units")
+    stats: dict[str, float | int | str] = Field(default_factory=dict)
+    style: dict[str, Any] = Field(default_factory=dict, description="style hints for clients")
+    parent: str | None = Field(None, description="the layer whose build also made this one")
+    attribution: str = ""
+    provenance: Provenance
+    history: list[str] = Field(default_factory=list, description="older versions, newest first")
+
+    @field_validator("artifacts")
+    @classmethod
+    def _has_data(cls, value: dict[str, str]) -> dict[str, str]:
+        if "data" not in value:
+            raise ValueError("a layer needs a 'data' artifact")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds_ordered(
+        cls, value: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
+        w, s, e, n = value
+        if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+            raise ValueError(f"bounds {value} are not WGS84 west<=east, south<=north")
+        return value
+
+
+class Catalog(_Model):
+    """Every published layer of a workspace."""
+
+    format: Literal[1] = FORMAT_VERSION
+    workspace: str
+    updated: str
+    region: RegionInfo | None = None
+    figures: list[Figure] = Field(default_factory=list)
+    layers: dict[str, LayerEntry] = Field(default_factory=dict)
+
+    @field_validator("layers")
+    @classmethod
+    def _names(cls, value: dict[str, LayerEntry]) -> dict[str, LayerEntry]:
+        for name in value:
+            if not is_layer_name(name):
+                raise ValueError(f"layer name {name!r} does not match {LAYER_NAME_PATTERN}")
+        return value
+
+    def layer(self, name: str) -> LayerEntry:
+        """The entry of layer ``name``; :class:`LayerNotFoundError` if there is none."""
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise LayerNotFoundError(f"no layer {name!r} in the catalog") from None
+
+
+def resolve_artifact(catalog_path: str | os.PathLike[str], artifact: str) -> str:
+    """The location of an artifact path written in the catalog at ``catalog_path``.
+
+    Relative paths are relative to the catalog's directory; absolute paths and
+    URIs are returned unchanged.
+    """
+    if "://" in artifact or artifact.startswith("/"):
+        return artifact
+    return str(Path(catalog_path).parent / artifact)
+
+
+def read_catalog(path: str | os.PathLike[str]) -> Catalog:
+    """Read and validate the catalog at ``path``.
+
+    Raises
+    ------
+    CatalogError
+        If the file is missing, is not JSON, or breaks the contract; the message
+        names the file and the first offending key.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: no catalog (has the workspace been built?)") from None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read the catalog: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: not valid JSON: {exc}") from None
+    try:
+        return Catalog.model_validate(data)
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise CatalogError(f"{path}: {loc}: {err['msg']}") from None
+
+
+def write_catalog(catalog: Catalog, path: str | os.PathLike[str]) -> None:
+    """Publish ``catalog`` at ``path`` atomically.
+
+    The JSON goes to a temporary file in the same directory, is flushed and
+    fsynced, then renamed over ``path`` with :func:`os.replace`; the directory is
+    fsynced so that the rename survives a crash. Readers see the old file or
+    the new one, never a partial write.
+    """
+    path = Path(path)
+    payload = catalog.model_dump_json(indent=2).encode() + b"\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (renames, new files) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,121 @@
+"""The builder registry: how a layer kind named in ``twin.toml`` gets built.
+
+A :class:`Builder` adapts a pure function from :mod:`layers` to the workspace:
+it declares its inputs, a pydantic model for its parameters, a version (part
+of every layer's fingerprint: bump it when the output would change), and a
+``run`` callable that takes a :class:`~twin.builders.context.BuildContext` and
+returns an :class:`Output`.
+
+Builders register themselves in the modules listed in :data:`_MODULES`;
+third-party packages can add more through the ``twin.builders`` entry point
+group (each entry point names a :class:`Builder`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+from pydantic import BaseModel, ConfigDict
+
+from layers.types import RasterData
+from tiles.catalog import Figure
+
+if TYPE_CHECKING:
+    from twin.builders.context import BuildContext
+
+
+class NoParams(BaseModel):
+    """Parameters of a builder that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Output:
+    """What a builder produces for one layer.
+
+    Parameters
+    ----------
+    data
+        The layer: a GeoDataFrame in the working CRS, or a raster.
+    stats
+        Summary statistics stored in the catalog entry (``length_km`` ...).
+    figures
+        The county's key figures this layer contributes (``twin stats``).
+    style
+        Style hints for clients, merged under the layer's ``tiles.style``.
+    extras
+        More layers made by the same build, published as ``<layer>_<key>``
+        with the same version and provenance (e.g. a coverage build's SINR).
+    title, description
+        Defaults for the catalog entry when ``twin.toml`` gives none.
+    """
+
+    data: gpd.GeoDataFrame | RasterData
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    style: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Output] = field(default_factory=dict)
+    title: str | None = None
+    description: str = ""
+
+    @property
+    def kind(self) -> Literal["vector", "raster"]:
+        return "raster" if isinstance(self.data, RasterData) else "vector"
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A layer kind: what it needs and how to build it."""
+
+    name: str
+    version: str
+    run: Callable[[BuildContext], Output]
+    params: type[BaseModel] = NoParams
+    inputs: tuple[str, ...] = ()
+    optional_inputs: tuple[str, ...] = ()
+    doc: str = ""
+
+
+_REGISTRY: dict[str, Builder] = {}
+_MODULES = ("twin.builders.generic",)
+_loaded = False
+
+
+def register(builder: Builder) -> Builder:
+    """Add ``builder`` to the registry (a later registration of a name wins)."""
+    _REGISTRY[builder.name] = builder
+    return builder
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _MODULES:
+        importlib.import_module(module)
+    for ep in entry_points(group="twin.builders"):
+        builder = ep.load()
+        if isinstance(builder, Builder):
+            register(builder)
+
+
+def get_builder(name: str) -> Builder | None:
+    """The builder registered as ``name``, or ``None``."""
+    _load()
+    return _REGISTRY.get(name)
+
+
+def builders() -> dict[str, Builder]:
+    """Every registered builder by name."""
+    _load()
+    return dict(sorted(_REGISTRY.items()))
+
+
+__all__ = ["Builder", "NoParams", "Output", "builders", "get_builder", "register"]

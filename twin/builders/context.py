@@ -1,0 +1,99 @@
+"""What a builder sees while it runs: its inputs, parameters and the region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+from pydantic import BaseModel
+from pyproj import CRS
+
+from layers.raster import read_raster
+from layers.types import RasterData
+from layers.vector import read_vector
+from tiles.catalog import LayerEntry
+from twin.config import LayerConfig, RegionConfig, SourceConfig
+from twin.errors import BuildError
+
+
+@dataclass
+class Input:
+    """One resolved input of a layer: a source file or a published upstream layer."""
+
+    key: str
+    kind: Literal["source", "layer"]
+    name: str
+    path: Path
+    source: SourceConfig | None = None
+    entry: LayerEntry | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        if self.source is not None:
+            return self.source.synthetic
+        return bool(self.entry and self.entry.provenance.synthetic)
+
+
+@dataclass
+class BuildContext:
+    """Everything one layer build may read; it writes nothing itself."""
+
+    layer: str
+    config: LayerConfig
+    params: BaseModel
+    region: RegionConfig
+    root: Path
+    inputs: dict[str, Input]
+    boundary_input: Input | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def crs(self) -> CRS:
+        """The working CRS."""
+        return CRS.from_user_input(self.region.crs)
+
+    def input(self, key: str) -> Input:
+        try:
+            return self.inputs[key]
+        except KeyError:
+            raise BuildError(self.layer, f"input {key!r} is not configured") from None
+
+    def path(self, key: str) -> Path:
+        """The file behind input ``key``."""
+        return self.input(key).path
+
+    def read_vector(self, key: str, to_crs: bool = True) -> gpd.GeoDataFrame:
+        """Input ``key`` as a GeoDataFrame, in the working CRS unless ``to_crs`` is False."""
+        return self._read_vector(self.input(key), to_crs)
+
+    def _read_vector(self, item: Input, to_crs: bool) -> gpd.GeoDataFrame:
+        if item.kind == "layer":
+            gdf = gpd.read_parquet(item.path)
+        else:
+            src = item.source
+            assert src is not None
+            gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
+        return gdf.to_crs(self.crs) if to_crs else gdf
+
+    def read_raster(self, key: str) -> RasterData:
+        """Input ``key`` as an in-memory raster, in its own CRS."""
+        return read_raster(self.path(key))
+
+    @cached_property
+    def boundary(self) -> gpd.GeoDataFrame | None:
+        """The region's boundary polygons in the working CRS, if the region names one."""
+        if self.boundary_input is None:
+            return None
+        return self._read_vector(self.boundary_input, to_crs=True)
+
+    def warn(self, message: str) -> None:
+        """Record a problem worth reporting that does not stop the build."""
+        self.warnings.append(message)
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any input is synthetic (the output is then synthetic too)."""
+        return any(i.synthetic for i in self.inputs.values())

@@ -1,0 +1,226 @@
+"""``twin.toml``: the declarative description of a workspace.
+
+A workspace names its region (name, working CRS, optional boundary source),
+its sources (raw files under ``sources/``) and its layers (a builder kind, the
+inputs it reads, parameters, and tile options). Everything is validated with
+pydantic; unknown keys are errors, and every error names the key.
+
+Input references in ``layers.<name>.inputs`` are either a source name
+(``"osm"``) or another layer, written ``"layers.<name>"``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from tiles.catalog import LAYER_NAME_PATTERN, is_layer_name
+from twin.errors import ConfigError
+
+CONFIG_NAME = "twin.toml"
+LAYER_REF_PREFIX = "layers."
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegionConfig(_Model):
+    """The region a workspace covers."""
+
+    name: str = Field(min_length=1)
+    crs: str = Field("EPSG:4549", description="working CRS: a projected CRS in metres")
+    boundary: str | None = Field(None, description="a source name or a path to a polygon file")
+
+    @field_validator("crs")
+    @classmethod
+    def _metric_crs(cls, value: str) -> str:
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError:
+            raise ValueError(f"{value!r} is not a CRS pyproj knows") from None
+        if not crs.is_projected:
+            raise ValueError(f"{value!r} is not a projected CRS; the working CRS must be metric")
+        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+        if unit not in ("metre", "meter"):
+            raise ValueError(f"{value!r} has axis unit {unit!r}; the working CRS must be metric")
+        return value
+
+
+class SourceConfig(_Model):
+    """A raw input file and how to read it."""
+
+    path: str = Field(description="relative to the workspace, or absolute")
+    layer: str | None = Field(None, description="layer name inside a multi-layer file (GPKG)")
+    crs: str | None = Field(None, description="CRS to assume when the file has none (CSV)")
+    x: str | None = Field(None, description="CSV column holding longitude / x")
+    y: str | None = Field(None, description="CSV column holding latitude / y")
+    title: str | None = None
+    description: str = ""
+    attribution: str = ""
+    synthetic: bool = Field(False, description="the data is synthetic (demo data)")
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CRS.from_user_input(value)
+            except CRSError:
+                raise ValueError(f"{value!r} is not a CRS pyproj knows") from None
+        return value
+
+
+class TileOptions(_Model):
+    """How a layer is tiled and drawn."""
+
+    minzoom: int | None = Field(None, ge=0, le=30)
+    maxzoom: int | None = Field(None, ge=0, le=30)
+    pmtiles: bool = Field(False, description="publish a prebuilt PMTiles archive")
+    style: dict[str, Any] = Field(
+        default_factory=dict,
+        description="style hints: color, colormap, rescale, opacity, property to colour by",
+    )
+
+    @model_validator(mode="after")
+    def _zoom_order(self) -> TileOptions:
+        if self.minzoom is not None and self.maxzoom is not None and self.minzoom > self.maxzoom:
+            raise ValueError(f"minzoom {self.minzoom} is above maxzoom {self.maxzoom}")
+        return self
+
+
+class LayerConfig(_Model):
+    """A layer: which builder makes it, from what, with which parameters."""
+
+    builder: str
+    title: str | None = None
+    description: str = ""
+    inputs: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    tiles: TileOptions = Field(default_factory=TileOptions)
+
+    def upstream(self) -> dict[str, str]:
+        """Input name -> upstream layer name, for inputs that are layers."""
+        return {
+            key: ref[len(LAYER_REF_PREFIX) :]
+            for key, ref in self.inputs.items()
+            if ref.startswith(LAYER_REF_PREFIX)
+        }
+
+
+class TwinConfig(_Model):
+    """The whole of ``twin.toml``."""
+
+    region: RegionConfig
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    layers: dict[str, LayerConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> TwinConfig:
+        for name in self.layers:
+            if not is_layer_name(name):
+                raise ValueError(
+                    f"layers.{name}: a layer name must match {LAYER_NAME_PATTERN} "
+                    "(lower case, digits, underscores)"
+                )
+        for name, layer in self.layers.items():
+            for key, ref in layer.inputs.items():
+                if ref.startswith(LAYER_REF_PREFIX):
+                    target = ref[len(LAYER_REF_PREFIX) :]
+                    if target not in self.layers:
+                        raise ValueError(f"layers.{name}.inputs.{key}: no layer named {target!r}")
+                elif ref not in self.sources:
+                    raise ValueError(
+                        f"layers.{name}.inputs.{key}: no source named {ref!r} "
+                        f"(write 'layers.{ref}' to use a layer)"
+                    )
+        return self
+
+
+def parse_config(text: str, origin: str = CONFIG_NAME) -> TwinConfig:
+    """Parse and validate the text of a ``twin.toml``.
+
+    Raises
+    ------
+    ConfigError
+        With one line naming ``origin``, the key and what was expected.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        return TwinConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc)}") from None
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    """One line for the first error of a pydantic validation failure."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+def load_config(path: Path) -> TwinConfig:
+    """Read and validate ``twin.toml`` at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (run 'twin init' to create a workspace)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, origin=str(path))
+
+
+def dump_config(config: TwinConfig) -> str:
+    """Render a config back to TOML (used by ``twin init`` and ``twin demo``)."""
+    lines: list[str] = ["[region]"]
+    lines += _toml_table(config.region.model_dump(exclude_none=True))
+    for name, source in config.sources.items():
+        lines += ["", f"[sources.{name}]"]
+        lines += _toml_table(source.model_dump(exclude_defaults=True))
+    for name, layer in config.layers.items():
+        lines += ["", f"[layers.{name}]"]
+        data = layer.model_dump(exclude_defaults=True)
+        tiles = data.pop("tiles", None)
+        lines += _toml_table(data)
+        if tiles:
+            lines.append(f"tiles = {_toml_value(tiles)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_table(data: dict[str, Any]) -> list[str]:
+    return [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
