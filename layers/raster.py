@@ -79,7 +79,14 @@ def reproject_raster(
         dst_nodata = float("nan")
     west, south, east, north = raster.bounds
     transform, width, height = calculate_default_transform(
-        raster.crs, dst_crs, raster.width, raster.height, west, south, east, north,
+        raster.crs,
+        dst_crs,
+        raster.width,
+        raster.height,
+        west,
+        south,
+        east,
+        north,
         resolution=resolution,
     )
     out = np.full((raster.count, height, width), dst_nodata, dtype=dtype)

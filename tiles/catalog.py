@@ -223,6 +223,8 @@ def write_catalog(catalog: Catalog, path: str | os.PathLike[str]) -> None:
     payload = catalog.model_dump_json(indent=2).encode() + b"\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private; the catalog is meant to be read by the server.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -82,7 +82,6 @@ class TileOptions(_Model):
 
     minzoom: int | None = Field(None, ge=0, le=30)
     maxzoom: int | None = Field(None, ge=0, le=30)
-    pmtiles: bool = Field(False, description="publish a prebuilt PMTiles archive")
     style: dict[str, Any] = Field(
         default_factory=dict,
         description="style hints: color, colormap, rescale, opacity, property to colour by",

@@ -19,5 +19,10 @@ class BuildError(TwinError):
     """A layer failed to build; nothing of it was published."""
 
     def __init__(self, layer: str, message: str) -> None:
-        super().__init__(f"layer {layer!r}: {message}")
+        # Both arguments in ``args`` so the error survives pickling from a worker process.
+        super().__init__(layer, message)
         self.layer = layer
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"layer {self.layer!r}: {self.message}"

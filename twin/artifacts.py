@@ -1,0 +1,300 @@
+"""Write, read back and describe layer artifacts (GeoParquet and COG).
+
+Every artifact is checked before it can be published (STYLE 6): the output
+of a builder is validated in memory, written, then opened again and compared
+with what was meant to be written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+
+from layers.types import RasterData
+from tiles.catalog import Band
+
+#: Key of the project's own entry in GeoParquet schema metadata and GeoTIFF tags.
+METADATA_KEY = "twin"
+WGS84 = CRS.from_epsg(4326)
+
+_FIELD_TYPES = (
+    (pd.api.types.is_bool_dtype, "bool"),
+    (pd.api.types.is_integer_dtype, "int"),
+    (pd.api.types.is_float_dtype, "float"),
+    (pd.api.types.is_datetime64_any_dtype, "datetime"),
+)
+
+
+class ArtifactCheckError(Exception):
+    """An output breaks a rule; the build reports it against the layer."""
+
+
+def check_vector(gdf: gpd.GeoDataFrame) -> None:
+    """Raise :class:`ArtifactCheckError` unless ``gdf`` can be published."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ArtifactCheckError(f"expected a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise ArtifactCheckError("the output has no CRS")
+    geom = gdf.geometry.values
+    missing = shapely.is_missing(geom) | shapely.is_empty(geom)
+    if missing.any():
+        raise ArtifactCheckError(
+            f"{int(missing.sum())} empty or missing geometries (first at row {_first(missing)})"
+        )
+    invalid = ~shapely.is_valid(geom)
+    if invalid.any():
+        row = _first(invalid)
+        reason = shapely.is_valid_reason(geom[row])
+        raise ArtifactCheckError(f"{int(invalid.sum())} invalid geometries (row {row}: {reason})")
+    if not np.isfinite(shapely.bounds(geom)).all():
+        raise ArtifactCheckError("geometries with non-finite coordinates")
+    bad_names = [c for c in gdf.columns if not isinstance(c, str)]
+    if bad_names:
+        raise ArtifactCheckError(f"column names must be strings: {bad_names}")
+    if gdf.columns.duplicated().any():
+        raise ArtifactCheckError("duplicate column names")
+
+
+def check_raster(raster: RasterData) -> None:
+    """Raise :class:`ArtifactCheckError` unless ``raster`` can be published."""
+    if raster.crs is None:
+        raise ArtifactCheckError("the raster has no CRS")
+    if raster.width == 0 or raster.height == 0:
+        raise ArtifactCheckError("the raster is empty")
+    if not raster.valid_mask().any():
+        raise ArtifactCheckError("the raster holds no valid pixel")
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) -> None:
+    """Write ``gdf`` as GeoParquet 1.1 (WKB, bbox covering) with the project's metadata.
+
+    The ``geo`` metadata is composed here from the GeoParquet 1.1 specification
+    rather than through geopandas, so that the project's own key can travel in
+    the same schema metadata and the bbox covering columns are always written
+    (readers use them to skip row groups outside a tile).
+    """
+    check_vector(gdf)
+    geom_col = gdf.geometry.name
+    geoms = gdf.geometry.values
+    bounds = shapely.bounds(np.asarray(geoms))
+    attrs = pd.DataFrame(gdf.drop(columns=[geom_col]))
+    table = pa.Table.from_pandas(attrs, preserve_index=False)
+    table = table.append_column(geom_col, pa.array(shapely.to_wkb(np.asarray(geoms)), pa.binary()))
+    bbox = pa.StructArray.from_arrays(
+        [pa.array(bounds[:, i], pa.float64()) for i in range(4)],
+        names=["xmin", "ymin", "xmax", "ymax"],
+    )
+    table = table.append_column("bbox", bbox)
+    total = gdf.total_bounds
+    geo = {
+        "version": "1.1.0",
+        "primary_column": geom_col,
+        "columns": {
+            geom_col: {
+                "encoding": "WKB",
+                "geometry_types": sorted(gdf.geom_type.unique().tolist()),
+                "crs": CRS.from_user_input(gdf.crs).to_json_dict(),
+                "bbox": [float(v) for v in total],
+                "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}},
+            }
+        },
+    }
+    meta = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
+    meta[b"geo"] = json.dumps(geo).encode()
+    meta[METADATA_KEY.encode()] = json.dumps(metadata, sort_keys=True).encode()
+    table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path, compression="zstd", row_group_size=65536)
+    _fsync(path)
+
+
+def read_vector_metadata(path: Path) -> dict[str, Any]:
+    """The project's metadata stored in a GeoParquet artifact."""
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(METADATA_KEY.encode())
+    return json.loads(raw) if raw else {}
+
+
+def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> None:
+    """Write ``raster`` as a Cloud-Optimized GeoTIFF with overviews and nodata."""
+    check_raster(raster)
+    data = raster.data
+    integer = np.issubdtype(data.dtype, np.integer)
+    profile = {
+        "driver": "COG",
+        "width": raster.width,
+        "height": raster.height,
+        "count": raster.count,
+        "dtype": str(data.dtype),
+        "crs": raster.crs,
+        "transform": raster.transform,
+        "nodata": raster.nodata,
+        "compress": "deflate",
+        "predictor": 2 if integer else 3,
+        "blocksize": 512,
+        # Categories (serving cell ids) must not be averaged into values that mean nothing.
+        "overview_resampling": "nearest" if integer else "average",
+        "bigtiff": "if_safer",
+    }
+    tags = {k: str(v) for k, v in raster.tags.items()}
+    tags[METADATA_KEY.upper()] = json.dumps(metadata, sort_keys=True)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        dst.update_tags(**tags)
+        for i, (name, unit) in enumerate(zip(raster.band_names, raster.units, strict=True), 1):
+            dst.set_band_description(i, name)
+            if unit:
+                dst.set_band_unit(i, unit)
+    _fsync(path)
+
+
+def read_raster_metadata(path: Path) -> dict[str, Any]:
+    """The project's metadata stored in a COG artifact."""
+    with rasterio.open(path) as src:
+        raw = src.tags().get(METADATA_KEY.upper())
+    return json.loads(raw) if raw else {}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def verify_vector(path: Path, expected: gpd.GeoDataFrame) -> None:
+    """Open the written GeoParquet and check it holds what was written."""
+    back = gpd.read_parquet(path)
+    back = back.drop(columns=["bbox"], errors="ignore")
+    if len(back) != len(expected):
+        raise ArtifactCheckError(f"{path}: read back {len(back)} rows, wrote {len(expected)}")
+    if back.crs is None or not back.crs.equals(expected.crs):
+        raise ArtifactCheckError(f"{path}: CRS did not survive the round trip")
+    if list(back.columns) != list(expected.columns):
+        raise ArtifactCheckError(f"{path}: columns changed on the round trip")
+
+
+def verify_raster(path: Path, expected: RasterData) -> None:
+    """Open the written COG and check shape, CRS, nodata and overviews."""
+    with rasterio.open(path) as src:
+        if (src.count, src.height, src.width) != expected.data.shape:
+            raise ArtifactCheckError(f"{path}: shape changed on the round trip")
+        if src.crs is None or CRS.from_user_input(src.crs) != expected.crs:
+            raise ArtifactCheckError(f"{path}: CRS did not survive the round trip")
+        if max(src.width, src.height) > 1024 and not src.overviews(1):
+            raise ArtifactCheckError(f"{path}: has no overviews")
+        # A checksum per band proves every block decodes.
+        for i in range(1, src.count + 1):
+            src.checksum(i)
+
+
+def wgs84_bounds(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, ...]:
+    """``bounds`` in ``crs`` transformed to WGS84 (densified edges), rounded to 1e-7 degrees."""
+    if CRS.from_user_input(crs).equals(WGS84):
+        west, south, east, north = bounds
+    else:
+        tr = Transformer.from_crs(crs, WGS84, always_xy=True)
+        west, south, east, north = tr.transform_bounds(*bounds, densify_pts=21)
+    return (
+        max(-180.0, round(west, 7)),
+        max(-90.0, round(south, 7)),
+        min(180.0, round(east, 7)),
+        min(90.0, round(north, 7)),
+    )
+
+
+def field_types(df: pd.DataFrame) -> dict[str, str]:
+    """Column name -> catalog field type, for every non-geometry column."""
+    out: dict[str, str] = {}
+    for name, dtype in df.dtypes.items():
+        if isinstance(dtype, gpd.array.GeometryDtype):
+            continue
+        kind = next((t for test, t in _FIELD_TYPES if test(dtype)), "string")
+        out[str(name)] = kind
+    return out
+
+
+def geometry_type(gdf: gpd.GeoDataFrame) -> str:
+    """The layer's geometry type; mixed single/multi parts report the multi type."""
+    kinds = set(gdf.geom_type.unique())
+    if len(kinds) == 1:
+        return kinds.pop()
+    bases = {k.removeprefix("Multi") for k in kinds}
+    if len(bases) == 1:
+        return "Multi" + bases.pop()
+    return "Geometry"
+
+
+def describe_vector(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The catalog fields of a vector layer: bounds, fields, geometry type, count."""
+    crs = CRS.from_user_input(gdf.crs)
+    return {
+        "crs": crs.to_string(),
+        "bounds": wgs84_bounds(tuple(gdf.total_bounds), crs),
+        "fields": field_types(gdf),
+        "geometry_type": geometry_type(gdf),
+        "count": len(gdf),
+    }
+
+
+def describe_raster(raster: RasterData) -> dict[str, Any]:
+    """The catalog fields of a raster layer: bounds, bands with statistics, resolution."""
+    valid = raster.valid_mask()
+    bands = []
+    for i in range(raster.count):
+        values = raster.data[i][valid[i]]
+        stats: dict[str, float | None] = {"min": None, "max": None, "mean": None}
+        if values.size:
+            stats = {
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "mean": round(float(values.mean(dtype=np.float64)), 6),
+            }
+        nodata = raster.nodata
+        bands.append(
+            Band(
+                name=raster.band_names[i],
+                dtype=str(raster.data.dtype),
+                nodata=None if nodata is None or math.isnan(nodata) else float(nodata),
+                unit=raster.units[i],
+                **stats,
+            )
+        )
+    return {
+        "crs": raster.crs.to_string(),
+        "bounds": wgs84_bounds(raster.bounds, raster.crs),
+        "bands": bands,
+        "count": int(valid[0].sum()),
+        "resolution": float(raster.resolution[0]),
+        "width": raster.width,
+        "height": raster.height,
+    }
+
+
+def raster_zooms(resolution_m: float, width: int, height: int, lat: float) -> tuple[int, int]:
+    """Web Mercator zooms at which a raster is worth showing.
+
+    The max zoom is the first whose 256-pixel tiles are at least as fine as
+    the raster's pixels at latitude ``lat``; the min zoom shows the whole
+    raster in about one tile.
+    """
+    ground = 2 * math.pi * 6378137.0 * math.cos(math.radians(lat)) / 256
+    maxzoom = max(0, math.ceil(math.log2(ground / resolution_m)))
+    minzoom = max(0, maxzoom - math.ceil(math.log2(max(width, height) / 256)))
+    return min(minzoom, maxzoom), min(maxzoom, 24)

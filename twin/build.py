@@ -1,0 +1,456 @@
+"""The build graph: resolve, fingerprint, build and atomically publish layers.
+
+A layer is rebuilt only when its fingerprint changes: the hash of its
+builder and builder version, its parameters, its tile options, its input
+files' contents (and how they are read), the working CRS and boundary, and
+the versions of the layers it reads. Layers run in dependency order
+(:mod:`graphlib`), independent ones in parallel when ``workers > 1``.
+
+Publishing is all or nothing per layer: the builder's output goes to a
+hidden temporary directory, is validated and read back, is renamed into
+``build/<layer>/<version>/``, and only then does a new ``catalog.json`` replace
+the old one atomically. A build that fails or is killed at any point leaves
+the previous catalog and every artifact it names untouched; leftovers are
+removed by the next build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from graphlib import TopologicalSorter
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from layers.errors import LayerError
+from tiles.catalog import (
+    Catalog,
+    Figure,
+    LayerEntry,
+    Provenance,
+    fsync_dir,
+    utc_now,
+    write_catalog,
+)
+from twin import artifacts
+from twin._hashing import json_sha256
+from twin.builders import Output, get_builder
+from twin.builders.context import BuildContext
+from twin.errors import BuildError, TwinError, WorkspaceError
+
+TMP_PREFIX = ".tmp-"
+
+
+class BuildEvents(Protocol):
+    """What a build reports as it goes (the CLI draws progress from these)."""
+
+    def plan(self, names: list[str]) -> None: ...
+    def skip(self, name: str, reason: str) -> None: ...
+    def start(self, name: str) -> None: ...
+    def finish(self, name: str, version: str, seconds: float) -> None: ...
+    def fail(self, name: str, message: str) -> None: ...
+
+
+class NoEvents:
+    """Report nothing."""
+
+    def plan(self, names: list[str]) -> None:
+        pass
+
+    def skip(self, name: str, reason: str) -> None:
+        pass
+
+    def start(self, name: str) -> None:
+        pass
+
+    def finish(self, name: str, version: str, seconds: float) -> None:
+        pass
+
+    def fail(self, name: str, message: str) -> None:
+        pass
+
+
+@dataclass
+class BuildReport:
+    """What a build did, layer by layer."""
+
+    built: dict[str, str] = field(default_factory=dict)  # layer -> new version
+    skipped: dict[str, str] = field(default_factory=dict)  # layer -> reason
+    failed: dict[str, str] = field(default_factory=dict)  # layer -> one-line error
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "built": self.built,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "warnings": self.warnings,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+@dataclass
+class Job:
+    """One layer to build: everything a worker process needs, picklable."""
+
+    name: str
+    builder: str
+    version: str
+    fingerprint: str
+    inputs: dict[str, str]
+    params: dict[str, Any]
+    ctx: BuildContext
+    build_dir: Path
+
+
+@dataclass
+class Built:
+    """One written and validated artifact and what the catalog will say of it."""
+
+    file: str
+    description: dict[str, Any]
+    stats: dict[str, float | int | str]
+    figures: list[Figure]
+    style: dict[str, Any]
+    title: str | None
+    text: str
+
+    @property
+    def kind(self) -> str:
+        return "raster" if self.file.endswith(".tif") else "vector"
+
+
+@dataclass
+class JobResult:
+    """A built, validated layer waiting in its temporary directory to be published."""
+
+    name: str
+    tmp_dir: Path
+    outputs: dict[str, Built]  # layer name -> what was built for it
+    warnings: list[str]
+    seconds: float
+
+
+def run_job(job: Job) -> JobResult:
+    """Build one layer into a temporary directory and validate what was written.
+
+    Runs in the parent process or in a worker; writes nothing outside
+    ``build/<layer>/.tmp-<version>-<pid>/`` and publishes nothing.
+    """
+    start = time.perf_counter()
+    builder = get_builder(job.builder)
+    assert builder is not None
+    try:
+        output = builder.run(job.ctx)
+    except (TwinError, LayerError) as exc:
+        msg = str(exc)
+        prefix = f"layer {job.name!r}: "
+        raise BuildError(job.name, msg.removeprefix(prefix)) from None
+    if not isinstance(output, Output):
+        raise BuildError(job.name, f"builder {job.builder!r} returned {type(output).__name__}")
+    tmp = job.build_dir / job.name / f"{TMP_PREFIX}{job.version}-{os.getpid()}"
+    tmp.mkdir(parents=True)
+    metadata = {
+        "layer": job.name,
+        "version": job.version,
+        "builder": job.builder,
+        "fingerprint": job.fingerprint,
+        "synthetic": job.ctx.synthetic,
+    }
+    results: dict[str, Built] = {}
+    try:
+        for key, out in [("", output), *output.extras.items()]:
+            layer = f"{job.name}_{key}" if key else job.name
+            stem = key or "data"
+            meta = {**metadata, "layer": layer}
+            if isinstance(out.data, artifacts.RasterData):
+                fname = f"{stem}.tif"
+                if job.ctx.synthetic:
+                    out.data.tags.setdefault("SYNTHETIC", "yes")
+                artifacts.write_raster(out.data, tmp / fname, meta)
+                artifacts.verify_raster(tmp / fname, out.data)
+                desc = artifacts.describe_raster(out.data)
+            else:
+                fname = f"{stem}.parquet"
+                artifacts.write_vector(out.data, tmp / fname, meta)
+                artifacts.verify_vector(tmp / fname, out.data)
+                desc = artifacts.describe_vector(out.data)
+            results[layer] = Built(
+                file=fname,
+                description=desc,
+                stats=out.stats,
+                figures=out.figures,
+                style=out.style,
+                title=out.title,
+                text=out.description,
+            )
+    except artifacts.ArtifactCheckError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError(job.name, f"output check failed: {exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(tmp)
+    return JobResult(job.name, tmp, results, job.ctx.warnings, time.perf_counter() - start)
+
+
+def new_version(fingerprint: str, layer_dir: Path) -> str:
+    """A sortable, unique version id: UTC time plus the fingerprint's first hex digits."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    base = f"{stamp}-{fingerprint.removeprefix('sha256:')[:6]}"
+    version, n = base, 1
+    while (layer_dir / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
+
+
+@contextmanager
+def build_lock(build_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the workspace's build directory."""
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(build_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WorkspaceError(f"{build_dir}: cannot write: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkspaceError(f"{build_dir}: another build is running") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def clean_leftovers(build_dir: Path, catalog: Catalog) -> list[Path]:
+    """Remove temporary and unreferenced version directories left by killed builds."""
+    referenced: set[Path] = set()
+    for name, entry in catalog.layers.items():
+        owner = entry.parent or name
+        referenced.add(build_dir / owner / entry.version)
+        referenced.update(build_dir / owner / v for v in entry.history)
+    removed = []
+    for layer_dir in (p for p in build_dir.iterdir() if p.is_dir()):
+        for child in layer_dir.iterdir():
+            if child.is_dir() and child not in referenced:
+                shutil.rmtree(child, ignore_errors=True)
+                removed.append(child)
+    for tmp in build_dir.glob(f".{'catalog.json'}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+class Publisher:
+    """Turns built layers into catalog entries and publishes the catalog atomically."""
+
+    def __init__(self, catalog: Catalog, catalog_path: Path, build_dir: Path) -> None:
+        self.catalog = catalog
+        self.path = catalog_path
+        self.build_dir = build_dir
+
+    def publish(self, job: Job, result: JobResult) -> None:
+        final = self.build_dir / job.name / job.version
+        os.rename(result.tmp_dir, final)
+        fsync_dir(final.parent)
+        layers = dict(self.catalog.layers)
+        figures = [f for f in self.catalog.figures if f.layer not in result.outputs]
+        # Extras that the new build no longer makes must not linger in the catalog.
+        for name, entry in self.catalog.layers.items():
+            if entry.parent == job.name and name not in result.outputs:
+                del layers[name]
+                figures = [f for f in figures if f.layer != name]
+        for layer, out in result.outputs.items():
+            layers[layer] = self._entry(job, layer, out)
+            figures += [f.model_copy(update={"layer": f.layer or layer}) for f in out.figures]
+        self.catalog = self.catalog.model_copy(
+            update={"layers": layers, "figures": figures, "updated": utc_now()}
+        )
+        write_catalog(self.catalog, self.path)
+
+    def _entry(self, job: Job, layer: str, out: Built) -> LayerEntry:
+        ctx = job.ctx
+        cfg = ctx.config
+        is_main = layer == job.name
+        old = self.catalog.layers.get(layer)
+        history = [old.version, *old.history] if old else []
+        desc = out.description
+        minzoom, maxzoom = cfg.tiles.minzoom, cfg.tiles.maxzoom
+        if out.kind == "raster":
+            lat = (desc["bounds"][1] + desc["bounds"][3]) / 2
+            auto = artifacts.raster_zooms(desc["resolution"], desc["width"], desc["height"], lat)
+            minzoom = auto[0] if minzoom is None else minzoom
+            maxzoom = auto[1] if maxzoom is None else maxzoom
+        default_title = job.name.replace("_", " ").capitalize()
+        if is_main:
+            title = cfg.title or out.title or default_title
+        else:
+            key = layer.removeprefix(job.name + "_")
+            title = out.title or f"{cfg.title or default_title}: {key.replace('_', ' ')}"
+        style = {**out.style, **(cfg.tiles.style if is_main else {})}
+        credits = {i.source.attribution for i in ctx.inputs.values() if i.source}
+        attribution = "; ".join(sorted(c for c in credits if c))
+        return LayerEntry(
+            kind=out.kind,  # type: ignore[arg-type]
+            title=title,
+            description=(cfg.description if is_main else "") or out.text,
+            version=job.version,
+            artifacts={"data": f"{job.name}/{job.version}/{out.file}"},
+            crs=desc["crs"],
+            bounds=desc["bounds"],
+            minzoom=minzoom if minzoom is not None else 0,
+            maxzoom=maxzoom if maxzoom is not None else 18,
+            geometry_type=desc.get("geometry_type"),
+            fields=desc.get("fields", {}),
+            count=desc["count"],
+            bands=desc.get("bands", []),
+            resolution=desc.get("resolution"),
+            stats=out.stats,
+            style=style,
+            parent=None if is_main else job.name,
+            attribution=attribution,
+            provenance=Provenance(
+                builder=job.builder,
+                builder_version=get_builder(job.builder).version,  # type: ignore[union-attr]
+                inputs=job.inputs,
+                params=job.params,
+                fingerprint=job.fingerprint,
+                built_at=utc_now(),
+                synthetic=ctx.synthetic,
+            ),
+            history=history,
+        )
+
+
+def fingerprint(
+    builder: str,
+    builder_version: str,
+    params: BaseModel,
+    inputs: dict[str, str],
+    extra: dict[str, Any],
+) -> str:
+    """The hash that decides whether a layer must be rebuilt."""
+    return json_sha256(
+        {
+            "builder": builder,
+            "builder_version": builder_version,
+            "params": params.model_dump(mode="json"),
+            "inputs": inputs,
+            **extra,
+        }
+    )
+
+
+def execute(
+    jobs: TopologicalSorter[str],
+    make_job: Any,
+    publisher: Publisher,
+    events: BuildEvents,
+    report: BuildReport,
+    workers: int,
+) -> None:
+    """Run the graph: ``make_job(name)`` gives a :class:`Job` or ``None`` (skipped).
+
+    A layer whose upstream failed is not attempted. With ``workers > 1`` jobs
+    run in a pool of processes while this process alone publishes.
+    """
+    jobs.prepare()
+    blocked: set[str] = set()
+    pool = (
+        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+        if workers > 1
+        else None
+    )
+    running: dict[Future[JobResult], Job] = {}
+
+    def finish(job: Job, result: JobResult | None, error: BaseException | None) -> None:
+        if error is not None:
+            message = _one_line(job.name, error)
+            report.failed[job.name] = message
+            events.fail(job.name, message)
+            blocked.add(job.name)
+        else:
+            assert result is not None
+            try:
+                publisher.publish(job, result)
+            except OSError as exc:
+                shutil.rmtree(result.tmp_dir, ignore_errors=True)
+                message = f"layer {job.name!r}: cannot publish: {exc.strerror or exc}"
+                report.failed[job.name] = message
+                events.fail(job.name, message)
+                blocked.add(job.name)
+            else:
+                report.built[job.name] = job.version
+                report.seconds[job.name] = result.seconds
+                if result.warnings:
+                    report.warnings[job.name] = result.warnings
+                events.finish(job.name, job.version, result.seconds)
+        jobs.done(job.name)
+
+    try:
+        while jobs.is_active():
+            for name in jobs.get_ready():
+                if name in blocked:
+                    report.skipped[name] = "an upstream layer failed"
+                    events.skip(name, report.skipped[name])
+                    blocked.add(name)
+                    jobs.done(name)
+                    continue
+                job = make_job(name)
+                if job is None:
+                    jobs.done(name)
+                    continue
+                events.start(name)
+                if pool is None:
+                    try:
+                        result = run_job(job)
+                    except Exception as exc:
+                        finish(job, None, exc)
+                    else:
+                        finish(job, result, None)
+                else:
+                    running[pool.submit(run_job, job)] = job
+            if running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = running.pop(fut)
+                    exc = fut.exception()
+                    finish(job, None if exc else fut.result(), exc)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _one_line(layer: str, error: BaseException) -> str:
+    if isinstance(error, BuildError):
+        return str(error)
+    if isinstance(error, TwinError | LayerError):
+        return f"layer {layer!r}: {error}"
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"layer {layer!r}: {error.strerror or error}{where}"
+    # A bug in a builder: keep the type and the innermost frame so it can be found.
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    return f"layer {layer!r}: unexpected {type(error).__name__}: {error}{at}"
+
+
+__all__ = ["BuildEvents", "BuildReport", "Figure", "NoEvents", "execute", "fingerprint"]

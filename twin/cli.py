@@ -1,0 +1,363 @@
+"""The ``twin`` command line.
+
+Like git, every command works on the workspace in the current directory (or
+its nearest parent holding a ``twin.toml``), or on the one ``-w/--workspace``
+names. Errors are one line on stderr and exit code 1; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from layers.errors import LayerError
+from tiles.errors import TilesError
+from twin._version import __version__
+from twin.errors import BuildError, TwinError
+
+app = typer.Typer(
+    name="twin",
+    help="Build a county's one map (villages, 5G coverage, roads) and serve it as tiles.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    workspace: Path | None = None
+    debug: bool = False
+
+
+state = _State()
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-w",
+        "--workspace",
+        help="Workspace directory (default: the current one or its nearest parent).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def _errors(fn: F) -> F:
+    """Turn the project's errors into one line on stderr and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TwinError, LayerError, TilesError, OSError) as exc:
+            if state.debug:
+                raise
+            if isinstance(exc, BuildError) and hasattr(exc, "report"):
+                for message in exc.report.failed.values():
+                    err.print(f"twin: error: {message}", markup=False)
+            else:
+                err.print(f"twin: error: {_message(exc)}", markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _open(workspace: Path | None) -> Any:
+    from twin.workspace import Twin
+
+    chosen = workspace or state.workspace
+    if chosen is not None:
+        return Twin.open(chosen)
+    return Twin.open(Path.cwd(), search_up=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"twin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    workspace: WorkspaceOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    state.workspace = workspace
+    state.debug = debug
+
+
+class _ProgressEvents:
+    """Draw a build's progress with rich: one bar over the layers, one line per layer."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("building", total=0)
+        self.started: dict[str, float] = {}
+
+    def plan(self, names: list[str]) -> None:
+        self.progress.update(self.task, total=len(names))
+
+    def skip(self, name: str, reason: str) -> None:
+        self.progress.console.print(f"[dim]skipped[/] {name}: {reason}")
+        self.progress.advance(self.task)
+
+    def start(self, name: str) -> None:
+        self.started[name] = time.perf_counter()
+        self.progress.update(self.task, description=f"building {name}")
+
+    def finish(self, name: str, version: str, seconds: float) -> None:
+        self.progress.console.print(f"[green]built[/] {name} {version} ({seconds:.1f} s)")
+        self.progress.advance(self.task)
+
+    def fail(self, name: str, message: str) -> None:
+        self.progress.console.print(f"[red]failed[/] {message}", markup=True)
+        self.progress.advance(self.task)
+
+
+def _run_build(build: Callable[[Any], Any], quiet: bool, as_json: bool) -> Any:
+    """Run ``build(events)`` with a progress display unless quiet or JSON."""
+    if quiet or as_json:
+        return build(None)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=out, transient=True) as progress:
+        return build(_ProgressEvents(progress))
+
+
+def _print_report(report: Any, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    elif not quiet:
+        for name, warnings in report.warnings.items():
+            for w in warnings:
+                err.print(f"twin: warning: {name}: {w}", markup=False)
+        out.print(f"{len(report.built)} built, {len(report.skipped)} skipped")
+
+
+@app.command()
+@_errors
+def build(
+    layers: Annotated[
+        list[str] | None, typer.Argument(help="Layers to build (default: all).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if unchanged.")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Independent layers built at once.")
+    ] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be built.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Build the layers whose inputs, parameters or builder changed, and publish them.
+
+    A layer is rebuilt only when its fingerprint changes; what is skipped is
+    said. Publishing is atomic: a failed or interrupted build leaves the
+    previous version published.
+    """
+    twin = _open(workspace)
+    if dry_run:
+        plan = twin.plan(layers or None, force=force)
+        if as_json:
+            out.print_json(json.dumps(plan))
+        else:
+            for name, what in plan.items():
+                out.print(f"{name}: {what}", markup=False)
+        return
+    try:
+        report = _run_build(
+            lambda ev: twin.build(layers or None, force=force, workers=workers, events=ev),
+            quiet,
+            as_json,
+        )
+    except BuildError as exc:
+        if as_json and hasattr(exc, "report"):
+            out.print_json(json.dumps(exc.report.as_dict()))
+        raise
+    _print_report(report, as_json, quiet)
+
+
+@app.command()
+@_errors
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to create the demo workspace.")],
+    seed: Annotated[int | None, typer.Option(help="Random seed of the generator.")] = None,
+    resolution: Annotated[
+        float, typer.Option(help="DEM pixel size in metres (10 for high precision).", min=1)
+    ] = 20.0,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Only write the sources.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = 1,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a synthetic demo county (modelled on Deqing, Zhejiang) and build it.
+
+    Deterministic: the same seed and resolution give the same sources. All of
+    its data is synthetic, and says so in its metadata.
+    """
+    from twin.workspace import Twin
+
+    if not quiet and not as_json:
+        out.print(f"generating the demo county in {directory} ...")
+    holder: dict[str, Any] = {}
+
+    def run(events: Any) -> Any:
+        twin = Twin.demo(directory, seed=seed, resolution=resolution, build=False)
+        holder["twin"] = twin
+        if no_build:
+            return None
+        return twin.build(workers=workers, events=events)
+
+    report = _run_build(run, quiet, as_json)
+    if report is not None:
+        _print_report(report, as_json, quiet)
+    if not quiet and not as_json:
+        out.print(f"demo county ready: {holder['twin'].root}")
+
+
+@app.command()
+@_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory of the new workspace.")],
+    name: Annotated[str | None, typer.Option(help="Region name (default: directory name).")] = None,
+    crs: Annotated[str, typer.Option(help="Working CRS: projected, in metres.")] = "EPSG:4549",
+) -> None:
+    """Create an empty workspace: twin.toml, sources/ and build/."""
+    from twin.workspace import Twin
+
+    twin = Twin.init(directory, name=name, crs=crs)
+    out.print(f"created {twin.root / 'twin.toml'}; put your files in sources/ and add layers")
+
+
+@app.command()
+@_errors
+def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """Print the county's key figures (from the published catalog)."""
+    twin = _open(workspace)
+    cat = twin.catalog
+    figures = [f.model_dump() for f in cat.figures]
+    if as_json:
+        region = cat.region.model_dump() if cat.region else {"name": twin.name}
+        out.print_json(json.dumps({"region": region, "figures": figures}))
+        return
+    table = Table(title=f"{twin.name} — key figures", title_justify="left")
+    for col in ("figure", "value", "unit", "layer"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for f in figures:
+        value = f["value"]
+        shown = (
+            f"{value:,.2f}"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else str(value)
+        )
+        table.add_row(f["label"], shown, f["unit"], f["layer"] or "")
+    out.print(table)
+    if not figures:
+        out.print("no figures yet: run 'twin build'")
+
+
+@app.command("layers")
+@_errors
+def list_layers(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """List the published layers (the catalog)."""
+    twin = _open(workspace)
+    layers = twin.catalog.layers
+    if as_json:
+        out.print_json(json.dumps({n: e.model_dump(mode="json") for n, e in layers.items()}))
+        return
+    table = Table(title=f"{twin.name} — {len(layers)} published layers", title_justify="left")
+    for col in ("layer", "kind", "type", "count", "version", "zooms", "title"):
+        table.add_column(col, justify="right" if col == "count" else "left")
+    for name, e in layers.items():
+        kind = e.geometry_type if e.kind == "vector" else f"{len(e.bands)} band(s)"
+        table.add_row(
+            name,
+            e.kind,
+            kind or "",
+            f"{e.count:,}" if e.count is not None else "",
+            e.version,
+            f"{e.minzoom}-{e.maxzoom}",
+            e.title,
+        )
+    out.print(table)
+    configured = set(twin.config.layers) - set(layers)
+    if configured:
+        out.print(f"not built yet: {', '.join(sorted(configured))}")
+
+
+@app.command()
+@_errors
+def validate(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
+    """Check twin.toml, that every source opens, and that the catalog's artifacts exist.
+
+    Exits 1 when anything is wrong, after listing every problem found.
+    """
+    from twin.validate import validate_workspace
+
+    twin = _open(workspace)
+    problems = validate_workspace(twin)
+    if as_json:
+        out.print_json(json.dumps({"ok": not problems, "problems": problems}))
+    else:
+        for p in problems:
+            err.print(f"twin: problem: {p}", markup=False)
+        if not problems:
+            out.print(
+                f"ok: {len(twin.config.sources)} sources, {len(twin.config.layers)} layers, "
+                f"{len(twin.catalog.layers)} published"
+            )
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("builders")
+def list_builders() -> None:
+    """List the builder kinds a layer can use, with their inputs."""
+    from twin.builders import builders
+
+    table = Table(title="builders", title_justify="left")
+    for col in ("builder", "version", "inputs", "optional", "what it makes"):
+        table.add_column(col)
+    for name, b in builders().items():
+        table.add_row(name, b.version, ", ".join(b.inputs), ", ".join(b.optional_inputs), b.doc)
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``twin`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("twin: interrupted; nothing half-written was published")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,528 @@
+"""The workspace: ``twin.toml``, its sources, and the published one map in ``build/``.
+
+Examples
+--------
+>>> from twin import Twin
+>>> t = Twin.init("my-county", name="My County")  # doctest: +SKIP
+>>> t = Twin.open("demo-county")  # doctest: +SKIP
+>>> report = t.build()  # doctest: +SKIP
+>>> t.layer("village_boundaries").plot()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pydantic import ValidationError as PydanticValidationError
+
+from layers.errors import LayerError
+from layers.vector import read_vector
+from tiles.catalog import (
+    Catalog,
+    Figure,
+    LayerEntry,
+    RegionInfo,
+    read_catalog,
+    utc_now,
+    write_catalog,
+)
+from twin import artifacts
+from twin._hashing import HashCache
+from twin.build import (
+    BuildEvents,
+    BuildReport,
+    Job,
+    NoEvents,
+    Publisher,
+    build_lock,
+    clean_leftovers,
+    execute,
+    fingerprint,
+    new_version,
+)
+from twin.builders import Builder, get_builder
+from twin.builders.context import BuildContext, Input
+from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config
+from twin.errors import BuildError, ConfigError, WorkspaceError
+from twin.handles import Raster
+
+BUILD_DIR = "build"
+CATALOG_NAME = "catalog.json"
+
+
+def find_workspace(start: str | os.PathLike[str] | None = None, search_up: bool = False) -> Path:
+    """The workspace directory at ``start`` (or, with ``search_up``, its nearest parent).
+
+    ``start`` may be the directory or its ``twin.toml``.
+    """
+    path = Path(start or ".").resolve()
+    if path.is_file() and path.name == CONFIG_NAME:
+        return path.parent
+    candidates = [path, *path.parents] if search_up else [path]
+    for candidate in candidates:
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    if not path.exists():
+        raise WorkspaceError(f"{path}: no such directory")
+    where = f"{path} or any parent" if search_up else str(path)
+    raise WorkspaceError(f"{where}: not a workspace (no {CONFIG_NAME}; run 'twin init')")
+
+
+class Twin:
+    """A county's workspace: its config, its build graph and its published layers.
+
+    Open one with :meth:`open`, create one with :meth:`init` or :meth:`demo`.
+    """
+
+    def __init__(self, root: Path, config: TwinConfig) -> None:
+        self.root = root
+        self.config = config
+        self._builders = _check(config, root)
+        self._order = _order(config)
+
+    # -- creating and opening ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = ".", search_up: bool = False) -> Twin:
+        """Open the workspace at ``path`` (a directory or its ``twin.toml``).
+
+        Raises
+        ------
+        ConfigError
+            If ``twin.toml`` is malformed or names a missing file, an unknown
+            builder or a dependency cycle; the message names the key or file.
+        """
+        root = find_workspace(path, search_up=search_up)
+        return cls(root, load_config(root / CONFIG_NAME))
+
+    @classmethod
+    def init(
+        cls,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        crs: str = "EPSG:4549",
+        config: TwinConfig | None = None,
+    ) -> Twin:
+        """Create a workspace: ``twin.toml``, ``sources/`` and ``build/``.
+
+        Parameters
+        ----------
+        path
+            The directory; created if missing. It must not hold a ``twin.toml`` yet.
+        name
+            The region's name (default: the directory's name).
+        crs
+            The working CRS, a projected CRS in metres.
+        config
+            A whole config to write instead of the minimal one.
+        """
+        root = Path(path).resolve()
+        toml = root / CONFIG_NAME
+        if toml.exists():
+            raise WorkspaceError(f"{toml}: already exists")
+        if config is None:
+            config = TwinConfig.model_validate({"region": {"name": name or root.name, "crs": crs}})
+        text = dump_config(config)
+        try:
+            (root / "sources").mkdir(parents=True, exist_ok=True)
+            (root / BUILD_DIR).mkdir(exist_ok=True)
+            tmp = root / f".{CONFIG_NAME}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, toml)
+        except OSError as exc:
+            raise WorkspaceError(f"{root}: cannot create the workspace: {exc.strerror}") from None
+        return cls.open(root)
+
+    @classmethod
+    def demo(
+        cls,
+        path: str | os.PathLike[str],
+        seed: int | None = None,
+        resolution: float = 20.0,
+        build: bool = True,
+        workers: int = 1,
+        events: BuildEvents | None = None,
+    ) -> Twin:
+        """Generate the synthetic demo county at ``path`` and build it.
+
+        An existing demo workspace is regenerated in place (sources rewritten,
+        layers rebuilt only where the sources changed).
+        """
+        from twin.demo import demo_config, generate_sources
+
+        root = Path(path).resolve()
+        kwargs: dict[str, Any] = {"resolution": resolution}
+        if seed is not None:
+            kwargs["seed"] = seed
+        config = demo_config(resolution=resolution)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            generate_sources(root, **kwargs)
+        except OSError as exc:
+            raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
+        toml = root / CONFIG_NAME
+        if toml.exists():
+            toml.write_text(dump_config(config), encoding="utf-8")
+            twin = cls.open(root)
+        else:
+            twin = cls.init(root, config=config)
+        if build:
+            twin.build(workers=workers, events=events)
+        return twin
+
+    # -- paths ----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.region.name
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / BUILD_DIR
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.build_dir / CATALOG_NAME
+
+    def source_path(self, name: str) -> Path:
+        """The file behind source ``name``."""
+        return _resolve(self.root, self.config.sources[name].path)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The published catalog (an empty one before the first build)."""
+        if not self.catalog_path.exists():
+            return Catalog(workspace=self.name, updated=utc_now())
+        return read_catalog(self.catalog_path)
+
+    @property
+    def layers(self) -> dict[str, LayerEntry]:
+        """Every published layer's catalog entry, by name."""
+        return dict(self.catalog.layers)
+
+    def layer(self, name: str) -> gpd.GeoDataFrame | Raster:
+        """A published layer: a GeoDataFrame (vector) or a :class:`Raster` handle."""
+        entry = self.catalog.layers.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.catalog.layers)) or "none yet; run build"
+            raise WorkspaceError(f"no published layer {name!r} (published: {known})")
+        path = self.build_dir / entry.artifacts["data"]
+        if entry.kind == "raster":
+            return Raster(name, path, entry)
+        return gpd.read_parquet(path)
+
+    def stats(self) -> pd.DataFrame:
+        """The county's key figures: one row per figure (label, value, unit, layer)."""
+        cat = self.catalog
+        rows = [f.model_dump() for f in cat.figures]
+        frame = pd.DataFrame(rows, columns=["name", "label", "value", "unit", "layer"])
+        return frame.set_index("name")
+
+    # -- building --------------------------------------------------------------------------
+
+    def plan(self, names: Iterable[str] | None = None, force: bool = False) -> dict[str, str]:
+        """What :meth:`build` would do: layer -> ``"build: <why>"`` or ``"skip: <why>"``.
+
+        Upstream layers that are not built yet are reported as to be built.
+        """
+        targets = self._targets(names)
+        catalog = self.catalog
+        hashes = HashCache(self.build_dir / ".hashes.json") if self.build_dir.exists() else None
+        out: dict[str, str] = {}
+        versions: dict[str, str] = {}
+        for name in self._order:
+            if name not in targets:
+                continue
+            ctx, inputs = self._context(name, catalog, hashes, versions)
+            fp = self._fingerprint(name, ctx, inputs, hashes)
+            reason = _stale(name, fp, catalog, self.build_dir, force)
+            out[name] = f"build: {reason}" if reason else "skip: up to date"
+            if reason:
+                versions[name] = "(new)"
+        return out
+
+    def build(
+        self,
+        names: Iterable[str] | None = None,
+        force: bool = False,
+        workers: int = 1,
+        events: BuildEvents | None = None,
+    ) -> BuildReport:
+        """Build what changed (and everything ``names`` depends on) and publish it.
+
+        Parameters
+        ----------
+        names
+            Layers to build (default: all). Their upstream layers are brought up
+            to date too.
+        force
+            Rebuild the named layers even when their fingerprint is unchanged.
+        workers
+            Build up to this many independent layers at once, in separate processes.
+        events
+            Receives progress (see :class:`twin.build.BuildEvents`).
+
+        Raises
+        ------
+        BuildError
+            When any layer failed; layers that succeeded are published, and
+            ``error.report`` tells which.
+        """
+        events = events or NoEvents()
+        targets = self._targets(names)
+        forced = set(targets) if names is not None else set(self.config.layers)
+        report = BuildReport()
+        with build_lock(self.build_dir):
+            on_disk = self.catalog
+            clean_leftovers(self.build_dir, on_disk)
+            catalog = on_disk.model_copy(update={"region": self._region_info()})
+            catalog = _with_region_figures(catalog)
+            hashes = HashCache(self.build_dir / ".hashes.json")
+            publisher = Publisher(catalog, self.catalog_path, self.build_dir)
+            graph: TopologicalSorter[str] = TopologicalSorter()
+            for name in targets:
+                graph.add(name, *self.config.layers[name].upstream().values())
+            events.plan([n for n in self._order if n in targets])
+
+            def make_job(name: str) -> Job | None:
+                versions = {n: e.version for n, e in publisher.catalog.layers.items()}
+                ctx, inputs = self._context(name, publisher.catalog, hashes, versions)
+                fp = self._fingerprint(name, ctx, inputs, hashes)
+                reason = _stale(
+                    name, fp, publisher.catalog, self.build_dir, force and name in forced
+                )
+                if not reason:
+                    report.skipped[name] = "up to date"
+                    events.skip(name, "up to date")
+                    return None
+                builder = self._builders[name]
+                return Job(
+                    name=name,
+                    builder=builder.name,
+                    version=new_version(fp, self.build_dir / name),
+                    fingerprint=fp,
+                    inputs=inputs,
+                    params=ctx.params.model_dump(mode="json"),
+                    ctx=ctx,
+                    build_dir=self.build_dir,
+                )
+
+            try:
+                execute(graph, make_job, publisher, events, report, workers)
+            finally:
+                hashes.save()
+            final = publisher.catalog
+            if not self.catalog_path.exists() or final.model_dump(
+                exclude={"updated"}
+            ) != on_disk.model_dump(exclude={"updated"}):
+                # The region and its figures can change without any layer being rebuilt.
+                write_catalog(final.model_copy(update={"updated": utc_now()}), self.catalog_path)
+        if report.failed:
+            first = next(iter(report.failed.values()))
+            more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+            err = BuildError(next(iter(report.failed)), first.split(": ", 1)[-1] + more)
+            err.report = report  # type: ignore[attr-defined]
+            raise err
+        return report
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _targets(self, names: Iterable[str] | None) -> set[str]:
+        if names is None:
+            return set(self.config.layers)
+        wanted = list(names)
+        unknown = [n for n in wanted if n not in self.config.layers]
+        if unknown:
+            known = ", ".join(sorted(self.config.layers)) or "none"
+            raise ConfigError(f"{CONFIG_NAME}: no layer {unknown[0]!r} (layers: {known})")
+        out: set[str] = set()
+        stack = wanted
+        while stack:
+            name = stack.pop()
+            if name not in out:
+                out.add(name)
+                stack.extend(self.config.layers[name].upstream().values())
+        return out
+
+    def _context(
+        self,
+        name: str,
+        catalog: Catalog,
+        hashes: HashCache | None,
+        versions: dict[str, str],
+    ) -> tuple[BuildContext, dict[str, str]]:
+        cfg = self.config.layers[name]
+        builder = self._builders[name]
+        inputs: dict[str, Input] = {}
+        fingerprints: dict[str, str] = {}
+        for key, ref in cfg.inputs.items():
+            upstream = cfg.upstream().get(key)
+            if upstream is not None:
+                entry = catalog.layers.get(upstream)
+                path = self.build_dir / entry.artifacts["data"] if entry else Path()
+                inputs[key] = Input(key, "layer", upstream, path, entry=entry)
+                fingerprints[key] = f"layer:{upstream}@{versions.get(upstream, '(unbuilt)')}"
+            else:
+                source = self.config.sources[ref]
+                path = _resolve(self.root, source.path)
+                inputs[key] = Input(key, "source", ref, path, source=source)
+                digest = hashes.hash(path) if hashes else "(unhashed)"
+                fingerprints[key] = f"{digest} {_reading(source)}"
+        boundary = None
+        if self.config.region.boundary:
+            boundary = self._boundary_input()
+        params = builder.params.model_validate(cfg.params)
+        ctx = BuildContext(
+            layer=name,
+            config=cfg,
+            params=params,
+            region=self.config.region,
+            root=self.root,
+            inputs=inputs,
+            boundary_input=boundary,
+        )
+        return ctx, fingerprints
+
+    def _boundary_input(self) -> Input:
+        ref = self.config.region.boundary
+        assert ref is not None
+        if ref in self.config.sources:
+            src = self.config.sources[ref]
+            return Input("boundary", "source", ref, _resolve(self.root, src.path), source=src)
+        from twin.config import SourceConfig
+
+        src = SourceConfig(path=ref)
+        return Input("boundary", "source", ref, _resolve(self.root, ref), source=src)
+
+    def _fingerprint(
+        self, name: str, ctx: BuildContext, inputs: dict[str, str], hashes: HashCache | None
+    ) -> str:
+        cfg = self.config.layers[name]
+        builder = self._builders[name]
+        boundary = ctx.boundary_input
+        extra = {
+            "crs": self.config.region.crs,
+            "boundary": (hashes.hash(boundary.path) if hashes and boundary else None),
+            "presentation": cfg.model_dump(mode="json", include={"title", "description", "tiles"}),
+        }
+        return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
+
+    def _region_info(self) -> RegionInfo:
+        region = self.config.region
+        info = RegionInfo(name=region.name, crs=region.crs)
+        if region.boundary:
+            item = self._boundary_input()
+            src = item.source
+            assert src is not None
+            try:
+                gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
+            except LayerError as exc:
+                raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+            gdf = gdf.to_crs(region.crs)
+            info.area_km2 = round(float(gdf.area.sum()) / 1e6, 3)
+            info.bounds = artifacts.wgs84_bounds(tuple(gdf.total_bounds), gdf.crs)  # type: ignore[assignment]
+        return info
+
+    def __repr__(self) -> str:
+        return f"<Twin {self.name!r} at {self.root} with {len(self.config.layers)} layers>"
+
+
+def _resolve(root: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def _reading(source: Any) -> str:
+    """How a source is read, as part of the fingerprint (a changed CSV column mapping rebuilds)."""
+    return str(sorted(source.model_dump(include={"layer", "crs", "x", "y", "synthetic"}).items()))
+
+
+def _stale(name: str, fp: str, catalog: Catalog, build_dir: Path, force: bool) -> str | None:
+    """Why layer ``name`` must be rebuilt, or ``None`` when it is up to date."""
+    if force:
+        return "forced"
+    entry = catalog.layers.get(name)
+    if entry is None:
+        return "never built"
+    if entry.provenance.fingerprint != fp:
+        return "inputs, parameters or builder changed"
+    owned = [e for e in catalog.layers.values() if e.parent == name] + [entry]
+    for e in owned:
+        for path in e.artifacts.values():
+            if not (build_dir / path).exists():
+                return f"artifact {path} is missing"
+    return None
+
+
+def _with_region_figures(catalog: Catalog) -> Catalog:
+    figures = [f for f in catalog.figures if f.layer is not None]
+    region = catalog.region
+    if region is not None and region.area_km2 is not None:
+        figures.insert(0, Figure(name="area_km2", label="Area", value=region.area_km2, unit="km²"))
+    return catalog.model_copy(update={"figures": figures})
+
+
+def _check(config: TwinConfig, root: Path) -> dict[str, Builder]:
+    """Check what the config names exists: files, builders, inputs, parameters."""
+    for name, source in config.sources.items():
+        path = _resolve(root, source.path)
+        if not path.exists():
+            raise ConfigError(f"{CONFIG_NAME}: sources.{name}.path: no such file {path}")
+    boundary = config.region.boundary
+    if boundary and boundary not in config.sources and not _resolve(root, boundary).exists():
+        raise ConfigError(
+            f"{CONFIG_NAME}: region.boundary: {boundary!r} is neither a source nor a file"
+        )
+    found: dict[str, Builder] = {}
+    for name, layer in config.layers.items():
+        builder = get_builder(layer.builder)
+        if builder is None:
+            from twin.builders import builders
+
+            known = ", ".join(builders())
+            raise ConfigError(
+                f"{CONFIG_NAME}: layers.{name}.builder: unknown builder {layer.builder!r} "
+                f"(known: {known})"
+            )
+        missing = [k for k in builder.inputs if k not in layer.inputs]
+        if missing:
+            raise ConfigError(
+                f"{CONFIG_NAME}: layers.{name}.inputs: missing {missing[0]!r} "
+                f"(builder {builder.name!r} needs {', '.join(builder.inputs)})"
+            )
+        allowed = set(builder.inputs) | set(builder.optional_inputs)
+        extra = [k for k in layer.inputs if k not in allowed]
+        if extra:
+            raise ConfigError(
+                f"{CONFIG_NAME}: layers.{name}.inputs.{extra[0]}: unknown input for builder "
+                f"{builder.name!r} (takes {', '.join(sorted(allowed)) or 'none'})"
+            )
+        try:
+            builder.params.model_validate(layer.params)
+        except PydanticValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
+            raise ConfigError(
+                f"{CONFIG_NAME}: layers.{name}.params{'.' + loc if loc else ''}: {msg}"
+            ) from None
+        found[name] = builder
+    return found
+
+
+def _order(config: TwinConfig) -> list[str]:
+    """Layers in dependency order; :class:`ConfigError` naming the cycle if there is one."""
+    graph = {name: set(layer.upstream().values()) for name, layer in config.layers.items()}
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ConfigError(f"{CONFIG_NAME}: layers form a dependency cycle: {cycle}") from None
