@@ -161,8 +161,13 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> TwinConfig:
 
 
 def _describe(exc: PydanticValidationError) -> str:
-    """One line for the first error of a pydantic validation failure."""
-    err = exc.errors()[0]
+    """One line for the most telling error of a pydantic validation failure.
+
+    An unknown key comes first: a misspelt key also makes the intended one
+    "missing", and the misspelling is what the user needs to see.
+    """
+    errors = exc.errors()
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = ".".join(str(p) for p in err["loc"])
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
