@@ -154,6 +154,11 @@ def parse_config(text: str, origin: str = CONFIG_NAME) -> TwinConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    return validate_config(data, origin)
+
+
+def validate_config(data: dict[str, Any], origin: str = CONFIG_NAME) -> TwinConfig:
+    """Validate a config given as plain data; :class:`ConfigError` names the key."""
     try:
         return TwinConfig.model_validate(data)
     except PydanticValidationError as exc:

@@ -48,7 +48,7 @@ from twin.build import (
 )
 from twin.builders import Builder, get_builder
 from twin.builders.context import BuildContext, Input
-from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config
+from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Raster
 
@@ -127,7 +127,7 @@ class Twin:
         if toml.exists():
             raise WorkspaceError(f"{toml}: already exists")
         if config is None:
-            config = TwinConfig.model_validate({"region": {"name": name or root.name, "crs": crs}})
+            config = validate_config({"region": {"name": name or root.name, "crs": crs}})
         text = dump_config(config)
         try:
             (root / "sources").mkdir(parents=True, exist_ok=True)
