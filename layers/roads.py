@@ -522,6 +522,7 @@ __all__ = [
     "RoadNetwork",
     "build_network",
     "edge_coverage",
+    "is_osm_path",
     "read_line_roads",
     "read_osm_roads",
     "read_roads",

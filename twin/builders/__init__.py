@@ -83,7 +83,7 @@ class Builder:
 
 
 _REGISTRY: dict[str, Builder] = {}
-_MODULES = ("twin.builders.generic",)
+_MODULES = ("twin.builders.generic", "twin.builders.roads")
 _loaded = False
 
 

@@ -1,0 +1,201 @@
+"""The ``roads`` builder: a routable road network from an OSM PBF or any line source.
+
+::
+
+    [layers.roads]
+    builder = "roads"
+    inputs = { osm = "osm", zones = "layers.villages_src" }   # zones optional
+    params = { network = "drive", simplify = true, consolidate_m = 10 }
+
+The ``osm`` input is read as OSM data when its file name ends in ``.osm.pbf``
+/ ``.pbf`` / ``.osm`` / ``.o5m``, otherwise as an OGR line source (with
+``columns`` mapping its fields). The layer is the edge table; the nodes publish
+as ``<layer>_nodes`` and, with a ``zones`` input, road km by class and density
+per zone as ``<layer>_zones``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pydantic import BaseModel, ConfigDict, Field
+
+from layers.errors import LayerError
+from layers.roads import (
+    LINE_FIELDS,
+    RoadNetwork,
+    is_osm_path,
+    read_line_roads,
+    read_osm_roads,
+    zone_figures,
+)
+from tiles.catalog import Figure
+from twin.builders import Builder, Output, register
+from twin.builders.context import BuildContext
+from twin.errors import BuildError
+
+
+class RoadsParams(BaseModel):
+    """Parameters of the ``roads`` builder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: Literal["drive", "bike", "walk", "all"] = Field(
+        "drive", description="which ways to keep, with osmnx's rules"
+    )
+    simplify: bool = Field(True, description="merge edges through nodes where nothing changes")
+    consolidate_m: float | None = Field(
+        None, gt=0, description="merge intersections within this many metres (osmnx style)"
+    )
+    clip_to_region: bool = Field(False, description="keep only roads inside the region boundary")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"line sources: our field -> source column, fields {', '.join(LINE_FIELDS)}",
+    )
+    class_map: dict[str, str] = Field(
+        default_factory=dict, description="line sources: source class value -> road class"
+    )
+    snap_m: float = Field(0.01, gt=0, description="line sources: vertices this close are a node")
+    zone_id: str | None = Field(None, description="zones: the column naming each zone")
+
+
+def build_roads(ctx: BuildContext) -> Output:
+    params = ctx.params
+    assert isinstance(params, RoadsParams)
+    item = ctx.input("osm")
+    clip = None
+    if params.clip_to_region and ctx.boundary is not None:
+        clip = shapely.union_all(ctx.boundary.geometry.to_numpy())
+    try:
+        net = _read(ctx, params, clip)
+    except LayerError as exc:
+        raise BuildError(ctx.layer, str(exc)) from None
+    edges, nodes = net.edges, net.nodes
+    _check(ctx, net)
+    length_km = float(edges["length_m"].sum() / 1000.0)
+    stats: dict[str, float | int | str] = {
+        "length_km": round(length_km, 3),
+        "edges": len(edges),
+        "nodes": len(nodes),
+        "components": int(net.stats.get("components", 0)),
+        "network": params.network if is_osm_path(item.path) else "lines",
+    }
+    for cls, km in net.length_km_by_class().items():
+        stats[f"km_{cls}"] = round(km, 3)
+    for key in (
+        "missing_nodes",
+        "duplicate_ways",
+        "zero_length_dropped",
+        "intersections_consolidated",
+    ):
+        if key in net.stats:
+            stats[key] = int(net.stats[key])
+    figures = [
+        Figure(
+            name="road_km",
+            label="Road length",
+            value=round(length_km, 1),
+            unit="km",
+            layer=ctx.layer,
+        )
+    ]
+    if ctx.boundary is not None:
+        area_km2 = float(shapely.area(shapely.union_all(ctx.boundary.geometry.to_numpy())) / 1e6)
+        if area_km2 > 0:
+            figures.append(
+                Figure(
+                    name="road_density",
+                    label="Road density",
+                    value=round(length_km / area_km2, 3),
+                    unit="km/km²",
+                    layer=ctx.layer,
+                )
+            )
+    extras = {"nodes": Output(data=nodes, stats={"count": len(nodes)}, title="Road nodes")}
+    if "zones" in ctx.inputs:
+        extras["zones"] = _zones(ctx, params, edges)
+    if net.stats.get("missing_nodes"):
+        ctx.warn(
+            f"{item.path}: {net.stats['missing_nodes']} way node(s) missing from the file "
+            "(a clipped extract); ways kept as far as their nodes exist"
+        )
+    return Output(
+        data=edges,
+        stats=stats,
+        figures=figures,
+        style={"color_by": "road_class", "geometry": "line"},
+        extras=extras,
+        title="Roads",
+        description=f"Road network ({stats['network']}), split at intersections",
+    )
+
+
+def _read(ctx: BuildContext, params: RoadsParams, clip: shapely.Geometry | None) -> RoadNetwork:
+    item = ctx.input("osm")
+    if item.kind == "source" and is_osm_path(item.path):
+        return read_osm_roads(
+            item.path,
+            network=params.network,
+            crs=ctx.crs,
+            simplify=params.simplify,
+            consolidate_m=params.consolidate_m,
+            clip=clip,
+        )
+    src = item.source
+    return read_line_roads(
+        item.path,
+        columns=params.columns or None,
+        crs=ctx.crs,
+        network=params.network if params.columns or item.kind == "source" else "all",
+        simplify=params.simplify,
+        consolidate_m=params.consolidate_m,
+        clip=clip,
+        layer=src.layer if src else None,
+        class_map=params.class_map or None,
+        snap_m=params.snap_m,
+        source_crs=src.crs if src else None,
+    )
+
+
+def _zones(ctx: BuildContext, params: RoadsParams, edges: gpd.GeoDataFrame) -> Output:
+    zones = ctx.read_vector("zones")
+    if params.zone_id is not None and params.zone_id not in zones.columns:
+        raise BuildError(ctx.layer, f"zones: no column {params.zone_id!r} (params.zone_id)")
+    try:
+        figures = zone_figures(edges, zones, zone_id=params.zone_id)
+    except LayerError as exc:
+        raise BuildError(ctx.layer, f"zones: {exc}") from None
+    # zone_figures keeps the zones' order, so geometry lines up row by row.
+    table = figures.reset_index()
+    out = gpd.GeoDataFrame(table, geometry=zones.geometry.to_numpy(), crs=zones.crs)
+    density = out["density_km_per_km2"].to_numpy()
+    return Output(
+        data=out,
+        stats={"count": len(out), "max_density": float(np.nanmax(density)) if len(out) else 0.0},
+        title="Roads per zone",
+    )
+
+
+def _check(ctx: BuildContext, net: RoadNetwork) -> None:
+    """Builder-level checks on top of :func:`layers.roads.validate_network`."""
+    edges = net.edges
+    if edges.crs is None or edges.crs != ctx.crs:
+        raise BuildError(ctx.layer, f"edges are not in the working CRS {ctx.crs.to_string()}")
+    if not np.isfinite(edges["travel_time_s"]).all():
+        raise BuildError(ctx.layer, "an edge has no finite travel time")
+
+
+register(
+    Builder(
+        name="roads",
+        version="1",
+        run=build_roads,
+        params=RoadsParams,
+        inputs=("osm",),
+        optional_inputs=("zones",),
+        doc=(__doc__ or "").strip().splitlines()[0],
+    )
+)
