@@ -37,6 +37,7 @@ class Grid:
     res: float
     width: int
     height: int
+    frame: tuple[float, float, float, float]  # the 100 m-snapped box noise lattices cover
 
     @property
     def transform(self) -> Affine:
@@ -64,7 +65,8 @@ def dem_grid(county: Polygon, res: float) -> Grid:
     y1 = np.ceil((y1 + DEM_MARGIN) / 100.0) * 100.0
     width = int(np.ceil((x1 - x0) / res))
     height = int(np.ceil((y1 - y0) / res))
-    return Grid(float(x0), float(y1), float(res), width, height)
+    frame = (float(x0), float(y0), float(x1), float(y1))
+    return Grid(float(x0), float(y1), float(res), width, height, frame)
 
 
 def _interp_matrix(coords: np.ndarray, origin: float, spacing: float, n: int) -> sp.csr_matrix:
@@ -236,7 +238,7 @@ def make_dem(rng: np.random.Generator, county: Polygon, grid: Grid, water: Water
     The noise lattices are drawn from ``rng`` over the grid's frame before any
     pixel is computed, so the draws do not depend on the resolution.
     """
-    noise = Noise(rng, grid.bounds)
+    noise = Noise(rng, grid.frame)
     peak_xy = uv_to_xy(county, 0.11, 0.66)
     xs, ys = grid.xs.astype(np.float64), grid.ys.astype(np.float64)
     front = noise.fbm(range(0, 3), xs, ys)

@@ -1,0 +1,15 @@
+"""The synthetic demo county: source files and the ``twin.toml`` that builds them.
+
+Examples
+--------
+>>> from pathlib import Path
+>>> from twin.demo import demo_config, generate_sources
+>>> generate_sources(Path("demo-county"))  # doctest: +SKIP
+>>> demo_config().region.crs
+'EPSG:4549'
+"""
+
+from twin.demo.config import demo_config
+from twin.demo.generate import DEFAULT_SEED, GENERATOR_VERSION, generate_sources
+
+__all__ = ["DEFAULT_SEED", "GENERATOR_VERSION", "demo_config", "generate_sources"]

@@ -1,0 +1,96 @@
+"""The ``twin.toml`` of the demo workspace: its sources and layers.
+
+To add a layer to the demo, add one entry to the ``layers`` dict in
+:func:`demo_config` (the helpers below keep each entry to a line or two).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from twin.config import LayerConfig, RegionConfig, SourceConfig, TileOptions, TwinConfig
+from twin.demo.generate import SOURCE_FILES
+
+SYNTHETIC_NOTE = "Synthetic demo data modelled on Deqing county; not a real place's data."
+# Metres per pixel of a Web Mercator tile at zoom 0 and the county's latitude (30.56 N).
+_M_PER_PX_Z0 = 156_543.03 * math.cos(math.radians(30.56))
+
+# Source name -> (title, what it holds, extra SourceConfig fields).
+_SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "county": ("County", "the county boundary", {"layer": "county"}),
+    "townships": ("Townships", "13 towns and subdistricts", {"layer": "townships"}),
+    "villages": ("Villages", "137 administrative villages", {"layer": "villages"}),
+    "dem": ("Elevation", "DEM in metres, EPSG:4549", {}),
+    "water": ("Water", "lakes and canal areas", {"layer": "water"}),
+    "canals": ("Canals", "canal and river centre lines", {"layer": "canals"}),
+    "roads": ("Roads", "road network, OpenStreetMap PBF", {}),
+    "cell_sites": ("5G cells", "one row per sector of each 5G site",
+                   {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
+    "enterprises": ("Enterprises", "registered enterprises",
+                    {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
+    "facilities": ("Service facilities", "clinics, schools, elderly care, bus stops",
+                   {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
+    "village_indicators": ("Village indicators", "one row per village, keyed by village_code", {}),
+}
+
+
+def raster_maxzoom(resolution: float) -> int:
+    """The Web Mercator zoom whose pixels are as fine as ``resolution`` metres."""
+    return max(8, math.ceil(math.log2(_M_PER_PX_Z0 / resolution)))
+
+
+def _vector(source: str, title: str, id_column: str, **style: Any) -> LayerConfig:
+    return LayerConfig(
+        builder="vector",
+        title=title,
+        inputs={"source": source},
+        params={"id": id_column},
+        tiles=TileOptions(minzoom=8, maxzoom=18, style=style),
+    )
+
+
+def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinConfig:
+    """The configuration of the demo workspace written by :func:`twin.demo.generate_sources`.
+
+    Parameters
+    ----------
+    name
+        The region's name.
+    resolution
+        The DEM's pixel size in metres (sets the raster layer's resolution and max zoom).
+    """
+    sources = {
+        key: SourceConfig(
+            path=f"sources/{SOURCE_FILES[key]}",
+            title=title,
+            description=f"{what}. {SYNTHETIC_NOTE}",
+            synthetic=True,
+            **extra,
+        )
+        for key, (title, what, extra) in _SOURCES.items()
+    }
+    layers = {
+        "county": _vector("county", "County boundary", "county_code", color="#333333"),
+        "townships": _vector("townships", "Townships", "town_code", color="#7a5195"),
+        "village_boundaries": _vector("villages", "Village boundaries", "village_code",
+                                      color="#ef5675"),
+        "water": _vector("water", "Lakes and canals", "water_id", color="#4a90d9"),
+        "enterprises": _vector("enterprises", "Enterprises", "enterprise_id",
+                               property="industry"),
+        "facilities": _vector("facilities", "Service facilities", "facility_id", property="type"),
+        "cell_sites": _vector("cell_sites", "5G cells", "cell_id", property="band"),
+        "dem": LayerConfig(
+            builder="raster",
+            title="Elevation (m)",
+            inputs={"source": "dem"},
+            params={"resolution": resolution, "resampling": "bilinear"},
+            tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(resolution),
+                              style={"colormap": "terrain", "rescale": [0, 700]}),
+        ),
+    }
+    return TwinConfig(
+        region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),
+        sources=sources,
+        layers=layers,
+    )
