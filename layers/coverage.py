@@ -1,0 +1,473 @@
+"""5G coverage of every cell at once: best-server SS-RSRP, serving cell and SS-SINR rasters.
+
+For each cell (one row of :func:`layers.cells.prepare_cells`) and each pixel
+within its radius:
+
+``RSRP = P_RE + G_ant(φ, θ) - L_cable - PL - L_diffraction - L_clutter - L_body + G_rx``
+
+- ``P_RE``: transmit power per resource element (total power over ``12 N_RB``
+  sub-carriers, :func:`layers.cells.power_per_re`);
+- ``G_ant``: the 3GPP sector pattern towards the pixel (:mod:`layers.antenna`),
+  from the antenna's azimuth, mechanical and electrical down-tilt;
+- ``PL``: TR 38.901 Table 7.4.1-1 for the cell's scenario (:mod:`layers.propagation`).
+  Where the terrain blocks the direct path (:mod:`layers.terrain`) the NLOS
+  formula applies plus knife-edge diffraction; where it is clear, either the
+  LOS formula (``los_mode="terrain"``) or the mean power of LOS and NLOS
+  weighted by the standard's LOS probability (``los_mode="probability"``, the
+  default: clear terrain does not mean no buildings or trees in the way);
+- ``L_clutter``: an optional raster of extra loss at the receiver, dB.
+
+Per band, the best server is the strongest cell; SS-SINR is
+``S / (load · Σ other cells of the band + N)`` with
+``N = -174 dBm/Hz + 10 log10(SCS) + NF`` per resource element. Across bands
+the serving cell is the strongest one and the SINR is that of its band.
+
+Each cell's field is cached by :class:`CoverageModel`, so a what-if with added
+or removed cells recomputes only the new ones (:func:`layers.coverage_zones.what_if`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.ndimage import distance_transform_edt
+
+from layers.antenna import sector_gain
+from layers.errors import ParameterError, SourceError
+from layers.propagation import C, VALIDITY, Flag, los_nlos, los_probability
+from layers.terrain import K_FACTOR, sweep
+from layers.types import RasterData
+
+THERMAL_NOISE_DBM_HZ = -174.0
+
+
+@dataclass(frozen=True)
+class CoverageParams:
+    """Link budget and model settings shared by every cell.
+
+    Parameters
+    ----------
+    rx_height_m
+        Receiver height above the ground, m.
+    noise_figure_db
+        Receiver noise figure, dB.
+    cable_loss_db, body_loss_db, rx_gain_dbi
+        Transmit feeder loss, user body loss, receiver antenna gain.
+    cell_load
+        Share of neighbour cells' resource elements that interfere (SS bursts of a
+        synchronised network collide: 1.0).
+    los_mode
+        ``"probability"`` or ``"terrain"`` (see the module doc).
+    max_radius_m
+        Radius computed around each cell; ``None`` uses the model's NLOS validity
+        limit (5 km). Beyond 5 km distances are clamped and flagged.
+    min_rsrp_dbm
+        Signals below this are dropped (and shrink each cell's radius).
+    building_height_m, street_width_m
+        RMa environment (average building height, street width).
+    k_factor
+        Effective earth radius factor for terrain clearance.
+    terrain
+        Use the DEM for line of sight and diffraction (False: flat ground, LOS everywhere).
+    """
+
+    rx_height_m: float = 1.5
+    noise_figure_db: float = 7.0
+    cable_loss_db: float = 0.0
+    body_loss_db: float = 0.0
+    rx_gain_dbi: float = 0.0
+    cell_load: float = 1.0
+    los_mode: Literal["probability", "terrain"] = "probability"
+    max_radius_m: float | None = None
+    min_rsrp_dbm: float = -140.0
+    building_height_m: float = 5.0
+    street_width_m: float = 20.0
+    k_factor: float = K_FACTOR
+    terrain: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.rx_height_m > 0:
+            raise ParameterError(f"rx_height_m must be above the ground, got {self.rx_height_m}")
+        if not 0.0 <= self.cell_load <= 1.0:
+            raise ParameterError(f"cell_load must lie in [0, 1], got {self.cell_load}")
+        if self.max_radius_m is not None and not self.max_radius_m > 0:
+            raise ParameterError(f"max_radius_m must be positive, got {self.max_radius_m}")
+        if self.los_mode not in ("probability", "terrain"):
+            raise ParameterError(
+                f"los_mode must be 'probability' or 'terrain', got {self.los_mode!r}"
+            )
+
+
+@dataclass
+class _SiteLoss:
+    """Path loss (with diffraction and clutter) from one antenna position, on its window."""
+
+    rows: slice
+    cols: slice
+    sel: NDArray[np.bool_]
+    bearing: NDArray[np.float32]
+    zenith: NDArray[np.float32]
+    loss: NDArray[np.float32]
+    flags: dict[str, int]
+    blocked: int
+
+
+@dataclass
+class CellField:
+    """One cell's RSRP on its window of the grid (NaN where it does not reach)."""
+
+    rows: slice
+    cols: slice
+    rsrp: NDArray[np.float32]
+    flags: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CoverageResult:
+    """Best-server rasters on the model grid.
+
+    Attributes
+    ----------
+    rsrp
+        Best-server SS-RSRP, dBm, float32, NaN where no cell reaches or outside the region.
+    sinr
+        SS-SINR of the serving cell, dB, float32, NaN like ``rsrp``.
+    serving
+        Index of the serving cell into ``cell_ids``, int32, -1 where none.
+    cell_ids
+        Cell id per index of ``serving``.
+    flags
+        Pixel-cell pairs per model validity limit hit (clamped values).
+    region
+        Pixels that belong to the region (denominator of coverage shares).
+    """
+
+    rsrp: RasterData
+    sinr: RasterData
+    serving: RasterData
+    cell_ids: list[str]
+    flags: dict[str, int]
+    region: NDArray[np.bool_]
+
+
+class CoverageModel:
+    """Every cell's coverage over a DEM grid, with per-cell results cached.
+
+    Parameters
+    ----------
+    dem
+        Ground heights on the output grid (square pixels, metric CRS, north up).
+    cells
+        A table from :func:`layers.cells.prepare_cells` in the DEM's CRS.
+    params
+        Link budget and model settings.
+    region
+        Optional boolean mask (True inside the region); outside pixels are NaN.
+    clutter_db
+        Optional extra loss at the receiver per pixel, dB (≥ 0), on the grid.
+    outside
+        What to do with cells outside the DEM: ``"error"`` or ``"skip"``.
+    workers
+        Threads computing cells concurrently.
+    keep
+        Cache each cell's field (needed for cheap what-ifs; costs memory).
+    """
+
+    def __init__(
+        self,
+        dem: RasterData,
+        cells: pd.DataFrame,
+        params: CoverageParams | None = None,
+        region: NDArray[np.bool_] | None = None,
+        clutter_db: NDArray[np.floating] | None = None,
+        outside: Literal["error", "skip"] = "error",
+        workers: int | None = None,
+        keep: bool = True,
+    ) -> None:
+        self.params = params or CoverageParams()
+        t = dem.transform
+        if abs(abs(t.a) - abs(t.e)) > 1e-6 * abs(t.a) or t.b != 0 or t.d != 0 or t.e >= 0:
+            raise ParameterError("dem: needs square, north-up pixels (reproject it first)")
+        self.dem = dem
+        self.resolution = float(abs(t.a))
+        self.shape = (dem.height, dem.width)
+        valid = dem.valid_mask()[0]
+        if not valid.any():
+            raise SourceError("dem: holds no valid heights")
+        z = dem.data[0].astype(np.float64)
+        if not valid.all():
+            # Heights under nodata still shape the terrain sweep: borrow the nearest valid one.
+            _, (ri, ci) = distance_transform_edt(~valid, return_indices=True)
+            z = z[ri, ci]
+        self.z = z
+        self.region = valid if region is None else (valid & region)
+        if clutter_db is not None:
+            clutter_db = np.asarray(clutter_db, dtype=np.float32)
+            if clutter_db.shape != self.shape:
+                raise ParameterError(f"clutter: shape {clutter_db.shape} != grid {self.shape}")
+            if np.nanmin(clutter_db) < 0:
+                raise ParameterError("clutter: losses must be ≥ 0 dB")
+            clutter_db = np.nan_to_num(clutter_db, nan=0.0)
+        self.clutter = clutter_db
+        self.outside = outside
+        self.workers = workers or min(2, os.cpu_count() or 1)
+        self.keep = keep
+        self.warnings: list[str] = []
+        self.cells = self._locate(cells)
+        self._fields: dict[str, CellField] = {}
+        self._sites: dict[tuple, _SiteLoss] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ cells
+
+    def _locate(self, cells: pd.DataFrame) -> pd.DataFrame:
+        # Band by band (one running sum at a time), sectors of a site together
+        # (they share a terrain sweep).
+        cells = cells.sort_values(["band", "site_id", "cell_id"], kind="stable")
+        cells = cells.reset_index(drop=True).copy()
+        inv = ~self.dem.transform
+        cols, rows = inv * (cells["x"].to_numpy(), cells["y"].to_numpy())
+        cells["col"], cells["row"] = cols, rows
+        ri = np.floor(rows).astype(int)
+        ci = np.floor(cols).astype(int)
+        inside = (ri >= 0) & (ri < self.shape[0]) & (ci >= 0) & (ci < self.shape[1])
+        ok = inside.copy()
+        ok[inside] = self.dem.valid_mask()[0][ri[inside], ci[inside]]
+        if not ok.all():
+            bad = cells.loc[~ok, "cell_id"]
+            msg = (
+                f"cells: {len(bad)} cell(s) lie outside the DEM or on its nodata "
+                f"(first: {bad.iloc[0]!r} at x={cells.loc[~ok, 'x'].iloc[0]:.1f}, "
+                f"y={cells.loc[~ok, 'y'].iloc[0]:.1f})"
+            )
+            if self.outside == "error":
+                raise SourceError(msg + "; set outside='skip' to leave them out")
+            self.warnings.append(msg + "; skipped")
+            cells = cells[ok].reset_index(drop=True)
+        if cells.empty:
+            raise SourceError("cells: no cell lies on the DEM")
+        return cells
+
+    def _key(self, cell: pd.Series) -> str:
+        values = "|".join(f"{k}={cell[k]}" for k in sorted(cell.index))
+        return hashlib.sha1(values.encode()).hexdigest()
+
+    def with_changes(
+        self, add: pd.DataFrame | None = None, remove: Iterable[str] = ()
+    ) -> CoverageModel:
+        """A model with cells added (prepared rows) and removed (by id), sharing this cache."""
+        remove = set(map(str, remove))
+        unknown = remove - set(self.cells["cell_id"])
+        if unknown:
+            raise ParameterError(f"remove: no cell with id {sorted(unknown)[0]!r}")
+        cells = self.cells[~self.cells["cell_id"].isin(remove)]
+        if add is not None and len(add):
+            clash = set(add["cell_id"]) & set(cells["cell_id"])
+            if clash:
+                raise ParameterError(f"add: cell id {sorted(clash)[0]!r} already exists")
+            cells = pd.concat([cells, add], ignore_index=True)
+        new = object.__new__(CoverageModel)
+        new.__dict__.update(self.__dict__)
+        new.warnings = list(self.warnings)
+        new.cells = new._locate(cells.drop(columns=["row", "col"], errors="ignore"))
+        return new
+
+    # ------------------------------------------------------------------ per cell
+
+    def radius(self, cell: pd.Series) -> float:
+        """Distance beyond which this cell cannot reach ``min_rsrp_dbm`` even unobstructed, m."""
+        p = self.params
+        cap = p.max_radius_m or VALIDITY[cell["scenario"]].d2d_nlos[1]
+        d = np.arange(10.0, cap + self.resolution, self.resolution)
+        pl = self._clear_loss(cell, d, np.hypot(d, cell["height_m"] - p.rx_height_m))[0]
+        best = self._budget(cell) + cell["gain_dbi"] - pl
+        reach = np.flatnonzero(best >= p.min_rsrp_dbm)
+        if not len(reach):
+            return float(10.0 + self.resolution)
+        return float(min(cap, d[reach[-1]] + self.resolution))
+
+    def _budget(self, cell: pd.Series) -> float:
+        p = self.params
+        return float(cell["power_re_dbm"] - p.cable_loss_db - p.body_loss_db + p.rx_gain_dbi)
+
+    def _clear_loss(self, cell: pd.Series, d2d, d3d) -> tuple[NDArray[np.float64], NDArray, NDArray]:
+        """Loss where the terrain is clear, the NLOS loss, and their validity flags."""
+        p = self.params
+        los, nlos = los_nlos(
+            cell["scenario"], d2d, d3d, cell["height_m"], p.rx_height_m, cell["fc_ghz"],
+            p.building_height_m, p.street_width_m,
+        )
+        if p.los_mode == "terrain":
+            clear = los.loss
+        else:
+            prob = los_probability(cell["scenario"], d2d, p.rx_height_m)
+            clear = -10 * np.log10(
+                prob * 10 ** (-los.loss / 10) + (1 - prob) * 10 ** (-nlos.loss / 10)
+            )
+        return clear, nlos.loss, los.flags | nlos.flags
+
+    def _site(self, cell: pd.Series, radius: float) -> _SiteLoss:
+        """Path loss from one antenna position to its pixels, shared by the sectors there."""
+        key = (cell["x"], cell["y"], cell["height_m"], cell["fc_ghz"], cell["scenario"], radius)
+        with self._lock:
+            site = self._sites.get(key)
+        if site is not None:
+            return site
+        p = self.params
+        view = sweep(
+            self.z, self.resolution, cell["row"], cell["col"], cell["height_m"],
+            p.rx_height_m, radius, C / (cell["fc_ghz"] * 1e9),
+            p.k_factor if p.terrain else np.inf,
+        )
+        rows, cols = view.rows, view.cols
+        sel = view.inside & self.region[rows, cols]
+        d2d = view.d2d[sel].astype(np.float64)
+        dz = view.z_site + cell["height_m"] - (self.z[rows, cols][sel] + p.rx_height_m)
+        d3d = np.hypot(d2d, dz)
+        zenith = 90.0 + np.degrees(np.arctan2(dz, np.maximum(d2d, 0.1)))
+        clear, nlos, flags = self._clear_loss(cell, d2d, d3d)
+        blocked = view.blocked[sel]
+        loss = np.where(blocked, nlos + view.diffraction_db[sel], clear)
+        if self.clutter is not None:
+            loss += self.clutter[rows, cols][sel]
+        counts = {f.name.lower(): int(np.count_nonzero(flags & f)) for f in Flag if f and f.name}
+        site = _SiteLoss(
+            rows, cols, sel, view.bearing[sel], zenith.astype(np.float32),
+            loss.astype(np.float32), {k: v for k, v in counts.items() if v},
+            int(np.count_nonzero(blocked)),
+        )
+        with self._lock:
+            self._sites[key] = site
+            # Sectors of a site come one after another: a few recent sites suffice.
+            while len(self._sites) > 2 * self.workers + 2:
+                self._sites.pop(next(iter(self._sites)))
+        return site
+
+    def cell_field(self, cell: pd.Series) -> CellField:
+        """RSRP of one cell on its window (cached when ``keep``)."""
+        key = self._key(cell.drop(["row", "col"]))
+        cached = self._fields.get(key)
+        if cached is not None:
+            return cached
+        site = self._site(cell, self.radius(cell))
+        gain = sector_gain(
+            site.bearing, site.zenith, cell["azimuth_deg"], cell["downtilt_deg"],
+            cell["etilt_deg"], cell["gain_dbi"],
+        )
+        rsrp = (self._budget(cell) + gain - site.loss).astype(np.float32)
+        out = np.full(site.sel.shape, np.nan, dtype=np.float32)
+        out[site.sel] = np.where(rsrp >= self.params.min_rsrp_dbm, rsrp, np.nan)
+        result = CellField(site.rows, site.cols, out, dict(site.flags))
+        if self.keep:
+            self._fields[key] = result
+        return result
+
+    def fields(self) -> Iterator[tuple[int, CellField]]:
+        """``(cell index, field)`` for every cell, computed on ``workers`` threads."""
+        rows = [r for _, r in self.cells.iterrows()]
+        if self.workers <= 1:
+            for i, r in enumerate(rows):
+                yield i, self.cell_field(r)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            yield from enumerate(pool.map(self.cell_field, rows))
+
+    # ------------------------------------------------------------------ all cells
+
+    def run(self) -> CoverageResult:
+        """Best server, serving cell and SINR over the grid."""
+        h, w = self.shape
+        rsrp = np.full((h, w), -np.inf, dtype=np.float32)
+        sinr = np.full((h, w), np.nan, dtype=np.float32)
+        serving = np.full((h, w), -1, dtype=np.int32)
+        flags: dict[str, int] = {}
+        bands = self.cells["band"].to_numpy()
+        acc: _BandSum | None = None
+        for i, f in self.fields():
+            if acc is None or acc.band != bands[i]:
+                if acc is not None:
+                    acc.merge_into(rsrp, sinr, serving)
+                acc = _BandSum(
+                    bands[i], self.shape, self._noise_mw(bands[i]), self.params.cell_load
+                )
+            for k, v in f.flags.items():
+                flags[k] = flags.get(k, 0) + v
+            acc.add(i, f)
+        if acc is not None:
+            acc.merge_into(rsrp, sinr, serving)
+        rsrp[~np.isfinite(rsrp) | ~self.region] = np.nan
+        sinr[np.isnan(rsrp)] = np.nan
+        serving[np.isnan(rsrp)] = -1
+        ids = list(self.cells["cell_id"])
+        t, crs = self.dem.transform, self.dem.crs
+        tags = {"cell_ids": ",".join(ids)}
+        return CoverageResult(
+            rsrp=RasterData(rsrp, t, crs, float("nan"), ["rsrp"], ["dBm"], dict(tags)),
+            sinr=RasterData(sinr, t, crs, float("nan"), ["sinr"], ["dB"], dict(tags)),
+            serving=RasterData(serving, t, crs, -1, ["serving_cell"], [None], dict(tags)),
+            cell_ids=ids,
+            flags=flags,
+            region=self.region,
+        )
+
+    def _noise_mw(self, band: str) -> float:
+        """Thermal noise plus noise figure per resource element of ``band``, mW."""
+        scs = float(self.cells.loc[self.cells["band"] == band, "scs_khz"].median())
+        dbm = THERMAL_NOISE_DBM_HZ + 10 * np.log10(scs * 1e3) + self.params.noise_figure_db
+        return float(10 ** (dbm / 10))
+
+
+class _BandSum:
+    """Running best server and total received power of one band's cells."""
+
+    def __init__(self, band: str, shape: tuple[int, int], noise_mw: float, load: float) -> None:
+        self.band = band
+        self.best = np.full(shape, -np.inf, dtype=np.float32)
+        self.total = np.zeros(shape, dtype=np.float32)
+        self.arg = np.full(shape, -1, dtype=np.int32)
+        self.noise_mw = noise_mw
+        self.load = load
+
+    def add(self, index: int, f: CellField) -> None:
+        win = (f.rows, f.cols)
+        ok = ~np.isnan(f.rsrp)
+        self.total[win] += np.where(ok, 10 ** (f.rsrp / np.float32(10)), np.float32(0))
+        better = ok & (f.rsrp > self.best[win])
+        self.best[win] = np.where(better, f.rsrp, self.best[win])
+        self.arg[win] = np.where(better, np.int32(index), self.arg[win])
+
+    def merge_into(self, rsrp, sinr, serving) -> None:
+        has = self.arg >= 0
+        s = np.where(has, 10 ** (self.best.astype(np.float64) / 10), 1.0)
+        interference = self.load * np.maximum(self.total - s, 0.0)
+        band_sinr = 10 * np.log10(s / (interference + self.noise_mw))
+        take = has & (self.best > rsrp)
+        rsrp[take] = self.best[take]
+        sinr[take] = band_sinr[take]
+        serving[take] = self.arg[take]
+
+
+def compute_coverage(
+    dem: RasterData, cells: pd.DataFrame, params: CoverageParams | None = None, **kwargs
+) -> CoverageResult:
+    """One-shot :class:`CoverageModel` run without the per-cell cache."""
+    return CoverageModel(dem, cells, params, keep=False, **kwargs).run()
+
+
+__all__ = [
+    "THERMAL_NOISE_DBM_HZ",
+    "CellField",
+    "CoverageModel",
+    "CoverageParams",
+    "CoverageResult",
+    "compute_coverage",
+]

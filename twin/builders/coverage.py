@@ -1,0 +1,286 @@
+"""The ``coverage`` builder: 5G best-server RSRP, SINR, serving cell and coverage polygons.
+
+::
+
+    [layers.coverage]
+    builder = "coverage"
+    inputs = { dem = "dem", sites = "sites", zones = "layers.villages_src" }
+    params = { resolution = 20, threshold_dbm = -105 }
+
+Publishes the RSRP raster as the layer itself and, with the same version,
+``<layer>_sinr``, ``<layer>_serving``, ``<layer>_polygons``, ``<layer>_cells``
+and (with a ``zones`` input) ``<layer>_zones``. See :mod:`layers.coverage`
+for the model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio.features
+from pydantic import BaseModel, ConfigDict, Field
+from rasterio.warp import Resampling, reproject
+
+from layers.cells import prepare_cells
+from layers.coverage import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage_zones import RSRP_BANDS_DBM, coverage_polygons, coverage_share
+from layers.errors import LayerError
+from layers.raster import reproject_raster
+from layers.terrain import K_FACTOR
+from layers.types import RasterData
+from tiles.catalog import Figure
+from twin.builders import Builder, Output, register
+from twin.builders.context import BuildContext
+from twin.errors import BuildError
+
+Scenario = Literal["RMa", "UMa", "UMi"]
+
+
+class CoverageBuildParams(BaseModel):
+    """Parameters of the ``coverage`` builder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: float = Field(20.0, gt=0, description="pixel size of the output grid, m")
+    threshold_dbm: float = Field(-105.0, description="RSRP that counts as covered, dBm")
+    sinr_threshold_db: float = Field(-3.0, description="SINR that counts as covered, dB")
+    rsrp_bands_dbm: list[float] = Field(
+        default_factory=lambda: list(RSRP_BANDS_DBM), description="polygon thresholds, dBm"
+    )
+    rx_height_m: float = Field(1.5, gt=0, description="receiver height above ground, m")
+    max_radius_km: float | None = Field(
+        None, gt=0, description="radius computed per cell (default: the model's 5 km range)"
+    )
+    min_rsrp_dbm: float = Field(-140.0, description="weaker signals are dropped, dBm")
+    noise_figure_db: float = Field(7.0, ge=0, description="receiver noise figure, dB")
+    cable_loss_db: float = Field(0.0, ge=0)
+    body_loss_db: float = Field(0.0, ge=0)
+    rx_gain_dbi: float = 0.0
+    antenna_gain_dbi: float = Field(8.0, description="boresight gain where the table has none")
+    etilt_deg: float = Field(0.0, description="electrical down-tilt where the table has none")
+    cell_load: float = Field(1.0, ge=0, le=1, description="interfering share of neighbour REs")
+    los_mode: Literal["probability", "terrain"] = "probability"
+    scenario: Scenario | None = Field(None, description="force one scenario for every cell")
+    default_scenario: Scenario = Field("UMa", description="for cells without a scenario")
+    scenario_by_band: dict[str, Scenario] = Field(
+        default_factory=dict, description="band -> scenario, overriding the table"
+    )
+    building_height_m: float = Field(5.0, description="RMa average building height, m")
+    street_width_m: float = Field(20.0, description="RMa average street width, m")
+    k_factor: float = Field(K_FACTOR, gt=0, description="effective earth radius factor")
+    terrain: bool = Field(True, description="use the DEM for line of sight and diffraction")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical column -> column name in the sites table"
+    )
+    outside: Literal["error", "skip"] = Field("error", description="cells off the DEM")
+    zone_id: str | None = Field(None, description="column naming each zone")
+    workers: int | None = Field(None, ge=1, description="threads (default: up to 2)")
+
+
+def build_coverage(ctx: BuildContext) -> Output:
+    params = ctx.params
+    assert isinstance(params, CoverageBuildParams)
+    try:
+        return _build(ctx, params)
+    except LayerError as exc:
+        raise BuildError(ctx.layer, str(exc)) from None
+
+
+def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
+    dem = reproject_raster(ctx.read_raster("dem"), ctx.crs, resolution=params.resolution)
+    region = None
+    if ctx.boundary is not None and len(ctx.boundary):
+        region = rasterio.features.rasterize(
+            [(g, 1) for g in ctx.boundary.geometry if g is not None and not g.is_empty],
+            out_shape=(dem.height, dem.width), transform=dem.transform, fill=0, dtype="uint8",
+        ).astype(bool)
+    sites = ctx.read_vector("sites", to_crs=False)
+    cells, warnings = prepare_cells(
+        _scenarios(sites, params), ctx.crs, columns=params.columns,
+        scenario=params.default_scenario, gain_dbi=params.antenna_gain_dbi,
+        etilt_deg=params.etilt_deg, origin=str(ctx.path("sites")),
+    )
+    clutter = None
+    if "clutter" in ctx.inputs:
+        clutter = _on_grid(ctx.read_raster("clutter"), dem)
+    model = CoverageModel(
+        dem, cells, _model_params(params), region=region, clutter_db=clutter,
+        outside=params.outside, workers=params.workers, keep=False,
+    )
+    result = model.run()
+    for message in warnings + model.warnings:
+        ctx.warn(message)
+    for flag, count in result.flags.items():
+        if flag not in ("distance_min", "bs_height"):
+            ctx.warn(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")
+    zones = ctx.read_vector("zones") if "zones" in ctx.inputs else None
+    return _output(ctx, params, model, result, zones)
+
+
+def _scenarios(sites: gpd.GeoDataFrame, params: CoverageBuildParams) -> gpd.GeoDataFrame:
+    """Apply the scenario overrides before the table is validated."""
+    if params.scenario is None and not params.scenario_by_band:
+        return sites
+    sites = sites.copy()
+    scenario_col = params.columns.get("scenario", "scenario")
+    band_col = params.columns.get("band", "band")
+    if params.scenario is not None:
+        sites[scenario_col] = params.scenario
+    elif band_col in sites.columns:
+        mapped = sites[band_col].astype(str).map(params.scenario_by_band)
+        current = sites[scenario_col] if scenario_col in sites.columns else None
+        sites[scenario_col] = mapped if current is None else mapped.fillna(current)
+    return sites
+
+
+def _model_params(p: CoverageBuildParams) -> CoverageParams:
+    return CoverageParams(
+        rx_height_m=p.rx_height_m, noise_figure_db=p.noise_figure_db,
+        cable_loss_db=p.cable_loss_db, body_loss_db=p.body_loss_db, rx_gain_dbi=p.rx_gain_dbi,
+        cell_load=p.cell_load, los_mode=p.los_mode,
+        max_radius_m=None if p.max_radius_km is None else p.max_radius_km * 1000,
+        min_rsrp_dbm=p.min_rsrp_dbm, building_height_m=p.building_height_m,
+        street_width_m=p.street_width_m, k_factor=p.k_factor, terrain=p.terrain,
+    )
+
+
+def _on_grid(raster: RasterData, like: RasterData) -> np.ndarray:
+    """Band 1 of ``raster`` warped onto ``like``'s grid (nodata -> 0 dB)."""
+    out = np.full((like.height, like.width), np.nan, dtype=np.float32)
+    reproject(
+        source=raster.data[0].astype(np.float32), destination=out,
+        src_transform=raster.transform, src_crs=raster.crs, src_nodata=raster.nodata,
+        dst_transform=like.transform, dst_crs=like.crs, dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _output(
+    ctx: BuildContext, params: CoverageBuildParams, model: CoverageModel,
+    result: CoverageResult, zones: gpd.GeoDataFrame | None,
+) -> Output:
+    rsrp, sinr = result.rsrp, result.sinr
+    region = coverage_share(
+        rsrp, threshold_dbm=params.threshold_dbm, sinr=sinr,
+        sinr_threshold_db=params.sinr_threshold_db, region=result.region,
+    ).iloc[0]
+    share_pct = 100.0 * float(region["share"])
+    values = rsrp.data[0][np.isfinite(rsrp.data[0])]
+    sinr_values = sinr.data[0][np.isfinite(sinr.data[0])]
+    if not values.size:
+        raise BuildError(ctx.layer, "no pixel of the region receives any cell")
+    _check(ctx.layer, result)
+    cells = model.cells
+    stats: dict[str, float | int | str] = {
+        "coverage_share_pct": round(share_pct, 2),
+        "covered_km2": round(float(region["covered_km2"]), 3),
+        "area_km2": round(float(region["area_km2"]), 3),
+        "mean_rsrp_dbm": round(float(values.mean(dtype=np.float64)), 2),
+        "median_sinr_db": round(float(np.median(sinr_values)), 2),
+        "threshold_dbm": params.threshold_dbm,
+        "sinr_threshold_db": params.sinr_threshold_db,
+        "n_cells": len(cells),
+        "n_sites": int(cells["site_id"].nunique()),
+        **{f"clamped_{k}": v for k, v in sorted(result.flags.items())},
+    }
+    figures = [
+        Figure(name="coverage_share", label="5G coverage", value=round(share_pct, 1), unit="%"),
+        Figure(name="coverage_sites", label="5G sites", value=int(cells["site_id"].nunique())),
+    ]
+    polygons = coverage_polygons(
+        rsrp, sinr, params.rsrp_bands_dbm, params.sinr_threshold_db, params.threshold_dbm
+    )
+    polygons = polygons[~polygons.geometry.is_empty].reset_index(drop=True)
+    extras = {
+        "sinr": Output(
+            data=sinr, title="5G SS-SINR", style={"colormap": "viridis", "rescale": [-10, 30]},
+            description="SS-SINR of the serving cell, dB (interference from the same band).",
+        ),
+        "serving": Output(
+            data=result.serving, title="5G serving cell", style={"colormap": "tab20"},
+            description="Index of the serving cell (see the cells layer's 'index'); -1 none.",
+        ),
+        "polygons": Output(
+            data=polygons, title="5G coverage areas",
+            style={"property": "threshold", "opacity": 0.4},
+            description="Area at or above each RSRP/SINR threshold (nested polygons).",
+        ),
+        "cells": _cells_layer(result, cells),
+    }
+    if zones is not None:
+        extras["zones"] = _zones_layer(zones, result, params)
+        stats["n_zones"] = len(zones)
+    return Output(
+        data=rsrp, stats=stats, figures=figures,
+        style={"colormap": "rdylgn", "rescale": [-130, -60]},
+        title="5G coverage (SS-RSRP)", extras=extras,
+        description=(
+            "Best-server SS-RSRP (dBm) from 3GPP TR 38.901 path loss with terrain line of "
+            "sight and knife-edge diffraction."
+        ),
+    )
+
+
+def _cells_layer(result: CoverageResult, cells: pd.DataFrame) -> Output:
+    served = np.bincount(
+        result.serving.data[0][result.serving.data[0] >= 0].ravel(), minlength=len(cells)
+    )
+    px_km2 = result.rsrp.resolution[0] * result.rsrp.resolution[1] / 1e6
+    cols = ["cell_id", "site_id", "band", "scenario", "freq_mhz", "height_m", "azimuth_deg",
+            "downtilt_deg", "tx_power_dbm", "power_re_dbm"]
+    gdf = gpd.GeoDataFrame(
+        cells[cols].assign(index=np.arange(len(cells), dtype=np.int32),
+                           served_km2=served[: len(cells)] * px_km2),
+        geometry=gpd.points_from_xy(cells["x"], cells["y"]), crs=result.rsrp.crs,
+    )
+    return Output(
+        data=gdf, title="5G cells",
+        description="Cells; 'index' is the value of the serving raster, 'served_km2' its area.",
+    )
+
+
+def _zones_layer(
+    zones: gpd.GeoDataFrame, result: CoverageResult, params: CoverageBuildParams
+) -> Output:
+    shares = coverage_share(
+        result.rsrp, zones, params.threshold_dbm, result.sinr, params.sinr_threshold_db,
+    )
+    out = zones.reset_index(drop=True).copy()
+    out["area_km2"] = shares["area_km2"].to_numpy()
+    out["covered_km2"] = shares["covered_km2"].to_numpy()
+    out["coverage_share_pct"] = 100.0 * shares["share"].to_numpy()
+    out = out[out.geometry.notna() & ~out.geometry.is_empty].reset_index(drop=True)
+    return Output(
+        data=out, title="5G coverage per zone", style={"property": "coverage_share_pct"},
+        description="Share of each zone's area covered (RSRP and SINR above the thresholds).",
+    )
+
+
+def _check(layer: str, result: CoverageResult) -> None:
+    """Values in range before anything is published."""
+    r = result.rsrp.data[0]
+    finite = r[np.isfinite(r)]
+    if finite.size and (finite.max() > 30 or finite.min() < -200):
+        raise BuildError(layer, f"RSRP out of range: {finite.min():.1f}..{finite.max():.1f} dBm")
+    serving = result.serving.data[0]
+    if serving.max() >= len(result.cell_ids):
+        raise BuildError(layer, "serving cell index out of range")
+    if not np.array_equal(np.isfinite(r), serving >= 0):
+        raise BuildError(layer, "RSRP and serving cell rasters disagree on coverage")
+
+
+register(
+    Builder(
+        name="coverage",
+        version="1",
+        run=build_coverage,
+        params=CoverageBuildParams,
+        inputs=("dem", "sites"),
+        optional_inputs=("zones", "clutter"),
+        doc="5G coverage: 3GPP TR 38.901 + terrain -> best-server RSRP, SINR, serving cell, polygons.",
+    )
+)
