@@ -1,0 +1,182 @@
+"""Tile grids (OGC TileMatrixSets): Web Mercator, CRS84 and a CGCS2000 geographic quad.
+
+The grids are morecantile ``TileMatrixSet`` objects, extended to
+:data:`MAX_ZOOM` so that a layer may allow zooms beyond the usual 24. The tile
+maths the server runs per request (tile bounds, tile ranges) is done here from
+the matrix definitions, in the grid CRS with x = easting/longitude first
+whatever the CRS's axis order; tests check it against morecantile.
+
+Examples
+--------
+>>> grid = get_grid("WebMercatorQuad")
+>>> [round(v, 3) for v in grid.tile_bounds(1, 0, 0)]
+[-20037508.343, 0.0, 0.0, 20037508.343]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import morecantile
+from morecantile import TileMatrixSet
+from pyproj import CRS, Transformer
+
+from tiles.errors import InvalidParameterError, TileOutsideError
+
+#: Highest zoom of every grid (the catalog allows maxzoom up to 30).
+MAX_ZOOM = 30
+DEFAULT_GRID = "WebMercatorQuad"
+CGCS2000_QUAD = "CGCS2000Quad"
+GRID_IDS = ("WebMercatorQuad", "WorldCRS84Quad", CGCS2000_QUAD)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One tile grid and the per-zoom numbers tile maths needs."""
+
+    id: str
+    tms: TileMatrixSet
+    crs: CRS
+    #: per zoom: (origin x, origin y, tile span x, tile span y, matrix width, matrix height)
+    levels: tuple[tuple[float, float, float, float, int, int], ...]
+
+    @property
+    def title(self) -> str:
+        return self.tms.title or self.id
+
+    def _level(self, z: int) -> tuple[float, float, float, float, int, int]:
+        if not 0 <= z < len(self.levels):
+            raise TileOutsideError(f"zoom {z} is outside grid {self.id} (0..{len(self.levels) - 1})")
+        return self.levels[z]
+
+    def check_tile(self, z: int, x: int, y: int) -> None:
+        """Raise :class:`TileOutsideError` unless tile ``z/x/y`` exists in the grid."""
+        _, _, _, _, width, height = self._level(z)
+        if not (0 <= x < width and 0 <= y < height):
+            raise TileOutsideError(
+                f"tile {z}/{x}/{y} is outside grid {self.id} (x < {width}, y < {height})"
+            )
+
+    def tile_bounds(self, z: int, x: int, y: int) -> tuple[float, float, float, float]:
+        """Bounds (xmin, ymin, xmax, ymax) of a tile in the grid CRS, x = easting/longitude."""
+        ox, oy, sx, sy, _, _ = self._level(z)
+        xmin = ox + x * sx
+        ymax = oy - y * sy
+        return (xmin, ymax - sy, xmin + sx, ymax)
+
+    def tile_range(
+        self, bounds: tuple[float, float, float, float], z: int
+    ) -> tuple[int, int, int, int]:
+        """Tiles (min x, min y, max x, max y; inclusive) at ``z`` covering grid-CRS ``bounds``."""
+        ox, oy, sx, sy, width, height = self._level(z)
+        xmin, ymin, xmax, ymax = bounds
+        # A tiny inset so that a bound on a tile edge does not pull in the neighbour.
+        eps_x, eps_y = sx * 1e-9, sy * 1e-9
+        col0 = int((xmin - ox + eps_x) // sx)
+        col1 = int((xmax - ox - eps_x) // sx)
+        row0 = int((oy - ymax + eps_y) // sy)
+        row1 = int((oy - ymin - eps_y) // sy)
+        return (
+            max(col0, 0),
+            max(row0, 0),
+            min(max(col1, col0), width - 1),
+            min(max(row1, row0), height - 1),
+        )
+
+    def lonlat_to_grid(self, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
+        """WGS84 (west, south, east, north) to grid-CRS bounds, clamped to the grid."""
+        transformer = _transformer("EPSG:4326", self.crs.to_string())
+        west, south, east, north = bounds
+        xmin, ymin, xmax, ymax = transformer.transform_bounds(west, south, east, north, densify_pts=21)
+        gx0, gy0, gx1, gy1 = self.extent
+        return (max(xmin, gx0), max(ymin, gy0), min(xmax, gx1), min(ymax, gy1))
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        ox, oy, sx, sy, width, height = self.levels[0]
+        return (ox, oy - sy * height, ox + sx * width, oy)
+
+
+def _xy_first(crs: CRS) -> bool:
+    """Whether the CRS's first axis is easting/longitude (False for EPSG:4490, lat first)."""
+    return crs.axis_info[0].direction.lower() not in ("north", "south")
+
+
+def _extend(tms: TileMatrixSet, maxzoom: int) -> TileMatrixSet:
+    """``tms`` with matrices added up to ``maxzoom`` by halving the cell size."""
+    data = tms.model_dump(exclude_none=True, mode="json")
+    matrices = data["tileMatrices"]
+    while len(matrices) <= maxzoom:
+        last = dict(matrices[-1])
+        last["id"] = str(int(last["id"]) + 1)
+        last["scaleDenominator"] = last["scaleDenominator"] / 2
+        last["cellSize"] = last["cellSize"] / 2
+        last["matrixWidth"] = last["matrixWidth"] * 2
+        last["matrixHeight"] = last["matrixHeight"] * 2
+        matrices.append(last)
+    return TileMatrixSet.model_validate(data)
+
+
+def _cgcs2000_quad() -> TileMatrixSet:
+    return TileMatrixSet.custom(
+        [-180.0, -90.0, 180.0, 90.0],
+        CRS.from_epsg(4490),
+        matrix_scale=[2, 1],
+        minzoom=0,
+        maxzoom=MAX_ZOOM,
+        id=CGCS2000_QUAD,
+        title="CGCS2000 geographic quad (EPSG:4490), two tiles at zoom 0",
+    )
+
+
+def _levels(tms: TileMatrixSet, crs: CRS) -> tuple[tuple[float, float, float, float, int, int], ...]:
+    xy = _xy_first(crs)
+    out = []
+    for m in tms.tileMatrices:
+        if m.cornerOfOrigin != "topLeft" or m.variableMatrixWidths:
+            raise InvalidParameterError(f"grid {tms.id}: only top-left, regular matrices are supported")
+        p0, p1 = m.pointOfOrigin
+        ox, oy = (p0, p1) if xy else (p1, p0)
+        out.append(
+            (
+                float(ox),
+                float(oy),
+                m.cellSize * m.tileWidth,
+                m.cellSize * m.tileHeight,
+                int(m.matrixWidth),
+                int(m.matrixHeight),
+            )
+        )
+    return tuple(out)
+
+
+@cache
+def get_grid(grid_id: str) -> Grid:
+    """The grid called ``grid_id``; :class:`InvalidParameterError` for an unknown id."""
+    if grid_id == CGCS2000_QUAD:
+        tms = _cgcs2000_quad()
+    elif grid_id in GRID_IDS:
+        tms = _extend(morecantile.tms.get(grid_id), MAX_ZOOM)
+    else:
+        raise InvalidParameterError(
+            f"tileMatrixSetId {grid_id!r} is not one of {', '.join(GRID_IDS)}"
+        )
+    crs = CRS.from_user_input(tms.crs.srs)
+    return Grid(id=grid_id, tms=tms, crs=crs, levels=_levels(tms, crs))
+
+
+@cache
+def grid_bounds(grid_id: str, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
+    """WGS84 ``bounds`` in grid ``grid_id``'s CRS (cached: layer bounds repeat per request)."""
+    return get_grid(grid_id).lonlat_to_grid(bounds)
+
+
+@cache
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def transformer(src: str, dst: str) -> Transformer:
+    """A cached x/y-ordered transformer between two CRS (any pyproj user input)."""
+    return _transformer(src, dst)

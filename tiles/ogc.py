@@ -1,0 +1,243 @@
+"""OGC API - Tiles: core, tileset, tilesets-list and tilematrixset conformance classes.
+
+Every catalog layer is a collection; each has one tileset per grid
+(WebMercatorQuad, WorldCRS84Quad, CGCS2000Quad). Tiles are addressed
+``/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}``
+with ``f=mvt|png|webp`` (default: mvt for vector, png for raster layers).
+The landing page is ``/`` with ``f=json`` (or ``Accept: application/json``);
+without it ``/`` is the HTML viewer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from tiles.catalog import LayerEntry
+from tiles.grids import GRID_IDS, get_grid, grid_bounds
+from tiles.routes import RasterQuery, serve_tile, settings_of, snapshot
+from tiles.settings import Settings
+from tiles.store import Snapshot
+
+router = APIRouter(tags=["OGC API - Tiles"])
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+]
+REL_TILESETS = {
+    "vector": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+    "raster": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
+}
+DATA_TYPES = {"vector": "vector", "raster": "map"}
+TILE_TYPES = {"mvt": "application/vnd.mapbox-vector-tile", "png": "image/png", "webp": "image/webp"}
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _link(href: str, rel: str, type_: str = "application/json", **extra: Any) -> dict[str, Any]:
+    return {"href": href, "rel": rel, "type": type_, **extra}
+
+
+def landing_page(snap: Snapshot, public: str) -> dict[str, Any]:
+    """The OGC API landing page."""
+    return {
+        "title": snap.catalog.workspace,
+        "description": f"Tiles of {snap.catalog.workspace}: {len(snap.catalog.layers)} layers",
+        "links": [
+            _link(f"{public}/?f=json", "self"),
+            _link(f"{public}/", "alternate", "text/html", title="map viewer"),
+            _link(f"{public}/openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0"),
+            _link(f"{public}/docs", "service-doc", "text/html"),
+            _link(f"{public}/conformance", "conformance"),
+            _link(f"{public}/collections", "data"),
+            _link(f"{public}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"),
+        ],
+    }
+
+
+def _collection(name: str, entry: LayerEntry, public: str) -> dict[str, Any]:
+    return {
+        "id": name,
+        "title": entry.title,
+        "description": entry.description,
+        "itemType": "feature" if entry.kind == "vector" else "coverage",
+        "dataType": DATA_TYPES[entry.kind],
+        "extent": {"spatial": {"bbox": [list(entry.bounds)], "crs": CRS84}},
+        "storageCrs": entry.crs,
+        "links": [
+            _link(f"{public}/collections/{name}", "self"),
+            _link(f"{public}/collections/{name}/tiles", REL_TILESETS[entry.kind], title="tilesets"),
+        ],
+    }
+
+
+def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str, Any]:
+    grid = get_grid(grid_id)
+    return {
+        "title": f"{entry.title} ({grid_id})",
+        "dataType": DATA_TYPES[entry.kind],
+        "crs": grid.tms.crs.srs,
+        "tileMatrixSetURI": grid.tms.uri or f"{public}/tileMatrixSets/{grid_id}",
+        "links": [
+            _link(f"{public}/collections/{name}/tiles/{grid_id}", "self"),
+            _link(
+                f"{public}/tileMatrixSets/{grid_id}",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+            ),
+        ],
+    }
+
+
+def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str, Any]:
+    """Tileset metadata: limits per zoom of the tiles that hold the layer, and a URL template."""
+    grid = get_grid(grid_id)
+    doc = _tileset_summary(name, entry, grid_id, public)
+    bounds = grid_bounds(grid_id, entry.bounds)
+    limits = []
+    for z in range(entry.minzoom, entry.maxzoom + 1):
+        col0, row0, col1, row1 = grid.tile_range(bounds, z)
+        limits.append(
+            {"tileMatrix": str(z), "minTileRow": row0, "maxTileRow": row1,
+             "minTileCol": col0, "maxTileCol": col1}
+        )
+    doc["tileMatrixSetLimits"] = limits
+    fmts = ["mvt"] if entry.kind == "vector" else ["png", "webp"]
+    for fmt in fmts:
+        doc["links"].append(
+            _link(
+                f"{public}/collections/{name}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
+                "item",
+                TILE_TYPES[fmt],
+                templated=True,
+            )
+        )
+    if entry.kind == "vector":
+        doc["layers"] = [
+            {
+                "id": name,
+                "dataType": "vector",
+                "geometryDimension": _dimension(entry.geometry_type),
+                "minTileMatrix": str(entry.minzoom),
+                "maxTileMatrix": str(entry.maxzoom),
+                "propertiesSchema": {
+                    "type": "object",
+                    "properties": {f: {"type": _json_type(t)} for f, t in entry.fields.items()},
+                },
+            }
+        ]
+    return doc
+
+
+def _dimension(geometry_type: str | None) -> int | None:
+    gt = (geometry_type or "").lower()
+    return 2 if "polygon" in gt else 1 if "line" in gt else 0 if "point" in gt else None
+
+
+def _json_type(field_type: str) -> str:
+    return {"int": "integer", "float": "number", "bool": "boolean"}.get(field_type, "string")
+
+
+Snap = Annotated[Snapshot, Depends(snapshot)]
+Conf = Annotated[Settings, Depends(settings_of)]
+Layer = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> dict[str, list[str]]:
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/collections", summary="Every layer as a collection")
+def collections(snap: Snap, settings: Conf) -> dict[str, Any]:
+    public = settings.public_url
+    return {
+        "links": [_link(f"{public}/collections", "self")],
+        "collections": [_collection(n, e, public) for n, e in snap.catalog.layers.items()],
+    }
+
+
+@router.get("/collections/{layer}", summary="One collection")
+def collection(layer: Layer, snap: Snap, settings: Conf) -> dict[str, Any]:
+    return _collection(layer, snap.entry(layer), settings.public_url)
+
+
+@router.get("/collections/{layer}/tiles", summary="The tilesets of a collection")
+def tilesets(layer: Layer, snap: Snap, settings: Conf) -> dict[str, Any]:
+    entry = snap.entry(layer)
+    public = settings.public_url
+    return {
+        "links": [_link(f"{public}/collections/{layer}/tiles", "self")],
+        "tilesets": [_tileset_summary(layer, entry, g, public) for g in GRID_IDS],
+    }
+
+
+@router.get("/collections/{layer}/tiles/{tileMatrixSetId}", summary="Tileset metadata")
+def tileset_route(
+    layer: Layer,
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803 (the spec's name)
+    snap: Snap,
+    settings: Conf,
+) -> dict[str, Any]:
+    entry = snap.entry(layer)
+    get_grid(tileMatrixSetId)
+    return tileset(layer, entry, tileMatrixSetId, settings.public_url)
+
+
+@router.get(
+    "/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    summary="A tile of a collection in any grid",
+)
+async def ogc_tile(
+    request: Request,
+    layer: Layer,
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803
+    tileMatrix: Annotated[int, Path(ge=0)],  # noqa: N803
+    tileRow: Annotated[int, Path(ge=0)],  # noqa: N803
+    tileCol: Annotated[int, Path(ge=0)],  # noqa: N803
+    snap: Snap,
+    raster: Annotated[RasterQuery, Depends()],
+    f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
+) -> Response:
+    entry = snap.entry(layer)
+    fmt = f or ("mvt" if entry.kind == "vector" else "png")
+    return await serve_tile(
+        request, snap, layer, tileMatrix, tileCol, tileRow, fmt, 1, tileMatrixSetId, raster
+    )
+
+
+@router.get("/tileMatrixSets", summary="The tile grids")
+def tile_matrix_sets(settings: Conf) -> dict[str, Any]:
+    public = settings.public_url
+    return {
+        "tileMatrixSets": [
+            {
+                "id": g,
+                "title": get_grid(g).title,
+                "uri": get_grid(g).tms.uri,
+                "crs": get_grid(g).tms.crs.srs,
+                "links": [_link(f"{public}/tileMatrixSets/{g}", "self")],
+            }
+            for g in GRID_IDS
+        ]
+    }
+
+
+@router.get("/tileMatrixSets/{tileMatrixSetId}", summary="A tile grid definition (OGC TMS 2.0)")
+def tile_matrix_set(
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803
+) -> JSONResponse:
+    grid = get_grid(tileMatrixSetId)
+    return JSONResponse(grid.tms.model_dump(exclude_none=True, mode="json"))

@@ -1,0 +1,244 @@
+"""Read-only PMTiles v3 archives: header, directories and tiles by range reads.
+
+Only the byte ranges a tile needs are read (``os.pread``, safe to share
+between threads): the 127-byte header once, then the root directory, leaf
+directories and the tile itself. Decoded directories are kept in a small LRU
+so that neighbouring tiles cost one read each.
+
+Examples
+--------
+>>> zxy_to_tileid(0, 0, 0), zxy_to_tileid(1, 0, 0), zxy_to_tileid(1, 1, 0)
+(0, 1, 4)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tiles.errors import ArtifactError
+
+HEADER_SIZE = 127
+MAGIC = b"PMTiles"
+#: compression codes of the spec
+COMPRESSION = {0: "unknown", 1: "none", 2: "gzip", 3: "brotli", 4: "zstd"}
+#: tile type codes of the spec -> our format names
+TILE_TYPES = {0: "unknown", 1: "mvt", 2: "png", 3: "jpeg", 4: "webp", 5: "avif"}
+_MAX_DEPTH = 4  # root + up to three levels of leaves, as the spec allows
+
+
+@dataclass(frozen=True)
+class Header:
+    """The fixed-size PMTiles v3 header."""
+
+    root_offset: int
+    root_length: int
+    metadata_offset: int
+    metadata_length: int
+    leaf_offset: int
+    leaf_length: int
+    data_offset: int
+    data_length: int
+    internal_compression: int
+    tile_compression: int
+    tile_type: int
+    min_zoom: int
+    max_zoom: int
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def tile_format(self) -> str:
+        return TILE_TYPES.get(self.tile_type, "unknown")
+
+    @property
+    def tile_encoding(self) -> str:
+        return COMPRESSION.get(self.tile_compression, "unknown")
+
+
+def parse_header(raw: bytes, origin: str = "archive") -> Header:
+    """Decode the 127-byte header; :class:`ArtifactError` if it is not PMTiles v3."""
+    if len(raw) < HEADER_SIZE or raw[:7] != MAGIC:
+        raise ArtifactError(f"{origin}: not a PMTiles archive")
+    if raw[7] != 3:
+        raise ArtifactError(f"{origin}: PMTiles version {raw[7]} is not 3")
+    offsets = struct.unpack_from("<8Q", raw, 8)
+    internal, tile_comp, tile_type, min_zoom, max_zoom = struct.unpack_from("<5B", raw, 97)
+    min_lon, min_lat, max_lon, max_lat = struct.unpack_from("<4i", raw, 102)
+    return Header(
+        *offsets,
+        internal_compression=internal,
+        tile_compression=tile_comp,
+        tile_type=tile_type,
+        min_zoom=min_zoom,
+        max_zoom=max_zoom,
+        bounds=(min_lon / 1e7, min_lat / 1e7, max_lon / 1e7, max_lat / 1e7),
+    )
+
+
+def zxy_to_tileid(z: int, x: int, y: int) -> int:
+    """The PMTiles tile id: tiles of lower zooms first, then the Hilbert index within ``z``."""
+    acc = ((1 << (2 * z)) - 1) // 3  # 4**0 + ... + 4**(z-1)
+    n = 1 << z
+    d = 0
+    s = n >> 1
+    while s > 0:
+        rx = 1 if x & s else 0
+        ry = 1 if y & s else 0
+        d += s * s * ((3 * rx) ^ ry)
+        if ry == 0:  # rotate the quadrant so the curve stays continuous
+            if rx == 1:
+                x, y = n - 1 - x, n - 1 - y
+            x, y = y, x
+        s >>= 1
+    return acc + d
+
+
+def _read_varints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
+    out = []
+    for _ in range(count):
+        value = shift = 0
+        while True:
+            if pos >= len(buf):
+                raise ValueError("truncated varint")
+            b = buf[pos]
+            pos += 1
+            value |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+        out.append(value)
+    return out, pos
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Entries of one directory as parallel arrays sorted by tile id."""
+
+    tile_ids: np.ndarray
+    run_lengths: np.ndarray
+    lengths: np.ndarray
+    offsets: np.ndarray
+
+
+def parse_directory(raw: bytes) -> Directory:
+    """Decode an (uncompressed) directory: count, then columns of delta-coded varints."""
+    (n,), pos = _read_varints(raw, 0, 1)
+    deltas, pos = _read_varints(raw, pos, n)
+    runs, pos = _read_varints(raw, pos, n)
+    lengths, pos = _read_varints(raw, pos, n)
+    offs, pos = _read_varints(raw, pos, n)
+    tile_ids = np.cumsum(np.asarray(deltas, dtype=np.uint64), dtype=np.uint64)
+    offsets = np.zeros(n, dtype=np.uint64)
+    for i in range(n):
+        # stored as offset + 1; a 0 after the first entry means "right after the previous"
+        if i > 0 and offs[i] == 0:
+            offsets[i] = offsets[i - 1] + np.uint64(lengths[i - 1])
+        else:
+            offsets[i] = offs[i] - 1
+    return Directory(
+        tile_ids=tile_ids,
+        run_lengths=np.asarray(runs, dtype=np.uint64),
+        lengths=np.asarray(lengths, dtype=np.uint64),
+        offsets=offsets,
+    )
+
+
+class PMTilesReader:
+    """Tiles of one local PMTiles v3 archive.
+
+    Parameters
+    ----------
+    path
+        The archive.
+    cache_size
+        How many decoded directories to keep.
+    """
+
+    def __init__(self, path: str, cache_size: int = 64) -> None:
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot open PMTiles archive: {exc.strerror}") from None
+        self.header = parse_header(self._read(0, HEADER_SIZE), path)
+        if self.header.internal_compression not in (1, 2):
+            raise ArtifactError(
+                f"{path}: directory compression "
+                f"{COMPRESSION.get(self.header.internal_compression)} is not supported"
+            )
+        self._cache: OrderedDict[tuple[int, int], Directory] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __del__(self) -> None:
+        try:
+            os.close(self._fd)
+        except (OSError, AttributeError):
+            pass
+
+    def _read(self, offset: int, length: int) -> bytes:
+        data = os.pread(self._fd, length, offset)
+        if len(data) != length:
+            raise ArtifactError(f"{self.path}: truncated at byte {offset + len(data)}")
+        return data
+
+    def _decompress(self, data: bytes, code: int) -> bytes:
+        if code == 1:
+            return data
+        if code == 2:
+            return gzip.decompress(data)
+        raise ArtifactError(f"{self.path}: compression {COMPRESSION.get(code)} is not supported")
+
+    def _directory(self, offset: int, length: int) -> Directory:
+        key = (offset, length)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found
+        raw = self._decompress(self._read(offset, length), self.header.internal_compression)
+        try:
+            directory = parse_directory(raw)
+        except (ValueError, IndexError):
+            raise ArtifactError(f"{self.path}: corrupt directory at byte {offset}") from None
+        with self._lock:
+            self._cache[key] = directory
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return directory
+
+    def metadata(self) -> dict[str, Any]:
+        """The archive's JSON metadata."""
+        h = self.header
+        raw = self._read(h.metadata_offset, h.metadata_length)
+        return json.loads(self._decompress(raw, h.internal_compression) or b"{}")
+
+    def get(self, z: int, x: int, y: int) -> bytes | None:
+        """The stored bytes of tile ``z/x/y`` (still tile-compressed), or None if absent."""
+        tile_id = np.uint64(zxy_to_tileid(z, x, y))
+        offset, length = self.header.root_offset, self.header.root_length
+        for _ in range(_MAX_DEPTH):
+            d = self._directory(offset, length)
+            i = int(np.searchsorted(d.tile_ids, tile_id, side="right")) - 1
+            if i < 0:
+                return None
+            run = int(d.run_lengths[i])
+            if run == 0:  # a leaf directory covering ids from tile_ids[i]
+                offset = self.header.leaf_offset + int(d.offsets[i])
+                length = int(d.lengths[i])
+                continue
+            if int(tile_id) >= int(d.tile_ids[i]) + run:
+                return None
+            return self._read(self.header.data_offset + int(d.offsets[i]), int(d.lengths[i]))
+        raise ArtifactError(f"{self.path}: directories nest deeper than {_MAX_DEPTH} levels")

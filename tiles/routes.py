@@ -1,0 +1,192 @@
+"""Tile, TileJSON, style, catalog, health and metrics routes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from tiles._http import tile_response
+from tiles.errors import InvalidParameterError
+from tiles.grids import DEFAULT_GRID, get_grid
+from tiles.raster import check_colormap, parse_rescale
+from tiles.service import TileService
+from tiles.settings import Settings
+from tiles.store import Snapshot
+from tiles.style import build_style
+from tiles.tilejson import tilejson
+
+router = APIRouter()
+
+TileFormat = Literal["mvt", "pbf", "png", "webp"]
+LayersParam = Annotated[
+    str,
+    Path(
+        description="a layer name, or several vector layers joined by commas (a composite)",
+        max_length=1100,
+    ),
+]
+Z = Annotated[int, Path(ge=0, description="zoom level (tile matrix)")]
+X = Annotated[int, Path(ge=0, description="column")]
+Y = Annotated[int, Path(ge=0, description="row, counted from the top")]
+
+
+def snapshot(request: Request) -> Snapshot:
+    """The catalog version this request uses from start to end."""
+    return request.app.state.store.current()
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def service_of(request: Request) -> TileService:
+    return request.app.state.service
+
+
+@dataclass
+class RasterQuery:
+    """Rendering overrides of raster tiles (validated; unknown values are a 400)."""
+
+    colormap_name: Annotated[
+        str | None,
+        Query(description="a rio-tiler colormap name (default: the layer's style hint)"),
+    ] = None
+    rescale: Annotated[
+        str | None,
+        Query(description="'min,max' mapped onto the colormap (default: the layer's hint)"),
+    ] = None
+
+    def parsed(self) -> tuple[str | None, tuple[float, float] | None]:
+        name = check_colormap(self.colormap_name) if self.colormap_name is not None else None
+        rescale = parse_rescale(self.rescale) if self.rescale is not None else None
+        return name, rescale
+
+
+async def serve_tile(
+    request: Request,
+    snap: Snapshot,
+    layers: str,
+    z: int,
+    x: int,
+    y: int,
+    fmt: str,
+    scale: int,
+    grid_id: str,
+    raster: RasterQuery,
+) -> Response:
+    """Validate, fetch or encode, and answer one tile request."""
+    service: TileService = request.app.state.service
+    settings: Settings = request.app.state.settings
+    start = time.perf_counter()
+    colormap_name, rescale = raster.parsed()
+    req = service.request(snap, layers, z, x, y, fmt, scale, grid_id, colormap_name, rescale)
+    tile, _ = await service.tile(req)
+    response = tile_response(
+        request, tile, req.etag, settings, settings.raster_tile_size * req.scale
+    )
+    service.metrics.tile_latency(req.kind, time.perf_counter() - start)
+    return response
+
+
+@router.get(
+    "/tiles/{layers}/{z}/{x}/{y}@{scale}x.{fmt}",
+    summary="A high-resolution raster tile (@2x ... @4x)",
+    tags=["tiles"],
+)
+async def tile_scaled(
+    request: Request,
+    layers: LayersParam,
+    z: Z,
+    x: X,
+    y: Y,
+    scale: Annotated[int, Path(ge=1, le=4)],
+    fmt: TileFormat,
+    raster: Annotated[RasterQuery, Depends()],
+    snap: Annotated[Snapshot, Depends(snapshot)],
+) -> Response:
+    return await serve_tile(request, snap, layers, z, x, y, fmt, scale, DEFAULT_GRID, raster)
+
+
+@router.get(
+    "/tiles/{layers}/{z}/{x}/{y}.{fmt}",
+    summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters",
+    tags=["tiles"],
+)
+async def tile(
+    request: Request,
+    layers: LayersParam,
+    z: Z,
+    x: X,
+    y: Y,
+    fmt: TileFormat,
+    raster: Annotated[RasterQuery, Depends()],
+    snap: Annotated[Snapshot, Depends(snapshot)],
+) -> Response:
+    return await serve_tile(request, snap, layers, z, x, y, fmt, 1, DEFAULT_GRID, raster)
+
+
+@router.get("/tiles/{layers}/tilejson.json", summary="TileJSON 3.0.0", tags=["metadata"])
+def tilejson_route(
+    layers: LayersParam,
+    snap: Annotated[Snapshot, Depends(snapshot)],
+    settings: Annotated[Settings, Depends(settings_of)],
+    tms: Annotated[str, Query(description="tile grid of the tile URLs")] = DEFAULT_GRID,
+    raster: Annotated[RasterQuery, Depends()] = RasterQuery(),
+) -> JSONResponse:
+    entries = snap.entries(layers, settings.max_composite)
+    get_grid(tms)  # unknown grid -> 400
+    colormap_name, rescale = raster.parsed()
+    query = {}
+    if colormap_name:
+        query["colormap_name"] = colormap_name
+    if rescale:
+        query["rescale"] = f"{rescale[0]:g},{rescale[1]:g}"
+    if len(entries) > 1 and any(e.kind != "vector" for _, e in entries):
+        raise InvalidParameterError(f"layers {layers!r}: only vector layers can be combined")
+    return JSONResponse(tilejson(entries, settings.public_url, tms, query=query or None))
+
+
+@router.get("/style.json", summary="A MapLibre style with every layer", tags=["metadata"])
+def style_route(
+    snap: Annotated[Snapshot, Depends(snapshot)],
+    settings: Annotated[Settings, Depends(settings_of)],
+) -> JSONResponse:
+    return JSONResponse(build_style(snap.catalog, settings.public_url, settings.raster_tile_size))
+
+
+@router.get("/catalog", summary="Every published layer", tags=["metadata"])
+def catalog_route(
+    snap: Annotated[Snapshot, Depends(snapshot)],
+    settings: Annotated[Settings, Depends(settings_of)],
+) -> JSONResponse:
+    public = settings.public_url
+    items = []
+    for name, entry in snap.catalog.layers.items():
+        item = entry.model_dump(mode="json", exclude={"artifacts", "provenance", "history"})
+        item["name"] = name
+        item["tilejson"] = f"{public}/tiles/{name}/tilejson.json"
+        items.append(item)
+    return JSONResponse(items)
+
+
+@router.get("/healthz", summary="Liveness and the catalog served", tags=["service"])
+def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> dict[str, object]:
+    return {
+        "status": "ok",
+        "workspace": snap.catalog.workspace,
+        "updated": snap.catalog.updated,
+        "layers": len(snap.catalog.layers),
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics", tags=["service"])
+def metrics(request: Request) -> PlainTextResponse:
+    service: TileService = request.app.state.service
+    cache = service.cache
+    service.metrics.reloads = request.app.state.store.reloads
+    text = service.metrics.render(cache.hits, cache.misses, cache.nbytes, len(cache))
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -1,0 +1,233 @@
+"""From a tile request to an encoded tile: validation, source choice, caching.
+
+:meth:`TileService.request` checks a request against one catalog snapshot and
+the grid and raises the 4xx errors (unknown layer or grid, tile outside the
+grid, the layers' zoom range or bounds, bad parameters). :meth:`TileService.tile`
+then returns the encoded tile from the cache or encodes it once: vector tiles
+from the layer's PMTiles archive when one is published for the grid, else
+from its GeoParquet; raster tiles through rio-tiler from its COG.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from tiles.cache import EncodedTile, TileCache
+from tiles.catalog import LayerEntry
+from tiles.errors import InvalidParameterError, TileOutsideError
+from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
+from tiles.metrics import Metrics
+from tiles.mvt import encode_tile
+from tiles.pmtiles import PMTilesReader
+from tiles.raster import RasterStyle, render_tile
+from tiles.settings import Settings
+from tiles.store import Snapshot
+from tiles.vector import SourceCache, load_source
+
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+MEDIA_TYPES = {"mvt": MVT_MEDIA_TYPE, "png": "image/png", "webp": "image/webp"}
+VECTOR_FORMATS = ("mvt", "pbf")
+RASTER_FORMATS = ("png", "webp")
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    # Inclusive on purpose: a point layer has zero-size bounds and still needs its tiles.
+    return a[2] >= b[0] and a[0] <= b[2] and a[3] >= b[1] and a[1] <= b[3]
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """A validated tile request, tied to one catalog snapshot."""
+
+    snapshot: Snapshot
+    layers: tuple[tuple[str, LayerEntry], ...]
+    grid: Grid
+    z: int
+    x: int
+    y: int
+    fmt: str
+    scale: int = 1
+    style: RasterStyle | None = None
+    overrides: bool = False
+    key: tuple[object, ...] = field(default=())
+
+    @property
+    def kind(self) -> str:
+        return self.layers[0][1].kind
+
+    @property
+    def etag(self) -> str:
+        digest = hashlib.blake2b(repr(self.key).encode(), digest_size=12).hexdigest()
+        return f'"{digest}"'
+
+
+class TileService:
+    """Encodes tiles for the app; one per process.
+
+    Parameters
+    ----------
+    settings
+        Server settings (extent, buffer, cache size, ...).
+    metrics
+        Where encodings are counted.
+    """
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.cache = TileCache(int(settings.cache_mb * 1_000_000))
+        self.sources = SourceCache()
+        self._archives: OrderedDict[str, PMTilesReader] = OrderedDict()
+        self._archives_lock = threading.Lock()
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        snapshot: Snapshot,
+        names: str,
+        z: int,
+        x: int,
+        y: int,
+        fmt: str,
+        scale: int = 1,
+        grid_id: str = DEFAULT_GRID,
+        colormap_name: str | None = None,
+        rescale: tuple[float, float] | None = None,
+    ) -> TileRequest:
+        """Check a request; raises the 4xx :mod:`tiles.errors` for a bad one."""
+        grid = get_grid(grid_id)
+        layers = tuple(snapshot.entries(names, self.settings.max_composite))
+        kinds = {entry.kind for _, entry in layers}
+        if len(kinds) > 1 or (kinds == {"raster"} and len(layers) > 1):
+            raise InvalidParameterError(
+                f"layers {names!r}: only vector layers can be combined in one tile"
+            )
+        kind = kinds.pop()
+        if fmt == "pbf":
+            fmt = "mvt"
+        if kind == "vector" and fmt != "mvt":
+            raise InvalidParameterError(f"layer {names!r} is a vector layer: ask for .mvt or .pbf")
+        if kind == "raster" and fmt not in RASTER_FORMATS:
+            raise InvalidParameterError(f"layer {names!r} is a raster layer: ask for .png or .webp")
+        if not 1 <= scale <= 4 or (kind == "vector" and scale != 1):
+            raise InvalidParameterError(f"scale @{scale}x: only raster tiles take @2x .. @4x")
+        if kind == "vector" and (colormap_name or rescale):
+            raise InvalidParameterError("colormap_name and rescale only apply to raster layers")
+        grid.check_tile(z, x, y)
+        if not any(e.minzoom <= z <= e.maxzoom for _, e in layers):
+            zooms = ", ".join(f"{n} {e.minzoom}..{e.maxzoom}" for n, e in layers)
+            raise TileOutsideError(f"zoom {z} is outside the layers' zoom range ({zooms})")
+        tile_bounds = grid.tile_bounds(z, x, y)
+        if not any(_overlaps(tile_bounds, grid_bounds(grid.id, e.bounds)) for _, e in layers):
+            raise TileOutsideError(f"tile {z}/{x}/{y} of {grid.id} is outside the layers' bounds")
+        style = None
+        if kind == "raster":
+            entry = layers[0][1]
+            band = entry.bands[0] if entry.bands else None
+            style = RasterStyle.for_entry(
+                entry.style,
+                (band.min, band.max) if band else (None, None),
+                colormap_name,
+                rescale,
+            )
+        s = self.settings
+        key = (
+            tuple((name, entry.version) for name, entry in layers),
+            grid.id,
+            z,
+            x,
+            y,
+            fmt,
+            scale,
+            style,
+            (s.extent, s.buffer, s.simplify, s.raster_tile_size),
+        )
+        overrides = colormap_name is not None or rescale is not None
+        return TileRequest(snapshot, layers, grid, z, x, y, fmt, scale, style, overrides, key)
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    async def tile(self, req: TileRequest) -> tuple[EncodedTile, bool]:
+        """The encoded tile and whether it came from the cache."""
+        return await self.cache.get(req.key, lambda: self._encode(req))
+
+    def _encode(self, req: TileRequest) -> EncodedTile:
+        self.metrics.tile_encoded(req.kind)
+        if req.kind == "raster":
+            return self._raster(req)
+        return self._vector(req)
+
+    def _archive(self, path: str) -> PMTilesReader:
+        with self._archives_lock:
+            reader = self._archives.get(path)
+            if reader is None:
+                reader = PMTilesReader(path)
+                self._archives[path] = reader
+                while len(self._archives) > 16:
+                    self._archives.popitem(last=False)
+            else:
+                self._archives.move_to_end(path)
+            return reader
+
+    def _from_archive(self, req: TileRequest, name: str, fmt: str) -> tuple[bytes, str] | None:
+        """The stored tile and its compression when a published archive covers the request."""
+        path = req.snapshot.artifact(name, "pmtiles")
+        if path is None or req.grid.id != "WebMercatorQuad":
+            return None
+        reader = self._archive(path)
+        h = reader.header
+        if h.tile_format != fmt or not h.min_zoom <= req.z <= h.max_zoom:
+            return None  # beyond the archive's zooms the GeoParquet still answers
+        raw = reader.get(req.z, req.x, req.y)
+        return (raw or b"", h.tile_encoding)
+
+    def _vector(self, req: TileRequest) -> EncodedTile:
+        s = self.settings
+        bounds = req.grid.tile_bounds(req.z, req.x, req.y)
+        parts: list[bytes] = []
+        for name, entry in req.layers:
+            if not entry.minzoom <= req.z <= entry.maxzoom:
+                continue
+            stored = self._from_archive(req, name, "mvt")
+            if stored is not None:
+                raw, encoding = stored
+                if encoding == "gzip" and raw:
+                    if len(req.layers) == 1:  # already compressed as we send it
+                        return EncodedTile(raw, MVT_MEDIA_TYPE, "gzip")
+                    raw = gzip.decompress(raw)
+                elif encoding not in ("none", "gzip"):
+                    raise InvalidParameterError(f"layer {name!r}: archive is {encoding}-compressed")
+                parts.append(raw)
+                continue
+            path = req.snapshot.artifact(name)
+            assert path is not None  # the catalog contract requires a data artifact
+            source = self.sources.get(
+                (path, entry.version, req.grid.id),
+                lambda p=path, n=name, v=entry.version: load_source(p, n, v, req.grid),
+            )
+            layer = source.layer(bounds, s.extent, s.buffer, s.simplify, name)
+            parts.append(encode_tile([layer]))
+        body = b"".join(parts)
+        if not body:
+            return EncodedTile(None, MVT_MEDIA_TYPE)
+        return EncodedTile(gzip.compress(body, compresslevel=6, mtime=0), MVT_MEDIA_TYPE, "gzip")
+
+    def _raster(self, req: TileRequest) -> EncodedTile:
+        name, _ = req.layers[0]
+        media_type = MEDIA_TYPES[req.fmt]
+        assert req.style is not None
+        if req.scale == 1 and not req.overrides:  # archives hold the default style only
+            stored = self._from_archive(req, name, req.fmt)
+            if stored is not None:
+                return EncodedTile(stored[0] or None, media_type)
+        path = req.snapshot.artifact(name)
+        assert path is not None
+        size = self.settings.raster_tile_size * req.scale
+        body = render_tile(path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size)
+        return EncodedTile(body, media_type)
+

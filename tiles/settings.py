@@ -1,0 +1,64 @@
+"""Settings of the tile server, read from ``TWIN_*`` environment variables.
+
+Examples
+--------
+>>> Settings(public_url="https://maps.example.org/").public_url
+'https://maps.example.org'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAPLIBRE_VERSION = "5.24.1"
+_CDN = f"https://unpkg.com/maplibre-gl@{MAPLIBRE_VERSION}/dist"
+
+
+class Settings(BaseSettings):
+    """Everything the server can be configured with (env prefix ``TWIN_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+
+    catalog: Path | None = Field(None, description="catalog.json to serve (the factory reads it)")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="base URL clients reach the server at; tile URLs are built from it, "
+        "never from the request's Host header",
+    )
+    title: str | None = Field(None, description="viewer title (default: the workspace name)")
+    extent: int = Field(4096, ge=256, le=65536, description="MVT extent (tile units per side)")
+    buffer: int = Field(64, ge=0, le=4096, description="MVT clip buffer in tile units")
+    simplify: float = Field(
+        1.0, ge=0, le=64, description="simplification tolerance in tile units (0: none)"
+    )
+    empty_tile_status: Literal[200, 204] = Field(
+        204, description="status of a tile with no data: 204, or 200 with an empty body/image"
+    )
+    cache_mb: float = Field(64.0, ge=0, description="size bound of the encoded tile cache")
+    cache_max_age: int = Field(60, ge=0, description="Cache-Control max-age of tiles, seconds")
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    raster_tile_size: int = Field(256, description="raster tile size in pixels at @1x")
+    max_composite: int = Field(16, ge=1, le=64, description="most layers in one composite tile")
+    reload_interval: float = Field(
+        0.0, ge=0, description="seconds between checks of catalog.json for a new version"
+    )
+    maplibre_js: str = Field(f"{_CDN}/maplibre-gl.js", description="MapLibre GL JS script URL")
+    maplibre_css: str = Field(f"{_CDN}/maplibre-gl.css", description="MapLibre GL CSS URL")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"public_url {value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("raster_tile_size")
+    @classmethod
+    def _tile_size(cls, value: int) -> int:
+        if value not in (256, 512):
+            raise ValueError(f"raster_tile_size {value} must be 256 or 512")
+        return value

@@ -1,0 +1,119 @@
+"""The catalog as the server sees it: one immutable snapshot per catalog version.
+
+Every request takes the current :class:`Snapshot` once and uses only it, so a
+tile is always built from one catalog version even if a rebuild publishes a
+new one mid-request. A new ``catalog.json`` (it is replaced atomically, so its
+inode, size or mtime changes) is noticed by a ``stat`` on the next request and
+loaded without a restart; while the new file is unreadable the previous
+snapshot keeps being served.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiles.catalog import Catalog, LayerEntry, read_catalog, resolve_artifact
+from tiles.errors import CatalogError, InvalidParameterError, LayerNotFoundError
+
+log = logging.getLogger("tiles")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One loaded catalog version."""
+
+    catalog: Catalog
+    path: Path
+    stamp: tuple[int, int, int]
+
+    def entry(self, name: str) -> LayerEntry:
+        """The entry of layer ``name`` (:class:`LayerNotFoundError` if unknown)."""
+        return self.catalog.layer(name)
+
+    def artifact(self, name: str, artifact: str = "data") -> str | None:
+        """Where artifact ``artifact`` of layer ``name`` is, or None if it has none."""
+        rel = self.entry(name).artifacts.get(artifact)
+        return None if rel is None else resolve_artifact(self.path, rel)
+
+    def entries(self, names: str, limit: int) -> list[tuple[str, LayerEntry]]:
+        """Parse a comma-separated layer list (a composite) into catalog entries."""
+        parts = names.split(",")
+        if len(parts) > limit:
+            raise InvalidParameterError(f"layers: at most {limit} layers in one request")
+        if len(set(parts)) != len(parts):
+            raise InvalidParameterError(f"layers {names!r}: a layer is named twice")
+        out = []
+        for part in parts:
+            if part not in self.catalog.layers:
+                raise LayerNotFoundError(f"no layer {part[:64]!r} in the catalog")
+            out.append((part, self.catalog.layers[part]))
+        return out
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class CatalogStore:
+    """Loads the catalog and reloads it when the file changes.
+
+    Parameters
+    ----------
+    path
+        The catalog file.
+    interval
+        Seconds between two checks of the file (0: check on every request).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], interval: float = 0.0) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self.reloads = 0
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._snapshot: Snapshot | None = None
+
+    def load(self) -> Snapshot:
+        """Load the catalog now (raises :class:`CatalogError` if it is unreadable)."""
+        with self._lock:
+            return self._reload(force=True)
+
+    def _reload(self, force: bool = False) -> Snapshot:
+        try:
+            stamp = _stamp(self.path)
+        except OSError:
+            if self._snapshot is not None:
+                return self._snapshot
+            raise CatalogError(f"{self.path}: no catalog (has the workspace been built?)") from None
+        current = self._snapshot
+        if current is not None and current.stamp == stamp and not force:
+            return current
+        try:
+            catalog = read_catalog(self.path)
+        except CatalogError as exc:
+            if current is None:
+                raise
+            log.warning("keeping the previous catalog: %s", exc)
+            return current
+        snapshot = Snapshot(catalog=catalog, path=self.path, stamp=stamp)
+        if current is not None:
+            self.reloads += 1
+            log.info("catalog reloaded: %s", self.path)
+        self._snapshot = snapshot
+        return snapshot
+
+    def current(self) -> Snapshot:
+        """The newest readable catalog version."""
+        now = time.monotonic()
+        snapshot = self._snapshot
+        if snapshot is not None and now - self._checked < self.interval:
+            return snapshot
+        with self._lock:
+            self._checked = now
+            return self._reload()

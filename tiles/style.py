@@ -1,0 +1,169 @@
+"""A MapLibre style (spec v8) with every catalog layer, coloured by layer kind.
+
+Each style layer carries ``metadata["twin:layer"]`` naming its catalog layer,
+which the viewer's layer switcher uses. Colours come from the entry's style
+hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters) when they
+are valid, else from a fixed palette, so the style always validates.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tiles.catalog import Catalog, LayerEntry
+
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+PALETTE = ("#3388ff", "#e4572e", "#17a398", "#f3a712", "#7d5ba6", "#29335c", "#a8c686", "#db2b39")
+BACKGROUND = "#f4f2ee"
+
+
+def layer_color(entry: LayerEntry, index: int) -> str:
+    """The entry's ``color`` hint if it is a valid hex colour, else a palette colour."""
+    hint = entry.style.get("color")
+    if isinstance(hint, str) and _HEX.match(hint):
+        return hint
+    return PALETTE[index % len(PALETTE)]
+
+
+def _opacity(entry: LayerEntry, default: float) -> float:
+    hint = entry.style.get("opacity")
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and 0 <= hint <= 1:
+        return float(hint)
+    return default
+
+
+def _geometry_kinds(entry: LayerEntry) -> list[str]:
+    gt = (entry.geometry_type or "").lower()
+    if "polygon" in gt:
+        return ["polygon"]
+    if "line" in gt:
+        return ["line"]
+    if "point" in gt:
+        return ["point"]
+    return ["polygon", "line", "point"]  # unknown or mixed: draw every kind, filtered
+
+
+_FILTERS = {
+    "polygon": ["==", ["geometry-type"], "Polygon"],
+    "line": ["==", ["geometry-type"], "LineString"],
+    "point": ["==", ["geometry-type"], "Point"],
+}
+
+
+def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any]]:
+    """The MapLibre layers that draw catalog layer ``name``."""
+    meta = {"twin:layer": name}
+    # the style spec caps zoom levels at 24; a deeper layer simply starts at 24
+    common = {"source": name, "minzoom": min(entry.minzoom, 24), "metadata": meta}
+    if entry.kind == "raster":
+        return [
+            {
+                "id": name,
+                "type": "raster",
+                **common,
+                "paint": {"raster-opacity": _opacity(entry, 0.8)},
+            }
+        ]
+    color = layer_color(entry, index)
+    kinds = _geometry_kinds(entry)
+    mixed = len(kinds) > 1
+    out: list[dict[str, Any]] = []
+    for kind in kinds:
+        base = {**common, "source-layer": name}
+        if mixed:
+            base["filter"] = _FILTERS[kind]
+        if kind == "polygon":
+            out.append(
+                {
+                    "id": f"{name}-fill",
+                    "type": "fill",
+                    **base,
+                    "paint": {"fill-color": color, "fill-opacity": _opacity(entry, 0.35)},
+                }
+            )
+            out.append(
+                {
+                    "id": f"{name}-outline",
+                    "type": "line",
+                    **base,
+                    "paint": {"line-color": color, "line-width": 1.2},
+                }
+            )
+        elif kind == "line":
+            out.append(
+                {
+                    "id": f"{name}-line",
+                    "type": "line",
+                    **base,
+                    "layout": {"line-cap": "round", "line-join": "round"},
+                    "paint": {
+                        "line-color": color,
+                        "line-opacity": _opacity(entry, 0.9),
+                        "line-width": ["interpolate", ["linear"], ["zoom"], 8, 1, 16, 4],
+                    },
+                }
+            )
+        else:
+            out.append(
+                {
+                    "id": f"{name}-circle",
+                    "type": "circle",
+                    **base,
+                    "paint": {
+                        "circle-color": color,
+                        "circle-opacity": _opacity(entry, 0.9),
+                        "circle-radius": ["interpolate", ["linear"], ["zoom"], 8, 2.5, 16, 6],
+                        "circle-stroke-color": "#ffffff",
+                        "circle-stroke-width": 1,
+                    },
+                }
+            )
+    return out
+
+
+def _order(item: tuple[str, LayerEntry]) -> tuple[int, str]:
+    """Rasters at the bottom, then polygons, lines and points on top."""
+    entry = item[1]
+    if entry.kind == "raster":
+        return (0, item[0])
+    kinds = _geometry_kinds(entry)
+    rank = {"polygon": 1, "line": 2, "point": 3}
+    return (rank[kinds[0]] if len(kinds) == 1 else 2, item[0])
+
+
+def build_style(catalog: Catalog, public_url: str, raster_tile_size: int = 256) -> dict[str, Any]:
+    """The MapLibre style of every layer in ``catalog``, tiles served from ``public_url``."""
+    sources: dict[str, Any] = {}
+    layers: list[dict[str, Any]] = [
+        {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
+    ]
+    names = list(catalog.layers)
+    for name, entry in sorted(catalog.layers.items(), key=_order):
+        index = names.index(name)
+        source: dict[str, Any] = {
+            "type": entry.kind,
+            "url": f"{public_url}/tiles/{name}/tilejson.json",
+        }
+        if entry.kind == "raster":
+            source["tileSize"] = raster_tile_size
+        if entry.attribution:
+            source["attribution"] = entry.attribution
+        sources[name] = source
+        layers.extend(style_layers(name, entry, index))
+    bounds = [entry.bounds for entry in catalog.layers.values()]
+    style: dict[str, Any] = {
+        "version": 8,
+        "name": catalog.workspace,
+        "metadata": {"twin:updated": catalog.updated},
+        "sources": sources,
+        "layers": layers,
+    }
+    if bounds:
+        west = min(b[0] for b in bounds)
+        south = min(b[1] for b in bounds)
+        east = max(b[2] for b in bounds)
+        north = max(b[3] for b in bounds)
+        style["center"] = [(west + east) / 2, (south + north) / 2]
+        style["zoom"] = 10
+    return style

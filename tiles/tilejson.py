@@ -1,0 +1,97 @@
+"""TileJSON 3.0.0 documents for single and composite layers.
+
+Tile URLs are built from the configured public URL, never from the request.
+
+Examples
+--------
+>>> FIELD_TYPES["int"], FIELD_TYPES["string"], FIELD_TYPES["bool"]
+('Number', 'String', 'Boolean')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from tiles.catalog import LayerEntry
+from tiles.grids import DEFAULT_GRID
+
+#: catalog field types -> the value types TileJSON's vector_layers describe
+FIELD_TYPES = {
+    "string": "String",
+    "int": "Number",
+    "float": "Number",
+    "bool": "Boolean",
+    "datetime": "String",
+    "date": "String",
+    "json": "String",
+}
+
+
+def tile_url(
+    public_url: str,
+    names: str,
+    kind: str,
+    grid_id: str = DEFAULT_GRID,
+    fmt: str | None = None,
+    query: dict[str, str] | None = None,
+) -> str:
+    """The templated tile URL of ``names`` (one layer or a comma-separated composite)."""
+    fmt = fmt or ("mvt" if kind == "vector" else "png")
+    qs = f"?{urlencode(query)}" if query else ""
+    if grid_id == DEFAULT_GRID:
+        return f"{public_url}/tiles/{names}/{{z}}/{{x}}/{{y}}.{fmt}{qs}"
+    params = {"f": fmt, **(query or {})}
+    return f"{public_url}/collections/{names}/tiles/{grid_id}/{{z}}/{{y}}/{{x}}?{urlencode(params)}"
+
+
+def _union(entries: list[LayerEntry]) -> tuple[float, float, float, float]:
+    return (
+        min(e.bounds[0] for e in entries),
+        min(e.bounds[1] for e in entries),
+        max(e.bounds[2] for e in entries),
+        max(e.bounds[3] for e in entries),
+    )
+
+
+def tilejson(
+    layers: list[tuple[str, LayerEntry]],
+    public_url: str,
+    grid_id: str = DEFAULT_GRID,
+    fmt: str | None = None,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The TileJSON 3.0.0 document of one layer or a composite of vector layers."""
+    names = ",".join(name for name, _ in layers)
+    entries = [entry for _, entry in layers]
+    kind = entries[0].kind
+    minzoom = min(e.minzoom for e in entries)
+    maxzoom = max(e.maxzoom for e in entries)
+    west, south, east, north = _union(entries)
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": " + ".join(e.title for e in entries),
+        "description": " ".join(e.description for e in entries if e.description),
+        "version": "1.0.0",
+        "attribution": "; ".join(sorted({e.attribution for e in entries if e.attribution})),
+        "scheme": "xyz",
+        "tiles": [tile_url(public_url, names, kind, grid_id, fmt, query)],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [west, south, east, north],
+        "center": [(west + east) / 2, (south + north) / 2, min(maxzoom, minzoom + 2)],
+        "twin:versions": {name: e.version for name, e in layers},
+        "twin:tileMatrixSet": grid_id,
+    }
+    if kind == "vector":
+        doc["vector_layers"] = [
+            {
+                "id": name,
+                "description": e.description or e.title,
+                "minzoom": e.minzoom,
+                "maxzoom": e.maxzoom,
+                "fields": {f: FIELD_TYPES.get(t, "String") for f, t in e.fields.items()},
+            }
+            for name, e in layers
+        ]
+    return doc

@@ -1,0 +1,173 @@
+"""Vector layers: GeoParquet artifacts indexed per grid and cut into MVT layers.
+
+A :class:`VectorSource` is one layer version reprojected into one grid's CRS
+with an STRtree over its geometries. It is built once per (artifact, version,
+grid) and kept in a small LRU (:class:`SourceCache`); a new version of a layer
+has a new key, so a rebuild never reuses a stale index.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from tiles.errors import ArtifactError
+from tiles.grids import Grid
+from tiles.mvt import LayerEncoder, to_tile_coords
+
+
+@dataclass(frozen=True)
+class VectorSource:
+    """One layer version in one grid: geometries, ids, properties and a spatial index."""
+
+    name: str
+    version: str
+    geoms: np.ndarray
+    ids: np.ndarray
+    #: (name, values as Python objects) per property column, in column order
+    columns: tuple[tuple[str, list[Any]], ...]
+    tree: shapely.STRtree
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    def layer(
+        self,
+        bounds: tuple[float, float, float, float],
+        extent: int,
+        buffer: int,
+        simplify: float,
+        name: str | None = None,
+    ) -> LayerEncoder:
+        """The MVT layer of the features within ``bounds`` (plus the buffer)."""
+        encoder = LayerEncoder(name or self.name, extent)
+        xmin, ymin, xmax, ymax = bounds
+        pad_x = (xmax - xmin) * buffer / extent
+        pad_y = (ymax - ymin) * buffer / extent
+        query = shapely.box(xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
+        hits = np.sort(self.tree.query(query, predicate="intersects"))
+        if len(hits) == 0:
+            return encoder
+        tile_geoms = to_tile_coords(self.geoms[hits], bounds, extent, buffer, simplify)
+        for idx, geom in zip(hits.tolist(), tile_geoms, strict=True):
+            props = ((col, values[idx]) for col, values in self.columns)
+            encoder.add(geom, int(self.ids[idx]), props)
+        return encoder
+
+
+def _python_values(series: pd.Series) -> list[Any]:
+    """Column values as plain Python objects typed for MVT (None where missing)."""
+    if pd.api.types.is_bool_dtype(series):
+        return [None if pd.isna(v) else bool(v) for v in series.astype(object)]
+    if pd.api.types.is_integer_dtype(series):
+        return [None if pd.isna(v) else int(v) for v in series.astype(object)]
+    if pd.api.types.is_float_dtype(series):
+        return [None if pd.isna(v) else float(v) for v in series.astype(object)]
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return [None if pd.isna(v) else v.isoformat() for v in series]
+    out: list[Any] = []
+    for v in series.astype(object):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (str, bool, int, float)):
+            out.append(v)
+        elif isinstance(v, (dict, list)):
+            out.append(json.dumps(v, ensure_ascii=False, sort_keys=True))
+        elif hasattr(v, "isoformat"):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v))
+    return out
+
+
+def _feature_ids(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """An ``id`` column of unique non-negative integers when there is one, else row numbers."""
+    if "id" in gdf.columns and pd.api.types.is_integer_dtype(gdf["id"]):
+        ids = gdf["id"]
+        if not ids.isna().any() and (ids >= 0).all() and ids.is_unique:
+            return ids.to_numpy(dtype=np.uint64)
+    return np.arange(len(gdf), dtype=np.uint64)
+
+
+def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
+    """Read a GeoParquet artifact, reproject it to ``grid`` and index it.
+
+    Raises
+    ------
+    ArtifactError
+        When the file cannot be read or has no CRS.
+    """
+    try:
+        gdf = gpd.read_parquet(path)
+    except Exception as exc:  # pyarrow/geopandas raise many kinds; all mean "unreadable"
+        raise ArtifactError(f"{path}: cannot read layer {name!r} as GeoParquet: {exc}") from None
+    if gdf.crs is None:
+        raise ArtifactError(f"{path}: layer {name!r} has no CRS")
+    # ids come from the full table so that a row keeps its id whether or not others are empty
+    keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    ids = _feature_ids(gdf)[keep]
+    gdf = gdf[keep]
+    gdf = gdf.to_crs(grid.crs)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    geom_col = gdf.geometry.name
+    columns = tuple(
+        (str(col), _python_values(gdf[col])) for col in gdf.columns if col != geom_col
+    )
+    return VectorSource(
+        name=name,
+        version=version,
+        geoms=geoms,
+        ids=ids,
+        columns=columns,
+        tree=shapely.STRtree(geoms),
+    )
+
+
+class SourceCache:
+    """A bounded LRU of :class:`VectorSource` with one build per key at a time.
+
+    Parameters
+    ----------
+    max_items
+        How many (layer version, grid) indexes to keep in memory.
+    """
+
+    def __init__(self, max_items: int = 32) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[str, str, str], VectorSource] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[tuple[str, str, str], threading.Lock] = {}
+        self.builds = 0
+
+    def get(
+        self,
+        key: tuple[str, str, str],
+        build: Callable[[], VectorSource],
+    ) -> VectorSource:
+        """The source for ``key`` (path, version, grid id), building it once if needed."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            source = build()
+            with self._lock:
+                self.builds += 1
+                self._items[key] = source
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+                self._building.pop(key, None)
+            return source
