@@ -101,14 +101,13 @@ def _walk(
     Returns the first edge, the ordered edges, whether each is traversed
     against its drawing order, and the chain's start and end node.
     """
-    # Start at an edge end that is not merged away (a real endpoint), if any.
+    # Start at a real endpoint (not merged away), preferring an edge's first node so
+    # that a chain drawn one way keeps its drawing order.
     start_edge, start_node = members[0], int(u[members[0]])
-    for e in members:
-        if int(u[e]) not in node_edges:
-            start_edge, start_node = e, int(u[e])
-            break
-        if int(v[e]) not in node_edges:
-            start_edge, start_node = e, int(v[e])
+    ends = [(e, int(u[e])) for e in members] + [(e, int(v[e])) for e in members]
+    for e, end in ends:
+        if end not in node_edges:
+            start_edge, start_node = e, end
             break
     order: list[int] = []
     flips: list[bool] = []

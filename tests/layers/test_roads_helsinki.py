@@ -26,12 +26,30 @@ GEOD = Geod(ellps="WGS84")
 
 # osmnx 2.x "drive": highway values it excludes, and other tag rules, as plain sets.
 DRIVE_EXCLUDED = {
-    "abandoned", "bridleway", "bus_guideway", "construction", "corridor", "cycleway",
-    "elevator", "escalator", "footway", "no", "path", "pedestrian", "planned", "platform",
-    "proposed", "raceway", "razed", "rest_area", "service", "services", "steps", "track",
+    "abandoned",
+    "bridleway",
+    "bus_guideway",
+    "construction",
+    "corridor",
+    "cycleway",
+    "elevator",
+    "escalator",
+    "footway",
+    "no",
+    "path",
+    "pedestrian",
+    "planned",
+    "platform",
+    "proposed",
+    "raceway",
+    "razed",
+    "rest_area",
+    "service",
+    "services",
+    "steps",
+    "track",
 }
-SERVICE_EXCLUDED = {"alley", "driveway", "emergency_access", "parking", "parking_aisle",
-                    "private"}
+SERVICE_EXCLUDED = {"alley", "driveway", "emergency_access", "parking", "parking_aisle", "private"}
 
 
 def _is_drive(t: dict[str, str]) -> bool:
@@ -88,8 +106,12 @@ def reference() -> dict[str, object]:
                 where[int(nid)] = (x, y)
             previous = nid if present else None
     shared = [where[n] for n, c in slots.items() if c > 1]
-    return {"counts": counts, "length_m": total, "shared_lonlat": np.array(shared),
-            "missing": missing}
+    return {
+        "counts": counts,
+        "length_m": total,
+        "shared_lonlat": np.array(shared),
+        "missing": missing,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +159,7 @@ def test_edge_lengths_are_metres(simplified: RoadNetwork) -> None:
 def test_no_edge_runs_through_an_intersection(unsimplified: RoadNetwork, reference: dict) -> None:
     fwd = Transformer.from_crs(4326, CRS, always_xy=True)
     sx, sy = fwd.transform(*reference["shared_lonlat"].T)
-    coords, idx = shapely.get_coordinates(unsimplified.edges.geometry.to_numpy(),
-                                          return_index=True)
+    coords, idx = shapely.get_coordinates(unsimplified.edges.geometry.to_numpy(), return_index=True)
     interior = np.ones(len(idx), dtype=bool)
     interior[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = False  # first vertex of each edge
     interior[np.r_[np.flatnonzero(np.diff(idx)), len(idx) - 1]] = False  # last vertex
@@ -169,8 +190,13 @@ def test_simplified_nodes_are_real_intersections(
 def test_edge_ends_are_their_nodes(net: str, request) -> None:
     network: RoadNetwork = request.getfixturevalue(net)
     edges, nodes = network.edges, network.nodes
-    xy = dict(zip(nodes["node_id"], shapely.get_coordinates(nodes.geometry.to_numpy()).tolist(),
-                  strict=True))
+    xy = dict(
+        zip(
+            nodes["node_id"],
+            shapely.get_coordinates(nodes.geometry.to_numpy()).tolist(),
+            strict=True,
+        )
+    )
     geoms = edges.geometry.to_numpy()
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
     last = shapely.get_coordinates(shapely.get_point(geoms, -1))

@@ -98,8 +98,19 @@ def test_oneway_table() -> None:
 
 
 # lanes as found in OSM -> count (None: NA)
-LANES = [("2", 2), ("1", 1), ("4", 4), ("2;3", 3), ("1.5", 1), (" 3 ", 3), ("2|3", 3),
-         ("two", None), ("-1", None), ("", None), (None, None)]
+LANES = [
+    ("2", 2),
+    ("1", 1),
+    ("4", 4),
+    ("2;3", 3),
+    ("1.5", 1),
+    (" 3 ", 3),
+    ("2|3", 3),
+    ("two", None),
+    ("-1", None),
+    ("", None),
+    (None, None),
+]
 
 
 def test_lanes_table() -> None:
@@ -112,27 +123,66 @@ def test_lanes_table() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "want"),
-    [("yes", True), ("viaduct", True), ("culvert", True), ("building_passage", True),
-     ("no", False), (None, False)],
+    [
+        ("yes", True),
+        ("viaduct", True),
+        ("culvert", True),
+        ("building_passage", True),
+        ("no", False),
+        (None, False),
+    ],
 )
 def test_bridge_tunnel_flags(raw: str | None, want: bool) -> None:
     assert tags.flag(np.array([raw], dtype=object))[0] == want
 
 
-@pytest.mark.parametrize(("raw", "want"), [("1", 1), ("-1", -1), ("0", 0), ("2;3", 2),
-                                           ("x", 0), ("12", 0), (None, 0)])
+@pytest.mark.parametrize(
+    ("raw", "want"), [("1", 1), ("-1", -1), ("0", 0), ("2;3", 2), ("x", 0), ("12", 0), (None, 0)]
+)
 def test_layer(raw: str | None, want: int) -> None:
     assert int(tags.layer(np.array([raw], dtype=object))[0]) == want
 
 
 def test_road_class_groups_and_synonyms() -> None:
-    raw = ["motorway", "motorway_link", "trunk_link", "living_street", "road", "pedestrian",
-           "steps", "bridleway", "cycleway", "track", "busway", "国道", "县道", "村道",
-           "Primary", "weird", None]
+    raw = [
+        "motorway",
+        "motorway_link",
+        "trunk_link",
+        "living_street",
+        "road",
+        "pedestrian",
+        "steps",
+        "bridleway",
+        "cycleway",
+        "track",
+        "busway",
+        "国道",
+        "县道",
+        "村道",
+        "Primary",
+        "weird",
+        None,
+    ]
     got = tags.road_class(np.array(raw, dtype=object)).tolist()
-    assert got == ["motorway", "motorway_link", "trunk_link", "residential", "unclassified",
-                   "footway", "footway", "path", "cycleway", "track", "service", "trunk",
-                   "secondary", "unclassified", "primary", "other", "other"]
+    assert got == [
+        "motorway",
+        "motorway_link",
+        "trunk_link",
+        "residential",
+        "unclassified",
+        "footway",
+        "footway",
+        "path",
+        "cycleway",
+        "track",
+        "service",
+        "trunk",
+        "secondary",
+        "unclassified",
+        "primary",
+        "other",
+        "other",
+    ]
     assert set(got) <= set(tags.ROAD_CLASSES)
 
 
@@ -150,8 +200,19 @@ def _tags(**columns: list[str | None]) -> dict[str, np.ndarray]:
 def test_network_filters_follow_osmnx_rules() -> None:
     # Each way tests one rule of osmnx's Overpass filters.
     t = _tags(
-        highway=["residential", "footway", "service", "motorway_link", "cycleway", "primary",
-                 "primary", "residential", "path", "steps", "proposed"],
+        highway=[
+            "residential",
+            "footway",
+            "service",
+            "motorway_link",
+            "cycleway",
+            "primary",
+            "primary",
+            "residential",
+            "path",
+            "steps",
+            "proposed",
+        ],
         access=[None, None, None, None, None, "private", None, None, None, None, None],
         motor_vehicle=[None, None, None, None, None, None, "no", None, None, None, None],
         foot=[None, None, None, None, None, None, None, "no", None, None, None],
