@@ -244,7 +244,7 @@ def test_network_filter_and_no_roads(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"foot\.osm\.pbf: no roads of network 'drive'"):
         read(path, network="drive")
     only_nodes = write_pbf(tmp_path / "nodes.osm.pbf", nodes, [(801, [1, 2], {"building": "y"})])
-    with pytest.raises(SourceError, match="nodes.osm.pbf: no roads"):
+    with pytest.raises(SourceError, match=r"nodes\.osm\.pbf: no roads"):
         read(only_nodes)
 
 
