@@ -80,6 +80,13 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
                                property="industry"),
         "facilities": _vector("facilities", "Service facilities", "facility_id", property="type"),
         "cell_sites": _vector("cell_sites", "5G cells", "cell_id", property="band"),
+        "roads": LayerConfig(
+            builder="roads",
+            title="Roads",
+            inputs={"osm": "roads", "zones": "layers.village_boundaries"},
+            params={"network": "drive", "zone_id": "village_code"},
+            tiles=TileOptions(minzoom=8, maxzoom=18, style={"property": "road_class"}),
+        ),
         "dem": LayerConfig(
             builder="raster",
             title="Elevation (m)",
