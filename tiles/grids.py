@@ -104,17 +104,23 @@ def _xy_first(crs: CRS) -> bool:
 
 
 def _extend(tms: TileMatrixSet, maxzoom: int) -> TileMatrixSet:
-    """``tms`` with matrices added up to ``maxzoom`` by halving the cell size."""
+    """``tms`` with matrices added up to ``maxzoom``, each half the cell size of zoom 0's / 2**z.
+
+    Derived from zoom 0 rather than by halving the last listed matrix: the TMS
+    documents round deep levels' cell sizes, and the rounding would compound.
+    """
     data = tms.model_dump(exclude_none=True, mode="json")
     matrices = data["tileMatrices"]
+    first = matrices[0]
     while len(matrices) <= maxzoom:
-        last = dict(matrices[-1])
-        last["id"] = str(int(last["id"]) + 1)
-        last["scaleDenominator"] = last["scaleDenominator"] / 2
-        last["cellSize"] = last["cellSize"] / 2
-        last["matrixWidth"] = last["matrixWidth"] * 2
-        last["matrixHeight"] = last["matrixHeight"] * 2
-        matrices.append(last)
+        z = len(matrices)
+        level = dict(matrices[-1])
+        level["id"] = str(z)
+        level["scaleDenominator"] = first["scaleDenominator"] / 2**z
+        level["cellSize"] = first["cellSize"] / 2**z
+        level["matrixWidth"] = first["matrixWidth"] * 2**z
+        level["matrixHeight"] = first["matrixHeight"] * 2**z
+        matrices.append(level)
     return TileMatrixSet.model_validate(data)
 
 
