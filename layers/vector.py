@@ -78,6 +78,33 @@ def read_vector(
     return gdf
 
 
+def read_table(path: str | os.PathLike[str], layer: str | None = None) -> pd.DataFrame:
+    """Read an attribute table: CSV/TSV, Excel (``.xlsx``/``.xls``) or any OGR file's attributes.
+
+    Raises
+    ------
+    SourceError
+        Naming the file when it cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8")
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path, sheet_name=layer or 0)
+        table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+        return pd.DataFrame(table)
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read as a table: {_first_line(exc)}") from None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise SourceError(f"{path}: cannot read as a table: {_first_line(exc)}") from None
+
+
 def _read_points_table(
     path: Path, crs: str | None, x: str | None, y: str | None, sep: str
 ) -> gpd.GeoDataFrame:

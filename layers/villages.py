@@ -428,3 +428,245 @@ def lagging(scores: pd.DataFrame, threshold: float) -> pd.Series:
     below = scores[cols].lt(threshold)
     names = np.array([c.removeprefix("score_") for c in cols])
     return below.apply(lambda row: ",".join(names[row.to_numpy()]), axis=1)
+
+
+# -- the whole layer -------------------------------------------------------------------------
+
+#: Road classes that count towards smart-road km (roads a connected vehicle drives on).
+SMART_ROAD_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary")
+
+
+@dataclass
+class PointLayer:
+    """A point layer to aggregate per village.
+
+    Parameters
+    ----------
+    name
+        Column stem: counts land in ``<domain prefix>_<name>``.
+    points
+        The points (any CRS).
+    domain
+        Which domain the counts belong to (business, services ...).
+    category
+        Count per value of this column too (industry, facility type).
+    sums
+        Numeric columns summed per village (revenue, employees).
+    reach
+        Category values to measure the distance to, from each village centre
+        (``svc_<value>_dist_m``): clinic, school, elderly_care, bus_stop.
+    """
+
+    name: str
+    points: gpd.GeoDataFrame
+    domain: str = "business"
+    category: str | None = None
+    sums: Sequence[str] = ()
+    reach: Sequence[str] = ()
+
+
+@dataclass
+class VillagesResult:
+    """The villages layer, its join report and the county's figures from it."""
+
+    villages: gpd.GeoDataFrame
+    report: JoinReport
+    figures: dict[str, float | int | str]
+    units: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_villages(
+    boundaries: gpd.GeoDataFrame,
+    code: str,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    points: Sequence[PointLayer] = (),
+    edges: gpd.GeoDataFrame | None = None,
+    coverage: Any = None,
+    threshold_dbm: float = -105.0,
+    sinr: Any = None,
+    sinr_threshold_db: float = -3.0,
+    region: shapely.Geometry | None = None,
+    table_domains: Mapping[str, str] | None = None,
+    scores: Mapping[str, Mapping[str, float]] | None = None,
+    score_method: Literal["minmax", "rank"] = "rank",
+    lag_threshold: float = 40.0,
+) -> VillagesResult:
+    """Every village's indicators in five domains, scores and lagging flags.
+
+    Parameters
+    ----------
+    boundaries
+        Village polygons in a metric CRS with a ``code`` column.
+    tables
+        Indicator tables keyed by ``code``: name -> DataFrame.
+    points
+        Point layers to count, sum and measure the reach of.
+    edges
+        A roads layer (``u``, ``v``, ``length_m``, ``road_class``) for road
+        figures and network distances.
+    coverage
+        A best-server RSRP raster (:class:`~layers.types.RasterData`, dBm).
+    threshold_dbm
+        RSRP at or above which a pixel or a road is covered.
+    sinr, sinr_threshold_db
+        A SINR raster on the coverage grid (dB) and the SINR a covered pixel
+        also needs, so that village shares use the coverage layer's definition.
+    region
+        The county polygon, to find gaps between villages.
+    table_domains
+        Table column -> domain, for columns :data:`TABLE_COLUMNS` does not know.
+    scores
+        Domain -> {column: weight} (default :data:`DEFAULT_SCORES`, with the
+        indicators that could not be computed left out).
+    score_method, lag_threshold
+        How indicators are normalised, and the score below which a domain lags.
+    """
+    from layers.coverage_zones import coverage_share
+    from layers.roads import edge_coverage, zone_figures
+
+    if boundaries.crs is None or not boundaries.crs.is_projected:
+        raise ValidationError("village boundaries: need a projected (metric) CRS")
+    report = JoinReport()
+    warnings: list[str] = []
+    units: dict[str, str] = {"area_km2": "km²"}
+    villages = check_boundaries(boundaries, code, report, region=region)
+    out = villages.copy()
+    out["area_km2"] = out.area / 1e6
+
+    domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
+    joined = join_tables(out[code], tables or {}, code, report)
+    for col in joined.columns:
+        domain = domains.get(col)
+        if domain is None:
+            warnings.append(f"indicator {col!r} has no domain; kept as it is")
+            out[col] = joined[col].to_numpy()
+            continue
+        name = f"{PREFIX[_domain(domain)]}_{col}"
+        out[name] = joined[col].to_numpy()
+        if col in TABLE_COLUMNS:
+            units[name] = TABLE_COLUMNS[col][1]
+
+    centres = out.geometry.representative_point()
+    for layer in points:
+        prefix = PREFIX[_domain(layer.domain)]
+        agg = aggregate_points(
+            villages, layer.points, layer.name, layer.category, layer.sums, report
+        )
+        for col in agg.columns:
+            out[f"{prefix}_{col}"] = agg[col].to_numpy()
+        if layer.reach:
+            if layer.category is None:
+                raise ParameterError(f"{layer.name}: 'reach' needs a 'category' column")
+            dist = service_distances(centres, layer.points, layer.category, layer.reach, edges)
+            for kind in layer.reach:
+                col = f"svc_{_slug(kind)}_dist_m"
+                out[col] = dist[f"{kind}_dist_m"].to_numpy()
+                units[col] = "m"
+                straight = int((dist[f"{kind}_method"] == "straight").sum())
+                if edges is not None and straight:
+                    warnings.append(f"{kind}: {straight} village(s) measured in a straight line")
+
+    if "gov_reported_issues" in out and "gov_resolved_issues" in out:
+        reported = out["gov_reported_issues"].astype(float)
+        out["gov_resolution_rate"] = np.where(
+            reported > 0, out["gov_resolved_issues"] / reported.where(reported > 0), np.nan
+        )
+        units["gov_resolution_rate"] = "share 0-1"
+        if "gov_population" in out:
+            pop = out["gov_population"].astype(float)
+            out["gov_issues_per_1000"] = np.where(
+                pop > 0, 1000 * reported / pop.where(pop > 0), np.nan
+            )
+            units["gov_issues_per_1000"] = "per 1000 people"
+
+    if coverage is not None:
+        share = coverage_share(
+            coverage,
+            out[[code, "geometry"]],
+            threshold_dbm,
+            sinr=sinr,
+            sinr_threshold_db=sinr_threshold_db,
+            id_column=code,
+        )
+        out["inf_5g_share"] = share["share"].to_numpy()
+        units["inf_5g_share"] = "share 0-1"
+    if edges is not None and len(edges):
+        roads = zone_figures(edges, out[[code, "geometry"]], zone_id=code)
+        out["inf_road_km"] = roads["road_km"].to_numpy()
+        for col in (c for c in roads.columns if c.startswith("km_")):
+            out[f"inf_road_{col}"] = roads[col].to_numpy()
+        out["inf_road_density_km_per_km2"] = roads["density_km_per_km2"].to_numpy()
+        units.update(inf_road_km="km", inf_road_density_km_per_km2="km/km²")
+        if coverage is not None:
+            major = edges[edges["road_class"].isin(SMART_ROAD_CLASSES)]
+            if len(major):
+                cov = edge_coverage(major, coverage, threshold=threshold_dbm)
+                smart = zone_figures(
+                    major.assign(covered_m=cov["covered_m"].to_numpy()),
+                    out[[code, "geometry"]],
+                    zone_id=code,
+                )
+                out["inf_smart_road_km"] = smart["covered_km"].to_numpy()
+            else:
+                out["inf_smart_road_km"] = 0.0
+            units["inf_smart_road_km"] = "km"
+
+    spec = scores
+    if spec is None:
+        spec = {
+            d: {c: w for c, w in cols.items() if c in out.columns}
+            for d, cols in DEFAULT_SCORES.items()
+        }
+        skipped = [c for d in DEFAULT_SCORES.values() for c in d if c not in out.columns]
+        if skipped:
+            warnings.append(f"scores leave out indicators not available: {', '.join(skipped)}")
+    scored = domain_scores(out, spec, method=score_method)
+    for col in scored.columns:
+        out[col] = scored[col].to_numpy()
+    out["lagging"] = lagging(scored, lag_threshold).to_numpy()
+    _check_output(out, code)
+    return VillagesResult(out, report, _figures(out, code), units, warnings)
+
+
+def _domain(name: str) -> str:
+    if name not in PREFIX:
+        raise ParameterError(f"unknown domain {name!r}; expected one of {', '.join(DOMAINS)}")
+    return name
+
+
+def _check_output(out: gpd.GeoDataFrame, code: str) -> None:
+    if out[code].duplicated().any():
+        raise ValidationError("villages: duplicate codes in the output")
+    for col in ("inf_5g_share", "gov_resolution_rate", "inf_fibre_coverage"):
+        if col in out:
+            values = out[col].dropna()
+            if ((values < 0) | (values > 1)).any():
+                bad = out.loc[values.index[(values < 0) | (values > 1)][0], code]
+                raise ValidationError(f"villages: {col} outside 0-1 for village {bad}")
+
+
+def _figures(out: gpd.GeoDataFrame, code: str) -> dict[str, float | int | str]:
+    """The county's key figures that come from the villages."""
+    fig: dict[str, float | int | str] = {"villages": len(out)}
+    area = out["area_km2"]
+    if "gov_population" in out:
+        fig["population"] = int(out["gov_population"].fillna(0).sum())
+    if "biz_enterprises" in out:
+        fig["enterprises"] = int(out["biz_enterprises"].sum())
+    if "inf_5g_share" in out:
+        ok = out["inf_5g_share"].notna()
+        fig["coverage_share_pct"] = round(
+            100 * float((out.loc[ok, "inf_5g_share"] * area[ok]).sum() / area[ok].sum()), 2
+        )
+    if "inf_smart_road_km" in out:
+        fig["smart_road_km"] = round(float(out["inf_smart_road_km"].sum()), 2)
+    if "svc_clinic_dist_m" in out:
+        fig["clinic_within_3km_pct"] = round(
+            100 * float((out["svc_clinic_dist_m"] <= 3000).mean()), 1
+        )
+    if "score_total" in out:
+        lowest = out.nsmallest(3, "score_total")
+        label = "name" if "name" in out else code
+        fig["lowest_scoring"] = ", ".join(str(v) for v in lowest[label])
+    return fig

@@ -65,6 +65,8 @@ def check_vector(gdf: gpd.GeoDataFrame) -> None:
         raise ArtifactCheckError(f"column names must be strings: {bad_names}")
     if gdf.columns.duplicated().any():
         raise ArtifactCheckError("duplicate column names")
+    if "bbox" in gdf.columns:
+        raise ArtifactCheckError("column name 'bbox' is reserved for GeoParquet's bbox covering")
 
 
 def check_raster(raster: RasterData) -> None:
@@ -91,16 +93,18 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) ->
     """
     check_vector(gdf)
     geom_col = gdf.geometry.name
-    geoms = gdf.geometry.values
-    bounds = shapely.bounds(np.asarray(geoms))
-    attrs = pd.DataFrame(gdf.drop(columns=[geom_col]))
-    table = pa.Table.from_pandas(attrs, preserve_index=False)
-    table = table.append_column(geom_col, pa.array(shapely.to_wkb(np.asarray(geoms)), pa.binary()))
+    geoms = np.asarray(gdf.geometry.values)
+    bounds = shapely.bounds(geoms)
+    table = pa.Table.from_pandas(pd.DataFrame(gdf.drop(columns=[geom_col])), preserve_index=False)
+    # The geometry keeps its place among the columns, so the file reads back as written.
+    position = list(gdf.columns).index(geom_col)
+    table = table.add_column(position, geom_col, pa.array(shapely.to_wkb(geoms), pa.binary()))
+    covering = "bbox"
     bbox = pa.StructArray.from_arrays(
         [pa.array(bounds[:, i], pa.float64()) for i in range(4)],
         names=["xmin", "ymin", "xmax", "ymax"],
     )
-    table = table.append_column("bbox", bbox)
+    table = table.append_column(covering, bbox)
     total = gdf.total_bounds
     geo = {
         "version": "1.1.0",
@@ -181,13 +185,15 @@ def _fsync(path: Path) -> None:
 def verify_vector(path: Path, expected: gpd.GeoDataFrame) -> None:
     """Open the written GeoParquet and check it holds what was written."""
     back = gpd.read_parquet(path)
-    back = back.drop(columns=["bbox"], errors="ignore")
     if len(back) != len(expected):
         raise ArtifactCheckError(f"{path}: read back {len(back)} rows, wrote {len(expected)}")
     if back.crs is None or not back.crs.equals(expected.crs):
         raise ArtifactCheckError(f"{path}: CRS did not survive the round trip")
     if list(back.columns) != list(expected.columns):
-        raise ArtifactCheckError(f"{path}: columns changed on the round trip")
+        raise ArtifactCheckError(
+            f"{path}: columns changed on the round trip: wrote {list(expected.columns)}, "
+            f"read {list(back.columns)}"
+        )
 
 
 def verify_raster(path: Path, expected: RasterData) -> None:

@@ -361,6 +361,7 @@ def fingerprint(
 
 def execute(
     jobs: TopologicalSorter[str],
+    upstream: dict[str, set[str]],
     make_job: Any,
     publisher: Publisher,
     events: BuildEvents,
@@ -408,7 +409,7 @@ def execute(
     try:
         while jobs.is_active():
             for name in jobs.get_ready():
-                if name in blocked:
+                if upstream.get(name, set()) & blocked:
                     report.skipped[name] = "an upstream layer failed"
                     events.skip(name, report.skipped[name])
                     blocked.add(name)

@@ -288,8 +288,9 @@ class Twin:
             hashes = HashCache(self.build_dir / ".hashes.json")
             publisher = Publisher(catalog, self.catalog_path, self.build_dir)
             graph: TopologicalSorter[str] = TopologicalSorter()
-            for name in targets:
-                graph.add(name, *self.config.layers[name].upstream().values())
+            upstream = {n: set(self.config.layers[n].upstream().values()) for n in targets}
+            for name, deps in upstream.items():
+                graph.add(name, *deps)
             events.plan([n for n in self._order if n in targets])
 
             def make_job(name: str) -> Job | None:
@@ -316,7 +317,7 @@ class Twin:
                 )
 
             try:
-                execute(graph, make_job, publisher, events, report, workers)
+                execute(graph, upstream, make_job, publisher, events, report, workers)
             finally:
                 hashes.save()
             final = publisher.catalog
@@ -367,8 +368,16 @@ class Twin:
             upstream = cfg.upstream().get(key)
             if upstream is not None:
                 entry = catalog.layers.get(upstream)
-                path = self.build_dir / entry.artifacts["data"] if entry else Path()
-                inputs[key] = Input(key, "layer", upstream, path, entry=entry)
+                unbuilt = self.build_dir / upstream / "(not built)"
+                path = self.build_dir / entry.artifacts["data"] if entry else unbuilt
+                extras = {
+                    n.removeprefix(upstream + "_"): Input(
+                        key, "layer", n, self.build_dir / e.artifacts["data"], entry=e
+                    )
+                    for n, e in catalog.layers.items()
+                    if e.parent == upstream
+                }
+                inputs[key] = Input(key, "layer", upstream, path, entry=entry, extras=extras)
                 fingerprints[key] = f"layer:{upstream}@{versions.get(upstream, '(unbuilt)')}"
             else:
                 source = self.config.sources[ref]
@@ -500,7 +509,7 @@ def _check(config: TwinConfig, root: Path) -> dict[str, Builder]:
             )
         allowed = set(builder.inputs) | set(builder.optional_inputs)
         extra = [k for k in layer.inputs if k not in allowed]
-        if extra:
+        if extra and not builder.open_inputs:
             raise ConfigError(
                 f"{CONFIG_NAME}: layers.{name}.inputs.{extra[0]}: unknown input for builder "
                 f"{builder.name!r} (takes {', '.join(sorted(allowed)) or 'none'})"

@@ -79,11 +79,18 @@ class Builder:
     params: type[BaseModel] = NoParams
     inputs: tuple[str, ...] = ()
     optional_inputs: tuple[str, ...] = ()
+    open_inputs: bool = False
+    """Whether inputs with other names are welcome (their roles come from the params)."""
     doc: str = ""
 
 
 _REGISTRY: dict[str, Builder] = {}
-_MODULES = ("twin.builders.generic", "twin.builders.roads")
+_MODULES = (
+    "twin.builders.generic",
+    "twin.builders.roads",
+    "twin.builders.coverage",
+    "twin.builders.villages",
+)
 _loaded = False
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
+import pandas as pd
 from pydantic import BaseModel
 from pyproj import CRS
 
 from layers.raster import read_raster
 from layers.types import RasterData
-from layers.vector import read_vector
+from layers.vector import read_table, read_vector
 from tiles.catalog import LayerEntry
 from twin.config import LayerConfig, RegionConfig, SourceConfig
 from twin.errors import BuildError
@@ -29,6 +30,8 @@ class Input:
     path: Path
     source: SourceConfig | None = None
     entry: LayerEntry | None = None
+    extras: dict[str, Input] = field(default_factory=dict)
+    """For a layer input: the layers its build also made (``sinr`` for ``coverage_sinr``)."""
 
     @property
     def synthetic(self) -> bool:
@@ -78,9 +81,27 @@ class BuildContext:
             gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
         return gdf.to_crs(self.crs) if to_crs else gdf
 
-    def read_raster(self, key: str) -> RasterData:
-        """Input ``key`` as an in-memory raster, in its own CRS."""
-        return read_raster(self.path(key))
+    def read_table(self, key: str) -> pd.DataFrame:
+        """Input ``key`` as an attribute table (CSV, Excel, or a vector file's attributes)."""
+        item = self.input(key)
+        if item.kind == "layer":
+            return pd.DataFrame(gpd.read_parquet(item.path)).drop(columns="geometry")
+        return read_table(item.path, layer=item.source.layer if item.source else None)
+
+    def read_raster(self, key: str, extra: str | None = None) -> RasterData:
+        """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster."""
+        return read_raster(self.extra(key, extra).path if extra else self.path(key))
+
+    def extra(self, key: str, name: str) -> Input:
+        """The layer named ``<upstream>_<name>`` made by the same build as input ``key``."""
+        item = self.input(key)
+        try:
+            return item.extras[name]
+        except KeyError:
+            have = ", ".join(sorted(item.extras)) or "none"
+            raise BuildError(
+                self.layer, f"input {key!r} has no {name!r} layer (it has: {have})"
+            ) from None
 
     @cached_property
     def boundary(self) -> gpd.GeoDataFrame | None:

@@ -1,0 +1,201 @@
+"""The ``villages`` builder: the digital-village one map across five domains.
+
+::
+
+    [layers.villages]
+    builder = "villages"
+    inputs = { boundaries = "villages_src", indicators = "indicators",
+               enterprises = "enterprises", facilities = "facilities",
+               roads = "layers.roads", coverage = "layers.coverage" }
+
+    [layers.villages.params]
+    code = "village_code"
+    tables = ["indicators"]
+    points.enterprises = { domain = "business", category = "industry",
+                           sum = ["revenue_10k_cny", "employees"] }
+    points.facilities = { domain = "services", category = "type",
+                          reach = ["clinic", "school", "elderly_care", "bus_stop"] }
+
+Inputs other than ``boundaries``, ``roads`` and ``coverage`` are named by the
+parameters: each is either an indicator table (``tables``) or a point layer
+(``points``), so any number of each can be joined.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from layers.errors import LayerError
+from layers.villages import DEFAULT_SCORES, DOMAINS, PointLayer, build_villages
+from tiles.catalog import Figure
+from twin.builders import Builder, Output, register
+from twin.builders.context import BuildContext
+from twin.errors import BuildError
+
+
+class PointsParams(BaseModel):
+    """How one point input is aggregated per village."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain: Literal[DOMAINS] = "business"  # type: ignore[valid-type]
+    category: str | None = Field(None, description="count per value of this column too")
+    sum: list[str] = Field(default_factory=list, description="numeric columns to sum")
+    reach: list[str] = Field(
+        default_factory=list, description="category values to measure the distance to"
+    )
+
+
+class VillagesParams(BaseModel):
+    """Parameters of the ``villages`` builder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field("village_code", description="the village code column in every input")
+    name: str = Field("name", description="the village name column of the boundaries")
+    tables: list[str] = Field(default_factory=list, description="inputs that are tables")
+    points: dict[str, PointsParams] = Field(
+        default_factory=dict, description="inputs that are point layers, and how to aggregate"
+    )
+    domains: dict[str, Literal[DOMAINS]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="table column -> domain, for columns not known"
+    )
+    threshold_dbm: float | None = Field(
+        None, description="RSRP (dBm) from which an area is covered (default: the coverage layer's)"
+    )
+    sinr_threshold_db: float | None = Field(
+        None, description="SINR (dB) a covered area also needs (default: the coverage layer's)"
+    )
+    scores: dict[str, dict[str, float]] | None = Field(
+        None, description=f"domain -> {{column: weight}} (default {DEFAULT_SCORES})"
+    )
+    score_method: Literal["minmax", "rank"] = Field(
+        "rank", description="rank is robust to skewed indicators such as revenue"
+    )
+    lag_threshold: float = Field(40.0, ge=0, le=100, description="a domain score below this lags")
+    style_by: str = Field("score_total", description="the indicator the map colours by")
+
+    @model_validator(mode="after")
+    def _roles_once(self) -> VillagesParams:
+        both = set(self.tables) & set(self.points)
+        if both:
+            raise ValueError(f"input {sorted(both)[0]!r} is both a table and a point layer")
+        reserved = {"boundaries", "roads", "coverage"} & (set(self.tables) | set(self.points))
+        if reserved:
+            raise ValueError(f"input {sorted(reserved)[0]!r} has a fixed role")
+        return self
+
+
+LABELS = {
+    "villages": ("Villages", ""),
+    "population": ("Population", "people"),
+    "enterprises": ("Enterprises", ""),
+    "coverage_share_pct": ("5G coverage, area-weighted over villages", "%"),
+    "smart_road_km": ("Smart-road km (5G-covered main roads)", "km"),
+    "clinic_within_3km_pct": ("Villages with a clinic within 3 km", "%"),
+    "lowest_scoring": ("Lowest-scoring villages", ""),
+}
+
+
+def build(ctx: BuildContext) -> Output:
+    params = ctx.params
+    assert isinstance(params, VillagesParams)
+    roles = {"boundaries", "roads", "coverage", *params.tables, *params.points}
+    unused = sorted(set(ctx.inputs) - roles)
+    if unused:
+        raise BuildError(
+            ctx.layer, f"input {unused[0]!r} is neither in params.tables nor in params.points"
+        )
+    missing = sorted((set(params.tables) | set(params.points)) - set(ctx.inputs))
+    if missing:
+        raise BuildError(ctx.layer, f"params name input {missing[0]!r}, which is not configured")
+    try:
+        boundaries = ctx.read_vector("boundaries")
+        tables = {key: ctx.read_table(key) for key in params.tables}
+        points = [
+            PointLayer(
+                name=key,
+                points=ctx.read_vector(key),
+                domain=spec.domain,
+                category=spec.category,
+                sums=spec.sum,
+                reach=spec.reach,
+            )
+            for key, spec in params.points.items()
+        ]
+        edges = ctx.read_vector("roads") if "roads" in ctx.inputs else None
+        coverage = sinr = None
+        threshold, sinr_threshold = params.threshold_dbm, params.sinr_threshold_db
+        if "coverage" in ctx.inputs:
+            coverage = ctx.read_raster("coverage")
+            # Use the coverage layer's own definition of "covered" unless told otherwise,
+            # so village shares add up to the county share it reports.
+            made = ctx.input("coverage").entry
+            stats = made.stats if made else {}
+            if threshold is None:
+                threshold = float(stats.get("threshold_dbm", -105.0))
+            if sinr_threshold is None and "sinr_threshold_db" in stats:
+                sinr_threshold = float(stats["sinr_threshold_db"])
+            if sinr_threshold is not None and "sinr" in ctx.input("coverage").extras:
+                sinr = ctx.read_raster("coverage", extra="sinr")
+        region = None
+        if ctx.boundary is not None:
+            region = shapely.union_all(ctx.boundary.geometry.to_numpy())
+        result = build_villages(
+            boundaries,
+            params.code,
+            tables=tables,
+            points=points,
+            edges=edges,
+            coverage=coverage,
+            threshold_dbm=-105.0 if threshold is None else threshold,
+            sinr=sinr,
+            sinr_threshold_db=-3.0 if sinr_threshold is None else sinr_threshold,
+            region=region,
+            table_domains=params.domains,
+            scores=params.scores,
+            score_method=params.score_method,
+            lag_threshold=params.lag_threshold,
+        )
+    except LayerError as exc:
+        raise BuildError(ctx.layer, str(exc)) from None
+    for message in result.report.messages() + result.warnings:
+        ctx.warn(message)
+    gdf = result.villages
+    if params.style_by not in gdf.columns:
+        raise BuildError(ctx.layer, f"params.style_by: no indicator {params.style_by!r}")
+    figures = [
+        Figure(
+            name=key,
+            label=LABELS.get(key, (key, ""))[0],
+            value=value,
+            unit=LABELS.get(key, ("", ""))[1],
+        )
+        for key, value in result.figures.items()
+    ]
+    values = gdf[params.style_by].astype(float)
+    style = {
+        "property": params.style_by,
+        "range": [float(values.min()), float(values.max())],
+        "label": params.name if params.name in gdf.columns else params.code,
+        "units": result.units,
+    }
+    stats: dict[str, float | int | str] = {**result.figures, **result.report.as_stats()}
+    return Output(data=gdf, stats=stats, figures=figures, style=style, title="Villages")
+
+
+register(
+    Builder(
+        name="villages",
+        version="1",
+        run=build,
+        params=VillagesParams,
+        inputs=("boundaries",),
+        optional_inputs=("roads", "coverage"),
+        open_inputs=True,
+        doc="Village boundaries + tables + points + roads + coverage -> five-domain indicators.",
+    )
+)
