@@ -33,12 +33,16 @@ def _fixed_ogr_date() -> Iterator[None]:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
 
 
-def write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str, description: str,
-               metadata: dict[str, str]) -> None:
+def write_gpkg(
+    gdf: gpd.GeoDataFrame, path: Path, layer: str, description: str, metadata: dict[str, str]
+) -> None:
     """Write one layer of a GeoPackage (a second call with another layer adds it)."""
     with _fixed_ogr_date():
         pyogrio.write_dataframe(
-            gdf, path, layer=layer, driver="GPKG",
+            gdf,
+            path,
+            layer=layer,
+            driver="GPKG",
             layer_options={"DESCRIPTION": description, "IDENTIFIER": layer},
             layer_metadata=metadata,
         )
@@ -47,10 +51,20 @@ def write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str, description: str,
 def write_dem(dem: np.ndarray, grid: Grid, crs: str, path: Path, tags: dict[str, str]) -> None:
     """A tiled, compressed float32 GeoTIFF with nodata and the given tags."""
     profile = {
-        "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1,
-        "dtype": "float32", "crs": crs, "transform": grid.transform, "nodata": NODATA,
-        "tiled": True, "blockxsize": 256, "blockysize": 256,
-        "compress": "deflate", "predictor": 3, "zlevel": 6,
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs,
+        "transform": grid.transform,
+        "nodata": NODATA,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "predictor": 3,
+        "zlevel": 6,
     }
     path.unlink(missing_ok=True)
     with rasterio.open(path, "w", **profile) as dst:

@@ -10,6 +10,7 @@ way. Vertices closer than :data:`SNAP` are one node.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,8 +184,9 @@ def build_network(ways: list[Way], water: shapely.Geometry | None) -> Network:
         forced = [(d - OVERPASS_HALF, d + OVERPASS_HALF) for d in overpasses.get(k, [])]
         optional = _intervals_in(line, water) if water is not None else []
         vertex_ids = [reg.id_of(x, y) for x, y in way.coords.tolist()]
-        junction_d = [d for d, nid in zip(_along(way.coords), vertex_ids, strict=True)
-                      if uses[nid] > 1]
+        junction_d = [
+            d for d, nid in zip(_along(way.coords), vertex_ids, strict=True) if uses[nid] > 1
+        ]
         bridges = []
         for a, b in _merge(forced) + _merge(optional):
             if a <= 1.0 or b >= length - 1.0:
@@ -217,7 +219,7 @@ def _split(coords: np.ndarray, bridges: list[tuple[float, float]]):
     allc, alld = allc[order], alld[order]
     pieces = []
     bounds = [0.0, *cuts, along[-1]]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         sel = (alld >= a - 1e-9) & (alld <= b + 1e-9)
         piece = allc[sel]
         mid = (a + b) / 2
@@ -231,14 +233,21 @@ def write_pbf(net: Network, path: Path, generator: str, rng: np.random.Generator
     lon, lat = np.round(lon, 7), np.round(lat, 7)
     header = osmium.io.Header()
     header.set("generator", generator)
-    header.add_box(osmium.osm.Box(osmium.osm.Location(float(lon.min()), float(lat.min())),
-                                  osmium.osm.Location(float(lon.max()), float(lat.max()))))
+    header.add_box(
+        osmium.osm.Box(
+            osmium.osm.Location(float(lon.min()), float(lat.min())),
+            osmium.osm.Location(float(lon.max()), float(lat.max())),
+        )
+    )
     node_versions = rng.integers(1, 4, size=len(lon))
     way_versions = rng.integers(1, 8, size=len(net.ways))
     path.unlink(missing_ok=True)
     with osmium.SimpleWriter(str(path), header=header) as writer:
         for k in range(len(lon)):
-            writer.add_node(Node(id=k + 1, version=int(node_versions[k]),
-                                 location=(float(lon[k]), float(lat[k]))))
+            writer.add_node(
+                Node(
+                    id=k + 1, version=int(node_versions[k]), location=(float(lon[k]), float(lat[k]))
+                )
+            )
         for k, (refs, tags) in enumerate(net.ways):
             writer.add_way(OsmWay(id=k + 1, version=int(way_versions[k]), nodes=refs, tags=tags))

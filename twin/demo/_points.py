@@ -23,18 +23,50 @@ N_ENTERPRISES = 14_000
 # (share, sampler) of enterprises; the shares add up to one.
 ENTERPRISE_MIX = {"town": 0.55, "road": 0.25, "village": 0.14, "homestay": 0.06}
 INDUSTRY_MIX = {
-    "town": {"manufacturing": 0.30, "retail": 0.22, "services": 0.25, "tech": 0.08,
-             "logistics": 0.07, "agriculture": 0.03, "tourism": 0.05},
-    "road": {"manufacturing": 0.45, "logistics": 0.20, "retail": 0.10, "services": 0.10,
-             "agriculture": 0.10, "tech": 0.05},
-    "village": {"agriculture": 0.45, "manufacturing": 0.25, "retail": 0.15, "services": 0.10,
-                "tourism": 0.05},
+    "town": {
+        "manufacturing": 0.30,
+        "retail": 0.22,
+        "services": 0.25,
+        "tech": 0.08,
+        "logistics": 0.07,
+        "agriculture": 0.03,
+        "tourism": 0.05,
+    },
+    "road": {
+        "manufacturing": 0.45,
+        "logistics": 0.20,
+        "retail": 0.10,
+        "services": 0.10,
+        "agriculture": 0.10,
+        "tech": 0.05,
+    },
+    "village": {
+        "agriculture": 0.45,
+        "manufacturing": 0.25,
+        "retail": 0.15,
+        "services": 0.10,
+        "tourism": 0.05,
+    },
 }
 # Median revenue (10k CNY) and employees by industry; both are log-normal.
-REVENUE = {"manufacturing": 900.0, "agriculture": 120.0, "tourism": 150.0, "retail": 200.0,
-           "services": 180.0, "logistics": 400.0, "tech": 600.0}
-EMPLOYEES = {"manufacturing": 45.0, "agriculture": 8.0, "tourism": 6.0, "retail": 5.0,
-             "services": 8.0, "logistics": 15.0, "tech": 20.0}
+REVENUE = {
+    "manufacturing": 900.0,
+    "agriculture": 120.0,
+    "tourism": 150.0,
+    "retail": 200.0,
+    "services": 180.0,
+    "logistics": 400.0,
+    "tech": 600.0,
+}
+EMPLOYEES = {
+    "manufacturing": 45.0,
+    "agriculture": 8.0,
+    "tourism": 6.0,
+    "retail": 5.0,
+    "services": 8.0,
+    "logistics": 15.0,
+    "tech": 20.0,
+}
 
 
 class Land:
@@ -63,8 +95,9 @@ def _lonlat(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.round(lon, 6), np.round(lat, 6)
 
 
-def _draw(rng: np.random.Generator, land: Land, n: int,
-          sampler: Callable[[int], np.ndarray]) -> np.ndarray:
+def _draw(
+    rng: np.random.Generator, land: Land, n: int, sampler: Callable[[int], np.ndarray]
+) -> np.ndarray:
     """``n`` points from ``sampler`` that fall on land (rejection sampling)."""
     out: list[np.ndarray] = []
     have = 0
@@ -78,8 +111,15 @@ def _draw(rng: np.random.Generator, land: Land, n: int,
     return np.vstack(out)[:n]
 
 
-def _spread(rng: np.random.Generator, land: Land, n: int, centre: np.ndarray, radius: float,
-            spacing: float, accept: Callable[[np.ndarray], bool] | None = None) -> np.ndarray:
+def _spread(
+    rng: np.random.Generator,
+    land: Land,
+    n: int,
+    centre: np.ndarray,
+    radius: float,
+    spacing: float,
+    accept: Callable[[np.ndarray], bool] | None = None,
+) -> np.ndarray:
     """Up to ``n`` points within ``radius`` of ``centre`` at least ``spacing`` apart."""
     pts: list[np.ndarray] = []
     for _ in range(60):
@@ -107,7 +147,11 @@ def cell_sites(rng: np.random.Generator, b: Boundaries, land: Land) -> pd.DataFr
     towns = []
     for t, town in enumerate(TOWNSHIPS):
         r = town.radius_km * 1000 * 1.1
-        towns.append(_spread(rng, land, int(alloc[t]), b.seats[t], r, 0.8 * np.sqrt(np.pi * r * r / alloc[t])))
+        towns.append(
+            _spread(
+                rng, land, int(alloc[t]), b.seats[t], r, 0.8 * np.sqrt(np.pi * r * r / alloc[t])
+            )
+        )
     town_xy = np.vstack(towns)
     radii = np.array([t.radius_km * 1000 + 400 for t in TOWNSHIPS])
 
@@ -124,24 +168,26 @@ def cell_sites(rng: np.random.Generator, b: Boundaries, land: Land) -> pd.DataFr
     lon, lat = _lonlat(xy)
     rows = []
     for s in range(len(xy)):
-        town = bool(is_town[s])
-        height = rng.uniform(25, 35) if town else rng.uniform(30, 45)
+        urban = bool(is_town[s])
+        height = rng.uniform(25, 35) if urban else rng.uniform(30, 45)
         base = rng.uniform(0, 120)
         for k in range(3):
-            rows.append({
-                "site_id": f"DQ5G{s + 1:04d}",
-                "cell_id": f"DQ5G{s + 1:04d}-{k + 1}",
-                "lon": lon[s],
-                "lat": lat[s],
-                "height_m": round(height, 1),
-                "azimuth_deg": round(float((base + 120 * k + rng.uniform(-10, 10)) % 360), 1),
-                "downtilt_deg": round(rng.uniform(4, 10) if town else rng.uniform(2, 6), 1),
-                "band": "n78" if town else "n28",
-                "freq_mhz": 3500 if town else 700,
-                "bandwidth_mhz": 100 if town else 20,
-                "tx_power_dbm": 53.0 if town else 49.0,
-                "scenario": "UMa" if town else "RMa",
-            })
+            rows.append(
+                {
+                    "site_id": f"DQ5G{s + 1:04d}",
+                    "cell_id": f"DQ5G{s + 1:04d}-{k + 1}",
+                    "lon": lon[s],
+                    "lat": lat[s],
+                    "height_m": round(height, 1),
+                    "azimuth_deg": round(float((base + 120 * k + rng.uniform(-10, 10)) % 360), 1),
+                    "downtilt_deg": round(rng.uniform(4, 10) if urban else rng.uniform(2, 6), 1),
+                    "band": "n78" if urban else "n28",
+                    "freq_mhz": 3500 if urban else 700,
+                    "bandwidth_mhz": 100 if urban else 20,
+                    "tx_power_dbm": 53.0 if urban else 49.0,
+                    "scenario": "UMa" if urban else "RMa",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -151,10 +197,11 @@ def _pick(rng: np.random.Generator, mix: dict[str, float], n: int) -> np.ndarray
     return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
-def enterprises(rng: np.random.Generator, b: Boundaries, land: Land,
-                majors: list[Way]) -> pd.DataFrame:
+def enterprises(
+    rng: np.random.Generator, b: Boundaries, land: Land, majors: list[Way]
+) -> pd.DataFrame:
     """Enterprises clustered in towns and along main roads; homestays in the western hills."""
-    counts = {k: int(round(v * N_ENTERPRISES)) for k, v in ENTERPRISE_MIX.items()}
+    counts = {k: round(v * N_ENTERPRISES) for k, v in ENTERPRISE_MIX.items()}
     counts["town"] += N_ENTERPRISES - sum(counts.values())
     tw = np.array([t.weight * t.radius_km for t in TOWNSHIPS])
     radius = np.array([t.radius_km * 1000 for t in TOWNSHIPS])
@@ -168,8 +215,9 @@ def enterprises(rng: np.random.Generator, b: Boundaries, land: Land,
 
     def road_sampler(m: int) -> np.ndarray:
         k = rng.choice(len(lines), size=m, p=lengths / lengths.sum())
-        pts = shapely.line_interpolate_point(np.array(lines, dtype=object)[k],
-                                             rng.random(m), normalized=True)
+        pts = shapely.line_interpolate_point(
+            np.array(lines, dtype=object)[k], rng.random(m), normalized=True
+        )
         return shapely.get_coordinates(pts) + rng.normal(0, 150, (m, 2))
 
     def village_sampler(m: int) -> np.ndarray:
@@ -182,8 +230,12 @@ def enterprises(rng: np.random.Generator, b: Boundaries, land: Land,
         v = rng.choice(hills, size=m)
         return b.village_points[v] + rng.normal(0, 700, (m, 2))
 
-    samplers = {"town": town_sampler, "road": road_sampler, "village": village_sampler,
-                "homestay": homestay_sampler}
+    samplers = {
+        "town": town_sampler,
+        "road": road_sampler,
+        "village": village_sampler,
+        "homestay": homestay_sampler,
+    }
     xy_parts, industry, subtype = [], [], []
     for kind, n in counts.items():
         xy_parts.append(_draw(rng, land, n, samplers[kind]))
@@ -214,23 +266,27 @@ def enterprises(rng: np.random.Generator, b: Boundaries, land: Land,
     emp_med = np.array([EMPLOYEES[k] for k in ind])
     homestay = sub == "homestay"
     revenue = np.round(rev_med * rng.lognormal(0, 0.9, n) * np.where(homestay, 0.4, 1.0), 1)
-    employees = np.maximum(1, np.round(emp_med * rng.lognormal(0, 0.8, n) *
-                                       np.where(homestay, 0.6, 1.0))).astype(int)
+    employees = np.maximum(
+        1, np.round(emp_med * rng.lognormal(0, 0.8, n) * np.where(homestay, 0.6, 1.0))
+    ).astype(int)
     lon, lat = _lonlat(xy)
-    return pd.DataFrame({
-        "enterprise_id": [f"E{i + 1:06d}" for i in range(n)],
-        "name": names,
-        "industry": ind.astype(str),
-        "subtype": sub.astype(str),
-        "lon": lon,
-        "lat": lat,
-        "revenue_10k_cny": revenue,
-        "employees": employees,
-    })
+    return pd.DataFrame(
+        {
+            "enterprise_id": [f"E{i + 1:06d}" for i in range(n)],
+            "name": names,
+            "industry": ind.astype(str),
+            "subtype": sub.astype(str),
+            "lon": lon,
+            "lat": lat,
+            "revenue_10k_cny": revenue,
+            "employees": employees,
+        }
+    )
 
 
-def facilities(rng: np.random.Generator, b: Boundaries, land: Land, village_names: list[str],
-               majors: list[Way]) -> pd.DataFrame:
+def facilities(
+    rng: np.random.Generator, b: Boundaries, land: Land, village_names: list[str], majors: list[Way]
+) -> pd.DataFrame:
     """Clinics, schools, elderly care and bus stops, named after their township or village."""
     rows: list[tuple[str, str, np.ndarray]] = []
 
@@ -247,7 +303,9 @@ def facilities(rng: np.random.Generator, b: Boundaries, land: Land, village_name
         health = "社区卫生服务中心" if town.kind == "subdistrict" else "卫生院"
         rows.append(("clinic", f"{town.name}{health}", near(seat, 200)))
         rows.append(("elderly_care", f"{short}敬老院", near(seat, 600)))
-        schools = ["中心幼儿园", "中心小学", "初级中学"] + (["实验小学", "高级中学"] if t == 0 else [])
+        schools = ["中心幼儿园", "中心小学", "初级中学"] + (
+            ["实验小学", "高级中学"] if t == 0 else []
+        )
         for s in schools:
             rows.append(("school", f"{short}{s}", near(seat, 500)))
     for i, p in enumerate(b.village_points):
@@ -270,17 +328,20 @@ def facilities(rng: np.random.Generator, b: Boundaries, land: Land, village_name
     keep = land.ok(xy)
     lon, lat = _lonlat(xy[keep])
     kept = [r for r, k in zip(rows, keep, strict=True) if k]
-    return pd.DataFrame({
-        "facility_id": [f"F{i + 1:05d}" for i in range(len(kept))],
-        "name": [r[1] for r in kept],
-        "type": [r[0] for r in kept],
-        "lon": lon,
-        "lat": lat,
-    })
+    return pd.DataFrame(
+        {
+            "facility_id": [f"F{i + 1:05d}" for i in range(len(kept))],
+            "name": [r[1] for r in kept],
+            "type": [r[0] for r in kept],
+            "lon": lon,
+            "lat": lat,
+        }
+    )
 
 
-def village_indicators(rng: np.random.Generator, b: Boundaries, land: Land, codes: list[str],
-                       homestay_xy: np.ndarray) -> pd.DataFrame:
+def village_indicators(
+    rng: np.random.Generator, b: Boundaries, land: Land, codes: list[str], homestay_xy: np.ndarray
+) -> pd.DataFrame:
     """One row per village; ``homestays`` counts the homestay enterprises inside it."""
     n = len(codes)
     hilly = land.hilly(b.village_points)
@@ -294,15 +355,17 @@ def village_indicators(rng: np.random.Generator, b: Boundaries, land: Land, code
     inspections = rng.poisson(12 + pop / 400)
     sensors = rng.poisson(np.where(hilly, 6, 22))
     fibre = np.round(np.clip(0.97 - 0.1 * hilly + rng.normal(0, 0.02, n), 0.0, 1.0), 3)
-    return pd.DataFrame({
-        "village_code": codes,
-        "population": pop,
-        "households": households,
-        "collective_income_10k_cny": income,
-        "homestays": homestays,
-        "reported_issues": reported,
-        "resolved_issues": resolved,
-        "inspections": inspections,
-        "sensors": sensors,
-        "fibre_coverage": fibre,
-    })
+    return pd.DataFrame(
+        {
+            "village_code": codes,
+            "population": pop,
+            "households": households,
+            "collective_income_10k_cny": income,
+            "homestays": homestays,
+            "reported_issues": reported,
+            "resolved_issues": resolved,
+            "inspections": inspections,
+            "sensors": sensors,
+            "fibre_coverage": fibre,
+        }
+    )

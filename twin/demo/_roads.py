@@ -10,6 +10,7 @@ village is reachable). :mod:`twin.demo._osm` then nodes, bridges and writes it.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,8 +55,9 @@ MAJOR_TAGS = {
 RAMP_OFFSET = 500.0  # metres along the expressway between a crossing and its ramp ends
 
 
-def _edge_point(frame: tuple[float, float, float, float], near: np.ndarray,
-                side: str, rng: np.random.Generator) -> np.ndarray:
+def _edge_point(
+    frame: tuple[float, float, float, float], near: np.ndarray, side: str, rng: np.random.Generator
+) -> np.ndarray:
     x0, y0, x1, y1 = frame
     jitter = rng.uniform(-2500, 2500)
     if side == "S":
@@ -80,8 +82,9 @@ def _hilly(b: Boundaries, p: np.ndarray) -> bool:
     return (p[0] - x0) / (x1 - x0) < 0.35
 
 
-def major_roads(rng: np.random.Generator, b: Boundaries,
-                frame: tuple[float, float, float, float]) -> list[Way]:
+def major_roads(
+    rng: np.random.Generator, b: Boundaries, frame: tuple[float, float, float, float]
+) -> list[Way]:
     """Trunk, primary, secondary routes through the seats, plus county roads (MST edges)."""
     ways: list[Way] = []
     linked: set[tuple[int, int]] = set()
@@ -94,14 +97,18 @@ def major_roads(rng: np.random.Generator, b: Boundaries,
             else:
                 near = b.seats[towns[0] if i == 0 else towns[-1]]
                 pts.append(_edge_point(frame, near, s, rng))
-        for a, c in zip(towns, towns[1:], strict=False):
+        for a, c in itertools.pairwise(towns):
             linked.add((min(a, c), max(a, c)))
-        wiggle = [0.08 if _hilly(b, pts[k]) or _hilly(b, pts[k + 1]) else 0.035
-                  for k in range(len(pts) - 1)]
+        wiggle = [
+            0.08 if _hilly(b, pts[k]) or _hilly(b, pts[k + 1]) else 0.035
+            for k in range(len(pts) - 1)
+        ]
         tags = {"highway": highway, "ref": ref, "name": name, **MAJOR_TAGS[highway]}
         ways.append(Way(_route(rng, pts, wiggle), tags))
     n = len(b.seats)
-    dist = np.hypot(b.seats[:, None, 0] - b.seats[None, :, 0], b.seats[:, None, 1] - b.seats[None, :, 1])
+    dist = np.hypot(
+        b.seats[:, None, 0] - b.seats[None, :, 0], b.seats[:, None, 1] - b.seats[None, :, 1]
+    )
     mst = minimum_spanning_tree(dist).tocoo()
     number = 1
     for a, c in sorted(zip(mst.row.tolist(), mst.col.tolist(), strict=True)):
@@ -109,8 +116,12 @@ def major_roads(rng: np.random.Generator, b: Boundaries,
             continue
         pts = [b.seats[a], b.seats[c]]
         wiggle = [0.09 if _hilly(b, pts[0]) or _hilly(b, pts[1]) else 0.05]
-        tags = {"highway": "tertiary", "ref": f"X{number:02d}",
-                "name": f"{TOWNSHIPS[a].name[:2]}{TOWNSHIPS[c].name[:2]}线", **MAJOR_TAGS["tertiary"]}
+        tags = {
+            "highway": "tertiary",
+            "ref": f"X{number:02d}",
+            "name": f"{TOWNSHIPS[a].name[:2]}{TOWNSHIPS[c].name[:2]}线",
+            **MAJOR_TAGS["tertiary"],
+        }
         if number == 3:
             tags["maxspeed"] = "50 mph"  # a foreign unit now and then keeps parsers honest
         ways.append(Way(_route(rng, pts, wiggle), tags))
@@ -148,8 +159,12 @@ def town_grids(rng: np.random.Generator, b: Boundaries) -> list[Way]:
 
 def _street_tags(rng: np.random.Generator, main: bool, name: str) -> dict[str, str]:
     if main:
-        return {"highway": "tertiary", "name": name, "lanes": "4",
-                "maxspeed": str(rng.choice(["50", "CN:urban"]))}
+        return {
+            "highway": "tertiary",
+            "name": name,
+            "lanes": "4",
+            "maxspeed": str(rng.choice(["50", "CN:urban"])),
+        }
     tags = {"highway": "residential"}
     if rng.random() < 0.8:
         tags["name"] = name
@@ -170,20 +185,32 @@ def _street_tags(rng: np.random.Generator, main: bool, name: str) -> dict[str, s
     return tags
 
 
-def expressway(rng: np.random.Generator, b: Boundaries, frame: tuple[float, float, float, float],
-               majors: list[Way]) -> list[Way]:
+def expressway(
+    rng: np.random.Generator,
+    b: Boundaries,
+    frame: tuple[float, float, float, float],
+    majors: list[Way],
+) -> list[Way]:
     """G25: two one-way carriageways and diamond interchanges at the first two major crossings."""
     x0, _, x1, _ = b.county.bounds
     south = np.array([x0 + 0.43 * (x1 - x0), frame[1]])
     north = np.array([x0 + 0.41 * (x1 - x0), frame[3]])
     centre = LineString(meander_coords(rng, south, north, 0.01, step=200.0))
-    base = {"highway": "motorway", "ref": "G25", "name": "长深高速", "oneway": "yes",
-            "lanes": "2", "maxspeed": "120"}
+    base = {
+        "highway": "motorway",
+        "ref": "G25",
+        "name": "长深高速",
+        "oneway": "yes",
+        "lanes": "2",
+        "maxspeed": "120",
+    }
     # Traffic keeps right: the northbound carriageway is the eastern one.
     east = shapely.offset_curve(centre, -12.0)
     west = shapely.offset_curve(centre, 12.0)
-    ways = [Way(np.asarray(east.coords), dict(base)),
-            Way(np.asarray(west.coords)[::-1].copy(), dict(base))]
+    ways = [
+        Way(np.asarray(east.coords), dict(base)),
+        Way(np.asarray(west.coords)[::-1].copy(), dict(base)),
+    ]
     crossings: list[tuple[float, Way]] = []
     for road in majors:
         if road.highway not in ("trunk", "primary", "secondary", "tertiary"):
@@ -210,8 +237,9 @@ def _bezier(a: np.ndarray, c: np.ndarray, b: np.ndarray, n: int = 14) -> np.ndar
     return (1 - t) ** 2 * a + 2 * (1 - t) * t * c + t**2 * b
 
 
-def _diamond(centre: LineString, east: LineString, west: LineString, road: LineString,
-             d: float) -> list[Way]:
+def _diamond(
+    centre: LineString, east: LineString, west: LineString, road: LineString, d: float
+) -> list[Way]:
     p = centre.interpolate(d)
     ahead = np.asarray(centre.interpolate(d + 20).coords[0]) - np.asarray(p.coords[0])
     tangent = ahead / np.hypot(*ahead)
@@ -238,8 +266,13 @@ def _diamond(centre: LineString, east: LineString, west: LineString, road: LineS
     ]
 
 
-def village_roads(rng: np.random.Generator, b: Boundaries, network: list[Way],
-                  names: list[str], avoid: shapely.Geometry | None) -> tuple[list[Way], np.ndarray]:
+def village_roads(
+    rng: np.random.Generator,
+    b: Boundaries,
+    network: list[Way],
+    names: list[str],
+    avoid: shapely.Geometry | None,
+) -> tuple[list[Way], np.ndarray]:
     """A road from every village settlement to the nearest road, nearest village first.
 
     Returns the new ways and the settlement points (moved onto the road when
@@ -283,8 +316,13 @@ def village_roads(rng: np.random.Generator, b: Boundaries, network: list[Way],
     return ways, pts
 
 
-def _spurs(rng: np.random.Generator, b: Boundaries, i: int, start: np.ndarray,
-           avoid: shapely.Geometry | None) -> list[Way]:
+def _spurs(
+    rng: np.random.Generator,
+    b: Boundaries,
+    i: int,
+    start: np.ndarray,
+    avoid: shapely.Geometry | None,
+) -> list[Way]:
     out = []
     village = b.villages[i]
     base = rng.uniform(0, 2 * np.pi)
@@ -303,8 +341,13 @@ def _spurs(rng: np.random.Generator, b: Boundaries, i: int, start: np.ndarray,
     return out
 
 
-def make_roads(rng: np.random.Generator, b: Boundaries, frame: tuple[float, float, float, float],
-               village_names: list[str], lakes: shapely.Geometry | None) -> tuple[list[Way], np.ndarray]:
+def make_roads(
+    rng: np.random.Generator,
+    b: Boundaries,
+    frame: tuple[float, float, float, float],
+    village_names: list[str],
+    lakes: shapely.Geometry | None,
+) -> tuple[list[Way], np.ndarray]:
     """Every road way of the county (not yet noded) and the village settlement points."""
     majors = major_roads(rng, b, frame)
     streets = town_grids(rng, b)

@@ -39,8 +39,14 @@ def inner_extent(margin: float = 1500.0) -> tuple[float, float, float, float]:
     )
 
 
-def smooth_periodic(rng: np.random.Generator, theta: np.ndarray, kmin: int, kmax: int,
-                    std: float, slope: float = 1.3) -> np.ndarray:
+def smooth_periodic(
+    rng: np.random.Generator,
+    theta: np.ndarray,
+    kmin: int,
+    kmax: int,
+    std: float,
+    slope: float = 1.3,
+) -> np.ndarray:
     """A smooth random function of the angle: harmonics ``kmin..kmax`` with a power-law spectrum."""
     ks = np.arange(kmin, kmax + 1)
     amp = ks.astype(float) ** -slope * rng.normal(1.0, 0.25, size=ks.size)
@@ -49,8 +55,15 @@ def smooth_periodic(rng: np.random.Generator, theta: np.ndarray, kmin: int, kmax
     return values * (std / max(float(values.std()), 1e-12))
 
 
-def blob(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float,
-         roughness: float = 0.12, n: int = 360) -> Polygon:
+def blob(
+    rng: np.random.Generator,
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    roughness: float = 0.12,
+    n: int = 360,
+) -> Polygon:
     """An irregular star-shaped polygon around (cx, cy) with semi-axes ``rx``, ``ry``."""
     theta = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     wobble = smooth_periodic(rng, theta, 2, 9, roughness)
@@ -78,7 +91,7 @@ def county_polygon(rng: np.random.Generator, target_km2: float = 936.0) -> Polyg
         scale = np.sqrt(target_km2 * 1e6 / Polygon(ring).area)
         ring = ring * scale
         if np.all(np.abs(ring[:, 0]) <= hx) and np.all(np.abs(ring[:, 1]) <= hy):
-            poly = Polygon(ring + [cx, cy])
+            poly = Polygon(ring + np.array([cx, cy]))
             return shapely.set_precision(poly, GRID)
     raise RuntimeError("could not draw a county outline inside the extent")  # pragma: no cover
 
@@ -192,8 +205,12 @@ def township_seats(county: Polygon) -> np.ndarray:
     return np.array(seats)
 
 
-def assign_townships(villages: list[Polygon], seeds: np.ndarray, seats: np.ndarray,
-                     towns: tuple[Township, ...] = TOWNSHIPS) -> np.ndarray:
+def assign_townships(
+    villages: list[Polygon],
+    seeds: np.ndarray,
+    seats: np.ndarray,
+    towns: tuple[Township, ...] = TOWNSHIPS,
+) -> np.ndarray:
     """Give every village a township: nearest seat, balanced and contiguous.
 
     Distances are divided by a per-township weight that grows for townships
@@ -241,8 +258,9 @@ def _make_contiguous(villages: np.ndarray, town: np.ndarray, holder: np.ndarray)
     return town
 
 
-def make_boundaries(rng: np.random.Generator, lakes: list[Polygon] | None = None,
-                    county: Polygon | None = None) -> Boundaries:
+def make_boundaries(
+    rng: np.random.Generator, lakes: list[Polygon] | None = None, county: Polygon | None = None
+) -> Boundaries:
     """County, villages and townships, with each village's settlement point off the lakes."""
     county = county if county is not None else county_polygon(rng)
     seeds = village_seeds(rng, county)

@@ -75,12 +75,15 @@ def _interp_matrix(coords: np.ndarray, origin: float, spacing: float, n: int) ->
     i = np.floor(t).astype(np.int64)
     f = t - i
     f2, f3 = f * f, f * f * f
-    w = np.stack([
-        -0.5 * f3 + f2 - 0.5 * f,
-        1.5 * f3 - 2.5 * f2 + 1.0,
-        -1.5 * f3 + 2.0 * f2 + 0.5 * f,
-        0.5 * f3 - 0.5 * f2,
-    ], axis=1)
+    w = np.stack(
+        [
+            -0.5 * f3 + f2 - 0.5 * f,
+            1.5 * f3 - 2.5 * f2 + 1.0,
+            -1.5 * f3 + 2.0 * f2 + 0.5 * f,
+            0.5 * f3 - 0.5 * f2,
+        ],
+        axis=1,
+    )
     cols = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n - 1)
     rows = np.repeat(np.arange(coords.size), 4)
     return sp.csr_matrix((w.ravel(), (rows, cols.ravel())), shape=(coords.size, n))
@@ -108,8 +111,9 @@ class Noise:
         rows = wy @ lat  # (len(ys), nx)
         return np.ascontiguousarray((wx @ rows.T).T)
 
-    def fbm(self, octaves: range, xs: np.ndarray, ys: np.ndarray, h: float = 0.85,
-            ridged: bool = False) -> np.ndarray:
+    def fbm(
+        self, octaves: range, xs: np.ndarray, ys: np.ndarray, h: float = 0.85, ridged: bool = False
+    ) -> np.ndarray:
         """Fractal sum of ``octaves``; ``ridged`` folds each octave into sharp crests."""
         total = np.zeros((ys.size, xs.size), dtype=np.float32)
         norm = 0.0
@@ -135,15 +139,18 @@ class Water:
     canal_widths: list[float]
 
     def canal_polygons(self) -> list[Polygon]:
-        return [c.buffer(w / 2, cap_style="flat") for c, w in zip(self.canals, self.canal_widths,
-                                                                   strict=True)]
+        return [
+            c.buffer(w / 2, cap_style="flat")
+            for c, w in zip(self.canals, self.canal_widths, strict=True)
+        ]
 
     def polygons(self) -> list[shapely.Geometry]:
         return [*self.lakes, *self.canal_polygons()]
 
 
-def mountain_weight(county: Polygon, xs: np.ndarray, ys: np.ndarray,
-                    front: np.ndarray) -> np.ndarray:
+def mountain_weight(
+    county: Polygon, xs: np.ndarray, ys: np.ndarray, front: np.ndarray
+) -> np.ndarray:
     """1 in the western hills, 0 on the eastern plain; ``front`` wiggles the transition."""
     x0, _, x1, _ = county.bounds
     u = (xs[None, :] - x0) / (x1 - x0) + 0.07 * front
@@ -211,14 +218,20 @@ def make_water(rng: np.random.Generator, county: Polygon, seats: np.ndarray) -> 
     return Water(lakes, list(LAKE_NAMES[: len(lakes)]), canals, names, kinds, widths)
 
 
-def _meander(rng: np.random.Generator, a: tuple[float, float], b: tuple[float, float],
-             amplitude: float, step: float = 150.0) -> LineString:
+def _meander(
+    rng: np.random.Generator,
+    a: tuple[float, float],
+    b: tuple[float, float],
+    amplitude: float,
+    step: float = 150.0,
+) -> LineString:
     """A gently meandering line from ``a`` to ``b`` (offsets vanish at both ends)."""
     return LineString(meander_coords(rng, np.asarray(a), np.asarray(b), amplitude, step))
 
 
-def meander_coords(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: float,
-                   step: float = 150.0) -> np.ndarray:
+def meander_coords(
+    rng: np.random.Generator, a: np.ndarray, b: np.ndarray, amplitude: float, step: float = 150.0
+) -> np.ndarray:
     """Vertices of a smooth wiggly path from ``a`` to ``b``; ``amplitude`` is relative to length."""
     d = b - a
     length = float(np.hypot(*d))
@@ -254,8 +267,12 @@ def make_dem(rng: np.random.Generator, county: Polygon, grid: Grid, water: Water
     plain = 6.0 + 3.0 * noise.fbm(range(3, 7), xs, ys, h=0.6)
     elev = np.clip(plain, 2.0, 10.0) + np.float32(PEAK_M - 8.0) * relief
     wet = rasterio.features.rasterize(
-        [(g, 1) for g in water.polygons()], out_shape=(grid.height, grid.width),
-        transform=grid.transform, fill=0, dtype="uint8", all_touched=False,
+        [(g, 1) for g in water.polygons()],
+        out_shape=(grid.height, grid.width),
+        transform=grid.transform,
+        fill=0,
+        dtype="uint8",
+        all_touched=False,
     ).astype(bool)
     elev[wet] = np.minimum(elev[wet], WATER_LEVEL_M)
     return elev.astype(np.float32)

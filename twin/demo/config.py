@@ -18,20 +18,29 @@ _M_PER_PX_Z0 = 156_543.03 * math.cos(math.radians(30.56))
 
 # Source name -> (title, what it holds, extra SourceConfig fields).
 _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "county": ("County", "the county boundary", {"layer": "county"}),
+    "county": ("County", "The county boundary", {"layer": "county"}),
     "townships": ("Townships", "13 towns and subdistricts", {"layer": "townships"}),
     "villages": ("Villages", "137 administrative villages", {"layer": "villages"}),
     "dem": ("Elevation", "DEM in metres, EPSG:4549", {}),
-    "water": ("Water", "lakes and canal areas", {"layer": "water"}),
-    "canals": ("Canals", "canal and river centre lines", {"layer": "canals"}),
-    "roads": ("Roads", "road network, OpenStreetMap PBF", {}),
-    "cell_sites": ("5G cells", "one row per sector of each 5G site",
-                   {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
-    "enterprises": ("Enterprises", "registered enterprises",
-                    {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
-    "facilities": ("Service facilities", "clinics, schools, elderly care, bus stops",
-                   {"crs": "EPSG:4326", "x": "lon", "y": "lat"}),
-    "village_indicators": ("Village indicators", "one row per village, keyed by village_code", {}),
+    "water": ("Water", "Lakes and canal areas", {"layer": "water"}),
+    "canals": ("Canals", "Canal and river centre lines", {"layer": "canals"}),
+    "roads": ("Roads", "Road network, OpenStreetMap PBF", {}),
+    "cell_sites": (
+        "5G cells",
+        "One row per sector of each 5G site",
+        {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
+    ),
+    "enterprises": (
+        "Enterprises",
+        "Registered enterprises",
+        {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
+    ),
+    "facilities": (
+        "Service facilities",
+        "Clinics, schools, elderly care, bus stops",
+        {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
+    ),
+    "village_indicators": ("Village indicators", "One row per village, keyed by village_code", {}),
 }
 
 
@@ -73,11 +82,11 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
     layers = {
         "county": _vector("county", "County boundary", "county_code", color="#333333"),
         "townships": _vector("townships", "Townships", "town_code", color="#7a5195"),
-        "village_boundaries": _vector("villages", "Village boundaries", "village_code",
-                                      color="#ef5675"),
+        "village_boundaries": _vector(
+            "villages", "Village boundaries", "village_code", color="#ef5675"
+        ),
         "water": _vector("water", "Lakes and canals", "water_id", color="#4a90d9"),
-        "enterprises": _vector("enterprises", "Enterprises", "enterprise_id",
-                               property="industry"),
+        "enterprises": _vector("enterprises", "Enterprises", "enterprise_id", property="industry"),
         "facilities": _vector("facilities", "Service facilities", "facility_id", property="type"),
         "cell_sites": _vector("cell_sites", "5G cells", "cell_id", property="band"),
         "roads": LayerConfig(
@@ -92,8 +101,11 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             title="Elevation (m)",
             inputs={"source": "dem"},
             params={"resolution": resolution, "resampling": "bilinear"},
-            tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(resolution),
-                              style={"colormap": "terrain", "rescale": [0, 700]}),
+            tiles=TileOptions(
+                minzoom=8,
+                maxzoom=raster_maxzoom(resolution),
+                style={"colormap": "terrain", "rescale": [0, 700]},
+            ),
         ),
     }
     return TwinConfig(

@@ -69,11 +69,15 @@ SOURCE_FILES = {
 
 def generator_string(seed: int) -> str:
     """The generator named in every file's metadata."""
-    return f"onemap-twin {__version__} demo county generator v{GENERATOR_VERSION} (SYNTHETIC data, seed {seed})"
+    return (
+        f"onemap-twin {__version__} demo county generator v{GENERATOR_VERSION} "
+        f"(SYNTHETIC data, seed {seed})"
+    )
 
 
-def generate_sources(root: Path, *, seed: int = DEFAULT_SEED,
-                     resolution: float = 20.0) -> dict[str, Path]:
+def generate_sources(
+    root: Path, *, seed: int = DEFAULT_SEED, resolution: float = 20.0
+) -> dict[str, Path]:
     """Write the demo county's raw sources under ``root / "sources"``.
 
     Parameters
@@ -98,7 +102,8 @@ def generate_sources(root: Path, *, seed: int = DEFAULT_SEED,
     """
     if not MIN_RESOLUTION <= float(resolution) <= MAX_RESOLUTION:
         raise TwinError(
-            f"demo resolution must be {MIN_RESOLUTION:g}-{MAX_RESOLUTION:g} metres, got {resolution!r}"
+            f"demo resolution must be {MIN_RESOLUTION:g}-{MAX_RESOLUTION:g} metres, "
+            f"got {resolution!r}"
         )
     out = Path(root) / "sources"
     try:
@@ -123,8 +128,13 @@ def generate_sources(root: Path, *, seed: int = DEFAULT_SEED,
 
     grid = dem_grid(bounds.county, float(resolution))
     dem = make_dem(rng_dem, bounds.county, grid, water)
-    write_dem(dem, grid, WORK_CRS, out / "dem.tif",
-              {**meta, "DESCRIPTION": f"Synthetic elevation (m) of the demo county, {resolution:g} m"})
+    write_dem(
+        dem,
+        grid,
+        WORK_CRS,
+        out / "dem.tif",
+        {**meta, "DESCRIPTION": f"Synthetic elevation (m) of the demo county, {resolution:g} m"},
+    )
 
     frame = shapely.box(*grid.bounds).buffer(-200).bounds
     lakes = shapely.union_all(water.lakes)
@@ -136,8 +146,11 @@ def generate_sources(root: Path, *, seed: int = DEFAULT_SEED,
     write_pbf(net, out / "roads.osm.pbf", gen, rng_roads)
 
     land = Land(bounds.county, lakes)
-    majors = [w for w in ways if w.highway in ("trunk", "primary", "secondary", "tertiary")
-              and "ref" in w.tags]
+    majors = [
+        w
+        for w in ways
+        if w.highway in ("trunk", "primary", "secondary", "tertiary") and "ref" in w.tags
+    ]
     sites = cell_sites(rng_points, bounds, land)
     firms = enterprises(rng_points, bounds, land, majors)
     services = facilities(rng_points, bounds, land, village_names, majors)
@@ -161,12 +174,25 @@ def _village_codes(b: Boundaries) -> list[str]:
     return codes
 
 
-def _write_boundaries(out: Path, b: Boundaries, names: list[str], pinyin: list[str],
-                      codes: list[str], note: str, meta: dict[str, str]) -> None:
+def _write_boundaries(
+    out: Path,
+    b: Boundaries,
+    names: list[str],
+    pinyin: list[str],
+    codes: list[str],
+    note: str,
+    meta: dict[str, str],
+) -> None:
     county = gpd.GeoDataFrame(
-        {"county_code": [COUNTY_CODE], "name": [COUNTY_NAME], "name_en": [COUNTY_PINYIN],
-         "area_km2": [round(b.county.area / 1e6, 3)], "synthetic": [True]},
-        geometry=[b.county], crs=WORK_CRS,
+        {
+            "county_code": [COUNTY_CODE],
+            "name": [COUNTY_NAME],
+            "name_en": [COUNTY_PINYIN],
+            "area_km2": [round(b.county.area / 1e6, 3)],
+            "synthetic": [True],
+        },
+        geometry=[b.county],
+        crs=WORK_CRS,
     )
     write_gpkg(county, out / "county.gpkg", "county", note, meta)
     counts = np.bincount(b.village_town, minlength=len(TOWNSHIPS))
@@ -180,7 +206,8 @@ def _write_boundaries(out: Path, b: Boundaries, names: list[str], pinyin: list[s
             "area_km2": [round(p.area / 1e6, 3) for p in b.townships],
             "synthetic": True,
         },
-        geometry=b.townships, crs=WORK_CRS,
+        geometry=b.townships,
+        crs=WORK_CRS,
     )
     write_gpkg(towns, out / "townships.gpkg", "townships", note, meta)
     villages = gpd.GeoDataFrame(
@@ -193,7 +220,8 @@ def _write_boundaries(out: Path, b: Boundaries, names: list[str], pinyin: list[s
             "area_km2": [round(p.area / 1e6, 3) for p in b.villages],
             "synthetic": True,
         },
-        geometry=b.villages, crs=WORK_CRS,
+        geometry=b.villages,
+        crs=WORK_CRS,
     )
     write_gpkg(villages, out / "villages.gpkg", "villages", note, meta)
 
@@ -205,18 +233,29 @@ def _write_water(out: Path, water: Water, note: str, meta: dict[str, str]) -> No
     names = water.lake_names + water.canal_names
     widths = [None] * n_lakes + water.canal_widths
     areas = gpd.GeoDataFrame(
-        {"water_id": [f"W{i + 1:03d}" for i in range(len(polys))], "kind": kinds,
-         "name": names, "width_m": widths, "synthetic": True},
-        geometry=polys, crs=WORK_CRS,
+        {
+            "water_id": [f"W{i + 1:03d}" for i in range(len(polys))],
+            "kind": kinds,
+            "name": names,
+            "width_m": widths,
+            "synthetic": True,
+        },
+        geometry=polys,
+        crs=WORK_CRS,
     )
     path = out / "water.gpkg"
     path.unlink(missing_ok=True)
     write_gpkg(areas, path, "water", note, meta)
     lines = gpd.GeoDataFrame(
-        {"water_id": [f"W{n_lakes + i + 1:03d}" for i in range(len(water.canals))],
-         "kind": water.canal_kinds, "name": water.canal_names, "width_m": water.canal_widths,
-         "synthetic": True},
-        geometry=water.canals, crs=WORK_CRS,
+        {
+            "water_id": [f"W{n_lakes + i + 1:03d}" for i in range(len(water.canals))],
+            "kind": water.canal_kinds,
+            "name": water.canal_names,
+            "width_m": water.canal_widths,
+            "synthetic": True,
+        },
+        geometry=water.canals,
+        crs=WORK_CRS,
     )
     write_gpkg(lines, path, "canals", note, meta)
 
