@@ -169,3 +169,69 @@ def test_rank_scores_and_missing_values() -> None:
         domain_scores(table, {"x": {"q": 1}})
     with pytest.raises(ParameterError, match="'minmax' or 'rank'"):
         domain_scores(table, {"x": {"a": 1}}, method="zscore")  # type: ignore[arg-type]
+
+
+def test_build_villages_end_to_end(villages: gpd.GeoDataFrame) -> None:
+    from affine import Affine
+
+    from layers.types import RasterData
+    from layers.villages import PointLayer, build_villages
+
+    # RSRP on a 100 m grid over the three villages: covered (-90) west of x0+1500, else -120.
+    cols = np.arange(30)
+    values = np.where(cols < 15, -90.0, -120.0)[None, :].repeat(10, axis=0).astype("float32")
+    rsrp = RasterData(values, Affine(100, 0, X0, 0, -100, Y0 + 1000), crs=CRS, nodata=np.nan)
+    # A primary road along y = 500 through all three villages, and a residential one in A.
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [1, 2, 4],
+            "v": [2, 3, 5],
+            "length_m": [1500.0, 1500.0, 500.0],
+            "road_class": ["primary", "primary", "residential"],
+        },
+        geometry=[
+            LineString([(X0, Y0 + 500), (X0 + 1500, Y0 + 500)]),
+            LineString([(X0 + 1500, Y0 + 500), (X0 + 3000, Y0 + 500)]),
+            LineString([(X0 + 200, Y0 + 100), (X0 + 200, Y0 + 600)]),
+        ],
+        crs=CRS,
+    )
+    table = pd.DataFrame(
+        {
+            "code": ["A", "B", "C"],
+            "population": [1000, 2000, 0],
+            "reported_issues": [10, 0, 4],
+            "resolved_issues": [5, 0, 4],
+            "fibre_coverage": [0.9, 0.5, 1.0],
+        }
+    )
+    clinics = _points([(200, 500), (2900, 500)], type=["clinic", "clinic"])
+    result = build_villages(
+        villages,
+        "code",
+        tables={"t": table},
+        points=[PointLayer("fac", clinics, domain="services", category="type", reach=["clinic"])],
+        edges=edges,
+        coverage=rsrp,
+        threshold_dbm=-105,
+    )
+    v = result.villages.set_index("code")
+    assert v["inf_5g_share"].tolist() == pytest.approx([1.0, 0.5, 0.0])
+    assert v["inf_road_km"].tolist() == pytest.approx([1.5, 1.0, 1.0])
+    assert v["inf_road_km_primary"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    # Smart roads: main roads under coverage, so the primary road west of x0+1500.
+    assert v["inf_smart_road_km"].tolist() == pytest.approx([1.0, 0.5, 0.0], abs=0.06)
+    assert v["gov_resolution_rate"].iloc[0] == 0.5 and np.isnan(v["gov_resolution_rate"].iloc[1])
+    assert v["gov_issues_per_1000"].iloc[0] == 10.0
+    assert v["inf_fibre_coverage"].tolist() == [0.9, 0.5, 1.0]
+    assert v["svc_fac_clinic"].tolist() == [1, 0, 1]
+    # Village B's centre (x0+1500, y0+500) is a node of the primary road. The east
+    # clinic walks 100 m to the road's end node, then 1500 m along it: 1600 m. The west
+    # clinic's nearest node is on the residential road, which does not join the primary.
+    centre = result.villages.geometry.representative_point().iloc[1]
+    assert (centre.x, centre.y) == (X0 + 1500, Y0 + 500)
+    assert v.loc["B", "svc_clinic_dist_m"] == pytest.approx(1600.0)
+    assert result.figures["villages"] == 3 and result.figures["population"] == 3000
+    assert result.figures["coverage_share_pct"] == pytest.approx(50.0)
+    assert {f"score_{d}" for d in ("services", "governance", "infrastructure")} <= set(v.columns)
+    assert result.units["inf_5g_share"] == "share 0-1"
