@@ -432,7 +432,9 @@ class _BandSum:
     def __init__(self, band: str, shape: tuple[int, int], noise_mw: float, load: float) -> None:
         self.band = band
         self.best = np.full(shape, -np.inf, dtype=np.float32)
-        self.total = np.zeros(shape, dtype=np.float32)
+        # float64 with the same float32 -> float64 conversion on both sides, so that
+        # "total - best" cancels exactly for a lone server (no phantom interference).
+        self.total = np.zeros(shape, dtype=np.float64)
         self.arg = np.full(shape, -1, dtype=np.int32)
         self.noise_mw = noise_mw
         self.load = load
@@ -440,7 +442,7 @@ class _BandSum:
     def add(self, index: int, f: CellField) -> None:
         win = (f.rows, f.cols)
         ok = ~np.isnan(f.rsrp)
-        self.total[win] += np.where(ok, 10 ** (f.rsrp / np.float32(10)), np.float32(0))
+        self.total[win] += np.where(ok, 10 ** (f.rsrp.astype(np.float64) / 10), 0.0)
         better = ok & (f.rsrp > self.best[win])
         self.best[win] = np.where(better, f.rsrp, self.best[win])
         self.arg[win] = np.where(better, np.int32(index), self.arg[win])
