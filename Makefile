@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= ./demo-county
+PORT ?= 8000
 
 .PHONY: demo test lint bench clean
 
@@ -21,8 +22,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/twin demo $(DEMO_DIR)
 	$(BIN)/twin -w $(DEMO_DIR) stats
+	$(BIN)/twin -w $(DEMO_DIR) serve --host 127.0.0.1 --port $(PORT)
 
-test: $(VENV)/.installed-test
+# The browser and style tests serve MapLibre from node_modules (no CDN in tests).
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+test: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test

@@ -337,6 +337,31 @@ def validate(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+@_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="URL clients reach the server at (tile URLs are built from it)."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve the published layers as tiles, with a viewer at / (until Ctrl-C).
+
+    A rebuild is picked up without a restart. Other settings come from
+    TWIN_* environment variables (see the README).
+    """
+    from tiles.server import serve as run_server
+
+    twin = _open(workspace)
+    shown = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    out.print(f"serving {twin.name} ({len(twin.catalog.layers)} layers) at {shown}/")
+    run_server(twin.catalog_path, host=host, port=port, workers=workers, public_url=public_url)
+
+
 @app.command("builders")
 def list_builders() -> None:
     """List the builder kinds a layer can use, with their inputs."""
