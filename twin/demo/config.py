@@ -59,6 +59,40 @@ def _vector(source: str, title: str, id_column: str, **style: Any) -> LayerConfi
     )
 
 
+def _villages(with_coverage: bool) -> LayerConfig:
+    """The digital-village one map: every village's five domains, styled by its total score."""
+    inputs = {
+        "boundaries": "villages",
+        "indicators": "village_indicators",
+        "enterprises": "enterprises",
+        "facilities": "facilities",
+        "roads": "layers.roads",
+    }
+    if with_coverage:
+        inputs["coverage"] = "layers.coverage"
+    return LayerConfig(
+        builder="villages",
+        title="Villages (five domains)",
+        inputs=inputs,
+        params={
+            "tables": ["indicators"],
+            "points": {
+                "enterprises": {
+                    "domain": "business",
+                    "category": "industry",
+                    "sum": ["revenue_10k_cny", "employees"],
+                },
+                "facilities": {
+                    "domain": "services",
+                    "category": "type",
+                    "reach": ["clinic", "school", "elderly_care", "bus_stop"],
+                },
+            },
+        },
+        tiles=TileOptions(minzoom=8, maxzoom=18, style={"property": "score_total"}),
+    )
+
+
 def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinConfig:
     """The configuration of the demo workspace written by :func:`twin.demo.generate_sources`.
 
@@ -108,6 +142,7 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             ),
         ),
     }
+    layers["villages"] = _villages(with_coverage="coverage" in layers)
     return TwinConfig(
         region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),
         sources=sources,
