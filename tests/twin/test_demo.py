@@ -120,6 +120,13 @@ def test_other_seed_changes_every_file(coarse: Path, tmp_path: Path) -> None:
     generate_sources(other, seed=DEFAULT_SEED + 1, resolution=100)
     first, second = _hashes(coarse), _hashes(other)
     assert [name for name in FILES if first[name] == second[name]] == []
+    # Another county altogether, with the same invariants.
+    county = gpd.read_file(other / "sources" / "county.gpkg").geometry.iloc[0]
+    villages = gpd.read_file(other / "sources" / "villages.gpkg")
+    towns = gpd.read_file(other / "sources" / "townships.gpkg")
+    assert 900e6 <= county.area <= 1000e6 and len(villages) == 137 and len(towns) == 13
+    union = shapely.union_all(villages.geometry.to_numpy())
+    assert shapely.symmetric_difference(union, county).area < 1.0
 
 
 def test_resolution_changes_only_the_dem(coarse: Path, full: Path) -> None:

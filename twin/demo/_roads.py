@@ -52,6 +52,7 @@ MAJOR_TAGS = {
     "secondary": {"lanes": "2", "maxspeed": "60"},
     "tertiary": {"lanes": "2", "maxspeed": "50"},
 }
+LOOP_SHARE = 0.5  # villages that get a second road out
 RAMP_OFFSET = 500.0  # metres along the expressway between a crossing and its ramp ends
 
 
@@ -298,22 +299,41 @@ def village_roads(
         if dist[i] < 20.0:
             pts[i] = end  # the settlement sits on the road already
         else:
-            wiggle = 0.1 if _hilly(b, pts[i]) else 0.05
-            coords = meander_coords(rng, pts[i], end, wiggle, step=120.0)
-            tags = {"highway": "unclassified", "surface": str(rng.choice(["asphalt", "concrete"]))}
-            if rng.random() < 0.35:
-                tags["name"] = f"{names[i][:-1]}路"
-            if rng.random() < 0.3:
-                tags["maxspeed"] = str(rng.choice(["30", "40"]))
-            new = Way(coords, tags)
+            new = _connector(rng, b, pts[i], end, names[i])
             ways.append(new)
             lines.append(new.line)
             dj = shapely.distance(geoms, new.line)
             better = (dj < dist) & ~done
             dist[better], target[better] = dj[better], len(lines) - 1
+    # A second way out for about half the villages closes loops, as real
+    # networks have; it goes to a road that does not already pass the village.
+    arr = np.array(lines, dtype=object)
+    for i in range(n):
+        if rng.random() >= LOOP_SHARE:
+            continue
+        d = shapely.distance(arr, geoms[i])
+        d[d < 300.0] = np.inf
+        j = int(np.argmin(d))
+        if d[j] > 2500.0:
+            continue
+        end = np.asarray(arr[j].interpolate(arr[j].project(geoms[i])).coords[0])
+        ways.append(_connector(rng, b, pts[i], end, names[i]))
     for i in range(n):
         ways += _spurs(rng, b, i, pts[i], avoid)
     return ways, pts
+
+
+def _connector(
+    rng: np.random.Generator, b: Boundaries, start: np.ndarray, end: np.ndarray, name: str
+) -> Way:
+    wiggle = 0.1 if _hilly(b, start) else 0.05
+    coords = meander_coords(rng, start, end, wiggle, step=120.0)
+    tags = {"highway": "unclassified", "surface": str(rng.choice(["asphalt", "concrete"]))}
+    if rng.random() < 0.35:
+        tags["name"] = f"{name[:-1]}路"
+    if rng.random() < 0.3:
+        tags["maxspeed"] = str(rng.choice(["30", "40"]))
+    return Way(coords, tags)
 
 
 def _spurs(

@@ -85,7 +85,7 @@ def county_polygon(rng: np.random.Generator, target_km2: float = 936.0) -> Polyg
     theta = np.linspace(0.0, 2 * np.pi, 720, endpoint=False)
     ellipse = 1.0 / np.sqrt((np.cos(theta) / hx) ** 2 + (np.sin(theta) / hy) ** 2)
     for _ in range(200):
-        noise = smooth_periodic(rng, theta, 2, 7, 0.075) + smooth_periodic(rng, theta, 8, 40, 0.012)
+        noise = smooth_periodic(rng, theta, 2, 7, 0.11) + smooth_periodic(rng, theta, 8, 48, 0.022)
         r = ellipse * (1.0 + noise)
         ring = np.column_stack([r * np.cos(theta), r * np.sin(theta)])
         scale = np.sqrt(target_km2 * 1e6 / Polygon(ring).area)
