@@ -149,7 +149,7 @@ class LayerEntry(_Model):
 class Catalog(_Model):
     """Every published layer of a workspace."""
 
-    format: Literal[1] = FORMAT_VERSION
+    format: Literal[1] = 1
     workspace: str
     updated: str
     region: RegionInfo | None = None

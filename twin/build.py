@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -133,7 +133,7 @@ class Built:
     text: str
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Literal["vector", "raster"]:
         return "raster" if self.file.endswith(".tif") else "vector"
 
 
@@ -309,7 +309,7 @@ class Publisher:
         credits = {i.source.attribution for i in ctx.inputs.values() if i.source}
         attribution = "; ".join(sorted(c for c in credits if c))
         return LayerEntry(
-            kind=out.kind,  # type: ignore[arg-type]
+            kind=out.kind,
             title=title,
             description=(cfg.description if is_main else "") or out.text,
             version=job.version,
@@ -433,8 +433,8 @@ def execute(
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     job = running.pop(fut)
-                    exc = fut.exception()
-                    finish(job, None if exc else fut.result(), exc)
+                    error = fut.exception()
+                    finish(job, None if error else fut.result(), error)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -134,11 +134,11 @@ def build(ctx: BuildContext) -> Output:
             # Use the coverage layer's own definition of "covered" unless told otherwise,
             # so village shares add up to the county share it reports.
             made = ctx.input("coverage").entry
-            stats = made.stats if made else {}
+            made_stats = made.stats if made else {}
             if threshold is None:
-                threshold = float(stats.get("threshold_dbm", -105.0))
-            if sinr_threshold is None and "sinr_threshold_db" in stats:
-                sinr_threshold = float(stats["sinr_threshold_db"])
+                threshold = float(made_stats.get("threshold_dbm", -105.0))
+            if sinr_threshold is None and "sinr_threshold_db" in made_stats:
+                sinr_threshold = float(made_stats["sinr_threshold_db"])
             if sinr_threshold is not None and "sinr" in ctx.input("coverage").extras:
                 sinr = ctx.read_raster("coverage", extra="sinr")
         region = None
