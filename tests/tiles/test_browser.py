@@ -1,0 +1,169 @@
+"""The viewer in a real headless Chromium, against the server under uvicorn.
+
+MapLibre is loaded from its default CDN URL, which the browser's request
+routing answers from the npm package on disk (node_modules/maplibre-gl), so
+the test runs offline; every other request off the test server is aborted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from pyproj import Transformer
+from rasterio.io import MemoryFile
+
+from tests.tiles.conftest import CRS, X0, Y0, build_workspace
+
+REPO = Path(__file__).resolve().parents[2]
+MAPLIBRE_DIST = REPO / "node_modules" / "maplibre-gl" / "dist"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CDN_PREFIX = "https://unpkg.com/maplibre-gl@"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``tiles.server.serve`` on a fresh test workspace, in a subprocess, killed at the end."""
+    catalog = build_workspace(tmp_path_factory.mktemp("browser"))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
+    code = f"from pathlib import Path; from tiles.server import serve; serve(Path({str(catalog)!r}), port={port})"
+    log = (tmp_path_factory.getbasetemp() / "uvicorn.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start (exit {proc.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+def _png_pixels(png: bytes) -> np.ndarray:
+    with MemoryFile(png) as mem, mem.open() as ds:
+        return ds.read()[:3].transpose(1, 2, 0).reshape(-1, 3).astype(int)
+
+
+WAIT_IDLE = """() => new Promise((resolve) => {
+  const done = () => resolve(true);
+  if (window.map.loaded() && window.map.areTilesLoaded() && !window.map.isMoving()) { done(); }
+  else { window.map.once('idle', done); }
+})"""
+
+
+def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert CHROMIUM.exists(), "install Debian chromium (see .ci/run)"
+    assert (MAPLIBRE_DIST / "maplibre-gl.js").exists(), "run `npm install` (see .ci/run)"
+    served_from_disk: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.set_default_timeout(60_000)
+            console_errors: list[str] = []
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+
+            def route(r):  # noqa: ANN001 (a Playwright Route)
+                url = r.request.url
+                if url.startswith(CDN_PREFIX):
+                    name = url.split("/dist/", 1)[1].split("?")[0]
+                    served_from_disk.append(name)
+                    r.fulfill(path=str(MAPLIBRE_DIST / name))
+                elif url.startswith(server):
+                    r.continue_()
+                else:
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(server + "/", wait_until="load")
+            page.wait_for_function("() => window.map !== undefined")
+            page.evaluate(WAIT_IDLE)
+            assert "maplibre-gl.js" in served_from_disk
+
+            # every vector layer rendered features
+            for layer_id in ("villages-fill", "villages-outline", "roads-line", "sites-circle"):
+                n = page.evaluate(f"() => window.map.queryRenderedFeatures({{layers: ['{layer_id}']}}).length")
+                assert n > 0, layer_id
+            names = page.evaluate(
+                "() => [...new Set(window.map.queryRenderedFeatures().map(f => f.properties.name).filter(Boolean))]"
+            )
+            assert '<img src=x onerror="window.__xss=1">&</script>' in names  # drawn as data...
+            assert page.evaluate("() => window.__xss") is None  # ...never run as HTML
+            # key figures and the layer switcher are on the page
+            assert page.locator("#figure-list dd").count() == 3
+            assert page.locator("#layer-list input[type=checkbox]").count() == 4
+
+            # raster: with the vector layers switched off, the canvas shows the DEM's colours
+            for name in ("villages", "roads", "sites"):
+                page.locator(f"#layer-list input[data-layer={name}]").uncheck()
+            page.evaluate(WAIT_IDLE)
+            assert page.evaluate("() => window.map.queryRenderedFeatures().length") == 0
+            with_raster = _png_pixels(page.locator("#map canvas").screenshot())
+            page.locator("#layer-list input[data-layer=dem]").uncheck()
+            page.evaluate(WAIT_IDLE)
+            without = _png_pixels(page.locator("#map canvas").screenshot())
+            # (the screenshot includes the panel and controls above the canvas: compare the two)
+            changed = np.abs(with_raster - without).sum(axis=1) > 30
+            assert changed.mean() > 0.05, "the raster layer drew nothing"
+            background = np.array([0xF4, 0xF2, 0xEE])
+            # where the raster drew, the map is bare background without it (bar the translucent panel)
+            assert (np.abs(without[changed] - background).sum(axis=1) < 10).mean() > 0.8
+
+            # a popup on click shows the feature's properties as text
+            page.locator("#layer-list input[data-layer=villages]").check()
+            page.evaluate(WAIT_IDLE)
+            # the middle of village 11 (north-east, clear of the panel)
+            lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0 + 3500, Y0 + 3500)
+            point = page.evaluate(f"() => window.map.project([{lon}, {lat}])")
+            page.mouse.click(point["x"], point["y"])
+            popup = page.locator(".maplibregl-popup-content")
+            popup.wait_for(timeout=10_000)
+            assert "population" in popup.inner_text()
+
+            assert page.evaluate("() => window.twinErrors") == []
+            assert console_errors == []
+        finally:
+            browser.close()
