@@ -211,8 +211,11 @@ def read_line_roads(
     class_map
         Extra source class value -> road class mappings (the built-in table
         knows OSM values and Chinese road grades such as 国道 / 县道).
+    clip
+        A polygon in ``crs``; lines are cut exactly at its boundary.
     snap_m
-        Vertices closer than this grid (metres) are the same node.
+        Vertices on the same ``snap_m`` grid cell are one node. Lines that
+        cross without a shared vertex do not meet (a bridge), as in OSM.
     source_crs
         CRS to assume when the file declares none.
     """
@@ -241,7 +244,14 @@ def read_line_roads(
     if crs is None:
         crs = gdf.crs if gdf.crs.is_projected else gdf.estimate_utm_crs()
     work_crs = CRS.from_user_input(crs)
-    gdf = gdf.to_crs(work_crs).explode(index_parts=False)
+    gdf = gdf.to_crs(work_crs)
+    if clip is not None:
+        # Lines have few vertices, so cut them exactly at the boundary (OSM ways are cut
+        # at their last node inside instead, keeping node ids real).
+        gdf = gdf.clip(clip)
+        gdf = gdf[np.isin(shapely.get_type_id(gdf.geometry.to_numpy()), [1, 5])]
+        clip = None
+    gdf = gdf.explode(index_parts=False)
     gdf = gdf[~gdf.geometry.is_empty]
     coords, part = shapely.get_coordinates(gdf.geometry.to_numpy(), return_index=True)
     offsets = np.searchsorted(part, np.arange(len(gdf) + 1))

@@ -162,3 +162,56 @@ def test_builder_is_registered_with_its_contract() -> None:
     with pytest.raises(ValueError):
         builder.params.model_validate({"consolidate_m": 0})
     assert np.isfinite(params.snap_m)
+
+
+def test_line_source_clipped_to_the_region(tmp_path: Path) -> None:
+    root = tmp_path / "lines"
+    (root / "sources").mkdir(parents=True)
+    x0, y0 = 500_000.0, 3_375_000.0
+    lines = [
+        shapely.LineString([(x0, y0), (x0 + 2000, y0)]),
+        shapely.LineString([(x0 + 500, y0 - 500), (x0 + 500, y0 + 500)]),
+    ]
+    gpd.GeoDataFrame(
+        {"GRADE": ["省道", "村道"], "NAME": ["S201", None]}, geometry=lines, crs="EPSG:4549"
+    ).to_file(root / "sources" / "bureau.gpkg", engine="pyogrio")
+    county = shapely.box(x0 - 100, y0 - 1000, x0 + 1000, y0 + 1000)  # cuts the S201 at 1 km
+    gpd.GeoDataFrame({"name": ["C"]}, geometry=[county], crs="EPSG:4549").to_file(
+        root / "sources" / "county.gpkg", engine="pyogrio"
+    )
+    (root / "twin.toml").write_text(
+        """
+[region]
+name = "Lines"
+crs = "EPSG:4549"
+boundary = "county"
+
+[sources.county]
+path = "sources/county.gpkg"
+
+[sources.bureau]
+path = "sources/bureau.gpkg"
+
+[layers.roads]
+builder = "roads"
+inputs = { osm = "bureau" }
+params = { clip_to_region = true, columns = { road_class = "GRADE", name = "NAME" } }
+""",
+        encoding="utf-8",
+    )
+    twin = Twin.open(root)
+    twin.build()
+    edges = twin.layer("roads")
+    assert set(edges["road_class"]) == {"primary", "unclassified"}
+    # lines are cut exactly at the boundary; the two roads cross without a shared vertex,
+    # so they do not meet (a bridge, as in OSM)
+    assert edges.geometry.within(county.buffer(1e-6)).all()
+    primary = edges[edges["road_class"] == "primary"]
+    assert primary["length_m"].sum() == pytest.approx(1000.0)
+    assert edges.loc[edges["road_class"] == "unclassified", "length_m"].sum() == pytest.approx(
+        1000.0
+    )
+    assert edges["component"].nunique() == 2
+    assert twin.stats().loc["road_density", "value"] == pytest.approx(
+        2.0 / (county.area / 1e6), rel=1e-3
+    )
