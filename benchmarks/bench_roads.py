@@ -173,16 +173,27 @@ def to_drive_xml(pbf: Path, xml: Path) -> Path:
     return xml
 
 
-def run(tool: str, path: Path, timeout: float, repeat: int) -> dict[str, float] | str:
-    """The run with the median wall time of ``repeat`` fresh processes (the machine is shared)."""
-    runs = []
+def run_all(tools: list[str], pbf: Path, xml: Path, timeout: float, repeat: int) -> dict:
+    """Median-time run of each tool over ``repeat`` rounds of fresh processes.
+
+    Rounds interleave the tools, so load from other processes on a shared
+    machine falls on all of them alike.
+    """
+    runs: dict[str, list] = {t: [] for t in tools}
     for _ in range(repeat):
-        r = _run_once(tool, path, timeout)
-        if isinstance(r, str):
-            return r
-        runs.append(r)
-    runs.sort(key=lambda r: r["seconds"])
-    return runs[len(runs) // 2]
+        for tool in tools:
+            if runs[tool] and isinstance(runs[tool][-1], str):
+                continue  # failed or timed out once: do not try again
+            runs[tool].append(_run_once(tool, xml if tool == "osmnx" else pbf, timeout))
+    out: dict[str, dict[str, float] | str] = {}
+    for tool, results in runs.items():
+        failed = [r for r in results if isinstance(r, str)]
+        if failed:
+            out[tool] = failed[0]
+            continue
+        results.sort(key=lambda r: r["seconds"])
+        out[tool] = results[len(results) // 2]
+    return out
 
 
 def _run_once(tool: str, path: Path, timeout: float) -> dict[str, float] | str:
@@ -224,16 +235,9 @@ def main() -> None:
                 if "osmnx" in tools
                 else pbf
             )
-            results = {}
-            for tool in tools:
-                t0 = time.perf_counter()
-                results[tool] = run(
-                    tool, xml if tool == "osmnx" else pbf, args.timeout, args.repeat
-                )
-                print(
-                    f"  {name} / {tool}: {results[tool]} ({time.perf_counter() - t0:.1f} s)",
-                    file=sys.stderr,
-                )
+            t0 = time.perf_counter()
+            results = run_all(tools, pbf, xml, args.timeout, args.repeat)
+            print(f"  {name}: {time.perf_counter() - t0:.0f} s {results}", file=sys.stderr)
             rows.append((name, results))
     print(table(rows, tools))
 
