@@ -26,7 +26,6 @@ from layers.vector import read_vector
 from tiles.catalog import (
     Catalog,
     Figure,
-    LayerEntry,
     RegionInfo,
     read_catalog,
     utc_now,
@@ -51,6 +50,7 @@ from twin.builders.context import BuildContext, Input
 from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Raster
+from twin.notebook import Layers, explore, progress_events
 
 BUILD_DIR = "build"
 CATALOG_NAME = "catalog.json"
@@ -204,9 +204,16 @@ class Twin:
         return read_catalog(self.catalog_path)
 
     @property
-    def layers(self) -> dict[str, LayerEntry]:
-        """Every published layer's catalog entry, by name."""
-        return dict(self.catalog.layers)
+    def layers(self) -> Layers:
+        """Every published layer's catalog entry, by name (a table in notebooks)."""
+        cat = self.catalog
+        return Layers(cat.layers, workspace=cat.workspace, updated=cat.updated)
+
+    def explore(
+        self, layers: str | list[str] | None = None, server: str | None = None, **kwargs: Any
+    ) -> Any:
+        """An interactive map of the layers; see :func:`twin.notebook.explore`."""
+        return explore(self, layers, server=server, **kwargs)
 
     def layer(self, name: str) -> gpd.GeoDataFrame | Raster:
         """A published layer: a GeoDataFrame (vector) or a :class:`Raster` handle."""
@@ -255,6 +262,7 @@ class Twin:
         force: bool = False,
         workers: int = 1,
         events: BuildEvents | None = None,
+        progress: bool | None = None,
     ) -> BuildReport:
         """Build what changed (and everything ``names`` depends on) and publish it.
 
@@ -269,6 +277,9 @@ class Twin:
             Build up to this many independent layers at once, in separate processes.
         events
             Receives progress (see :class:`twin.build.BuildEvents`).
+        progress
+            Draw a progress bar (:class:`twin.notebook.NotebookProgress`) when no
+            ``events`` are given; default: only inside Jupyter.
 
         Raises
         ------
@@ -276,7 +287,7 @@ class Twin:
             When any layer failed; layers that succeeded are published, and
             ``error.report`` tells which.
         """
-        events = events or NoEvents()
+        events = events or progress_events(progress) or NoEvents()
         targets = self._targets(names)
         forced = set(targets) if names is not None else set(self.config.layers)
         report = BuildReport()
