@@ -59,10 +59,7 @@ def tile_response(
     if body is None:
         if settings.empty_tile_status == 204:
             return Response(status_code=204, headers=headers)
-        if tile.media_type in _EXT:
-            body = _empty_image(tile.media_type, tile_size)
-        else:
-            body = b""
+        body = _empty_image(tile.media_type, tile_size) if tile.media_type in _EXT else b""
         return Response(body, media_type=tile.media_type, headers=headers)
     if tile.encoding == "gzip":
         if accepts_gzip(request.headers.get("accept-encoding")):

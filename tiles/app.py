@@ -65,7 +65,7 @@ class _RequestMetrics:
             self.metrics.request(scope["method"], name, status)
 
 
-def _error_handler(status: int):  # noqa: ANN202 (a Starlette exception handler)
+def _error_handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 

@@ -47,7 +47,9 @@ class Grid:
 
     def _level(self, z: int) -> tuple[float, float, float, float, int, int]:
         if not 0 <= z < len(self.levels):
-            raise TileOutsideError(f"zoom {z} is outside grid {self.id} (0..{len(self.levels) - 1})")
+            raise TileOutsideError(
+                f"zoom {z} is outside grid {self.id} (0..{len(self.levels) - 1})"
+            )
         return self.levels[z]
 
     def check_tile(self, z: int, x: int, y: int) -> None:
@@ -84,11 +86,15 @@ class Grid:
             min(max(row1, row0), height - 1),
         )
 
-    def lonlat_to_grid(self, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
+    def lonlat_to_grid(
+        self, bounds: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
         """WGS84 (west, south, east, north) to grid-CRS bounds, clamped to the grid."""
         transformer = _transformer("EPSG:4326", self.crs.to_string())
         west, south, east, north = bounds
-        xmin, ymin, xmax, ymax = transformer.transform_bounds(west, south, east, north, densify_pts=21)
+        xmin, ymin, xmax, ymax = transformer.transform_bounds(
+            west, south, east, north, densify_pts=21
+        )
         gx0, gy0, gx1, gy1 = self.extent
         return (max(xmin, gx0), max(ymin, gy0), min(xmax, gx1), min(ymax, gy1))
 
@@ -136,12 +142,16 @@ def _cgcs2000_quad() -> TileMatrixSet:
     )
 
 
-def _levels(tms: TileMatrixSet, crs: CRS) -> tuple[tuple[float, float, float, float, int, int], ...]:
+def _levels(
+    tms: TileMatrixSet, crs: CRS
+) -> tuple[tuple[float, float, float, float, int, int], ...]:
     xy = _xy_first(crs)
     out = []
     for m in tms.tileMatrices:
         if m.cornerOfOrigin != "topLeft" or m.variableMatrixWidths:
-            raise InvalidParameterError(f"grid {tms.id}: only top-left, regular matrices are supported")
+            raise InvalidParameterError(
+                f"grid {tms.id}: only top-left, regular matrices are supported"
+            )
         p0, p1 = m.pointOfOrigin
         ox, oy = (p0, p1) if xy else (p1, p0)
         out.append(
@@ -173,7 +183,9 @@ def get_grid(grid_id: str) -> Grid:
 
 
 @cache
-def grid_bounds(grid_id: str, bounds: tuple[float, float, float, float]) -> tuple[float, ...]:
+def grid_bounds(
+    grid_id: str, bounds: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
     """WGS84 ``bounds`` in grid ``grid_id``'s CRS (cached: layer bounds repeat per request)."""
     return get_grid(grid_id).lonlat_to_grid(bounds)
 

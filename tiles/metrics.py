@@ -63,19 +63,29 @@ class Metrics:
             out.append(f"# TYPE {name} {kind}")
 
         with self._lock:
-            family("twin_http_requests_total", "counter", "HTTP requests by method, route and status.")
+            family(
+                "twin_http_requests_total", "counter", "HTTP requests by method, route and status."
+            )
             for (method, route, status), n in sorted(self.requests.items()):
                 labels = _labels({"method": method, "route": route, "status": status})
                 out.append(f"twin_http_requests_total{labels} {n}")
             family("twin_tile_seconds", "histogram", "Time to answer a tile request, by tile kind.")
             for kind, counts in sorted(self.latency_counts.items()):
                 for bound, n in zip(LATENCY_BUCKETS, counts, strict=True):
-                    out.append(f"twin_tile_seconds_bucket{_labels({'kind': kind, 'le': str(bound)})} {n}")
+                    out.append(
+                        f"twin_tile_seconds_bucket{_labels({'kind': kind, 'le': str(bound)})} {n}"
+                    )
                 total = self.latency_n[kind]
-                out.append(f"twin_tile_seconds_bucket{_labels({'kind': kind, 'le': '+Inf'})} {total}")
-                out.append(f"twin_tile_seconds_sum{_labels({'kind': kind})} {self.latency_sum[kind]}")
+                out.append(
+                    f"twin_tile_seconds_bucket{_labels({'kind': kind, 'le': '+Inf'})} {total}"
+                )
+                out.append(
+                    f"twin_tile_seconds_sum{_labels({'kind': kind})} {self.latency_sum[kind]}"
+                )
                 out.append(f"twin_tile_seconds_count{_labels({'kind': kind})} {total}")
-            family("twin_tiles_encoded_total", "counter", "Tiles encoded (cache misses that did work).")
+            family(
+                "twin_tiles_encoded_total", "counter", "Tiles encoded (cache misses that did work)."
+            )
             for kind, n in sorted(self.encoded.items()):
                 out.append(f"twin_tiles_encoded_total{_labels({'kind': kind})} {n}")
             family("twin_catalog_reloads_total", "counter", "New catalog versions picked up.")

@@ -147,8 +147,10 @@ def geometry_commands(geom: shapely.Geometry) -> tuple[int, np.ndarray] | None:
         parts = shapely.get_parts(geom)
         dims = shapely.get_dimensions(parts)
         kept = parts[dims == dims.max()]
-        geom = shapely.multipolygons(kept) if dims.max() == 2 else (
-            shapely.multilinestrings(kept) if dims.max() == 1 else shapely.multipoints(kept)
+        geom = (
+            shapely.multipolygons(kept)
+            if dims.max() == 2
+            else (shapely.multilinestrings(kept) if dims.max() == 1 else shapely.multipoints(kept))
         )
         type_id = int(shapely.get_type_id(geom))
     mvt_type = _TYPE_OF.get(type_id)

@@ -59,11 +59,17 @@ def landing_page(snap: Snapshot, public: str) -> dict[str, Any]:
         "links": [
             _link(f"{public}/?f=json", "self"),
             _link(f"{public}/", "alternate", "text/html", title="map viewer"),
-            _link(f"{public}/openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0"),
+            _link(
+                f"{public}/openapi.json",
+                "service-desc",
+                "application/vnd.oai.openapi+json;version=3.0",
+            ),
             _link(f"{public}/docs", "service-doc", "text/html"),
             _link(f"{public}/conformance", "conformance"),
             _link(f"{public}/collections", "data"),
-            _link(f"{public}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"),
+            _link(
+                f"{public}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+            ),
         ],
     }
 
@@ -110,8 +116,13 @@ def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str
     for z in range(entry.minzoom, entry.maxzoom + 1):
         col0, row0, col1, row1 = grid.tile_range(bounds, z)
         limits.append(
-            {"tileMatrix": str(z), "minTileRow": row0, "maxTileRow": row1,
-             "minTileCol": col0, "maxTileCol": col1}
+            {
+                "tileMatrix": str(z),
+                "minTileRow": row0,
+                "maxTileRow": row1,
+                "minTileCol": col0,
+                "maxTileCol": col1,
+            }
         )
     doc["tileMatrixSetLimits"] = limits
     fmts = ["mvt"] if entry.kind == "vector" else ["png", "webp"]
@@ -187,7 +198,7 @@ def tilesets(layer: Layer, snap: Snap, settings: Conf) -> dict[str, Any]:
 @router.get("/collections/{layer}/tiles/{tileMatrixSetId}", summary="Tileset metadata")
 def tileset_route(
     layer: Layer,
-    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803 (the spec's name)
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],
     snap: Snap,
     settings: Conf,
 ) -> dict[str, Any]:
@@ -203,10 +214,10 @@ def tileset_route(
 async def ogc_tile(
     request: Request,
     layer: Layer,
-    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803
-    tileMatrix: Annotated[int, Path(ge=0)],  # noqa: N803
-    tileRow: Annotated[int, Path(ge=0)],  # noqa: N803
-    tileCol: Annotated[int, Path(ge=0)],  # noqa: N803
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],
+    tileMatrix: Annotated[int, Path(ge=0)],
+    tileRow: Annotated[int, Path(ge=0)],
+    tileCol: Annotated[int, Path(ge=0)],
     snap: Snap,
     raster: Annotated[RasterQuery, Depends()],
     f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
@@ -237,7 +248,7 @@ def tile_matrix_sets(settings: Conf) -> dict[str, Any]:
 
 @router.get("/tileMatrixSets/{tileMatrixSetId}", summary="A tile grid definition (OGC TMS 2.0)")
 def tile_matrix_set(
-    tileMatrixSetId: Annotated[str, Path(max_length=64)],  # noqa: N803
+    tileMatrixSetId: Annotated[str, Path(max_length=64)],
 ) -> JSONResponse:
     grid = get_grid(tileMatrixSetId)
     return JSONResponse(grid.tms.model_dump(exclude_none=True, mode="json"))

@@ -73,7 +73,7 @@ def parse_header(raw: bytes, origin: str = "archive") -> Header:
     internal, tile_comp, tile_type, min_zoom, max_zoom = struct.unpack_from("<5B", raw, 97)
     min_lon, min_lat, max_lon, max_lat = struct.unpack_from("<4i", raw, 102)
     return Header(
-        *offsets,
+        *offsets,  # type: ignore[misc]  # eight u64 fields in header order
         internal_compression=internal,
         tile_compression=tile_comp,
         tile_type=tile_type,
@@ -179,13 +179,13 @@ class PMTilesReader:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Close the archive (idempotent: the descriptor is never closed twice)."""
+        fd, self._fd = getattr(self, "_fd", -1), -1
+        if fd >= 0:
+            os.close(fd)
 
     def __del__(self) -> None:
-        try:
-            os.close(self._fd)
-        except (OSError, AttributeError):
-            pass
+        self.close()
 
     def _read(self, offset: int, length: int) -> bytes:
         data = os.pread(self._fd, length, offset)

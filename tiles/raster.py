@@ -102,6 +102,7 @@ class RasterStyle:
 def legend_colors(name: str, stops: int = 8) -> list[str]:
     """``stops`` hex colours sampled evenly along colormap ``name`` (for legends)."""
     table = cmap.get(check_colormap(name))
+    assert isinstance(table, dict)  # rio-tiler's named colormaps are 256-entry tables
     keys = np.linspace(0, 255, stops).round().astype(int)
     out = []
     for k in keys:
@@ -113,7 +114,8 @@ def legend_colors(name: str, stops: int = 8) -> list[str]:
 def _warped(src: rasterio.DatasetReader, grid: Grid) -> WarpedVRT:
     """A view of ``src`` in the grid's CRS with about as many pixels as the source."""
     tr = transformer(src.crs.to_wkt(), grid.crs.to_wkt())
-    left, bottom, right, top = tr.transform_bounds(*src.bounds, densify_pts=21)
+    west, south, east, north = src.bounds
+    left, bottom, right, top = tr.transform_bounds(west, south, east, north, densify_pts=21)
     res = math.sqrt((right - left) * (top - bottom) / (src.width * src.height))
     width = max(1, math.ceil((right - left) / res))
     height = max(1, math.ceil((top - bottom) / res))

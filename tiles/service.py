@@ -15,6 +15,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 
 from tiles.cache import EncodedTile, TileCache
 from tiles.catalog import LayerEntry
@@ -208,7 +209,7 @@ class TileService:
             assert path is not None  # the catalog contract requires a data artifact
             source = self.sources.get(
                 (path, entry.version, req.grid.id),
-                lambda p=path, n=name, v=entry.version: load_source(p, n, v, req.grid),
+                partial(load_source, path, name, entry.version, req.grid),
             )
             layer = source.layer(bounds, s.extent, s.buffer, s.simplify, name)
             parts.append(encode_tile([layer]))
@@ -230,4 +231,3 @@ class TileService:
         size = self.settings.raster_tile_size * req.scale
         body = render_tile(path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size)
         return EncodedTile(body, media_type)
-

@@ -119,9 +119,7 @@ def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
     gdf = gdf.to_crs(grid.crs)
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     geom_col = gdf.geometry.name
-    columns = tuple(
-        (str(col), _python_values(gdf[col])) for col in gdf.columns if col != geom_col
-    )
+    columns = tuple((str(col), _python_values(gdf[col])) for col in gdf.columns if col != geom_col)
     return VectorSource(
         name=name,
         version=version,

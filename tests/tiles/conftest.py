@@ -58,7 +58,14 @@ def _villages() -> gpd.GeoDataFrame:
             shell = [(x, y), (x + size, y), (x + size, y + size), (x, y + size)]
             holes = []
             if i == 0 and j == 0:  # a village with a lake in it
-                holes = [[(x + 600, y + 600), (x + 600, y + 1400), (x + 1400, y + 1400), (x + 1400, y + 600)]]
+                holes = [
+                    [
+                        (x + 600, y + 600),
+                        (x + 600, y + 1400),
+                        (x + 1400, y + 1400),
+                        (x + 1400, y + 600),
+                    ]
+                ]
             polys.append(shapely.Polygon(shell, holes))
             names.append(f"village {i}{j}")
     names[3] = XSS_NAME
@@ -96,7 +103,12 @@ def _roads() -> gpd.GeoDataFrame:
 
 
 def _sites() -> gpd.GeoDataFrame:
-    pts = [(X0 + 700, Y0 + 700), (X0 + 2500, Y0 + 1300), (X0 + 4100, Y0 + 4300), (X0 + 3333.33, Y0 + 2777.77)]
+    pts = [
+        (X0 + 700, Y0 + 700),
+        (X0 + 2500, Y0 + 1300),
+        (X0 + 4100, Y0 + 4300),
+        (X0 + 3333.33, Y0 + 2777.77),
+    ]
     return gpd.GeoDataFrame(
         {
             "id": np.array([101, 102, 103, 104], dtype="int64"),
@@ -137,7 +149,10 @@ def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
 
 def _provenance(builder: str) -> Provenance:
     return Provenance(
-        builder=builder, builder_version="1", fingerprint="sha256:test", built_at="2026-11-28T05:00:00Z"
+        builder=builder,
+        builder_version="1",
+        fingerprint="sha256:test",
+        built_at="2026-11-28T05:00:00Z",
     )
 
 
@@ -191,7 +206,16 @@ def build_workspace(root: Path) -> Path:
         bounds=bounds,
         minzoom=8,
         maxzoom=18,
-        bands=[Band(name="elevation", dtype="float32", nodata=RASTER_NODATA, unit="m", min=0.0, max=305.0)],
+        bands=[
+            Band(
+                name="elevation",
+                dtype="float32",
+                nodata=RASTER_NODATA,
+                unit="m",
+                min=0.0,
+                max=305.0,
+            )
+        ],
         resolution=RASTER_RES,
         style={"colormap": "terrain", "rescale": [0, 300]},
         provenance=_provenance("raster"),

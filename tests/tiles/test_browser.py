@@ -54,9 +54,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     catalog = build_workspace(tmp_path_factory.mktemp("browser"))
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
-    code = f"from pathlib import Path; from tiles.server import serve; serve(Path({str(catalog)!r}), port={port})"
+    code = (
+        "from pathlib import Path; from tiles.server import serve; "
+        f"serve(Path({str(catalog)!r}), port={port})"
+    )
     log = (tmp_path_factory.getbasetemp() / "uvicorn.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -98,15 +103,19 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
     assert (MAPLIBRE_DIST / "maplibre-gl.js").exists(), "run `npm install` (see .ci/run)"
     served_from_disk: list[str] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000
+        )
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 800})
             page.set_default_timeout(60_000)
             console_errors: list[str] = []
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
             page.on("pageerror", lambda e: console_errors.append(str(e)))
 
-            def route(r):  # noqa: ANN001 (a Playwright Route)
+            def route(r):
                 url = r.request.url
                 if url.startswith(CDN_PREFIX):
                     name = url.split("/dist/", 1)[1].split("?")[0]
@@ -125,10 +134,13 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
 
             # every vector layer rendered features
             for layer_id in ("villages-fill", "villages-outline", "roads-line", "sites-circle"):
-                n = page.evaluate(f"() => window.map.queryRenderedFeatures({{layers: ['{layer_id}']}}).length")
+                n = page.evaluate(
+                    f"() => window.map.queryRenderedFeatures({{layers: ['{layer_id}']}}).length"
+                )
                 assert n > 0, layer_id
             names = page.evaluate(
-                "() => [...new Set(window.map.queryRenderedFeatures().map(f => f.properties.name).filter(Boolean))]"
+                "() => [...new Set(window.map.queryRenderedFeatures()"
+                ".map(f => f.properties.name).filter(Boolean))]"
             )
             assert '<img src=x onerror="window.__xss=1">&</script>' in names  # drawn as data...
             assert page.evaluate("() => window.__xss") is None  # ...never run as HTML
@@ -149,14 +161,16 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             changed = np.abs(with_raster - without).sum(axis=1) > 30
             assert changed.mean() > 0.05, "the raster layer drew nothing"
             background = np.array([0xF4, 0xF2, 0xEE])
-            # where the raster drew, the map is bare background without it (bar the translucent panel)
+            # where the raster drew, the map is bare background without it (bar the panel)
             assert (np.abs(without[changed] - background).sum(axis=1) < 10).mean() > 0.8
 
             # a popup on click shows the feature's properties as text
             page.locator("#layer-list input[data-layer=villages]").check()
             page.evaluate(WAIT_IDLE)
             # the middle of village 11 (north-east, clear of the panel)
-            lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0 + 3500, Y0 + 3500)
+            lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(
+                X0 + 3500, Y0 + 3500
+            )
             point = page.evaluate(f"() => window.map.project([{lon}, {lat}])")
             page.mouse.click(point["x"], point["y"])
             popup = page.locator(".maplibregl-popup-content")

@@ -16,7 +16,14 @@ from pyproj import CRS
 from tests.tiles.conftest import FIELDS, PUBLIC_URL, XSS_NAME
 
 REPO = Path(__file__).resolve().parents[2]
-VALIDATOR = REPO / "node_modules" / "@maplibre" / "maplibre-gl-style-spec" / "dist" / "gl-style-validate.mjs"
+VALIDATOR = (
+    REPO
+    / "node_modules"
+    / "@maplibre"
+    / "maplibre-gl-style-spec"
+    / "dist"
+    / "gl-style-validate.mjs"
+)
 
 
 def test_tilejson_of_a_vector_layer(client: TestClient) -> None:
@@ -47,7 +54,9 @@ def test_tilejson_of_a_composite_and_a_raster_and_another_grid(client: TestClien
     ]
 
 
-def test_style_has_every_layer_and_validates_with_maplibre(client: TestClient, tmp_path: Path) -> None:
+def test_style_has_every_layer_and_validates_with_maplibre(
+    client: TestClient, tmp_path: Path
+) -> None:
     style = client.get("/style.json").json()
     assert set(style["sources"]) == {"villages", "roads", "sites", "dem"}
     drawn = {layer.get("metadata", {}).get("twin:layer") for layer in style["layers"]}
@@ -64,12 +73,16 @@ def test_style_has_every_layer_and_validates_with_maplibre(client: TestClient, t
     assert VALIDATOR.exists(), "run `npm install` (see .ci/run)"
     path = tmp_path / "style.json"
     path.write_text(json.dumps(style))
-    out = subprocess.run([node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
     # the validator does catch errors (so the check above can fail)
     style["layers"][1]["type"] = "no-such-type"
     path.write_text(json.dumps(style))
-    bad = subprocess.run([node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [node, str(VALIDATOR), str(path)], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode != 0
 
 
@@ -80,14 +93,22 @@ def test_catalog_healthz_metrics(client: TestClient) -> None:
     roads = next(i for i in items if i["name"] == "roads")
     assert roads["tilejson"] == f"{PUBLIC_URL}/tiles/roads/tilejson.json"
     health = client.get("/healthz").json()
-    assert health == {"status": "ok", "workspace": "Test County", "updated": "2026-11-28T05:00:00Z", "layers": 4}
+    assert health == {
+        "status": "ok",
+        "workspace": "Test County",
+        "updated": "2026-11-28T05:00:00Z",
+        "layers": 4,
+    }
     client.get("/tiles/roads/tilejson.json")
     text = client.get("/metrics")
     assert text.headers["content-type"].startswith("text/plain")
     line_re = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$')
     for line in text.text.splitlines():
         assert line.startswith("# ") or line_re.match(line), line
-    assert 'twin_http_requests_total{method="GET",route="/tiles/{layers}/tilejson.json",status="200"} 1' in text.text
+    assert (
+        'twin_http_requests_total{method="GET",'
+        'route="/tiles/{layers}/tilejson.json",status="200"} 1' in text.text
+    )
 
 
 def test_ogc_landing_conformance_collections(client: TestClient) -> None:
@@ -113,7 +134,9 @@ def test_tileset_limits_match_morecantile(client: TestClient, grid: str) -> None
     ref = (
         morecantile.tms.get(grid)
         if grid != "CGCS2000Quad"
-        else morecantile.TileMatrixSet.custom([-180, -90, 180, 90], CRS.from_epsg(4490), matrix_scale=[2, 1])
+        else morecantile.TileMatrixSet.custom(
+            [-180, -90, 180, 90], CRS.from_epsg(4490), matrix_scale=[2, 1]
+        )
     )
     limits = {int(lim["tileMatrix"]): lim for lim in doc["tileMatrixSetLimits"]}
     assert sorted(limits) == list(range(8, 21))
@@ -143,12 +166,20 @@ def test_viewer_page_escapes_catalog_text(client: TestClient) -> None:
     r = client.get("/", headers={"Accept": "text/html"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = r.text
-    assert XSS_NAME not in page and "<img src=x" not in page and "</script>\"" not in page
+    assert XSS_NAME not in page and "<img src=x" not in page and '</script>"' not in page
     assert "<b>" not in page
-    config = json.loads(re.search(r'<script id="twin-config" type="application/json">(.*?)</script>', page, re.S).group(1))
+    config = json.loads(
+        re.search(
+            r'<script id="twin-config" type="application/json">(.*?)</script>', page, re.S
+        ).group(1)
+    )
     assert config["styleUrl"] == f"{PUBLIC_URL}/style.json"
     assert {layer["name"] for layer in config["layers"]} == {"villages", "roads", "sites", "dem"}
     dem = next(layer for layer in config["layers"] if layer["name"] == "dem")
-    assert dem["legend"]["min"] == 0 and dem["legend"]["max"] == 300 and len(dem["legend"]["colors"]) == 8
+    assert (
+        dem["legend"]["min"] == 0
+        and dem["legend"]["max"] == 300
+        and len(dem["legend"]["colors"]) == 8
+    )
     assert any(f["label"] == XSS_NAME for f in config["figures"])  # intact once parsed
     assert "maplibre-gl.js" in page and "window.map" in client.get("/static/viewer.js").text

@@ -54,7 +54,9 @@ def test_properties_keep_their_types_and_ids() -> None:
     first, second = layer["features"]
     assert first["id"] == 2**40 and second["id"] == 0
     assert first["properties"] == {"s": "x<y&z", "i": 42, "neg": -5, "f": 0.125, "b": False}
-    assert isinstance(first["properties"]["b"], bool) and isinstance(first["properties"]["f"], float)
+    assert isinstance(first["properties"]["b"], bool) and isinstance(
+        first["properties"]["f"], float
+    )
     assert second["properties"] == {"s": "x<y&z"}  # NaN and None are absent properties
 
 

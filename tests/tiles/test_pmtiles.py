@@ -15,12 +15,15 @@ from pyproj import Transformer
 
 from tests.tiles.conftest import CRS, X0, Y0, make_client
 from tiles.catalog import read_catalog, write_catalog
-from tiles.pmtiles import PMTilesReader, zxy_to_tileid as our_tileid
+from tiles.pmtiles import PMTilesReader
+from tiles.pmtiles import zxy_to_tileid as our_tileid
 
 MERCATOR = morecantile.tms.get("WebMercatorQuad")
 
 
-def _write_archive(path: Path, tiles: dict[tuple[int, int, int], bytes], tile_type: int = TileType.MVT) -> None:
+def _write_archive(
+    path: Path, tiles: dict[tuple[int, int, int], bytes], tile_type: int = TileType.MVT
+) -> None:
     with open(path, "wb") as fh:
         writer = Writer(fh)
         for zxy in sorted(tiles, key=lambda t: zxy_to_tileid(*t)):
@@ -32,9 +35,13 @@ def _write_archive(path: Path, tiles: dict[tuple[int, int, int], bytes], tile_ty
                 "tile_compression": Compression.GZIP,
                 "min_zoom": min(zooms),
                 "max_zoom": max(zooms),
-                "min_lon_e7": 1197000000, "min_lat_e7": 304000000,
-                "max_lon_e7": 1203000000, "max_lat_e7": 307000000,
-                "center_zoom": 12, "center_lon_e7": 1199700000, "center_lat_e7": 305400000,
+                "min_lon_e7": 1197000000,
+                "min_lat_e7": 304000000,
+                "max_lon_e7": 1203000000,
+                "max_lat_e7": 307000000,
+                "center_zoom": 12,
+                "center_lon_e7": 1199700000,
+                "center_lat_e7": 305400000,
             },
             {"name": "test", "vector_layers": []},
         )
@@ -53,7 +60,9 @@ def test_reader_finds_every_tile_through_leaf_directories(tmp_path: Path) -> Non
     tiles = {}
     for _ in range(9000):  # enough scattered entries to need leaf directories
         z = rng.randint(10, 16)
-        tiles[(z, rng.randrange(2**z), rng.randrange(2**z))] = gzip.compress(rng.randbytes(8), mtime=0)
+        tiles[(z, rng.randrange(2**z), rng.randrange(2**z))] = gzip.compress(
+            rng.randbytes(8), mtime=0
+        )
     path = tmp_path / "big.pmtiles"
     _write_archive(path, tiles)
     reader = PMTilesReader(str(path))
@@ -69,10 +78,17 @@ def test_reader_finds_every_tile_through_leaf_directories(tmp_path: Path) -> Non
 
 
 def test_published_archive_is_served_and_gzip_passes_through(own_catalog: Path) -> None:
-    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0 + 2500, Y0 + 2500)
+    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(
+        X0 + 2500, Y0 + 2500
+    )
     tile = MERCATOR.tile(lon, lat, 14)
     payload = mapbox_vector_tile.encode(
-        [{"name": "roads", "features": [{"geometry": "POINT(100 100)", "properties": {"from_archive": True}}]}]
+        [
+            {
+                "name": "roads",
+                "features": [{"geometry": "POINT(100 100)", "properties": {"from_archive": True}}],
+            }
+        ]
     )
     stored = gzip.compress(payload, mtime=0)
     archive = own_catalog.parent / "roads" / "v1" / "tiles.pmtiles"
@@ -94,7 +110,9 @@ def test_published_archive_is_served_and_gzip_passes_through(own_catalog: Path) 
         props = mapbox_vector_tile.decode(r.content)["roads"]["features"][0]["properties"]
         assert "road_class" in props
         # composite: archive tile + generated layer in one tile
-        both = mapbox_vector_tile.decode(c.get(f"/tiles/roads,villages/14/{tile.x}/{tile.y}.mvt").content)
+        both = mapbox_vector_tile.decode(
+            c.get(f"/tiles/roads,villages/14/{tile.x}/{tile.y}.mvt").content
+        )
         assert set(both) == {"roads", "villages"}
         assert both["roads"]["features"][0]["properties"] == {"from_archive": True}
         # other grids never read the Web Mercator archive
@@ -108,5 +126,5 @@ def test_reader_rejects_other_files(tmp_path: Path, bad: bytes) -> None:
 
     path = tmp_path / "x.pmtiles"
     path.write_bytes(bad)
-    with pytest.raises(ArtifactError, match="x.pmtiles"):
+    with pytest.raises(ArtifactError, match=r"x\.pmtiles"):
         PMTilesReader(str(path))

@@ -112,8 +112,12 @@ def test_colormap_override_changes_the_colours(client: TestClient) -> None:
 
 
 def test_raster_tile_in_the_cgcs2000_grid(client: TestClient) -> None:
-    tms = morecantile.TileMatrixSet.custom([-180, -90, 180, 90], ProjCRS.from_epsg(4490), matrix_scale=[2, 1])
-    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0 + 3000, Y0 + 3000)
+    tms = morecantile.TileMatrixSet.custom(
+        [-180, -90, 180, 90], ProjCRS.from_epsg(4490), matrix_scale=[2, 1]
+    )
+    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(
+        X0 + 3000, Y0 + 3000
+    )
     t = tms.tile(lon, lat, 15)
     r = client.get(f"/collections/dem/tiles/CGCS2000Quad/{t.z}/{t.y}/{t.x}", params={"f": "png"})
     assert r.status_code == 200

@@ -9,14 +9,16 @@ import mapbox_vector_tile
 import morecantile
 from pyproj import Transformer
 
-from tests.tiles.conftest import CRS, X0, Y0, FRAMES, make_client, vector_entry
+from tests.tiles.conftest import CRS, FRAMES, X0, Y0, make_client, vector_entry
 from tiles.catalog import read_catalog, write_catalog
 
 MERCATOR = morecantile.tms.get("WebMercatorQuad")
 
 
 def _tile() -> morecantile.Tile:
-    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(X0 + 2500, Y0 + 2500)
+    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(
+        X0 + 2500, Y0 + 2500
+    )
     return MERCATOR.tile(lon, lat, 12)
 
 

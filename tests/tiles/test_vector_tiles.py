@@ -37,7 +37,9 @@ def _decode(content: bytes) -> dict:
     return mapbox_vector_tile.decode(content, default_options={"y_coord_down": True})
 
 
-def _to_source_crs(geom: dict, bounds: morecantile.BoundingBox, extent: int, grid_crs: str) -> shapely.Geometry:
+def _to_source_crs(
+    geom: dict, bounds: morecantile.BoundingBox, extent: int, grid_crs: str
+) -> shapely.Geometry:
     """Decoded tile coordinates -> grid CRS (by the tile's reference bounds) -> EPSG:4549."""
     sx = (bounds.right - bounds.left) / extent
     sy = (bounds.top - bounds.bottom) / extent
@@ -58,16 +60,24 @@ def _tile_polygon(tms: morecantile.TileMatrixSet, tile: morecantile.Tile) -> sha
     return shapely.transform(box, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
 
 
-def _centre_tile(tms: morecantile.TileMatrixSet, z: int, x: float = 498_500, y: float = 3_380_500) -> morecantile.Tile:
+def _centre_tile(
+    tms: morecantile.TileMatrixSet, z: int, x: float = 498_500, y: float = 3_380_500
+) -> morecantile.Tile:
     lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(x, y)
     return tms.tile(lon, lat, z)
 
 
-ANCHORS = {"villages": (498_500, 3_380_500), "roads": (498_500, 3_380_500), "sites": (498_500, 3_379_300)}
+ANCHORS = {
+    "villages": (498_500, 3_380_500),
+    "roads": (498_500, 3_380_500),
+    "sites": (498_500, 3_379_300),
+}
 
 
 @pytest.mark.parametrize("name", ["villages", "roads", "sites"])
-def test_mvt_features_properties_and_geometry_match_the_source(client: TestClient, name: str) -> None:
+def test_mvt_features_properties_and_geometry_match_the_source(
+    client: TestClient, name: str
+) -> None:
     tile = _centre_tile(MERCATOR, 15, *ANCHORS[name])
     r = client.get(f"/tiles/{name}/{tile.z}/{tile.x}/{tile.y}.mvt")
     assert r.status_code == 200
@@ -81,7 +91,10 @@ def test_mvt_features_properties_and_geometry_match_the_source(client: TestClien
     inside = set(np.flatnonzero(src.intersects(footprint)))
     around = set(np.flatnonzero(src.intersects(footprint.buffer(footprint.length / 4 / 4096 * 64))))
     ids = {f["id"] for f in layer["features"]}
-    expected_ids = (lambda rows: {int(src["id"].iloc[i]) for i in rows} if "id" in src else set(rows))
+
+    def expected_ids(rows: set[int]) -> set[int]:
+        return {int(src["id"].iloc[i]) for i in rows} if "id" in src else set(rows)
+
     assert expected_ids(inside) <= ids <= expected_ids(around)
     assert inside, "the test tile should hold features"
     bounds = MERCATOR.xy_bounds(tile)
@@ -103,7 +116,11 @@ def test_mvt_features_properties_and_geometry_match_the_source(client: TestClien
 @pytest.mark.parametrize("grid", ["WebMercatorQuad", "CGCS2000Quad", "WorldCRS84Quad"])
 def test_max_zoom_keeps_ten_centimetre_precision(client: TestClient, grid: str) -> None:
     tms = {"WebMercatorQuad": MERCATOR, "CGCS2000Quad": CGCS2000, "WorldCRS84Quad": CRS84}[grid]
-    grid_crs = {"WebMercatorQuad": "EPSG:3857", "CGCS2000Quad": "EPSG:4490", "WorldCRS84Quad": "OGC:CRS84"}[grid]
+    grid_crs = {
+        "WebMercatorQuad": "EPSG:3857",
+        "CGCS2000Quad": "EPSG:4490",
+        "WorldCRS84Quad": "OGC:CRS84",
+    }[grid]
     src = _source("roads")
     # a vertex of the curved road, and the tile at the layer's max zoom (20) that holds it
     x, y = shapely.get_coordinates(src.geometry.iloc[0])[250]
