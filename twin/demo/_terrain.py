@@ -19,7 +19,7 @@ from affine import Affine
 from shapely.geometry import LineString, Polygon
 
 from twin.demo._names import LAKE_NAMES, SMALL_CANAL_NAMES
-from twin.demo._shapes import _smoothstep, blob, uv_to_xy
+from twin.demo._shapes import blob, uv_to_xy
 
 DEM_MARGIN = 2000.0  # metres around the county's bounding box
 PEAK_M = 719.0  # Mogan Shan's highest point
@@ -112,19 +112,36 @@ class Noise:
         return np.ascontiguousarray((wx @ rows.T).T)
 
     def fbm(
-        self, octaves: range, xs: np.ndarray, ys: np.ndarray, h: float = 0.85, ridged: bool = False
-    ) -> np.ndarray:
-        """Fractal sum of ``octaves``; ``ridged`` folds each octave into sharp crests."""
-        total = np.zeros((ys.size, xs.size), dtype=np.float32)
-        norm = 0.0
-        for k in octaves:
-            amp = (OCTAVES[k] / OCTAVES[0]) ** h
+        self, specs: dict[str, tuple[range, float, bool]], xs: np.ndarray, ys: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Fractal sums: name -> (octaves, roughness ``h``, ridged), each octave computed once.
+
+        A ridged sum folds each octave into sharp crests before adding it.
+        """
+        totals = {name: np.zeros((ys.size, xs.size), dtype=np.float32) for name in specs}
+        norms = dict.fromkeys(specs, 0.0)
+        for k in range(len(OCTAVES)):
+            users = [name for name, (octaves, _, _) in specs.items() if k in octaves]
+            if not users:
+                continue
             n = self.octave(k, xs, ys)
-            if ridged:
-                n = (1.0 - np.minimum(np.abs(n), 1.5) / 1.5) ** 2
-            total += np.float32(amp) * n
-            norm += amp
-        return total / np.float32(norm)
+            ridge = None
+            for name in users:
+                _, h, ridged = specs[name]
+                amp = (OCTAVES[k] / OCTAVES[0]) ** h
+                src = n
+                if ridged:
+                    if ridge is None:
+                        ridge = np.float32(1.0) - np.minimum(
+                            np.abs(n), np.float32(1.5)
+                        ) / np.float32(1.5)
+                        ridge *= ridge
+                    src = ridge
+                totals[name] += src * np.float32(amp)
+                norms[name] += amp
+        for name in specs:
+            totals[name] /= np.float32(norms[name])
+        return totals
 
 
 @dataclass
@@ -151,10 +168,19 @@ class Water:
 def mountain_weight(
     county: Polygon, xs: np.ndarray, ys: np.ndarray, front: np.ndarray
 ) -> np.ndarray:
-    """1 in the western hills, 0 on the eastern plain; ``front`` wiggles the transition."""
+    """1 in the western hills, 0 on the eastern plain; ``front`` wiggles the transition.
+
+    ``front`` (float32, one value per pixel) is overwritten.
+    """
     x0, _, x1, _ = county.bounds
-    u = (xs[None, :] - x0) / (x1 - x0) + 0.07 * front
-    return 1.0 - _smoothstep(0.16, 0.46, u)
+    u = front
+    u *= np.float32(0.07)
+    u += ((xs - x0) / (x1 - x0)).astype(np.float32)[None, :]
+    # 1 - smoothstep(0.16, 0.46, u), in place: this runs on every pixel.
+    u -= np.float32(0.16)
+    u /= np.float32(0.30)
+    np.clip(u, 0.0, 1.0, out=u)
+    return np.float32(1.0) - u * u * (np.float32(3.0) - np.float32(2.0) * u)
 
 
 def make_water(rng: np.random.Generator, county: Polygon, seats: np.ndarray) -> Water:
@@ -252,20 +278,41 @@ def make_dem(rng: np.random.Generator, county: Polygon, grid: Grid, water: Water
     pixel is computed, so the draws do not depend on the resolution.
     """
     noise = Noise(rng, grid.frame)
-    peak_xy = uv_to_xy(county, 0.11, 0.66)
+    peak_x, peak_y = uv_to_xy(county, 0.11, 0.66)
     xs, ys = grid.xs.astype(np.float64), grid.ys.astype(np.float64)
-    front = noise.fbm(range(0, 3), xs, ys)
-    w = mountain_weight(county, xs, ys, front).astype(np.float32)
-    ridges = noise.fbm(range(1, 8), xs, ys, h=0.9, ridged=True)
-    rolling = noise.fbm(range(1, 8), xs, ys, h=1.0)
-    dx = (xs[None, :] - peak_xy[0]) / 2500.0
-    dy = (ys[:, None] - peak_xy[1]) / 2500.0
-    bump = np.exp(-(dx * dx + dy * dy)).astype(np.float32)
-    relief = (0.7 * ridges + 0.3 * np.clip(rolling + 0.5, 0.0, None)) * w**1.4 + 0.4 * bump * w
-    relief -= float(relief.min())
-    relief /= float(relief.max())
-    plain = 6.0 + 3.0 * noise.fbm(range(3, 7), xs, ys, h=0.6)
-    elev = np.clip(plain, 2.0, 10.0) + np.float32(PEAK_M - 8.0) * relief
+    f = noise.fbm(
+        {
+            "front": (range(0, 3), 0.85, False),
+            "ridges": (range(1, 8), 0.9, True),
+            "rolling": (range(1, 8), 1.0, False),
+            "plain": (range(3, 7), 0.6, False),
+        },
+        xs,
+        ys,
+    )
+    w = mountain_weight(county, xs, ys, f.pop("front"))
+    # exp(-(dx² + dy²)) is separable: an outer product instead of a grid of exponentials.
+    bump_x = np.exp(-(((xs - peak_x) / 2500.0) ** 2)).astype(np.float32)
+    bump_y = np.exp(-(((ys - peak_y) / 2500.0) ** 2)).astype(np.float32)
+    rolling = f.pop("rolling")
+    rolling += np.float32(0.5)
+    np.clip(rolling, 0.0, None, out=rolling)
+    relief = f.pop("ridges")
+    relief *= np.float32(0.7)
+    relief += np.float32(0.3) * rolling
+    del rolling
+    relief *= w ** np.float32(1.4)
+    relief += np.float32(0.4) * np.outer(bump_y, bump_x) * w
+    del w
+    relief -= relief.min()
+    relief /= relief.max()
+    elev = f.pop("plain")
+    elev *= np.float32(3.0)
+    elev += np.float32(6.0)
+    np.clip(elev, 2.0, 10.0, out=elev)
+    relief *= np.float32(PEAK_M - 8.0)
+    elev += relief
+    del relief
     wet = rasterio.features.rasterize(
         [(g, 1) for g in water.polygons()],
         out_shape=(grid.height, grid.width),
