@@ -500,7 +500,9 @@ def validate_network(net: RoadNetwork, origin: str = "roads") -> None:
 def to_networkx(edges: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame, directed: bool = True) -> Any:
     """The network as a networkx ``MultiDiGraph`` (or ``MultiGraph``), osmnx style.
 
-    Nodes carry ``x``, ``y``; edges every column plus ``geometry``. In a
+    Nodes carry ``x``, ``y``; edges every column plus ``geometry``, and
+    ``length`` / ``travel_time`` (osmnx's names for ``length_m`` /
+    ``travel_time_s``). In a
     directed graph a two-way edge appears both ways (the reverse copy has
     ``reversed=True`` and a reversed geometry), a ``direction=-1`` edge only
     from ``v`` to ``u``. The graph's ``crs`` attribute is set, so osmnx
@@ -518,6 +520,9 @@ def to_networkx(edges: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame, directed: bool
     for row in edges[["u", "v", "key", *cols]].itertuples(index=False, name=None):
         u, v, key = int(row[0]), int(row[1]), int(row[2])
         data = dict(zip(cols, row[3:], strict=True))
+        # osmnx's names, so its routing and stats functions work on the graph
+        data["length"] = data["length_m"]
+        data["travel_time"] = data["travel_time_s"]
         direction = data["direction"]
         if not directed or direction >= 0:
             graph.add_edge(u, v, key=key, reversed=False, **data)

@@ -9,6 +9,7 @@ and lengths are geodesic (pyproj.Geod on WGS84) rather than planar.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -251,5 +252,12 @@ def test_to_networkx_routes(simplified: RoadNetwork) -> None:
     main = simplified.nodes[simplified.nodes["component"] == 0]
     a, b = main.iloc[0], main.iloc[-1]
     und = to_networkx(e, simplified.nodes, directed=False)
-    length = nx.shortest_path_length(und, int(a["node_id"]), int(b["node_id"]), weight="length_m")
+    length = nx.shortest_path_length(und, int(a["node_id"]), int(b["node_id"]), weight="length")
     assert length >= a.geometry.distance(b.geometry)
+    # the route's edges add up to the reported length
+    path = nx.shortest_path(und, int(a["node_id"]), int(b["node_id"]), weight="length")
+    hops = [
+        min(d["length_m"] for d in und.get_edge_data(p, q).values())
+        for p, q in pairwise(path)
+    ]
+    assert sum(hops) == pytest.approx(length)
