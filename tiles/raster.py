@@ -159,7 +159,7 @@ def render_tile(
                     return None
     except (RasterioError, RioTilerError) as exc:
         raise ArtifactError(f"{path}: cannot read raster tile {z}/{x}/{y}: {exc}") from None
-    if not img.mask.any():
+    if np.ma.getmaskarray(img.array).all():  # every pixel nodata or outside the raster
         return None
     img = img.rescale(in_range=(style.rescale,))
     return img.render(img_format=FORMATS[fmt], colormap=cmap.get(style.colormap))
