@@ -112,6 +112,9 @@ def test_same_seed_gives_identical_files(coarse: Path, tmp_path: Path) -> None:
     first, second = _hashes(coarse), _hashes(again)
     assert set(first) == FILES
     assert first == second
+    # Regenerating over existing files (what `twin demo` does to a workspace) too.
+    generate_sources(again, resolution=100)
+    assert _hashes(again) == first
     assert {p.name for p in paths.values()} <= FILES
 
 

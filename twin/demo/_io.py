@@ -34,9 +34,20 @@ def _fixed_ogr_date() -> Iterator[None]:
 
 
 def write_gpkg(
-    gdf: gpd.GeoDataFrame, path: Path, layer: str, description: str, metadata: dict[str, str]
+    gdf: gpd.GeoDataFrame,
+    path: Path,
+    layer: str,
+    description: str,
+    metadata: dict[str, str],
+    add: bool = False,
 ) -> None:
-    """Write one layer of a GeoPackage (a second call with another layer adds it)."""
+    """Write one layer of a GeoPackage; ``add`` adds it to an existing file.
+
+    Without ``add`` an existing file is removed first: rewriting a layer in
+    place leaves SQLite pages that differ from a fresh file's.
+    """
+    if not add:
+        path.unlink(missing_ok=True)
     with _fixed_ogr_date():
         pyogrio.write_dataframe(
             gdf,

@@ -244,7 +244,6 @@ def _write_water(out: Path, water: Water, note: str, meta: dict[str, str]) -> No
         crs=WORK_CRS,
     )
     path = out / "water.gpkg"
-    path.unlink(missing_ok=True)
     write_gpkg(areas, path, "water", note, meta)
     lines = gpd.GeoDataFrame(
         {
@@ -257,7 +256,7 @@ def _write_water(out: Path, water: Water, note: str, meta: dict[str, str]) -> No
         geometry=water.canals,
         crs=WORK_CRS,
     )
-    write_gpkg(lines, path, "canals", note, meta)
+    write_gpkg(lines, path, "canals", note, meta, add=True)
 
 
 def _write_readme(out: Path, seed: int, resolution: float, gen: str) -> None:
