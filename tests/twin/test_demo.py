@@ -389,6 +389,8 @@ def test_pbf_tags(osm) -> None:
     motorway = [t for t in tags if t["highway"] == "motorway"]
     assert all(t["oneway"] == "yes" and t["ref"] == "G25" for t in motorway)
     assert any(t.get("bridge") == "yes" and t.get("layer") == "1" for t in motorway)
+    ramps = [t for t in tags if t["highway"] == "motorway_link"]
+    assert len(ramps) >= 8 and all(t["oneway"] == "yes" for t in ramps)  # two diamonds
     assert any(t.get("bridge") == "yes" for t in tags if t["highway"] == "residential")
     assert {"yes", "-1"} <= {t["oneway"] for t in tags if "oneway" in t}
     speeds = {t["maxspeed"] for t in tags if "maxspeed" in t}

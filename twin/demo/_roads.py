@@ -192,7 +192,11 @@ def expressway(
     frame: tuple[float, float, float, float],
     majors: list[Way],
 ) -> list[Way]:
-    """G25: two one-way carriageways and diamond interchanges at the first two major crossings."""
+    """G25: two one-way carriageways and two diamond interchanges.
+
+    Interchanges go where major roads cross, south to north; when fewer than
+    two cross, the towns nearest the expressway get an access road to one.
+    """
     x0, _, x1, _ = b.county.bounds
     south = np.array([x0 + 0.43 * (x1 - x0), frame[1]])
     north = np.array([x0 + 0.41 * (x1 - x0), frame[3]])
@@ -224,13 +228,38 @@ def expressway(
     for d, road in crossings:
         if len(done) == 2:
             break
-        if any(abs(d - e) < 4 * RAMP_OFFSET for e in done):
-            continue
-        if d < 2 * RAMP_OFFSET or d > centre.length - 2 * RAMP_OFFSET:
+        if not _junction_room(centre, d, done):
             continue
         ways += _diamond(centre, east, west, road.line, d)
         done.append(d)
+    # Too few crossings: give the towns nearest the expressway an access road and a junction.
+    for t in np.argsort(shapely.distance(shapely.points(b.seats), centre)):
+        if len(done) >= 2:
+            break
+        seat = b.seats[t]
+        d = centre.project(Point(seat))
+        if not _junction_room(centre, d, done):
+            continue
+        p = np.asarray(centre.interpolate(d).coords[0])
+        ahead = (p - seat) / np.hypot(*(p - seat))
+        tags = {"highway": "tertiary", "name": f"{TOWNSHIPS[t].name[:2]}互通连接线", "lanes": "4"}
+        access = Way(meander_coords(rng, seat, p + 800.0 * ahead, 0.03, step=200.0), tags)
+        hits = [
+            q for q in shapely.get_parts(centre.intersection(access.line)) if q.geom_type == "Point"
+        ]
+        if len(hits) != 1 or not _junction_room(centre, centre.project(hits[0]), done):
+            continue
+        d = centre.project(hits[0])
+        ways += [access, *_diamond(centre, east, west, access.line, d)]
+        done.append(d)
     return ways
+
+
+def _junction_room(centre: LineString, d: float, done: list[float]) -> bool:
+    """Whether a junction at ``d`` along the expressway keeps clear of the ends and the others."""
+    if d < 2 * RAMP_OFFSET or d > centre.length - 2 * RAMP_OFFSET:
+        return False
+    return all(abs(d - e) >= 4 * RAMP_OFFSET for e in done)
 
 
 def _bezier(a: np.ndarray, c: np.ndarray, b: np.ndarray, n: int = 14) -> np.ndarray:
