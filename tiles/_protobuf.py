@@ -16,6 +16,7 @@ FIXED64 = 1
 LENGTH = 2
 
 _SHIFTS = np.arange(0, 70, 7, dtype=np.uint64)
+_NUMPY_FROM = 48
 
 
 def varint(value: int) -> bytes:
@@ -56,11 +57,24 @@ def zigzag_int(value: int) -> int:
     return (value << 1) ^ (value >> 63)
 
 
-def packed_varints(values: np.ndarray) -> bytes:
-    """Concatenated varints of an array of unsigned integers, encoded with numpy."""
+def varint_sizes(values: np.ndarray) -> np.ndarray:
+    """Bytes each unsigned integer takes as a varint."""
     v = np.asarray(values, dtype=np.uint64)
-    if v.size == 0:
-        return b""
+    sizes = np.ones(v.shape, dtype=np.int64)
+    for shift in range(7, 64, 7):
+        sizes += v >= np.uint64(1 << shift)
+    return sizes
+
+
+def packed_varints(values: np.ndarray | list[int]) -> bytes:
+    """Concatenated varints of an array of unsigned integers, encoded with numpy."""
+    if isinstance(values, list):  # short Python lists (feature tags): skip numpy entirely
+        if not values or max(values) < 0x80:
+            return bytes(values)
+        return b"".join(varint(x) for x in values)
+    v = np.asarray(values, dtype=np.uint64)
+    if v.size < _NUMPY_FROM:  # numpy's per-call overhead outweighs its speed on short arrays
+        return b"".join(varint(x) for x in v.tolist())
     groups = (v[:, None] >> _SHIFTS[None, :]) & np.uint64(0x7F)
     # bytes per value: up to and including the highest non-zero 7-bit group, at least one
     nonzero = groups != 0

@@ -33,21 +33,17 @@ from typing import Any
 import numpy as np
 import shapely
 
+from tiles._mvt_geometry import LINESTRING, POINT, POLYGON, encode_geometries
 from tiles._protobuf import (
     double_field,
     length_field,
     packed_varints,
     varint,
     varint_field,
-    zigzag,
     zigzag_int,
 )
 
-UNKNOWN, POINT, LINESTRING, POLYGON = 0, 1, 2, 3
-MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
-
-# shapely type ids -> MVT geometry type
-_TYPE_OF = {0: POINT, 4: POINT, 1: LINESTRING, 5: LINESTRING, 3: POLYGON, 6: POLYGON}
+UNKNOWN = 0
 
 
 def to_tile_coords(
@@ -90,94 +86,25 @@ def to_tile_coords(
     out = shapely.clip_by_rect(out, -buffer, -buffer, extent + buffer, extent + buffer)
     if simplify > 0:
         out = shapely.simplify(out, simplify, preserve_topology=True)
-    # Snapping to the integer grid in "valid_output" mode repairs what rounding would break
-    # (self-touching rings, collapsed holes) instead of emitting invalid polygons.
-    out = shapely.set_precision(out, 1.0)
+    # Snap to the integer grid. Plain rounding is cheap and right for almost every geometry;
+    # polygons it breaks (self-touching rings, collapsed holes) are snapped again from the
+    # unrounded geometry in GEOS's "valid_output" mode, which repairs instead of breaking.
+    snapped = shapely.set_precision(out, 1.0, mode="pointwise")
+    polygonal = shapely.get_dimensions(snapped) == 2
+    broken = polygonal & ~shapely.is_valid(snapped)
+    if broken.any():
+        snapped[broken] = shapely.set_precision(out[broken], 1.0)
+    out = snapped
     # shapely's counter-clockwise is a positive shoelace area: the spec's exterior ring.
     return shapely.orient_polygons(out, exterior_cw=False)
 
 
-def _command(cmd: int, count: int) -> int:
-    return (cmd & 0x7) | (count << 3)
-
-
-def _dedupe(coords: np.ndarray) -> np.ndarray:
-    """Drop consecutive repeated vertices (zero-length moves encode nothing useful)."""
-    if len(coords) < 2:
-        return coords
-    keep = np.ones(len(coords), dtype=bool)
-    keep[1:] = np.any(coords[1:] != coords[:-1], axis=1)
-    return coords[keep]
-
-
-def _paths(geom: shapely.Geometry, mvt_type: int) -> list[np.ndarray]:
-    """The vertex sequences of one geometry, in encoding order (rings without closing vertex)."""
-    parts = shapely.get_parts(geom)
-    paths: list[np.ndarray] = []
-    if mvt_type == POINT:
-        pts = shapely.get_coordinates(parts)
-        return [pts.astype(np.int64)] if len(pts) else []
-    if mvt_type == LINESTRING:
-        for part in parts:
-            line = _dedupe(shapely.get_coordinates(part).astype(np.int64))
-            if len(line) >= 2:
-                paths.append(line)
-        return paths
-    for part in parts:
-        rings = shapely.get_rings(part)
-        for i, ring in enumerate(rings):
-            coords = _dedupe(shapely.get_coordinates(ring).astype(np.int64))[:-1]
-            if len(coords) < 3:
-                if i == 0:
-                    break  # a collapsed exterior takes its holes with it
-                continue
-            paths.append(coords)
-    return paths
-
-
-def geometry_commands(geom: shapely.Geometry) -> tuple[int, np.ndarray] | None:
-    """MVT geometry type and command integers of one integer-coordinate geometry.
+def geometry_commands(geom: shapely.Geometry) -> tuple[int, bytes] | None:
+    """MVT geometry type and packed command varints of one integer-coordinate geometry.
 
     Returns ``None`` for an empty geometry or one that has nothing left to draw.
     """
-    if geom is None or shapely.is_empty(geom):
-        return None
-    type_id = int(shapely.get_type_id(geom))
-    if type_id == 7:  # a collection from clipping or snapping: keep its highest dimension
-        parts = shapely.get_parts(geom)
-        dims = shapely.get_dimensions(parts)
-        kept = parts[dims == dims.max()]
-        geom = (
-            shapely.multipolygons(kept)
-            if dims.max() == 2
-            else (shapely.multilinestrings(kept) if dims.max() == 1 else shapely.multipoints(kept))
-        )
-        type_id = int(shapely.get_type_id(geom))
-    mvt_type = _TYPE_OF.get(type_id)
-    if mvt_type is None:
-        return None
-    paths = _paths(geom, mvt_type)
-    if not paths:
-        return None
-    chunks: list[np.ndarray] = []
-    cursor = np.zeros(2, dtype=np.int64)
-    if mvt_type == POINT:
-        pts = paths[0]
-        deltas = np.diff(np.vstack([cursor, pts]), axis=0)
-        chunks.append(np.array([_command(MOVE_TO, len(pts))], dtype=np.uint64))
-        chunks.append(zigzag(deltas.ravel()))
-    else:
-        for path in paths:
-            deltas = np.diff(np.vstack([cursor, path]), axis=0)
-            enc = zigzag(deltas.ravel())
-            chunks.append(np.array([_command(MOVE_TO, 1)], dtype=np.uint64))
-            chunks.append(enc[:2])
-            chunks.append(np.array([_command(LINE_TO, len(path) - 1)], dtype=np.uint64))
-            chunks.append(enc[2:])
-            if mvt_type == POLYGON:
-                chunks.append(np.array([_command(CLOSE_PATH, 1)], dtype=np.uint64))
-            cursor = path[-1]
-    return mvt_type, np.concatenate(chunks)
+    return encode_geometries(np.array([geom], dtype=object))[0]
 
 
 def _value_message(value: Any) -> bytes:
@@ -231,7 +158,33 @@ class LayerEncoder:
         encoded = geometry_commands(geom)
         if encoded is None:
             return False
-        mvt_type, commands = encoded
+        self.add_encoded(encoded[0], encoded[1], feature_id, properties)
+        return True
+
+    def add_many(
+        self,
+        geoms: np.ndarray,
+        feature_ids: Iterable[int | None],
+        properties: Iterable[Iterable[tuple[str, Any]]],
+    ) -> int:
+        """Add many features at once (geometries encoded together); returns how many drew."""
+        added = 0
+        for encoded, fid, props in zip(
+            encode_geometries(geoms), feature_ids, properties, strict=True
+        ):
+            if encoded is not None:
+                self.add_encoded(encoded[0], encoded[1], fid, props)
+                added += 1
+        return added
+
+    def add_encoded(
+        self,
+        mvt_type: int,
+        geometry: bytes,
+        feature_id: int | None = None,
+        properties: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        """Add a feature whose geometry is already packed command varints."""
         tags: list[int] = []
         for name, value in properties:
             tag = self._tag(name, value)
@@ -241,11 +194,10 @@ class LayerEncoder:
         if feature_id is not None:
             msg += varint_field(1, int(feature_id))
         if tags:
-            msg += length_field(2, packed_varints(np.asarray(tags, dtype=np.uint64)))
+            msg += length_field(2, packed_varints(tags))
         msg += varint_field(3, mvt_type)
-        msg += length_field(4, packed_varints(commands))
+        msg += length_field(4, geometry)
         self._features.append(msg)
-        return True
 
     def encode(self) -> bytes:
         """The encoded ``Layer`` message (without the enclosing tile field)."""
@@ -262,4 +214,13 @@ def encode_tile(layers: Iterable[LayerEncoder]) -> bytes:
     return b"".join(length_field(3, layer.encode()) for layer in layers if len(layer))
 
 
-__all__ = ["LayerEncoder", "encode_tile", "geometry_commands", "to_tile_coords", "varint"]
+__all__ = [
+    "LINESTRING",
+    "POINT",
+    "POLYGON",
+    "LayerEncoder",
+    "encode_tile",
+    "geometry_commands",
+    "to_tile_coords",
+    "varint",
+]

@@ -58,9 +58,9 @@ class VectorSource:
         if len(hits) == 0:
             return encoder
         tile_geoms = to_tile_coords(self.geoms[hits], bounds, extent, buffer, simplify)
-        for idx, geom in zip(hits.tolist(), tile_geoms, strict=True):
-            props = ((col, values[idx]) for col, values in self.columns)
-            encoder.add(geom, int(self.ids[idx]), props)
+        rows = hits.tolist()
+        props = ([(col, values[i]) for col, values in self.columns] for i in rows)
+        encoder.add_many(tile_geoms, self.ids[hits].tolist(), props)
         return encoder
 
 

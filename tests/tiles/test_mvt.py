@@ -102,3 +102,63 @@ def test_multi_geometries_round_trip(geom: shapely.Geometry) -> None:
     enc.add(tile_geom, 1)
     decoded = _decode(encode_tile([enc]))["m"]["features"][0]["geometry"]
     assert shapely.geometry.shape(decoded).equals(tile_geom)
+
+
+def test_collections_keep_their_highest_dimension() -> None:
+    mixed = shapely.GeometryCollection(
+        [
+            shapely.Point(5, 5),
+            shapely.LineString([(0, 0), (10, 10)]),
+            shapely.MultiPolygon([shapely.box(0, 0, 10, 10), shapely.box(20, 20, 30, 30)]),
+            shapely.box(40, 40, 50, 50),
+        ]
+    )
+    enc = LayerEncoder("c")
+    assert enc.add(mixed, 1)
+    decoded = _decode(encode_tile([enc]))["c"]["features"][0]["geometry"]
+    assert decoded["type"] == "MultiPolygon" and len(decoded["coordinates"]) == 3
+
+
+def test_many_mixed_features_round_trip_in_one_batch() -> None:
+    """Batch encoding (one varint buffer sliced per feature) against the reference decoder."""
+    rng = np.random.default_rng(42)
+    geoms = []
+    for i in range(300):
+        x, y = rng.integers(-50, 4000, size=2)
+        kind = i % 5
+        if kind == 0:
+            geoms.append(shapely.Point(x, y))
+        elif kind == 1:
+            geoms.append(shapely.MultiPoint(rng.integers(0, 4096, size=(3, 2))))
+        elif kind == 2:
+            geoms.append(
+                shapely.LineString(
+                    np.cumsum(rng.integers(-40, 40, size=(6, 2)), 0) + np.array([x, y])
+                )
+            )
+        elif kind == 3:
+            geoms.append(shapely.box(x, y, x + 5 + i, y + 9))
+        else:
+            outer = shapely.box(x, y, x + 90, y + 90)
+            geoms.append(
+                shapely.MultiPolygon(
+                    [
+                        outer.difference(shapely.box(x + 30, y + 30, x + 60, y + 60)),
+                        shapely.box(x + 100, y, x + 120, y + 20),
+                    ]
+                )
+            )
+    tile_geoms = to_tile_coords(
+        np.array(geoms, dtype=object), (0.0, 0.0, 4096.0, 4096.0), 4096, 64, 0
+    )
+    enc = LayerEncoder("batch")
+    drawn = enc.add_many(tile_geoms, list(range(300)), [[("i", i)] for i in range(300)])
+    assert drawn == sum(not g.is_empty for g in tile_geoms)
+    features = _decode(encode_tile([enc]))["batch"]["features"]
+    by_id = {f["id"]: f for f in features}
+    for i, geom in enumerate(tile_geoms):
+        if geom.is_empty:
+            continue
+        f = by_id[i]
+        assert f["properties"] == {"i": i}
+        assert shapely.geometry.shape(f["geometry"]).normalize().equals(geom.normalize()), i
