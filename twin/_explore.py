@@ -25,19 +25,22 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
 from tiles.catalog import LayerEntry
 from twin.errors import TwinError
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-
     from twin.workspace import Twin
 
 DEFAULT_BASEMAP = "OpenStreetMap"
 _OTHER = "#999999"  # categories beyond the palette
 _LINE_OPACITY = 0.9
+#: Default caps on the features of one layer written into a map from the data.
+MAX_POINTS = 1000
+MAX_SHAPES = 5000
 
 
 def _folium() -> Any:
@@ -84,7 +87,7 @@ def _select(available: dict[str, Any], names: list[str] | None) -> list[str]:
 def map_from_data(
     twin: Twin,
     names: list[str] | None = None,
-    max_features: int = 2000,
+    max_features: int | None = None,
     tolerance: float = 10.0,
     raster_size: int = 1024,
     basemap: str | None = DEFAULT_BASEMAP,
@@ -99,8 +102,9 @@ def map_from_data(
     names
         Layers to draw (default: every published layer, in catalog order).
     max_features
-        Most features drawn per vector layer; larger layers are sampled
-        (reproducibly) and their name in the layer control says so.
+        Most features drawn per vector layer (default: 1,000 points, 5,000
+        lines or polygons, since every feature is written into the page);
+        larger layers are sampled reproducibly and the layer control says so.
     tolerance
         Simplification tolerance in metres of the working CRS (0: none).
     raster_size
@@ -124,8 +128,6 @@ def map_from_data(
             if legend is not None:
                 legend.add_to(m)
         else:
-            import geopandas as gpd
-
             gdf = gpd.read_parquet(path)
             layer, legend_html = _vector_layer(entry, gdf, max_features, tolerance, i)
             layer.add_to(m)
@@ -189,9 +191,16 @@ def _colours(entry: LayerEntry, gdf: gpd.GeoDataFrame, index: int) -> tuple[Any,
 
 
 def _vector_layer(
-    entry: LayerEntry, gdf: gpd.GeoDataFrame, max_features: int, tolerance: float, index: int
+    entry: LayerEntry,
+    gdf: gpd.GeoDataFrame,
+    max_features: int | None,
+    tolerance: float,
+    index: int,
 ) -> tuple[Any, str]:
     folium = _folium()
+    point = entry.geometry_type in ("Point", "MultiPoint")
+    if max_features is None:
+        max_features = MAX_POINTS if point else MAX_SHAPES
     total = len(gdf)
     if total > max_features:
         # A reproducible sample shows the pattern; the layer control says it is a sample.
@@ -208,10 +217,11 @@ def _vector_layer(
         if out[col].dtype.kind in "Mm" or out[col].dtype == object:
             out[col] = out[col].astype(str)
     out["_colour"] = colours
-    out = out.set_geometry(gdf.geometry.to_crs(4326).to_numpy()).set_crs(4326, allow_override=True)
+    # 1e-6 degree (~0.1 m) is finer than any screen shows and halves the document's size.
+    lonlat = shapely.set_precision(gdf.geometry.to_crs(4326).to_numpy(), 1e-6, mode="pointwise")
+    out = gpd.GeoDataFrame(out, geometry=lonlat, crs=4326)
     shown = f" ({len(out):,} of {total:,})" if total > len(out) else ""
     polygon = entry.geometry_type in ("Polygon", "MultiPolygon")
-    point = entry.geometry_type in ("Point", "MultiPoint")
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         colour = feature["properties"]["_colour"]

@@ -209,7 +209,8 @@ class NotebookProgress:
     def _write(self, line: str) -> None:
         self.lines.append(line)
         if self._bar is not None:
-            self._bar.write(line)
+            # Lines go where the bar goes when a file was given (tqdm's default: stdout).
+            self._bar.write(line, file=self._kwargs.get("file"))
 
     def _advance(self) -> None:
         if self._bar is None:
