@@ -44,17 +44,30 @@ def _empty_image(media_type: str, size: int) -> bytes:
     return empty_image(_EXT[media_type], size)
 
 
-def tile_response(
-    request: Request, tile: EncodedTile, etag: str, settings: Settings, tile_size: int = 256
-) -> Response:
-    """The response for an encoded tile, honouring ``If-None-Match`` and ``Accept-Encoding``."""
-    headers = {
+def _headers(etag: str, settings: Settings) -> dict[str, str]:
+    return {
         "ETag": etag,
         "Cache-Control": f"public, max-age={settings.cache_max_age}",
         "Vary": "Accept-Encoding",
     }
+
+
+def not_modified(request: Request, etag: str, settings: Settings) -> Response | None:
+    """A 304 when the client already holds ``etag``, else None.
+
+    ETags derive from the layer versions and the request, not the bytes, so this
+    check runs before any tile is read or encoded.
+    """
     if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, headers=_headers(etag, settings))
+    return None
+
+
+def tile_response(
+    request: Request, tile: EncodedTile, etag: str, settings: Settings, tile_size: int = 256
+) -> Response:
+    """The response for an encoded tile, honouring ``Accept-Encoding``."""
+    headers = _headers(etag, settings)
     body = tile.body
     if body is None:
         if settings.empty_tile_status == 204:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from tiles._http import tile_response
+from tiles._http import not_modified, tile_response
 from tiles.errors import InvalidParameterError
 from tiles.grids import DEFAULT_GRID, get_grid
 from tiles.raster import check_colormap, parse_rescale
@@ -84,6 +84,9 @@ async def serve_tile(
     start = time.perf_counter()
     colormap_name, rescale = raster.parsed()
     req = service.request(snap, layers, z, x, y, fmt, scale, grid_id, colormap_name, rescale)
+    cached_by_client = not_modified(request, req.etag, settings)
+    if cached_by_client is not None:
+        return cached_by_client
     tile, _ = await service.tile(req)
     response = tile_response(
         request, tile, req.etag, settings, settings.raster_tile_size * req.scale

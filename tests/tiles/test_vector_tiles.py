@@ -243,3 +243,16 @@ def test_cache_is_bounded(workspace_catalog: Path) -> None:
         c.get(f"/tiles/sites/{t.z}/{t.x}/{t.y}.mvt")
         c.get(f"/tiles/sites/{t.z}/{t.x}/{t.y}.mvt")
         assert c.app.state.service.cache.hits >= 1
+
+
+def test_revalidation_needs_no_encoding(workspace_catalog: Path) -> None:
+    tile = _centre_tile(MERCATOR, 15)
+    url = f"/tiles/villages/{tile.z}/{tile.x}/{tile.y}.mvt"
+    with make_client(workspace_catalog) as c:
+        etag = c.get(url).headers["etag"]
+        service = c.app.state.service
+        misses = service.cache.misses
+        c.app.state.service.cache._items.clear()  # even with the tile evicted...
+        r = c.get(url, headers={"If-None-Match": f'W/"x", {etag}'})
+        assert r.status_code == 304  # ...a matching ETag is answered without encoding
+        assert service.cache.misses == misses
