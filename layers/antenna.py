@@ -107,6 +107,43 @@ def sector_gain(
     return np.asarray(max_gain_dbi, dtype=np.float64) + element_pattern(theta, phi)
 
 
+def sector_gain_trig(
+    cos_bearing: NDArray[np.float32],
+    sin_bearing: NDArray[np.float32],
+    cos_zenith: NDArray[np.float32],
+    sin_zenith: NDArray[np.float32],
+    zenith_deg: NDArray[np.float32],
+    boresight_deg: float,
+    mechanical_tilt_deg: float = 0.0,
+    electrical_tilt_deg: float = 0.0,
+    max_gain_dbi: float = ELEMENT_GAIN_DBI,
+) -> NDArray[np.float32]:
+    """:func:`sector_gain` from precomputed cosines and sines of the directions (float32).
+
+    The sectors of a site look at the same pixels: their directions' trigonometry
+    is computed once per site, and each sector only rotates it (``cos(b - α)``,
+    ``sin(b - α)`` by the angle-difference identities).
+    """
+    a = np.radians(boresight_deg)
+    ca, sa = np.float32(np.cos(a)), np.float32(np.sin(a))
+    cos_d = cos_bearing * ca + sin_bearing * sa
+    sin_d = sin_bearing * ca - cos_bearing * sa
+    if mechanical_tilt_deg == 0.0:
+        theta = zenith_deg
+        phi = np.degrees(np.arctan2(sin_d, cos_d))
+    else:
+        b = np.radians(mechanical_tilt_deg)
+        cb, sb = np.float32(np.cos(b)), np.float32(np.sin(b))
+        theta = np.degrees(np.arccos(np.clip(cb * cos_zenith + sb * cos_d * sin_zenith, -1, 1)))
+        phi = np.degrees(np.arctan2(sin_d * sin_zenith, cb * sin_zenith * cos_d - sb * cos_zenith))
+    v = (theta - np.float32(90.0 + electrical_tilt_deg)) / np.float32(BEAMWIDTH_DEG)
+    h = phi / np.float32(BEAMWIDTH_DEG)
+    # phi is already within ±180°: the pattern without element_pattern's wrap
+    a_v = np.minimum(np.float32(12.0) * v * v, np.float32(SLA_V_DB))
+    a_h = np.minimum(np.float32(12.0) * h * h, np.float32(A_MAX_DB))
+    return np.float32(max_gain_dbi) - np.minimum(a_v + a_h, np.float32(A_MAX_DB))
+
+
 __all__ = [
     "A_MAX_DB",
     "BEAMWIDTH_DEG",
@@ -114,5 +151,6 @@ __all__ = [
     "SLA_V_DB",
     "element_pattern",
     "sector_gain",
+    "sector_gain_trig",
     "to_local",
 ]

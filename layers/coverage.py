@@ -41,7 +41,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.ndimage import distance_transform_edt
 
-from layers.antenna import sector_gain
+from layers.antenna import sector_gain_trig
 from layers.errors import ParameterError, SourceError
 from layers.propagation import C, VALIDITY, Flag, los_nlos, los_probability
 from layers.terrain import K_FACTOR, sweep
@@ -109,24 +109,27 @@ class CoverageParams:
 
 @dataclass
 class _SiteLoss:
-    """Path loss (with diffraction and clutter) from one antenna position, on its window."""
+    """Path loss (with diffraction and clutter) from one antenna position to its pixels.
 
-    rows: slice
-    cols: slice
-    sel: NDArray[np.bool_]
-    bearing: NDArray[np.float32]
+    ``idx`` are flat indices into the grid; the direction cosines serve every
+    sector of the site (:func:`layers.antenna.sector_gain_trig`).
+    """
+
+    idx: NDArray[np.int64]
+    cos_b: NDArray[np.float32]
+    sin_b: NDArray[np.float32]
+    cos_z: NDArray[np.float32]
+    sin_z: NDArray[np.float32]
     zenith: NDArray[np.float32]
     loss: NDArray[np.float32]
     flags: dict[str, int]
-    blocked: int
 
 
 @dataclass
 class CellField:
-    """One cell's RSRP on its window of the grid (NaN where it does not reach)."""
+    """One cell's RSRP (dBm) at the grid pixels it reaches (flat indices)."""
 
-    rows: slice
-    cols: slice
+    idx: NDArray[np.int64]
     rsrp: NDArray[np.float32]
     flags: dict[str, int] = field(default_factory=dict)
 
@@ -203,7 +206,7 @@ class CoverageModel:
         valid = dem.valid_mask()[0]
         if not valid.any():
             raise SourceError("dem: holds no valid heights")
-        z = dem.data[0].astype(np.float64)
+        z = dem.data[0].astype(np.float32)
         if not valid.all():
             # Heights under nodata still shape the terrain sweep: borrow the nearest valid one.
             _, (ri, ci) = distance_transform_edt(~valid, return_indices=True)
@@ -310,9 +313,10 @@ class CoverageModel:
             clear = los.loss
         else:
             prob = los_probability(cell["scenario"], d2d, p.rx_height_m)
-            clear = -10 * np.log10(
-                prob * 10 ** (-los.loss / 10) + (1 - prob) * 10 ** (-nlos.loss / 10)
-            )
+            # mean received power of the two conditions, relative to the LOS one
+            # (keeps float32 far from underflow)
+            rel = 10 ** ((los.loss - nlos.loss) / 10)
+            clear = los.loss - 10 * np.log10(prob + (1 - prob) * rel)
         return clear, nlos.loss, los.flags | nlos.flags
 
     def _site(self, cell: pd.Series, radius: float) -> _SiteLoss:
@@ -329,21 +333,25 @@ class CoverageModel:
             p.k_factor if p.terrain else np.inf,
         )
         rows, cols = view.rows, view.cols
-        sel = view.inside & self.region[rows, cols]
-        d2d = view.d2d[sel].astype(np.float64)
-        dz = view.z_site + cell["height_m"] - (self.z[rows, cols][sel] + p.rx_height_m)
+        rr, cc = np.nonzero(view.inside & self.region[rows, cols])
+        idx = (rr + rows.start) * self.shape[1] + (cc + cols.start)
+        d2d = view.d2d[rr, cc]
+        dz = np.float32(view.z_site + cell["height_m"] - p.rx_height_m) - self.z.ravel()[idx]
         d3d = np.hypot(d2d, dz)
-        zenith = 90.0 + np.degrees(np.arctan2(dz, np.maximum(d2d, 0.1)))
+        elevation = np.arctan2(dz, np.maximum(d2d, np.float32(0.1)))
         clear, nlos, flags = self._clear_loss(cell, d2d, d3d)
-        blocked = view.blocked[sel]
-        loss = np.where(blocked, nlos + view.diffraction_db[sel], clear)
+        blocked = view.blocked[rr, cc]
+        loss = np.where(blocked, nlos + view.diffraction_db[rr, cc], clear)
         if self.clutter is not None:
-            loss += self.clutter[rows, cols][sel]
+            loss += self.clutter.ravel()[idx]
         counts = {f.name.lower(): int(np.count_nonzero(flags & f)) for f in Flag if f and f.name}
+        bearing = np.radians(view.bearing[rr, cc])
+        # zenith = 90° + elevation below the horizon: cos z = -sin e, sin z = cos e
         site = _SiteLoss(
-            rows, cols, sel, view.bearing[sel], zenith.astype(np.float32),
+            idx, np.cos(bearing), np.sin(bearing),
+            (-np.sin(elevation)).astype(np.float32), np.cos(elevation).astype(np.float32),
+            (90.0 + np.degrees(elevation)).astype(np.float32),
             loss.astype(np.float32), {k: v for k, v in counts.items() if v},
-            int(np.count_nonzero(blocked)),
         )
         with self._lock:
             self._sites[key] = site
@@ -359,14 +367,15 @@ class CoverageModel:
         if cached is not None:
             return cached
         site = self._site(cell, self.radius(cell))
-        gain = sector_gain(
-            site.bearing, site.zenith, cell["azimuth_deg"], cell["downtilt_deg"],
-            cell["etilt_deg"], cell["gain_dbi"],
+        gain = sector_gain_trig(
+            site.cos_b, site.sin_b, site.cos_z, site.sin_z, site.zenith,
+            float(cell["azimuth_deg"]), float(cell["downtilt_deg"]), float(cell["etilt_deg"]),
+            float(cell["gain_dbi"]),
         )
-        rsrp = (self._budget(cell) + gain - site.loss).astype(np.float32)
-        out = np.full(site.sel.shape, np.nan, dtype=np.float32)
-        out[site.sel] = np.where(rsrp >= self.params.min_rsrp_dbm, rsrp, np.nan)
-        result = CellField(site.rows, site.cols, out, dict(site.flags))
+        rsrp = gain - site.loss
+        rsrp += np.float32(self._budget(cell))
+        keep = rsrp >= np.float32(self.params.min_rsrp_dbm)
+        result = CellField(site.idx[keep], rsrp[keep], dict(site.flags))
         if self.keep:
             self._fields[key] = result
         return result
@@ -440,12 +449,13 @@ class _BandSum:
         self.load = load
 
     def add(self, index: int, f: CellField) -> None:
-        win = (f.rows, f.cols)
-        ok = ~np.isnan(f.rsrp)
-        self.total[win] += np.where(ok, 10 ** (f.rsrp.astype(np.float64) / 10), 0.0)
-        better = ok & (f.rsrp > self.best[win])
-        self.best[win] = np.where(better, f.rsrp, self.best[win])
-        self.arg[win] = np.where(better, np.int32(index), self.arg[win])
+        # A cell's indices are unique, so fancy-index updates need no np.add.at.
+        total, best, arg = self.total.ravel(), self.best.ravel(), self.arg.ravel()
+        total[f.idx] += 10 ** (f.rsrp.astype(np.float64) / 10)
+        better = f.rsrp > best[f.idx]
+        won = f.idx[better]
+        best[won] = f.rsrp[better]
+        arg[won] = np.int32(index)
 
     def merge_into(self, rsrp, sinr, serving) -> None:
         has = self.arg >= 0

@@ -73,3 +73,17 @@ def test_local_angles_follow_eq_7_1_7_and_7_1_8():
         ph = math.degrees(math.atan2(math.sin(p) * math.sin(t), math.cos(b) * math.sin(t) * math.cos(p) - math.sin(b) * math.cos(t)))
         assert theta[i] == pytest.approx(th, abs=1e-9)
         assert phi[i] == pytest.approx(ph, abs=1e-9)
+
+
+def test_the_per_site_fast_path_matches_the_reference():
+    from layers.antenna import sector_gain_trig
+
+    rng = np.random.default_rng(7)
+    bearing = rng.uniform(0, 360, 2000).astype(np.float32)
+    zenith = rng.uniform(60, 179, 2000).astype(np.float32)
+    b, z = np.radians(bearing), np.radians(zenith)
+    trig = (np.cos(b), np.sin(b), np.cos(z), np.sin(z), zenith)
+    for az, mt, et, g in [(0.0, 0.0, 0.0, 8.0), (123.0, 6.0, 0.0, 8.0), (300.0, 3.0, 4.0, 17.0)]:
+        fast = sector_gain_trig(*trig, az, mt, et, g)
+        ref = sector_gain(bearing.astype(float), zenith.astype(float), az, mt, et, g)
+        np.testing.assert_allclose(fast, ref, atol=2e-3)
