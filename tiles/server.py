@@ -62,5 +62,4 @@ def serve(
     os.environ["TWIN_PUBLIC_URL"] = public_url or f"http://{shown_host}:{port}"
     Settings()  # fail here, in one line, on a bad TWIN_* value rather than in every worker
     skip_vrt_driver()
-    print(f"OneMap Twin viewer: {os.environ['TWIN_PUBLIC_URL']}/", flush=True)
     uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers, log_level="info")
