@@ -26,6 +26,34 @@ def layer_color(entry: LayerEntry, index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+#: a sequential ramp (viridis stops) for numeric properties
+RAMP = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+
+
+def numeric_ramp(entry: LayerEntry) -> list[Any] | None:
+    """A colour expression over the ``property`` hint when it names a numeric field.
+
+    The ``range`` hint ([low, high]) spans the ramp; without a valid one the
+    layer keeps its single colour.
+    """
+    prop = entry.style.get("property")
+    span = entry.style.get("range")
+    if not isinstance(prop, str) or entry.fields.get(prop) not in ("int", "float"):
+        return None
+    if not (isinstance(span, (list, tuple)) and len(span) == 2):
+        return None
+    try:
+        lo, hi = float(span[0]), float(span[1])
+    except (TypeError, ValueError):
+        return None
+    if not lo < hi:
+        return None
+    stops: list[Any] = []
+    for i, color in enumerate(RAMP):
+        stops += [lo + (hi - lo) * i / (len(RAMP) - 1), color]
+    return ["interpolate", ["linear"], ["to-number", ["get", prop], lo], *stops]
+
+
 def _opacity(entry: LayerEntry, default: float) -> float:
     hint = entry.style.get("opacity")
     if isinstance(hint, (int, float)) and not isinstance(hint, bool) and 0 <= hint <= 1:
@@ -66,6 +94,7 @@ def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any
             }
         ]
     color = layer_color(entry, index)
+    ramp = numeric_ramp(entry)
     kinds = _geometry_kinds(entry)
     mixed = len(kinds) > 1
     out: list[dict[str, Any]] = []
@@ -79,7 +108,10 @@ def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any
                     "id": f"{name}-fill",
                     "type": "fill",
                     **base,
-                    "paint": {"fill-color": color, "fill-opacity": _opacity(entry, 0.35)},
+                    "paint": {
+                        "fill-color": ramp or color,
+                        "fill-opacity": _opacity(entry, 0.6 if ramp else 0.2),
+                    },
                 }
             )
             out.append(
@@ -98,7 +130,7 @@ def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any
                     **base,
                     "layout": {"line-cap": "round", "line-join": "round"},
                     "paint": {
-                        "line-color": color,
+                        "line-color": ramp or color,
                         "line-opacity": _opacity(entry, 0.9),
                         "line-width": ["interpolate", ["linear"], ["zoom"], 8, 1, 16, 4],
                     },
@@ -111,11 +143,21 @@ def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any
                     "type": "circle",
                     **base,
                     "paint": {
-                        "circle-color": color,
+                        "circle-color": ramp or color,
                         "circle-opacity": _opacity(entry, 0.9),
-                        "circle-radius": ["interpolate", ["linear"], ["zoom"], 8, 2.5, 16, 6],
+                        "circle-radius": [
+                            "interpolate",
+                            ["linear"],
+                            ["zoom"],
+                            8,
+                            1.5,
+                            12,
+                            3,
+                            16,
+                            6,
+                        ],
                         "circle-stroke-color": "#ffffff",
-                        "circle-stroke-width": 1,
+                        "circle-stroke-width": ["interpolate", ["linear"], ["zoom"], 8, 0, 12, 1],
                     },
                 }
             )

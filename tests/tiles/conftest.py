@@ -161,6 +161,11 @@ FIELDS = {
     "roads": {"road_class": "string", "lanes": "int", "length_m": "float", "oneway": "bool"},
     "sites": {"id": "int", "band": "string", "power_dbm": "float", "height_m": "int"},
 }
+STYLES = {
+    "roads": {"color": "#e4572e"},
+    "villages": {"property": "share_5g", "range": [0, 1]},
+    "sites": {"property": "band", "range": [0, 1]},  # a string field: no ramp
+}
 GEOMETRY = {"villages": "Polygon", "roads": "LineString", "sites": "Point"}
 FRAMES = {"villages": _villages, "roads": _roads, "sites": _sites}
 
@@ -178,7 +183,7 @@ def vector_entry(name: str, gdf: gpd.GeoDataFrame, version: str, artifact: str) 
         geometry_type=GEOMETRY[name],
         fields=FIELDS[name],
         count=len(gdf),
-        style={"color": "#e4572e"} if name == "roads" else {},
+        style=STYLES.get(name, {}),
         provenance=_provenance(name),
     )
 

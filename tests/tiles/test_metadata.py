@@ -64,8 +64,12 @@ def test_style_has_every_layer_and_validates_with_maplibre(
     types = {layer["id"]: layer["type"] for layer in style["layers"]}
     assert types["dem"] == "raster" and types["villages-fill"] == "fill"
     assert types["roads-line"] == "line" and types["sites-circle"] == "circle"
-    roads = next(layer for layer in style["layers"] if layer["id"] == "roads-line")
-    assert roads["paint"]["line-color"] == "#e4572e"  # the catalog's colour hint
+    paint = {layer["id"]: layer.get("paint", {}) for layer in style["layers"]}
+    assert paint["roads-line"]["line-color"] == "#e4572e"  # the catalog's colour hint
+    ramp = paint["villages-fill"]["fill-color"]  # numeric property + range: a colour ramp
+    assert ramp[:3] == ["interpolate", ["linear"], ["to-number", ["get", "share_5g"], 0.0]]
+    assert ramp[3] == 0.0 and ramp[-2] == 1.0
+    assert isinstance(paint["sites-circle"]["circle-color"], str)  # string property: one colour
     for source in style["sources"].values():
         assert source["url"].startswith(PUBLIC_URL)
     node = shutil.which("node")
