@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from playwright.sync_api import Route, sync_playwright
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 
@@ -98,11 +99,10 @@ WAIT_IDLE = """() => new Promise((resolve) => {
 
 
 def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
     assert CHROMIUM.exists(), "install Debian chromium (see .ci/run)"
     assert (MAPLIBRE_DIST / "maplibre-gl.js").exists(), "run `npm install` (see .ci/run)"
     served_from_disk: list[str] = []
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000
         )
@@ -115,7 +115,7 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             )
             page.on("pageerror", lambda e: console_errors.append(str(e)))
 
-            def route(r):
+            def route(r: Route) -> None:
                 url = r.request.url
                 if url.startswith(CDN_PREFIX):
                     name = url.split("/dist/", 1)[1].split("?")[0]
