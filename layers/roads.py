@@ -514,21 +514,39 @@ def to_networkx(edges: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame, directed: bool
         raise ImportError("to_networkx needs networkx: pip install networkx") from None
     graph = nx.MultiDiGraph(crs=edges.crs) if directed else nx.MultiGraph(crs=edges.crs)
     xs, ys = shapely.get_x(nodes.geometry.to_numpy()), shapely.get_y(nodes.geometry.to_numpy())
-    for nid, x, y, deg in zip(nodes["node_id"], xs, ys, nodes["degree"], strict=True):
-        graph.add_node(int(nid), x=float(x), y=float(y), street_count=int(deg))
-    cols = [c for c in edges.columns if c not in ("u", "v", "key")]
-    for row in edges[["u", "v", "key", *cols]].itertuples(index=False, name=None):
-        u, v, key = int(row[0]), int(row[1]), int(row[2])
-        data = dict(zip(cols, row[3:], strict=True))
-        # osmnx's names, so its routing and stats functions work on the graph
-        data["length"] = data["length_m"]
-        data["travel_time"] = data["travel_time_s"]
-        direction = data["direction"]
-        if not directed or direction >= 0:
-            graph.add_edge(u, v, key=key, reversed=False, **data)
-        if directed and direction <= 0:
-            rev = dict(data, geometry=data["geometry"].reverse())
-            graph.add_edge(v, u, key=key, reversed=True, **rev)
+    graph.add_nodes_from(
+        (int(n), {"x": float(x), "y": float(y), "street_count": int(d)})
+        for n, x, y, d in zip(nodes["node_id"], xs, ys, nodes["degree"], strict=True)
+    )
+    table = pd.DataFrame(edges.drop(columns=["u", "v", "key", edges.geometry.name]))
+    table["geometry"] = edges.geometry.to_numpy()
+    # osmnx's names, so its routing and stats functions work on the graph
+    table["length"] = table["length_m"]
+    table["travel_time"] = table["travel_time_s"]
+    # Plain Python values, built column-wise (DataFrame.to_dict boxes value by value).
+    names = list(table.columns)
+    values = [
+        table[c].astype(object).where(table[c].notna(), None).tolist()
+        if isinstance(table[c].dtype, pd.StringDtype | pd.Int16Dtype)
+        else table[c].tolist()
+        for c in names
+    ]
+    records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    u = edges["u"].to_numpy(np.int64).tolist()
+    v = edges["v"].to_numpy(np.int64).tolist()
+    key = edges["key"].to_numpy(np.int64).tolist()
+    direction = edges["direction"].to_numpy()
+    forward = np.flatnonzero(direction >= 0) if directed else np.arange(len(edges))
+    graph.add_edges_from(
+        (u[i], v[i], key[i], dict(records[i], reversed=False)) for i in forward.tolist()
+    )
+    if directed:
+        back = np.flatnonzero(direction <= 0)
+        reversed_geoms = shapely.reverse(edges.geometry.to_numpy()[back])
+        graph.add_edges_from(
+            (v[i], u[i], key[i], dict(records[i], geometry=g, reversed=True))
+            for i, g in zip(back.tolist(), reversed_geoms, strict=True)
+        )
     return graph
 
 
