@@ -71,7 +71,13 @@ class CoverageParams:
         Radius computed around each cell; ``None`` uses the model's NLOS validity
         limit (5 km). Beyond 5 km distances are clamped and flagged.
     min_rsrp_dbm
-        Signals below this are dropped (and shrink each cell's radius).
+        Signals below this are dropped (and shrink each cell's radius). ``None``:
+        ``noise_margin_db`` below the thermal noise per resource element of the
+        cell's sub-carrier spacing (with the noise figure), where a signal no
+        longer matters for SINR.
+    noise_margin_db
+        How far below the noise ``min_rsrp_dbm=None`` drops signals (10 dB: one
+        such interferer moves SINR by at most 0.4 dB).
     building_height_m, street_width_m
         RMa environment (average building height, street width).
     k_factor
@@ -88,7 +94,8 @@ class CoverageParams:
     cell_load: float = 1.0
     los_mode: Literal["probability", "terrain"] = "probability"
     max_radius_m: float | None = None
-    min_rsrp_dbm: float = -140.0
+    min_rsrp_dbm: float | None = None
+    noise_margin_db: float = 10.0
     building_height_m: float = 5.0
     street_width_m: float = 20.0
     k_factor: float = K_FACTOR
@@ -261,7 +268,8 @@ class CoverageModel:
         return cells
 
     def _key(self, cell: pd.Series) -> str:
-        values = "|".join(f"{k}={cell[k]}" for k in sorted(cell.index))
+        """Identity of a cell's field: every column but its pixel position."""
+        values = "|".join(f"{k}={cell[k]}" for k in sorted(cell.index) if k not in ("row", "col"))
         return hashlib.sha1(values.encode()).hexdigest()
 
     def with_changes(
@@ -293,10 +301,18 @@ class CoverageModel:
         d = np.arange(10.0, cap + self.resolution, self.resolution)
         pl = self._clear_loss(cell, d, np.hypot(d, cell["height_m"] - p.rx_height_m))[0]
         best = self._budget(cell) + cell["gain_dbi"] - pl
-        reach = np.flatnonzero(best >= p.min_rsrp_dbm)
+        reach = np.flatnonzero(best >= self._floor(cell))
         if not len(reach):
             return float(10.0 + self.resolution)
         return float(min(cap, d[reach[-1]] + self.resolution))
+
+    def _floor(self, cell: pd.Series) -> float:
+        """The weakest RSRP of this cell worth keeping, dBm."""
+        p = self.params
+        if p.min_rsrp_dbm is not None:
+            return p.min_rsrp_dbm
+        noise = THERMAL_NOISE_DBM_HZ + 10 * np.log10(cell["scs_khz"] * 1e3) + p.noise_figure_db
+        return float(noise - p.noise_margin_db)
 
     def _budget(self, cell: pd.Series) -> float:
         p = self.params
@@ -362,8 +378,8 @@ class CoverageModel:
 
     def cell_field(self, cell: pd.Series) -> CellField:
         """RSRP of one cell on its window (cached when ``keep``)."""
-        key = self._key(cell.drop(["row", "col"]))
-        cached = self._fields.get(key)
+        key = self._key(cell) if self.keep else ""
+        cached = self._fields.get(key) if self.keep else None
         if cached is not None:
             return cached
         site = self._site(cell, self.radius(cell))
@@ -374,7 +390,7 @@ class CoverageModel:
         )
         rsrp = gain - site.loss
         rsrp += np.float32(self._budget(cell))
-        keep = rsrp >= np.float32(self.params.min_rsrp_dbm)
+        keep = rsrp >= np.float32(self._floor(cell))
         result = CellField(site.idx[keep], rsrp[keep], dict(site.flags))
         if self.keep:
             self._fields[key] = result

@@ -124,6 +124,7 @@ def coverage_polygons(
     sinr_threshold_db: float = -3.0,
     threshold_dbm: float = -105.0,
     simplify: bool = True,
+    sieve_pixels: int = 4,
 ) -> gpd.GeoDataFrame:
     """Polygons of the area at or above each threshold (nested, one row each).
 
@@ -131,8 +132,12 @@ def coverage_polygons(
     SINR threshold (when ``sinr`` is given) and ``metric="covered"`` for RSRP ≥
     ``threshold_dbm`` and SINR ≥ ``sinr_threshold_db``. Columns: ``metric``,
     ``threshold``, ``unit``, ``area_km2`` (pixel count × pixel area, exact for
-    the raster), ``geometry`` (a valid MultiPolygon in the raster's CRS,
-    simplified by half a pixel so stair steps do not dominate the vertices).
+    the raster), ``geometry`` (a valid MultiPolygon in the raster's CRS).
+
+    For drawing, specks and pin-holes smaller than ``sieve_pixels`` are merged
+    into their surroundings first (``rasterio.features.sieve``) and outlines are
+    simplified by half a pixel so stair steps do not dominate the vertices;
+    ``sieve_pixels=0, simplify=False`` gives the exact pixel outlines.
     """
     rows: list[tuple[str, float, str, NDArray[np.bool_]]] = []
     for t in sorted(rsrp_thresholds_dbm, reverse=True):
@@ -151,18 +156,21 @@ def coverage_polygons(
         records.append({
             "metric": metric, "threshold": threshold, "unit": unit,
             "area_km2": float(np.count_nonzero(mask) * px_km2),
-            "geometry": _polygonize(mask, rsrp, tol),
+            "geometry": _polygonize(mask, rsrp, tol, sieve_pixels),
         })
     return gpd.GeoDataFrame(records, geometry="geometry", crs=rsrp.crs)
 
 
-def _polygonize(mask: NDArray[np.bool_], raster: RasterData, tol: float):
-    if not mask.any():
+def _polygonize(mask: NDArray[np.bool_], raster: RasterData, tol: float, sieve: int):
+    values = mask.astype(np.uint8)
+    if sieve > 1:
+        values = rasterio.features.sieve(values, sieve, connectivity=4)
+    if not values.any():
         return shapely.MultiPolygon()
     parts = [
-        shapely.geometry.shape(geom)
+        shapely.Polygon(geom["coordinates"][0], geom["coordinates"][1:])
         for geom, _ in rasterio.features.shapes(
-            mask.astype(np.uint8), mask=mask, transform=raster.transform, connectivity=4
+            values, mask=values.astype(bool), transform=raster.transform, connectivity=4
         )
     ]
     polys = np.asarray(parts, dtype=object)

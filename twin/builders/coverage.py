@@ -54,7 +54,10 @@ class CoverageBuildParams(BaseModel):
     max_radius_km: float | None = Field(
         None, gt=0, description="radius computed per cell (default: the model's 5 km range)"
     )
-    min_rsrp_dbm: float = Field(-140.0, description="weaker signals are dropped, dBm")
+    min_rsrp_dbm: float | None = Field(
+        None, description="weaker signals are dropped, dBm (default: noise - noise_margin_db)"
+    )
+    noise_margin_db: float = Field(10.0, ge=0, description="see min_rsrp_dbm")
     noise_figure_db: float = Field(7.0, ge=0, description="receiver noise figure, dB")
     cable_loss_db: float = Field(0.0, ge=0)
     body_loss_db: float = Field(0.0, ge=0)
@@ -142,7 +145,8 @@ def _model_params(p: CoverageBuildParams) -> CoverageParams:
         cable_loss_db=p.cable_loss_db, body_loss_db=p.body_loss_db, rx_gain_dbi=p.rx_gain_dbi,
         cell_load=p.cell_load, los_mode=p.los_mode,
         max_radius_m=None if p.max_radius_km is None else p.max_radius_km * 1000,
-        min_rsrp_dbm=p.min_rsrp_dbm, building_height_m=p.building_height_m,
+        min_rsrp_dbm=p.min_rsrp_dbm, noise_margin_db=p.noise_margin_db,
+        building_height_m=p.building_height_m,
         street_width_m=p.street_width_m, k_factor=p.k_factor, terrain=p.terrain,
     )
 
