@@ -142,6 +142,13 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             ),
         ),
     }
+    layers["coverage"] = LayerConfig(
+        builder="coverage",
+        title="5G coverage (SS-RSRP, dBm)",
+        inputs={"dem": "dem", "sites": "cell_sites", "zones": "layers.village_boundaries"},
+        params={"resolution": max(resolution, 20.0), "zone_id": "village_code"},
+        tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),
+    )
     layers["villages"] = _villages(with_coverage="coverage" in layers)
     return TwinConfig(
         region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),
