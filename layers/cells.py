@@ -113,7 +113,7 @@ def resource_blocks(bandwidth_mhz: float, scs_khz: float) -> int:
 
 
 def power_per_re(tx_power_dbm: float, bandwidth_mhz: float, scs_khz: float) -> float:
-    """Transmit power per resource element, dBm (total power spread evenly over all sub-carriers)."""
+    """Transmit power per resource element, dBm (total power spread over all sub-carriers)."""
     return tx_power_dbm - 10 * np.log10(12 * resource_blocks(bandwidth_mhz, scs_khz))
 
 
@@ -206,7 +206,8 @@ def _numbers(df, name, default, origin, ids) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise SourceError(
-            f"{origin}: cell {ids.iloc[row]!r}: column {name!r} needs a number, got {df[name].iloc[row]!r}"
+            f"{origin}: cell {ids.iloc[row]!r}: column {name!r} needs a number, "
+            f"got {df[name].iloc[row]!r}"
         )
     return values.astype(float)
 

@@ -43,7 +43,7 @@ from scipy.ndimage import distance_transform_edt
 
 from layers.antenna import sector_gain_trig
 from layers.errors import ParameterError, SourceError
-from layers.propagation import C, VALIDITY, Flag, los_nlos, los_probability
+from layers.propagation import VALIDITY, C, Flag, los_nlos, los_probability
 from layers.terrain import K_FACTOR, sweep
 from layers.types import RasterData
 
@@ -318,12 +318,20 @@ class CoverageModel:
         p = self.params
         return float(cell["power_re_dbm"] - p.cable_loss_db - p.body_loss_db + p.rx_gain_dbi)
 
-    def _clear_loss(self, cell: pd.Series, d2d, d3d) -> tuple[NDArray[np.float64], NDArray, NDArray]:
+    def _clear_loss(
+        self, cell: pd.Series, d2d: NDArray[np.floating], d3d: NDArray[np.floating]
+    ) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.uint8]]:
         """Loss where the terrain is clear, the NLOS loss, and their validity flags."""
         p = self.params
         los, nlos = los_nlos(
-            cell["scenario"], d2d, d3d, cell["height_m"], p.rx_height_m, cell["fc_ghz"],
-            p.building_height_m, p.street_width_m,
+            cell["scenario"],
+            d2d,
+            d3d,
+            cell["height_m"],
+            p.rx_height_m,
+            cell["fc_ghz"],
+            p.building_height_m,
+            p.street_width_m,
         )
         if p.los_mode == "terrain":
             clear = los.loss
@@ -344,8 +352,14 @@ class CoverageModel:
             return site
         p = self.params
         view = sweep(
-            self.z, self.resolution, cell["row"], cell["col"], cell["height_m"],
-            p.rx_height_m, radius, C / (cell["fc_ghz"] * 1e9),
+            self.z,
+            self.resolution,
+            cell["row"],
+            cell["col"],
+            cell["height_m"],
+            p.rx_height_m,
+            radius,
+            C / (cell["fc_ghz"] * 1e9),
             p.k_factor if p.terrain else np.inf,
         )
         rows, cols = view.rows, view.cols
@@ -364,10 +378,14 @@ class CoverageModel:
         bearing = np.radians(view.bearing[rr, cc])
         # zenith = 90° + elevation below the horizon: cos z = -sin e, sin z = cos e
         site = _SiteLoss(
-            idx, np.cos(bearing), np.sin(bearing),
-            (-np.sin(elevation)).astype(np.float32), np.cos(elevation).astype(np.float32),
+            idx,
+            np.cos(bearing),
+            np.sin(bearing),
+            (-np.sin(elevation)).astype(np.float32),
+            np.cos(elevation).astype(np.float32),
             (90.0 + np.degrees(elevation)).astype(np.float32),
-            loss.astype(np.float32), {k: v for k, v in counts.items() if v},
+            loss.astype(np.float32),
+            {k: v for k, v in counts.items() if v},
         )
         with self._lock:
             self._sites[key] = site
@@ -384,8 +402,14 @@ class CoverageModel:
             return cached
         site = self._site(cell, self.radius(cell))
         gain = sector_gain_trig(
-            site.cos_b, site.sin_b, site.cos_z, site.sin_z, site.zenith,
-            float(cell["azimuth_deg"]), float(cell["downtilt_deg"]), float(cell["etilt_deg"]),
+            site.cos_b,
+            site.sin_b,
+            site.cos_z,
+            site.sin_z,
+            site.zenith,
+            float(cell["azimuth_deg"]),
+            float(cell["downtilt_deg"]),
+            float(cell["etilt_deg"]),
             float(cell["gain_dbi"]),
         )
         rsrp = gain - site.loss

@@ -83,10 +83,14 @@ def coverage_share(
         inside = np.ones(covered.shape, bool) if region is None else region
         n = int(np.count_nonzero(inside))
         c = int(np.count_nonzero(covered & inside))
-        return pd.DataFrame({
-            "zone": ["region"], "area_km2": [n * px_km2], "covered_km2": [c * px_km2],
-            "share": [c / n if n else np.nan],
-        })
+        return pd.DataFrame(
+            {
+                "zone": ["region"],
+                "area_km2": [n * px_km2],
+                "covered_km2": [c * px_km2],
+                "share": [c / n if n else np.nan],
+            }
+        )
     labels = zone_labels(zones, rsrp)
     n_zones = len(zones)
     total = np.bincount(labels.ravel(), minlength=n_zones + 1)[1:]
@@ -96,9 +100,14 @@ def coverage_share(
     ids = zones[id_column].to_numpy() if id_column else zones.index.to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, hit / np.maximum(total, 1), np.nan)
-    return pd.DataFrame({
-        "zone": ids, "area_km2": total * px_km2, "covered_km2": hit * px_km2, "share": share,
-    })
+    return pd.DataFrame(
+        {
+            "zone": ids,
+            "area_km2": total * px_km2,
+            "covered_km2": hit * px_km2,
+            "share": share,
+        }
+    )
 
 
 def zone_labels(zones: gpd.GeoDataFrame, raster: RasterData) -> NDArray[np.int32]:
@@ -106,14 +115,15 @@ def zone_labels(zones: gpd.GeoDataFrame, raster: RasterData) -> NDArray[np.int32
     if zones.crs is None:
         raise ParameterError("zones: declare a CRS")
     geoms = zones.geometry.to_crs(raster.crs)
-    shapes = [
-        (g, i + 1) for i, g in enumerate(geoms) if g is not None and not g.is_empty
-    ]
+    shapes = [(g, i + 1) for i, g in enumerate(geoms) if g is not None and not g.is_empty]
     if not shapes:
         return np.zeros((raster.height, raster.width), dtype=np.int32)
     return rasterio.features.rasterize(
-        shapes, out_shape=(raster.height, raster.width), transform=raster.transform,
-        fill=0, dtype="int32",
+        shapes,
+        out_shape=(raster.height, raster.width),
+        transform=raster.transform,
+        fill=0,
+        dtype="int32",
     )
 
 
@@ -145,19 +155,30 @@ def coverage_polygons(
     if sinr is not None:
         with np.errstate(invalid="ignore"):
             s = sinr.data[0]
-            rows.append(("sinr", float(sinr_threshold_db), "dB",
-                         np.isfinite(s) & (s >= sinr_threshold_db)))
-        rows.append(("covered", float(threshold_dbm), "dBm",
-                     covered_mask(rsrp, threshold_dbm, sinr, sinr_threshold_db)))
+            rows.append(
+                ("sinr", float(sinr_threshold_db), "dB", np.isfinite(s) & (s >= sinr_threshold_db))
+            )
+        rows.append(
+            (
+                "covered",
+                float(threshold_dbm),
+                "dBm",
+                covered_mask(rsrp, threshold_dbm, sinr, sinr_threshold_db),
+            )
+        )
     px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
     tol = rsrp.resolution[0] / 2 if simplify else 0.0
     records = []
     for metric, threshold, unit, mask in rows:
-        records.append({
-            "metric": metric, "threshold": threshold, "unit": unit,
-            "area_km2": float(np.count_nonzero(mask) * px_km2),
-            "geometry": _polygonize(mask, rsrp, tol, sieve_pixels),
-        })
+        records.append(
+            {
+                "metric": metric,
+                "threshold": threshold,
+                "unit": unit,
+                "area_km2": float(np.count_nonzero(mask) * px_km2),
+                "geometry": _polygonize(mask, rsrp, tol, sieve_pixels),
+            }
+        )
     return gpd.GeoDataFrame(records, geometry="geometry", crs=rsrp.crs)
 
 
@@ -176,9 +197,16 @@ def _polygonize(mask: NDArray[np.bool_], raster: RasterData, tol: float, sieve: 
     polys = np.asarray(parts, dtype=object)
     if tol > 0:
         polys = shapely.simplify(polys, tol, preserve_topology=True)
-    merged = shapely.make_valid(shapely.MultiPolygon(
-        [p for g in polys for p in shapely.get_parts(g) if p.geom_type == "Polygon" and not p.is_empty]
-    ))
+    merged = shapely.make_valid(
+        shapely.MultiPolygon(
+            [
+                p
+                for g in polys
+                for p in shapely.get_parts(g)
+                if p.geom_type == "Polygon" and not p.is_empty
+            ]
+        )
+    )
     if merged.geom_type == "Polygon":
         return shapely.MultiPolygon([merged])
     if merged.geom_type != "MultiPolygon":
@@ -214,15 +242,22 @@ def what_if(
         raise ParameterError("what_if needs a CoverageModel built with keep=True")
     before = before or model.run()
     after = model.with_changes(add=add, remove=remove).run()
-    kw = {"zones": zones, "threshold_dbm": threshold_dbm,
-          "sinr_threshold_db": sinr_threshold_db, "id_column": id_column}
     region = None if zones is not None else model.region
-    b = coverage_share(before.rsrp, sinr=before.sinr, region=region, **kw)
-    a = coverage_share(after.rsrp, sinr=after.sinr, region=region, **kw)
-    return pd.DataFrame({
-        "zone": b["zone"], "area_km2": b["area_km2"], "share_before": b["share"],
-        "share_after": a["share"], "change": a["share"] - b["share"],
-    })
+    b, a = (
+        coverage_share(
+            r.rsrp, zones, threshold_dbm, r.sinr, sinr_threshold_db, id_column, region=region
+        )
+        for r in (before, after)
+    )
+    return pd.DataFrame(
+        {
+            "zone": b["zone"],
+            "area_km2": b["area_km2"],
+            "share_before": b["share"],
+            "share_after": a["share"],
+            "change": a["share"] - b["share"],
+        }
+    )
 
 
 __all__ = [

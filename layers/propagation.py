@@ -1,4 +1,4 @@
-"""Path loss models: 3GPP TR 38.901 Table 7.4.1-1 (RMa, UMa, UMi-Street Canyon), free space, COST-231 Hata.
+"""Path loss: 3GPP TR 38.901 Table 7.4.1-1 (RMa, UMa, UMi-Street Canyon), free space, COST-231 Hata.
 
 Every function is vectorised over numpy arrays (distances, heights and
 frequency broadcast together) and returns a :class:`PathLoss`: the loss in dB
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntFlag
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,6 +30,9 @@ from numpy.typing import ArrayLike, NDArray
 from layers.errors import ParameterError
 
 C = 3.0e8  # TR 38.901 uses c = 3.0e8 m/s
+
+#: float32 or float64 arrays (float32 rasters compute in float32)
+Floats = NDArray[np.floating[Any]]
 
 
 class Flag(IntFlag):
@@ -55,7 +59,7 @@ class PathLoss:
         :class:`Flag` bits per value (uint8 array of the same shape).
     """
 
-    loss: NDArray[np.float64]
+    loss: Floats
     flags: NDArray[np.uint8]
 
 
@@ -80,9 +84,7 @@ VALIDITY: dict[str, Validity] = {
 SCENARIOS = tuple(VALIDITY)
 
 
-def _clamp(
-    value: NDArray[np.float64], lo: float, hi: float, flag: Flag, flags: NDArray[np.uint8]
-) -> NDArray[np.float64]:
+def _clamp(value: Floats, lo: float, hi: float, flag: Flag, flags: NDArray[np.uint8]) -> Floats:
     out = (value < lo) | (value > hi)
     if out.any():
         flags |= np.where(out, np.uint8(flag), np.uint8(0))
@@ -107,12 +109,12 @@ def _flags(*arrays: NDArray[np.floating]) -> NDArray[np.uint8]:
 
 
 def _distances(
-    d2d: NDArray[np.float64],
-    d3d: NDArray[np.float64],
+    d2d: Floats,
+    d3d: Floats,
     lo: float,
     hi: float,
     flags: NDArray[np.uint8],
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+) -> tuple[Floats, Floats]:
     """Clamp the 2-D distance to [lo, hi], moving the 3-D distance with it.
 
     The height difference ``sqrt(d3d² - d2d²)`` is kept, so the clamped pair is
@@ -139,7 +141,7 @@ def _prepare(
     fc_ghz: ArrayLike,
     *,
     nominal_bs: bool,
-) -> tuple[NDArray[np.float64], ...]:
+) -> tuple[Floats, Floats, Floats, Floats, Floats, NDArray[np.uint8]]:
     d2, d3, hb, hu, fc = _arrays(d2d, d3d, h_bs, h_ut, fc_ghz)
     flags = _flags(d2, d3, hb, hu, fc)
     v = VALIDITY[scenario]
@@ -161,7 +163,7 @@ def _prepare(
 # --------------------------------------------------------------------------- RMa
 
 
-def _rma_pl1(d3d: NDArray[np.float64], fc: NDArray[np.float64], h: NDArray[np.float64]):
+def _rma_pl1(d3d: Floats, fc: Floats, h: Floats):
     return (
         20 * np.log10(40 * np.pi * d3d * fc / 3)
         + np.minimum(0.03 * h**1.72, 10) * np.log10(d3d)
@@ -170,7 +172,7 @@ def _rma_pl1(d3d: NDArray[np.float64], fc: NDArray[np.float64], h: NDArray[np.fl
     )
 
 
-def rma_breakpoint(h_bs: ArrayLike, h_ut: ArrayLike, fc_ghz: ArrayLike) -> NDArray[np.float64]:
+def rma_breakpoint(h_bs: ArrayLike, h_ut: ArrayLike, fc_ghz: ArrayLike) -> Floats:
     """RMa breakpoint distance ``d_BP = 2 π h_BS h_UT f_c / c`` (Table 7.4.1-1, note 5), m."""
     hb, hu, fc = _arrays(h_bs, h_ut, fc_ghz)
     return 2 * np.pi * hb * hu * fc * 1e9 / C
@@ -212,8 +214,13 @@ def rma_los(
 
 
 def rma_nlos(
-    d2d: ArrayLike, d3d: ArrayLike, h_bs: ArrayLike = 35.0, h_ut: ArrayLike = 1.5,
-    fc_ghz: ArrayLike = 0.7, h: float = 5.0, w: float = 20.0,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike = 35.0,
+    h_ut: ArrayLike = 1.5,
+    fc_ghz: ArrayLike = 0.7,
+    h: float = 5.0,
+    w: float = 20.0,
 ) -> PathLoss:
     """RMa NLOS path loss ``max(PL_RMa-LOS, PL'_RMa-NLOS)`` (10 m ≤ d2D ≤ 5 km)."""
     los = rma_los(d2d, d3d, h_bs, h_ut, fc_ghz, h, w, _nlos_range=True)
@@ -221,7 +228,7 @@ def rma_nlos(
 
 
 def _rma_nlos_prime(d2d, d3d, h_bs, h_ut, fc_ghz, h=5.0, w=20.0) -> PathLoss:
-    d2, d3, hb, hu, fc, flags = _prepare(
+    _, d3, hb, hu, fc, flags = _prepare(
         "RMa", False, d2d, d3d, h_bs, h_ut, fc_ghz, nominal_bs=False
     )
     hh = float(np.clip(h, 5.0, 50.0))
@@ -245,7 +252,7 @@ def _max(los: PathLoss, prime: PathLoss) -> PathLoss:
 # --------------------------------------------------------------------------- UMa / UMi
 
 
-def uma_breakpoint(h_bs: ArrayLike, h_ut: ArrayLike, fc_ghz: ArrayLike) -> NDArray[np.float64]:
+def uma_breakpoint(h_bs: ArrayLike, h_ut: ArrayLike, fc_ghz: ArrayLike) -> Floats:
     """UMa / UMi breakpoint ``d'_BP = 4 h'_BS h'_UT f_c / c`` with ``h_E = 1 m`` (note 1), m.
 
     ``h_E = 1 m`` is exact for UMi and for UMa terminals below 13 m (where
@@ -292,7 +299,10 @@ def uma_los(
 
 
 def uma_nlos(
-    d2d: ArrayLike, d3d: ArrayLike, h_bs: ArrayLike = 25.0, h_ut: ArrayLike = 1.5,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike = 25.0,
+    h_ut: ArrayLike = 1.5,
     fc_ghz: ArrayLike = 3.5,
 ) -> PathLoss:
     """UMa NLOS path loss ``max(PL_UMa-LOS, PL'_UMa-NLOS)`` (10 m ≤ d2D ≤ 5 km)."""
@@ -301,7 +311,7 @@ def uma_nlos(
 
 
 def _uma_nlos_prime(d2d, d3d, h_bs, h_ut, fc_ghz, h=5.0, w=20.0) -> PathLoss:
-    d2, d3, hb, hu, fc, flags = _prepare("UMa", False, d2d, d3d, h_bs, h_ut, fc_ghz, nominal_bs=True)
+    _, d3, _, hu, fc, flags = _prepare("UMa", False, d2d, d3d, h_bs, h_ut, fc_ghz, nominal_bs=True)
     return PathLoss(13.54 + 39.08 * np.log10(d3) + 20 * np.log10(fc) - 0.6 * (hu - 1.5), flags)
 
 
@@ -319,7 +329,10 @@ def umi_los(
 
 
 def umi_nlos(
-    d2d: ArrayLike, d3d: ArrayLike, h_bs: ArrayLike = 10.0, h_ut: ArrayLike = 1.5,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike = 10.0,
+    h_ut: ArrayLike = 1.5,
     fc_ghz: ArrayLike = 3.5,
 ) -> PathLoss:
     """UMi-Street Canyon NLOS path loss ``max(PL_UMi-LOS, PL'_UMi-NLOS)`` (10 m ≤ d2D ≤ 5 km)."""
@@ -328,11 +341,28 @@ def umi_nlos(
 
 
 def _umi_nlos_prime(d2d, d3d, h_bs, h_ut, fc_ghz, h=5.0, w=20.0) -> PathLoss:
-    d2, d3, hb, hu, fc, flags = _prepare("UMi", False, d2d, d3d, h_bs, h_ut, fc_ghz, nominal_bs=True)
+    _, d3, _, hu, fc, flags = _prepare("UMi", False, d2d, d3d, h_bs, h_ut, fc_ghz, nominal_bs=True)
     return PathLoss(35.3 * np.log10(d3) + 22.4 + 21.3 * np.log10(fc) - 0.3 * (hu - 1.5), flags)
 
 
-_LOS = {"RMa": rma_los, "UMa": uma_los, "UMi": umi_los}
+def _los(
+    scenario: str,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike,
+    h_ut: ArrayLike,
+    fc_ghz: ArrayLike,
+    h: float,
+    w: float,
+    nlos_range: bool,
+) -> PathLoss:
+    if scenario == "RMa":
+        return rma_los(d2d, d3d, h_bs, h_ut, fc_ghz, h, w, _nlos_range=nlos_range)
+    if scenario == "UMa":
+        return uma_los(d2d, d3d, h_bs, h_ut, fc_ghz, _nlos_range=nlos_range)
+    return umi_los(d2d, d3d, h_bs, h_ut, fc_ghz, _nlos_range=nlos_range)
+
+
 _NLOS_PRIME = {"RMa": _rma_nlos_prime, "UMa": _uma_nlos_prime, "UMi": _umi_nlos_prime}
 
 
@@ -342,8 +372,15 @@ def _check_scenario(scenario: str) -> None:
 
 
 def path_loss(
-    scenario: str, los: bool, d2d: ArrayLike, d3d: ArrayLike, h_bs: ArrayLike, h_ut: ArrayLike,
-    fc_ghz: ArrayLike, h: float = 5.0, w: float = 20.0,
+    scenario: str,
+    los: bool,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike,
+    h_ut: ArrayLike,
+    fc_ghz: ArrayLike,
+    h: float = 5.0,
+    w: float = 20.0,
 ) -> PathLoss:
     """Dispatch to the Table 7.4.1-1 model of ``scenario`` ("RMa", "UMa", "UMi").
 
@@ -358,8 +395,14 @@ def path_loss(
 
 
 def los_nlos(
-    scenario: str, d2d: ArrayLike, d3d: ArrayLike, h_bs: ArrayLike, h_ut: ArrayLike,
-    fc_ghz: ArrayLike, h: float = 5.0, w: float = 20.0,
+    scenario: str,
+    d2d: ArrayLike,
+    d3d: ArrayLike,
+    h_bs: ArrayLike,
+    h_ut: ArrayLike,
+    fc_ghz: ArrayLike,
+    h: float = 5.0,
+    w: float = 20.0,
 ) -> tuple[PathLoss, PathLoss]:
     """LOS and NLOS path loss of ``scenario`` together, the LOS formula evaluated once.
 
@@ -367,19 +410,17 @@ def los_nlos(
     NLOS distance range, as the standard defines it.
     """
     _check_scenario(scenario)
-    fn = _LOS[scenario]
-    kw = {"h": h, "w": w} if scenario == "RMa" else {}
-    los = fn(d2d, d3d, h_bs, h_ut, fc_ghz, **kw)
+    los = _los(scenario, d2d, d3d, h_bs, h_ut, fc_ghz, h, w, False)
     v = VALIDITY[scenario]
     if v.d2d_los == v.d2d_nlos or not (np.asarray(d2d) > v.d2d_nlos[1]).any():
         los_in_nlos_range = PathLoss(los.loss, los.flags)
     else:
-        los_in_nlos_range = fn(d2d, d3d, h_bs, h_ut, fc_ghz, **kw, _nlos_range=True)
+        los_in_nlos_range = _los(scenario, d2d, d3d, h_bs, h_ut, fc_ghz, h, w, True)
     prime = _NLOS_PRIME[scenario](d2d, d3d, h_bs, h_ut, fc_ghz, h, w)
     return los, _max(los_in_nlos_range, prime)
 
 
-def los_probability(scenario: str, d2d: ArrayLike, h_ut: ArrayLike = 1.5) -> NDArray[np.float64]:
+def los_probability(scenario: str, d2d: ArrayLike, h_ut: ArrayLike = 1.5) -> Floats:
     """LOS probability of TR 38.901 Table 7.4.2-1 (outdoor terminals)."""
     d, hu = _arrays(d2d, h_ut)
     d = np.maximum(d, 1e-9)
@@ -399,7 +440,7 @@ def los_probability(scenario: str, d2d: ArrayLike, h_ut: ArrayLike = 1.5) -> NDA
 # --------------------------------------------------------------------------- references
 
 
-def free_space(d3d: ArrayLike, fc_ghz: ArrayLike) -> NDArray[np.float64]:
+def free_space(d3d: ArrayLike, fc_ghz: ArrayLike) -> Floats:
     """Free-space path loss ``20 log10(4 π d f / c)``, dB (ITU-R P.525)."""
     d, fc = _arrays(d3d, fc_ghz)
     return 20 * np.log10(4 * np.pi * np.maximum(d, 1e-3) * fc * 1e9 / C)
@@ -441,9 +482,9 @@ def cost231_hata(
 
 
 __all__ = [
-    "C",
     "SCENARIOS",
     "VALIDITY",
+    "C",
     "Flag",
     "PathLoss",
     "cost231_hata",

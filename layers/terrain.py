@@ -47,7 +47,10 @@ _SEGMENT_OFFSET = 8.0  # > the span of arctan values (π) plus the "no edge" sen
 
 
 def knife_edge_loss(nu: NDArray[np.float64] | float) -> NDArray[np.float64]:
-    """ITU-R P.526 eq. 31: ``J(ν) = 6.9 + 20 log10(sqrt((ν - 0.1)² + 1) + ν - 0.1)`` for ν > -0.78, else 0."""
+    """Knife-edge loss of ITU-R P.526 eq. 31, dB.
+
+    ``J(ν) = 6.9 + 20 log10(sqrt((ν - 0.1)² + 1) + ν - 0.1)`` for ν > -0.78, else 0.
+    """
     v = np.asarray(nu, dtype=np.float64)
     vv = np.maximum(v, -0.78) - 0.1
     j = 6.9 + 20 * np.log10(np.sqrt(vv * vv + 1) + vv)
@@ -147,13 +150,15 @@ def sweep(
     n_steps = max(int(np.ceil(radius / step)), 1)
     n_rays = max(int(np.ceil(2 * np.pi * radius / step)), 8)
     ang = 2 * np.pi * np.arange(n_rays) / n_rays
-    dist = step * (np.arange(n_steps) + 1.0)
+    dist = np.arange(1, n_steps + 1, dtype=np.float64) * step
     # Sample a contiguous copy of the window: the rays fan out in every direction and
     # gathers from a small array stay in cache.
     z = _nearest(
         np.ascontiguousarray(dem[rows, cols], dtype=np.float32),
-        (row - 0.5 - rows.start) - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-        (col - 0.5 - cols.start) + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
+        (row - 0.5 - rows.start)
+        - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
+        (col - 0.5 - cols.start)
+        + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
     ).astype(np.float64)
     ae = k_factor * EARTH_RADIUS_M
     ze = z - (dist * dist) / (2 * ae) if np.isfinite(ae) else z
@@ -195,7 +200,10 @@ def _nearest(
 
 
 def _ray_losses(
-    ze: NDArray[np.float64], dist: NDArray[np.float64], z_tx: float, rx_height: float,
+    ze: NDArray[np.float64],
+    dist: NDArray[np.float64],
+    z_tx: float,
+    rx_height: float,
     wavelength: float,
 ) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
     """Blocked flags and diffraction loss at every sample of every ray (see the module doc)."""
@@ -211,16 +219,27 @@ def _ray_losses(
     rays = np.flatnonzero(blocked.any(axis=1))
     if len(rays):
         loss[rays] = _diffraction(
-            ze[rays], slope[rays], horizon[rays], horizon_ex[rays], blocked[rays], dist,
-            rx_height, wavelength,
+            ze[rays],
+            slope[rays],
+            horizon[rays],
+            horizon_ex[rays],
+            blocked[rays],
+            dist,
+            rx_height,
+            wavelength,
         )
     return blocked, loss
 
 
 def _diffraction(
-    ze: NDArray[np.float64], slope: NDArray[np.float64], horizon: NDArray[np.float64],
-    horizon_ex: NDArray[np.float64], blocked: NDArray[np.bool_], dist: NDArray[np.float64],
-    rx_height: float, wavelength: float,
+    ze: NDArray[np.float64],
+    slope: NDArray[np.float64],
+    horizon: NDArray[np.float64],
+    horizon_ex: NDArray[np.float64],
+    blocked: NDArray[np.bool_],
+    dist: NDArray[np.float64],
+    rx_height: float,
+    wavelength: float,
 ) -> NDArray[np.float32]:
     """Deygout loss (main edge + receiver-side secondary edge) on rays with blocked samples."""
     n_steps = ze.shape[1]

@@ -30,9 +30,18 @@ def centre(row: int, col: int, res: float = RES) -> tuple[float, float]:
 
 def cell(cell_id: str, x: float, y: float, **kw) -> dict:
     row = {
-        "cell_id": cell_id, "site_id": cell_id.split("-")[0], "x": x, "y": y,
-        "height_m": 25.0, "azimuth_deg": 0.0, "downtilt_deg": 0.0, "band": "n78",
-        "freq_mhz": 3500.0, "bandwidth_mhz": 100.0, "tx_power_dbm": 49.0, "scenario": "UMa",
+        "cell_id": cell_id,
+        "site_id": cell_id.split("-")[0],
+        "x": x,
+        "y": y,
+        "height_m": 25.0,
+        "azimuth_deg": 0.0,
+        "downtilt_deg": 0.0,
+        "band": "n78",
+        "freq_mhz": 3500.0,
+        "bandwidth_mhz": 100.0,
+        "tx_power_dbm": 49.0,
+        "scenario": "UMa",
     }
     row.update(kw)
     return row
@@ -51,8 +60,12 @@ def uma_los_db(d2d: float, d3d: float, h_bs: float, h_ut: float, fc: float) -> f
     dbp = 4 * (h_bs - 1) * (h_ut - 1) * fc * 1e9 / C
     if d2d <= dbp:
         return 28.0 + 22 * math.log10(d3d) + 20 * math.log10(fc)
-    return (28.0 + 40 * math.log10(d3d) + 20 * math.log10(fc)
-            - 9 * math.log10(dbp**2 + (h_bs - h_ut) ** 2))
+    return (
+        28.0
+        + 40 * math.log10(d3d)
+        + 20 * math.log10(fc)
+        - 9 * math.log10(dbp**2 + (h_bs - h_ut) ** 2)
+    )
 
 
 def uma_nlos_db(d2d: float, d3d: float, h_bs: float, h_ut: float, fc: float) -> float:
@@ -68,9 +81,15 @@ def gain_db(bearing: float, zenith: float, azimuth: float, g_max: float = 8.0) -
     return g_max - min(-(a_v + a_h), 30)
 
 
-def rsrp_by_hand(site: tuple[float, float], px: tuple[float, float], azimuth: float,
-                 h_bs: float = 25.0, power_dbm: float = 49.0, n_rb: int = 273,
-                 nlos_extra: float | None = None) -> float:
+def rsrp_by_hand(
+    site: tuple[float, float],
+    px: tuple[float, float],
+    azimuth: float,
+    h_bs: float = 25.0,
+    power_dbm: float = 49.0,
+    n_rb: int = 273,
+    nlos_extra: float | None = None,
+) -> float:
     """RSRP on flat ground at height 0: LOS formula, or NLOS + ``nlos_extra`` dB."""
     dx, dy = px[0] - site[0], px[1] - site[1]
     d2d = math.hypot(dx, dy)

@@ -47,7 +47,9 @@ def test_down_tilt_moves_the_beam_peak_below_the_horizon(tilt):
     assert float(sector_gain(45.0, zenith, 45.0, mechanical_tilt_deg=tilt)) == pytest.approx(8.0)
     assert float(sector_gain(45.0, zenith, 45.0, electrical_tilt_deg=tilt)) == pytest.approx(8.0)
     at_horizon = 8.0 - 12 * (tilt / 65) ** 2
-    assert float(sector_gain(45.0, 90.0, 45.0, mechanical_tilt_deg=tilt)) == pytest.approx(at_horizon)
+    assert float(sector_gain(45.0, 90.0, 45.0, mechanical_tilt_deg=tilt)) == pytest.approx(
+        at_horizon
+    )
 
 
 def test_mechanical_tilt_rotates_the_panel_electrical_tilt_does_not():
@@ -60,17 +62,31 @@ def test_mechanical_tilt_rotates_the_panel_electrical_tilt_does_not():
     assert float(sector_gain(90.0, 90.0, 0.0, mechanical_tilt_deg=10.0)) == pytest.approx(8 + h_cut)
     v_cut = -12 * (10 / 65) ** 2
     combined = -min(-(v_cut + h_cut), 30)
-    assert float(sector_gain(90.0, 90.0, 0.0, electrical_tilt_deg=10.0)) == pytest.approx(8 + combined)
+    assert float(sector_gain(90.0, 90.0, 0.0, electrical_tilt_deg=10.0)) == pytest.approx(
+        8 + combined
+    )
 
 
 def test_local_angles_follow_eq_7_1_7_and_7_1_8():
     rng = np.random.default_rng(1)
-    az, zen, bore, tilt = rng.uniform(0, 360, 50), rng.uniform(1, 179, 50), rng.uniform(0, 360, 50), rng.uniform(-20, 20, 50)
+    az, zen, bore, tilt = (
+        rng.uniform(0, 360, 50),
+        rng.uniform(1, 179, 50),
+        rng.uniform(0, 360, 50),
+        rng.uniform(-20, 20, 50),
+    )
     theta, phi = to_local(az, zen, bore, tilt)
     for i in range(50):
         b, t, p = math.radians(tilt[i]), math.radians(zen[i]), math.radians(az[i] - bore[i])
-        th = math.degrees(math.acos(math.cos(b) * math.cos(t) + math.sin(b) * math.cos(p) * math.sin(t)))
-        ph = math.degrees(math.atan2(math.sin(p) * math.sin(t), math.cos(b) * math.sin(t) * math.cos(p) - math.sin(b) * math.cos(t)))
+        th = math.degrees(
+            math.acos(math.cos(b) * math.cos(t) + math.sin(b) * math.cos(p) * math.sin(t))
+        )
+        ph = math.degrees(
+            math.atan2(
+                math.sin(p) * math.sin(t),
+                math.cos(b) * math.sin(t) * math.cos(p) - math.sin(b) * math.cos(t),
+            )
+        )
         assert theta[i] == pytest.approx(th, abs=1e-9)
         assert phi[i] == pytest.approx(ph, abs=1e-9)
 

@@ -58,8 +58,10 @@ def test_cell_load_scales_interference():
 
 def test_other_bands_do_not_interfere():
     a, b, _ = two_sites()
-    rows = [cell("A-1", *a, azimuth_deg=90.0),
-            cell("B-1", *b, azimuth_deg=270.0, band="n41", freq_mhz=2600.0, scs_khz=30.0)]
+    rows = [
+        cell("A-1", *a, azimuth_deg=90.0),
+        cell("B-1", *b, azimuth_deg=270.0, band="n41", freq_mhz=2600.0, scs_khz=30.0),
+    ]
     cells, _ = prepare_cells(cells_frame(rows), CRS)
     result = compute_coverage(flat_dem(), cells, TERRAIN_LOS)
     px = centre(50, 30)  # next to A, A serves

@@ -15,8 +15,19 @@ from tests.layers._coverage_fixtures import CRS, cell, cells_frame, centre, flat
 
 
 def test_demo_columns_and_defaults():
-    gdf = cells_frame([cell("S1-1", *centre(10, 10)), cell("S1-2", *centre(10, 10), band="n28",
-                       freq_mhz=700.0, bandwidth_mhz=20.0, scenario="RMa")])
+    gdf = cells_frame(
+        [
+            cell("S1-1", *centre(10, 10)),
+            cell(
+                "S1-2",
+                *centre(10, 10),
+                band="n28",
+                freq_mhz=700.0,
+                bandwidth_mhz=20.0,
+                scenario="RMa",
+            ),
+        ]
+    )
     cells, warnings = prepare_cells(gdf.to_crs(4326), CRS)
     assert warnings == []
     assert list(cells["scs_khz"]) == [30.0, 15.0]
@@ -69,8 +80,17 @@ def test_duplicate_ids_are_an_error():
 
 
 def test_frequency_outside_a_model_is_flagged_and_clamped():
-    rows = [cell("S1-1", *centre(50, 50), scenario="RMa", freq_mhz=40_000.0, bandwidth_mhz=100.0,
-                 scs_khz=60.0, height_m=35.0)]
+    rows = [
+        cell(
+            "S1-1",
+            *centre(50, 50),
+            scenario="RMa",
+            freq_mhz=40_000.0,
+            bandwidth_mhz=100.0,
+            scs_khz=60.0,
+            height_m=35.0,
+        )
+    ]
     cells, warnings = prepare_cells(cells_frame(rows), CRS)
     assert len(warnings) == 1 and "outside the model's 0.5-30 GHz; frequency clamped" in warnings[0]
     result = CoverageModel(flat_dem(), cells, CoverageParams(min_rsrp_dbm=-200)).run()
@@ -78,8 +98,16 @@ def test_frequency_outside_a_model_is_flagged_and_clamped():
 
 
 def test_rma_mast_below_10_m_is_flagged():
-    rows = [cell("S1-1", *centre(50, 50), scenario="RMa", height_m=6.0, freq_mhz=700.0,
-                 bandwidth_mhz=20.0)]
+    rows = [
+        cell(
+            "S1-1",
+            *centre(50, 50),
+            scenario="RMa",
+            height_m=6.0,
+            freq_mhz=700.0,
+            bandwidth_mhz=20.0,
+        )
+    ]
     _, warnings = prepare_cells(cells_frame(rows), CRS)
     assert "antenna heights outside 10-150 m; clamped" in warnings[0]
 

@@ -46,7 +46,9 @@ def test_share_per_zone_and_region():
     # zones in another CRS are reprojected; a zone off the grid has no share
     off = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)], crs=CRS)
     assert np.isnan(coverage_share(rsrp, off)["share"].iloc[0])
-    assert coverage_share(rsrp, halves().to_crs(4326))["share"].tolist() == pytest.approx([1.0, 0.0], abs=0.03)
+    assert coverage_share(rsrp, halves().to_crs(4326))["share"].tolist() == pytest.approx(
+        [1.0, 0.0], abs=0.03
+    )
 
 
 def test_polygons_match_pixel_areas():
@@ -57,8 +59,10 @@ def test_polygons_match_pixel_areas():
     assert polys.geometry.is_valid.all()
     for row in polys.itertuples():
         mask = (
-            covered_mask(rsrp, row.threshold) if row.metric == "rsrp"
-            else covered_mask(rsrp, -105.0, sinr) if row.metric == "covered"
+            covered_mask(rsrp, row.threshold)
+            if row.metric == "rsrp"
+            else covered_mask(rsrp, -105.0, sinr)
+            if row.metric == "covered"
             else sinr.data[0] >= row.threshold
         )
         assert row.area_km2 == pytest.approx(mask.sum() * 1e-4)
@@ -70,7 +74,9 @@ def test_polygons_match_pixel_areas():
 
 
 def test_simplified_polygons_stay_valid_and_close():
-    model = CoverageModel(flat_dem(), prepare_cells(cells_frame([cell("S-1", *centre(50, 50))]), CRS)[0])
+    model = CoverageModel(
+        flat_dem(), prepare_cells(cells_frame([cell("S-1", *centre(50, 50))]), CRS)[0]
+    )
     result = model.run()
     polys = coverage_polygons(result.rsrp, result.sinr)
     assert polys.geometry.is_valid.all()
@@ -81,7 +87,10 @@ def test_simplified_polygons_stay_valid_and_close():
 
 
 def test_what_if_recomputes_only_the_new_cells():
-    rows = [cell("A-1", *centre(50, 10), azimuth_deg=90.0), cell("B-1", *centre(50, 90), azimuth_deg=270.0)]
+    rows = [
+        cell("A-1", *centre(50, 10), azimuth_deg=90.0),
+        cell("B-1", *centre(50, 90), azimuth_deg=270.0),
+    ]
     cells, _ = prepare_cells(cells_frame(rows), CRS)
     params = CoverageParams(min_rsrp_dbm=-150.0)
     dem = flat_dem()
@@ -93,12 +102,23 @@ def test_what_if_recomputes_only_the_new_cells():
     )
     before = model.run()
     assert len(model._fields) == 2
-    new, _ = prepare_cells(cells_frame([cell("C-1", *centre(10, 50), azimuth_deg=180.0, tx_power_dbm=30.0)]), CRS)
+    new, _ = prepare_cells(
+        cells_frame([cell("C-1", *centre(10, 50), azimuth_deg=180.0, tx_power_dbm=30.0)]), CRS
+    )
     table = what_if(model, zones, add=new, threshold_dbm=-85.0, id_column="name", before=before)
     assert len(model._fields) == 3  # the two untouched cells came from the cache
     assert (table["change"] >= 0).all() and table["change"].sum() > 0
     # the same answer as a model built from scratch with all three cells
-    scratch = CoverageModel(dem, prepare_cells(cells_frame([*rows, cell("C-1", *centre(10, 50), azimuth_deg=180.0, tx_power_dbm=30.0)]), CRS)[0], params).run()
+    scratch = CoverageModel(
+        dem,
+        prepare_cells(
+            cells_frame(
+                [*rows, cell("C-1", *centre(10, 50), azimuth_deg=180.0, tx_power_dbm=30.0)]
+            ),
+            CRS,
+        )[0],
+        params,
+    ).run()
     after = coverage_share(scratch.rsrp, zones, -85.0, sinr=scratch.sinr, id_column="name")
     assert table["share_after"].tolist() == pytest.approx(after["share"].tolist())
     removed = what_if(model, zones, remove=["B-1"], threshold_dbm=-85.0, id_column="name")

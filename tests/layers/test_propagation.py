@@ -58,7 +58,9 @@ def ref_rma_los(d2d, h_bs, h_ut, fc, h=5.0):
 def ref_rma_nlos(d2d, h_bs, h_ut, fc, h=5.0, w=20.0):
     dd = d3(d2d, h_bs, h_ut)
     prime = (
-        161.04 - 7.1 * log10(w) + 7.5 * log10(h)
+        161.04
+        - 7.1 * log10(w)
+        + 7.5 * log10(h)
         - (24.37 - 3.7 * (h / h_bs) ** 2) * log10(h_bs)
         + (43.42 - 3.1 * log10(h_bs)) * (log10(dd) - 3)
         + 20 * log10(fc)
@@ -145,7 +147,9 @@ def test_nlos_is_never_below_los():
     for scenario, hb in (("RMa", 35.0), ("UMa", 25.0), ("UMi", 10.0)):
         los, nlos = los_nlos(scenario, d, np.hypot(d, hb - 1.5), hb, 1.5, 3.5)
         assert (nlos.loss >= los.loss - 1e-9).all()
-        assert np.array_equal(path_loss(scenario, False, d, np.hypot(d, hb - 1.5), hb, 1.5, 3.5).loss, nlos.loss)
+        assert np.array_equal(
+            path_loss(scenario, False, d, np.hypot(d, hb - 1.5), hb, 1.5, 3.5).loss, nlos.loss
+        )
 
 
 # -- validity: clamp and flag ------------------------------------------------------------
@@ -198,7 +202,9 @@ def test_free_space():
         20 * log10(4 * math.pi * 1000 * 3.5e9 / C), abs=1e-9
     )
     # 6 dB per doubling of distance
-    assert float(free_space(2000.0, 3.5) - free_space(1000.0, 3.5)) == pytest.approx(6.0206, abs=1e-3)
+    assert float(free_space(2000.0, 3.5) - free_space(1000.0, 3.5)) == pytest.approx(
+        6.0206, abs=1e-3
+    )
 
 
 def test_cost231_hata():
@@ -215,8 +221,12 @@ def test_cost231_hata():
 def test_los_probability_table_7_4_2_1():
     d = 200.0
     assert float(los_probability("RMa", d)) == pytest.approx(math.exp(-(d - 10) / 1000))
-    assert float(los_probability("UMi", d)) == pytest.approx(18 / d + math.exp(-d / 36) * (1 - 18 / d))
-    assert float(los_probability("UMa", d)) == pytest.approx(18 / d + math.exp(-d / 63) * (1 - 18 / d))
+    assert float(los_probability("UMi", d)) == pytest.approx(
+        18 / d + math.exp(-d / 36) * (1 - 18 / d)
+    )
+    assert float(los_probability("UMa", d)) == pytest.approx(
+        18 / d + math.exp(-d / 63) * (1 - 18 / d)
+    )
     c = ((20 - 13) / 10) ** 1.5
     uma_tall = (18 / d + math.exp(-d / 63) * (1 - 18 / d)) * (
         1 + c * 5 / 4 * (d / 100) ** 3 * math.exp(-d / 150)

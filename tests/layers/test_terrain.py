@@ -33,7 +33,9 @@ def max_nu(profile: list[tuple[float, float]], a: tuple[float, float], b: tuple[
 
 
 def test_knife_edge_loss_at_grazing_and_clear():
-    assert float(knife_edge_loss(0.0)) == pytest.approx(6.03, abs=0.01)  # the 6 dB of a grazing edge
+    assert float(knife_edge_loss(0.0)) == pytest.approx(
+        6.03, abs=0.01
+    )  # the 6 dB of a grazing edge
     assert float(knife_edge_loss(-1.0)) == 0.0
     assert float(knife_edge_loss(2.4)) == pytest.approx(j(2.4))
 
@@ -70,7 +72,9 @@ def test_pixels_before_the_ridge_and_on_the_open_side_are_clear():
         assert not view.blocked[r, c]
         assert view.diffraction_db[r, c] == 0.0
     # the whole strip north of the wall (bar the near-field) is in its shadow
-    north = view.blocked[10 - view.rows.start : 69 - view.rows.start, 95 - view.cols.start : 106 - view.cols.start]
+    north = view.blocked[
+        10 - view.rows.start : 69 - view.rows.start, 95 - view.cols.start : 106 - view.cols.start
+    ]
     assert north.all()
 
 

@@ -14,6 +14,7 @@ from pyproj import Transformer
 
 from layers.coverage_zones import coverage_share
 from layers.raster import read_raster
+from tests.twin.conftest import TOML, X0, Y0, make_sources
 from tiles.catalog import read_catalog
 from twin.builders import get_builder
 from twin.builders.context import BuildContext, Input
@@ -21,9 +22,11 @@ from twin.builders.coverage import CoverageBuildParams
 from twin.config import LayerConfig, RegionConfig, SourceConfig
 from twin.errors import BuildError
 from twin.workspace import Twin
-from tests.twin.conftest import TOML, X0, Y0, make_sources
 
-COLUMNS = "site_id,cell_id,lon,lat,height_m,azimuth_deg,downtilt_deg,band,freq_mhz,bandwidth_mhz,tx_power_dbm,scenario"
+COLUMNS = (
+    "site_id,cell_id,lon,lat,height_m,azimuth_deg,downtilt_deg,band,freq_mhz,bandwidth_mhz,"
+    "tx_power_dbm,scenario"
+)
 
 COVERAGE = """
 [sources.sites]
@@ -44,12 +47,20 @@ def write_sites(root: Path, rows: list[str] | None = None) -> None:
     lines = [COLUMNS]
     if rows is None:
         rows = []
-        for s, (x, y, band) in enumerate([(X0 + 1000, Y0 + 1500, "n78"), (X0 + 3200, Y0 + 1200, "n78"),
-                                          (X0 + 2000, Y0 + 2600, "n28")]):
+        for s, (x, y, band) in enumerate(
+            [
+                (X0 + 1000, Y0 + 1500, "n78"),
+                (X0 + 3200, Y0 + 1200, "n78"),
+                (X0 + 2000, Y0 + 2600, "n28"),
+            ]
+        ):
             lon, lat = to_ll.transform(x, y)
             for k in range(3):
                 freq, bw, p, sc = (3500, 100, 49, "UMa") if band == "n78" else (700, 20, 46, "RMa")
-                rows.append(f"S{s},S{s}-{k},{lon:.7f},{lat:.7f},30,{120 * k + 30},4,{band},{freq},{bw},{p},{sc}")
+                rows.append(
+                    f"S{s},S{s}-{k},{lon:.7f},{lat:.7f},30,{120 * k + 30},4,"
+                    f"{band},{freq},{bw},{p},{sc}"
+                )
     lines += rows
     (root / "sources" / "cell_sites.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -67,8 +78,14 @@ def test_build_publishes_rasters_polygons_and_zone_shares(ws: Path):
     twin = Twin.open(ws)
     twin.build(["coverage"])
     catalog = read_catalog(twin.catalog_path)
-    names = {"coverage", "coverage_sinr", "coverage_serving", "coverage_polygons",
-             "coverage_cells", "coverage_zones"}
+    names = {
+        "coverage",
+        "coverage_sinr",
+        "coverage_serving",
+        "coverage_polygons",
+        "coverage_cells",
+        "coverage_zones",
+    }
     assert names <= set(catalog.layers)
     entry = catalog.layers["coverage"]
     assert entry.kind == "raster" and entry.style["rescale"] == [-130, -60]
@@ -79,7 +96,9 @@ def test_build_publishes_rasters_polygons_and_zone_shares(ws: Path):
         assert math.isnan(src.nodata) and src.res == (50.0, 50.0)
         assert src.units[0] == "dBm"
         rsrp = src.read(1)
-    with rasterio.open(twin.build_dir / catalog.layers["coverage_serving"].artifacts["data"]) as src:
+    with rasterio.open(
+        twin.build_dir / catalog.layers["coverage_serving"].artifacts["data"]
+    ) as src:
         assert src.dtypes[0] == "int32" and src.nodata == -1
         serving = src.read(1)
     finite = np.isfinite(rsrp)
@@ -134,7 +153,7 @@ def test_sites_outside_the_dem_fail_unless_skipped(ws: Path):
     with open(ws / "sources" / "cell_sites.csv", "a", encoding="utf-8") as fh:
         fh.write(f"FAR,FAR-1,{lon:.7f},{lat:.7f},30,0,4,n78,3500,100,49,UMa\n")
     twin = Twin.open(ws)
-    with pytest.raises(BuildError, match="outside the DEM.*'FAR-1'"):
+    with pytest.raises(BuildError, match=r"outside the DEM.*'FAR-1'"):
         twin.build(["coverage"])
     assert "coverage" not in read_catalog(twin.catalog_path).layers
 
@@ -145,11 +164,15 @@ def test_run_with_a_hand_made_context_and_overrides(ws: Path):
     src = SourceConfig(path="x")
     sites = SourceConfig(path="sources/cell_sites.csv", crs="EPSG:4326", x="lon", y="lat")
     ctx = BuildContext(
-        layer="cov", config=LayerConfig(builder="coverage"),
+        layer="cov",
+        config=LayerConfig(builder="coverage"),
         params=CoverageBuildParams(resolution=100, scenario="UMi", outside="skip", max_radius_km=2),
-        region=RegionConfig(name="T", crs="EPSG:4549"), root=ws,
-        inputs={"dem": Input("dem", "source", "dem", ws / "sources/dem.tif", source=src),
-                "sites": Input("sites", "source", "sites", ws / "sources/cell_sites.csv", source=sites)},
+        region=RegionConfig(name="T", crs="EPSG:4549"),
+        root=ws,
+        inputs={
+            "dem": Input("dem", "source", "dem", ws / "sources/dem.tif", source=src),
+            "sites": Input("sites", "source", "sites", ws / "sources/cell_sites.csv", source=sites),
+        },
     )
     out = builder.run(ctx)
     assert out.data.resolution == (100.0, 100.0)

@@ -98,20 +98,33 @@ def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
     if ctx.boundary is not None and len(ctx.boundary):
         region = rasterio.features.rasterize(
             [(g, 1) for g in ctx.boundary.geometry if g is not None and not g.is_empty],
-            out_shape=(dem.height, dem.width), transform=dem.transform, fill=0, dtype="uint8",
+            out_shape=(dem.height, dem.width),
+            transform=dem.transform,
+            fill=0,
+            dtype="uint8",
         ).astype(bool)
     sites = ctx.read_vector("sites", to_crs=False)
     cells, warnings = prepare_cells(
-        _scenarios(sites, params), ctx.crs, columns=params.columns,
-        scenario=params.default_scenario, gain_dbi=params.antenna_gain_dbi,
-        etilt_deg=params.etilt_deg, origin=str(ctx.path("sites")),
+        _scenarios(sites, params),
+        ctx.crs,
+        columns=params.columns,
+        scenario=params.default_scenario,
+        gain_dbi=params.antenna_gain_dbi,
+        etilt_deg=params.etilt_deg,
+        origin=str(ctx.path("sites")),
     )
     clutter = None
     if "clutter" in ctx.inputs:
         clutter = _on_grid(ctx.read_raster("clutter"), dem)
     model = CoverageModel(
-        dem, cells, _model_params(params), region=region, clutter_db=clutter,
-        outside=params.outside, workers=params.workers, keep=False,
+        dem,
+        cells,
+        _model_params(params),
+        region=region,
+        clutter_db=clutter,
+        outside=params.outside,
+        workers=params.workers,
+        keep=False,
     )
     result = model.run()
     for message in warnings + model.warnings:
@@ -141,13 +154,20 @@ def _scenarios(sites: gpd.GeoDataFrame, params: CoverageBuildParams) -> gpd.GeoD
 
 def _model_params(p: CoverageBuildParams) -> CoverageParams:
     return CoverageParams(
-        rx_height_m=p.rx_height_m, noise_figure_db=p.noise_figure_db,
-        cable_loss_db=p.cable_loss_db, body_loss_db=p.body_loss_db, rx_gain_dbi=p.rx_gain_dbi,
-        cell_load=p.cell_load, los_mode=p.los_mode,
+        rx_height_m=p.rx_height_m,
+        noise_figure_db=p.noise_figure_db,
+        cable_loss_db=p.cable_loss_db,
+        body_loss_db=p.body_loss_db,
+        rx_gain_dbi=p.rx_gain_dbi,
+        cell_load=p.cell_load,
+        los_mode=p.los_mode,
         max_radius_m=None if p.max_radius_km is None else p.max_radius_km * 1000,
-        min_rsrp_dbm=p.min_rsrp_dbm, noise_margin_db=p.noise_margin_db,
+        min_rsrp_dbm=p.min_rsrp_dbm,
+        noise_margin_db=p.noise_margin_db,
         building_height_m=p.building_height_m,
-        street_width_m=p.street_width_m, k_factor=p.k_factor, terrain=p.terrain,
+        street_width_m=p.street_width_m,
+        k_factor=p.k_factor,
+        terrain=p.terrain,
     )
 
 
@@ -155,22 +175,33 @@ def _on_grid(raster: RasterData, like: RasterData) -> np.ndarray:
     """Band 1 of ``raster`` warped onto ``like``'s grid (nodata -> 0 dB)."""
     out = np.full((like.height, like.width), np.nan, dtype=np.float32)
     reproject(
-        source=raster.data[0].astype(np.float32), destination=out,
-        src_transform=raster.transform, src_crs=raster.crs, src_nodata=raster.nodata,
-        dst_transform=like.transform, dst_crs=like.crs, dst_nodata=np.nan,
+        source=raster.data[0].astype(np.float32),
+        destination=out,
+        src_transform=raster.transform,
+        src_crs=raster.crs,
+        src_nodata=raster.nodata,
+        dst_transform=like.transform,
+        dst_crs=like.crs,
+        dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
     return np.nan_to_num(out, nan=0.0)
 
 
 def _output(
-    ctx: BuildContext, params: CoverageBuildParams, model: CoverageModel,
-    result: CoverageResult, zones: gpd.GeoDataFrame | None,
+    ctx: BuildContext,
+    params: CoverageBuildParams,
+    model: CoverageModel,
+    result: CoverageResult,
+    zones: gpd.GeoDataFrame | None,
 ) -> Output:
     rsrp, sinr = result.rsrp, result.sinr
     region = coverage_share(
-        rsrp, threshold_dbm=params.threshold_dbm, sinr=sinr,
-        sinr_threshold_db=params.sinr_threshold_db, region=result.region,
+        rsrp,
+        threshold_dbm=params.threshold_dbm,
+        sinr=sinr,
+        sinr_threshold_db=params.sinr_threshold_db,
+        region=result.region,
     ).iloc[0]
     share_pct = 100.0 * float(region["share"])
     values = rsrp.data[0][np.isfinite(rsrp.data[0])]
@@ -201,15 +232,20 @@ def _output(
     polygons = polygons[~polygons.geometry.is_empty].reset_index(drop=True)
     extras = {
         "sinr": Output(
-            data=sinr, title="5G SS-SINR", style={"colormap": "viridis", "rescale": [-10, 30]},
+            data=sinr,
+            title="5G SS-SINR",
+            style={"colormap": "viridis", "rescale": [-10, 30]},
             description="SS-SINR of the serving cell, dB (interference from the same band).",
         ),
         "serving": Output(
-            data=result.serving, title="5G serving cell", style={"colormap": "tab20"},
+            data=result.serving,
+            title="5G serving cell",
+            style={"colormap": "tab20"},
             description="Index of the serving cell (see the cells layer's 'index'); -1 none.",
         ),
         "polygons": Output(
-            data=polygons, title="5G coverage areas",
+            data=polygons,
+            title="5G coverage areas",
             style={"property": "threshold", "opacity": 0.4},
             description="Area at or above each RSRP/SINR threshold (nested polygons).",
         ),
@@ -219,9 +255,12 @@ def _output(
         extras["zones"] = _zones_layer(zones, result, params)
         stats["n_zones"] = len(zones)
     return Output(
-        data=rsrp, stats=stats, figures=figures,
+        data=rsrp,
+        stats=stats,
+        figures=figures,
         style={"colormap": "rdylgn", "rescale": [-130, -60]},
-        title="5G coverage (SS-RSRP)", extras=extras,
+        title="5G coverage (SS-RSRP)",
+        extras=extras,
         description=(
             "Best-server SS-RSRP (dBm) from 3GPP TR 38.901 path loss with terrain line of "
             "sight and knife-edge diffraction."
@@ -234,15 +273,28 @@ def _cells_layer(result: CoverageResult, cells: pd.DataFrame) -> Output:
         result.serving.data[0][result.serving.data[0] >= 0].ravel(), minlength=len(cells)
     )
     px_km2 = result.rsrp.resolution[0] * result.rsrp.resolution[1] / 1e6
-    cols = ["cell_id", "site_id", "band", "scenario", "freq_mhz", "height_m", "azimuth_deg",
-            "downtilt_deg", "tx_power_dbm", "power_re_dbm"]
+    cols = [
+        "cell_id",
+        "site_id",
+        "band",
+        "scenario",
+        "freq_mhz",
+        "height_m",
+        "azimuth_deg",
+        "downtilt_deg",
+        "tx_power_dbm",
+        "power_re_dbm",
+    ]
     gdf = gpd.GeoDataFrame(
-        cells[cols].assign(index=np.arange(len(cells), dtype=np.int32),
-                           served_km2=served[: len(cells)] * px_km2),
-        geometry=gpd.points_from_xy(cells["x"], cells["y"]), crs=result.rsrp.crs,
+        cells[cols].assign(
+            index=np.arange(len(cells), dtype=np.int32), served_km2=served[: len(cells)] * px_km2
+        ),
+        geometry=gpd.points_from_xy(cells["x"], cells["y"]),
+        crs=result.rsrp.crs,
     )
     return Output(
-        data=gdf, title="5G cells",
+        data=gdf,
+        title="5G cells",
         description="Cells; 'index' is the value of the serving raster, 'served_km2' its area.",
     )
 
@@ -251,7 +303,11 @@ def _zones_layer(
     zones: gpd.GeoDataFrame, result: CoverageResult, params: CoverageBuildParams
 ) -> Output:
     shares = coverage_share(
-        result.rsrp, zones, params.threshold_dbm, result.sinr, params.sinr_threshold_db,
+        result.rsrp,
+        zones,
+        params.threshold_dbm,
+        result.sinr,
+        params.sinr_threshold_db,
     )
     out = zones.reset_index(drop=True).copy()
     out["area_km2"] = shares["area_km2"].to_numpy()
@@ -259,7 +315,9 @@ def _zones_layer(
     out["coverage_share_pct"] = 100.0 * shares["share"].to_numpy()
     out = out[out.geometry.notna() & ~out.geometry.is_empty].reset_index(drop=True)
     return Output(
-        data=out, title="5G coverage per zone", style={"property": "coverage_share_pct"},
+        data=out,
+        title="5G coverage per zone",
+        style={"property": "coverage_share_pct"},
         description="Share of each zone's area covered (RSRP and SINR above the thresholds).",
     )
 
@@ -285,6 +343,6 @@ register(
         params=CoverageBuildParams,
         inputs=("dem", "sites"),
         optional_inputs=("zones", "clutter"),
-        doc="5G coverage: 3GPP TR 38.901 + terrain -> best-server RSRP, SINR, serving cell, polygons.",
+        doc="5G coverage: TR 38.901 + terrain -> best-server RSRP, SINR, serving cell, polygons.",
     )
 )
