@@ -1,17 +1,20 @@
-"""One demo county for every notebook test, built once per session."""
+"""One demo county for every notebook test: a private copy of the session's demo county."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from twin.workspace import Twin
-
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A freshly generated and built demo county (default 20 m DEM), shared by the notebooks."""
+def demo_dir(demo_county: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The freshly built demo county (tests/conftest.py), copied because notebook 05 adds a layer.
+
+    Artifact paths in the catalog are relative to it, so the copy is a complete workspace
+    whose layers are all up to date.
+    """
     root = tmp_path_factory.mktemp("notebooks") / "demo-county"
-    Twin.demo(root)
+    shutil.copytree(demo_county, root, symlinks=True)
     return root
