@@ -31,8 +31,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -421,14 +422,36 @@ class CoverageModel:
         return result
 
     def fields(self) -> Iterator[tuple[int, CellField]]:
-        """``(cell index, field)`` for every cell, computed on ``workers`` threads."""
-        rows = [r for _, r in self.cells.iterrows()]
+        """``(cell index, field)`` for every cell, in order, computed on ``workers`` threads.
+
+        A task is one antenna position with all its sectors, so two threads never
+        sweep the same site's terrain at once.
+        """
+        groups: list[list[tuple[int, pd.Series]]] = []
+        last = None
+        for i, (_, r) in enumerate(self.cells.iterrows()):
+            here = (r["x"], r["y"], r["height_m"], r["fc_ghz"], r["scenario"])
+            if here != last:
+                groups.append([])
+                last = here
+            groups[-1].append((i, r))
+
+        def work(group: list[tuple[int, pd.Series]]) -> list[tuple[int, CellField]]:
+            return [(i, self.cell_field(r)) for i, r in group]
+
         if self.workers <= 1:
-            for i, r in enumerate(rows):
-                yield i, self.cell_field(r)
+            for group in groups:
+                yield from work(group)
             return
+        # A bounded window of tasks in flight: results wait in memory only briefly.
         with ThreadPoolExecutor(self.workers) as pool:
-            yield from enumerate(pool.map(self.cell_field, rows))
+            pending: deque[Future[list[tuple[int, CellField]]]] = deque()
+            for group in groups:
+                pending.append(pool.submit(work, group))
+                if len(pending) > 2 * self.workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
 
     # ------------------------------------------------------------------ all cells
 
