@@ -146,3 +146,16 @@ def test_threads_give_the_same_answer():
     two = CoverageModel(flat_dem(), cells, CoverageParams(), workers=2).run()
     np.testing.assert_array_equal(one.rsrp.data, two.rsrp.data)
     np.testing.assert_array_equal(one.serving.data, two.serving.data)
+
+
+def test_clutter_loss_is_taken_off_at_the_receiver():
+    _, _, cells = two_sites()
+    clutter = np.zeros((101, 101), dtype=np.float32)
+    clutter[:, 50:] = 12.5
+    params = CoverageParams(los_mode="terrain", min_rsrp_dbm=-200.0)
+    base = CoverageModel(flat_dem(), cells, params).run()
+    cluttered = CoverageModel(flat_dem(), cells, params, clutter_db=clutter).run()
+    np.testing.assert_allclose(
+        cluttered.rsrp.data[0][:, 50:], base.rsrp.data[0][:, 50:] - 12.5, atol=1e-3
+    )
+    np.testing.assert_array_equal(cluttered.rsrp.data[0][:, :50], base.rsrp.data[0][:, :50])
