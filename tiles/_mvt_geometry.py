@@ -65,10 +65,25 @@ def _line_paths(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...
     return coords[keep], path[keep], feature[part_of][good], counts[good]
 
 
+def _ring_areas(coords: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Twice the signed shoelace area of each ring (vertices without the closing one)."""
+    if len(counts) == 0:
+        return np.zeros(0)
+    starts = start_index(counts)
+    nxt = np.arange(1, len(coords) + 1)
+    nxt[starts + counts - 1] = starts  # each ring's last vertex wraps to its first
+    x, y = coords[:, 0].astype(np.float64), coords[:, 1].astype(np.float64)
+    cross = x * y[nxt] - x[nxt] * y
+    return np.add.reduceat(cross, starts)
+
+
 def _ring_paths(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...]:
     """Like :func:`_line_paths` for polygon rings: no closing vertex, >= 3 vertices kept.
 
-    A polygon whose exterior collapses is dropped with its holes.
+    Rings that collapse (fewer than three distinct vertices, or zero area once
+    on the integer grid) are dropped, a polygon whose exterior collapses with
+    its holes. Rings are reversed where needed so that exteriors have positive
+    area by the spec's formula (clockwise on screen, y down) and holes negative.
     """
     parts, part_of = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)  # exterior first
@@ -78,12 +93,37 @@ def _ring_paths(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...
     coords, ring = coords[~last], ring[~last]  # the closing vertex repeats the first
     keep = _dedupe(coords, ring)
     coords, ring = coords[keep], ring[keep]
+    # a ring may still end on its first vertex (A B C A A): drop such trailing repeats
     counts = np.bincount(ring, minlength=len(rings))
+    if len(coords):
+        first_of = start_index(counts)
+        is_last = np.ones(len(ring), dtype=bool)
+        is_last[:-1] = ring[1:] != ring[:-1]
+        lastpos = np.flatnonzero(is_last)
+        same = np.all(coords[lastpos] == coords[first_of[ring[lastpos]]], axis=1)
+        same &= counts[ring[lastpos]] > 1
+        if same.any():
+            drop = np.zeros(len(ring), dtype=bool)
+            drop[lastpos[same]] = True
+            coords, ring = coords[~drop], ring[~drop]
+            counts = np.bincount(ring, minlength=len(rings))
     exterior = np.ones(len(rings), dtype=bool)
     exterior[1:] = ring_part[1:] != ring_part[:-1]
+    areas = np.zeros(len(rings))
+    nonempty = counts > 0
+    areas[nonempty] = _ring_areas(coords, counts[nonempty])
+    good_ring = (counts >= 3) & (areas != 0)
     part_ok = np.zeros(len(parts), dtype=bool)
-    part_ok[ring_part[exterior]] = counts[exterior] >= 3
-    good = (counts >= 3) & part_ok[ring_part]
+    part_ok[ring_part[exterior]] = good_ring[exterior]
+    good = good_ring & part_ok[ring_part]
+    # orientation: exteriors positive, holes negative; reverse the others in place
+    flip = good & np.where(exterior, areas < 0, areas > 0)
+    if flip.any():
+        starts = start_index(counts)
+        local = np.arange(len(coords)) - starts[ring]
+        reversed_at = starts[ring] + counts[ring] - 1 - local
+        order = np.where(flip[ring], reversed_at, np.arange(len(coords)))
+        coords = coords[order]
     keep = good[ring]
     return coords[keep], ring[keep], feature[part_of[ring_part]][good], counts[good]
 

@@ -27,7 +27,8 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from tiles._protobuf import (
     packed_varints,
     varint,
     varint_field,
+    varint_sizes,
     zigzag_int,
 )
 
@@ -52,6 +54,7 @@ def to_tile_coords(
     extent: int = 4096,
     buffer: int = 64,
     simplify: float = 1.0,
+    before_snap: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Project, clip, simplify and quantise geometries into a tile's integer coordinates.
 
@@ -68,6 +71,9 @@ def to_tile_coords(
         seamlessly across tiles.
     simplify
         Douglas-Peucker tolerance in tile units; 1 unit is the tile's resolution.
+    before_snap
+        Applied to the clipped geometries (float tile units) before they are
+        simplified and snapped, e.g. to handle polygons too small to survive snapping.
 
     Returns
     -------
@@ -84,6 +90,8 @@ def to_tile_coords(
 
     out = shapely.transform(np.asarray(geoms, dtype=object), affine)
     out = shapely.clip_by_rect(out, -buffer, -buffer, extent + buffer, extent + buffer)
+    if before_snap is not None:
+        out = before_snap(out)
     if simplify > 0:
         out = shapely.simplify(out, simplify, preserve_topology=True)
     # Snap to the integer grid. Plain rounding is cheap and right for almost every geometry;
@@ -120,6 +128,38 @@ def _value_message(value: Any) -> bytes:
     return length_field(1, str(value).encode())
 
 
+def _value_key(value: Any) -> tuple[str, Any]:
+    # 1, 1.0 and True are equal in Python but distinct MVT values
+    return (type(value).__name__, value)
+
+
+@dataclass(frozen=True)
+class PropertyColumn:
+    """One property of a whole layer, factorised once: per-row codes into distinct values.
+
+    Encoding a tile then only gathers codes (numpy) and writes the distinct
+    values that occur in the tile, shared by all its features.
+    """
+
+    name: str
+    #: per row: index into ``values``, -1 where the value is missing
+    codes: np.ndarray
+    #: encoded protobuf ``Value`` messages of the distinct values
+    values: tuple[bytes, ...]
+
+    @classmethod
+    def from_values(cls, name: str, values: Sequence[Any]) -> PropertyColumn:
+        """Factorise Python values (None and NaN are missing, as MVT has no null)."""
+        index: dict[tuple[str, Any], int] = {}
+        codes = np.empty(len(values), dtype=np.int64)
+        for i, value in enumerate(values):
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                codes[i] = -1
+            else:
+                codes[i] = index.setdefault(_value_key(value), len(index))
+        return cls(name, codes, tuple(_value_message(v) for _, v in index))
+
+
 class LayerEncoder:
     """Collects features of one MVT layer and encodes it.
 
@@ -136,6 +176,7 @@ class LayerEncoder:
         self.extent = extent
         self._keys: dict[str, int] = {}
         self._values: dict[tuple[str, Any], int] = {}
+        self._value_messages: list[bytes] = []
         self._features: list[bytes] = []
 
     def __len__(self) -> int:
@@ -145,7 +186,11 @@ class LayerEncoder:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None  # a missing value is an absent property, as MVT has no null
         k = self._keys.setdefault(name, len(self._keys))
-        v = self._values.setdefault((type(value).__name__, value), len(self._values))
+        vkey = _value_key(value)
+        v = self._values.get(vkey)
+        if v is None:
+            v = self._values[vkey] = len(self._value_messages)
+            self._value_messages.append(_value_message(value))
         return k, v
 
     def add(
@@ -177,6 +222,68 @@ class LayerEncoder:
                 added += 1
         return added
 
+    def add_columns(
+        self,
+        geoms: np.ndarray,
+        feature_ids: np.ndarray | None,
+        columns: Sequence[PropertyColumn],
+        rows: np.ndarray,
+    ) -> int:
+        """Add many features whose properties are rows of factorised columns.
+
+        Parameters
+        ----------
+        geoms
+            Integer tile-coordinate geometries, one per feature.
+        feature_ids
+            Non-negative ids, one per feature, or None for none.
+        columns
+            Layer-wide factorised properties.
+        rows
+            Row of each feature in ``columns``.
+
+        Returns
+        -------
+        int
+            How many features drew (the others are skipped).
+        """
+        encoded = encode_geometries(geoms)
+        drawn = np.array([e is not None for e in encoded], dtype=bool)
+        idx = np.flatnonzero(drawn)
+        if len(idx) == 0:
+            return 0
+        rows = np.asarray(rows)[idx]
+        # (feature, column) tag pairs laid out row-major, missing values masked out
+        pair_k = np.full((len(idx), len(columns)), -1, dtype=np.int64)
+        pair_v = np.zeros((len(idx), len(columns)), dtype=np.int64)
+        for j, col in enumerate(columns):
+            codes = col.codes[rows]
+            present = codes >= 0
+            if not present.any():
+                continue
+            used, local = np.unique(codes[present], return_inverse=True)
+            pair_k[present, j] = self._keys.setdefault(col.name, len(self._keys))
+            pair_v[present, j] = len(self._value_messages) + local
+            self._value_messages.extend(col.values[u] for u in used.tolist())
+        mask = pair_k >= 0
+        stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1)
+        tag_bytes = packed_varints(stream.astype(np.uint64))
+        byte_at = np.zeros(len(stream) + 1, dtype=np.int64)
+        np.cumsum(varint_sizes(stream.astype(np.uint64)), out=byte_at[1:])
+        ends = np.cumsum(2 * mask.sum(axis=1))
+        tag_end = byte_at[ends].tolist()
+        tag_start = [0, *tag_end[:-1]]
+        ids = None if feature_ids is None else np.asarray(feature_ids)[idx].tolist()
+        append = self._features.append
+        for n, i in enumerate(idx.tolist()):
+            mvt_type, geometry = encoded[i]  # type: ignore[misc]
+            msg = b"\x08" + varint(int(ids[n])) if ids is not None else b""
+            if tag_end[n] > tag_start[n]:
+                tags = tag_bytes[tag_start[n] : tag_end[n]]
+                msg += b"\x12" + varint(len(tags)) + tags
+            append(msg + bytes((0x18, mvt_type, 0x22)) + varint(len(geometry)) + geometry)
+        return len(idx)
+
     def add_encoded(
         self,
         mvt_type: int,
@@ -204,7 +311,7 @@ class LayerEncoder:
         parts = [varint_field(15, 2), length_field(1, self.name.encode())]
         parts.extend(length_field(2, f) for f in self._features)
         parts.extend(length_field(3, k.encode()) for k in self._keys)
-        parts.extend(length_field(4, _value_message(v)) for _, v in self._values)
+        parts.extend(length_field(4, v) for v in self._value_messages)
         parts.append(varint_field(5, self.extent))
         return b"".join(parts)
 
@@ -219,6 +326,7 @@ __all__ = [
     "POINT",
     "POLYGON",
     "LayerEncoder",
+    "PropertyColumn",
     "encode_tile",
     "geometry_commands",
     "to_tile_coords",

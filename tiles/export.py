@@ -1,0 +1,327 @@
+"""Pre-generate a vector layer's tiles into one PMTiles or MBTiles archive.
+
+:func:`export_vector` reads a GeoParquet artifact, reprojects it to Web
+Mercator, finds the features of every tile of every zoom with one bulk STRtree
+query per zoom (tiles with no feature are never visited), encodes each tile
+with :mod:`tiles.mvt` and :mod:`tiles.generalize`, gzips it and writes the
+archive (identical tiles stored once). The archive is written to a temporary
+file next to ``out`` and renamed over it at the end, so nothing half-written
+is ever visible under ``out``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from tiles._pmtiles_write import PMTilesWriter
+from tiles.errors import InvalidParameterError
+from tiles.generalize import (
+    Generalization,
+    byte_capped,
+    cap_features,
+    reduce_tiny_polygons,
+)
+from tiles.grids import Grid, get_grid
+from tiles.mbtiles import MBTilesWriter
+from tiles.mvt import LayerEncoder, PropertyColumn, encode_tile, to_tile_coords
+from tiles.pmtiles import zxy_to_tileid
+from tiles.tilejson import FIELD_TYPES
+from tiles.vector import VectorSource, load_source
+
+FORMATS = ("pmtiles", "mbtiles")
+_CHUNK = 64  # tiles per task handed to a worker process
+
+#: progress callback: (tiles done, tiles total)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What and how to tile.
+
+    Parameters
+    ----------
+    minzoom, maxzoom
+        Zoom range of the archive.
+    extent, buffer, simplify
+        As for on-the-fly tiles (:func:`tiles.mvt.to_tile_coords`).
+    generalization
+        Per-tile thinning (:class:`tiles.generalize.Generalization`).
+    compress_level
+        gzip level of each tile.
+    """
+
+    minzoom: int = 0
+    maxzoom: int = 14
+    extent: int = 4096
+    buffer: int = 64
+    simplify: float = 1.0
+    generalization: Generalization = field(default_factory=Generalization)
+    compress_level: int = 6
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.minzoom <= self.maxzoom <= 30:
+            raise InvalidParameterError(
+                f"zooms {self.minzoom}..{self.maxzoom}: expected 0 <= minzoom <= maxzoom <= 30"
+            )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote."""
+
+    path: Path
+    tiles: int
+    contents: int
+    bytes: int
+    seconds: float
+
+    @property
+    def tiles_per_second(self) -> float:
+        return self.tiles / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """A source plus its factorised properties: what every tile encoding reads."""
+
+    source: VectorSource
+    columns: tuple[PropertyColumn, ...]
+    options: ExportOptions
+    grid: Grid
+
+    @classmethod
+    def load(cls, path: str, name: str, options: ExportOptions) -> _Layer:
+        grid = get_grid("WebMercatorQuad")
+        source = load_source(path, name, "export", grid)
+        columns = tuple(PropertyColumn.from_values(n, v) for n, v in source.columns)
+        return cls(source, columns, options, grid)
+
+    def tiles_of_zoom(self, z: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Columns, rows and feature hits of each non-empty tile at ``z``, in tile-id order."""
+        o = self.options
+        ox, oy, sx, sy, _, _ = self.grid.levels[z]
+        pad_x, pad_y = sx * o.buffer / o.extent, sy * o.buffer / o.extent
+        # tiles whose buffer reaches the data hold (clipped) features too
+        xmin, ymin, xmax, ymax = shapely.total_bounds(self.source.geoms)
+        padded = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
+        x0, y0, x1, y1 = self.grid.tile_range(padded, z)
+        grid_x, grid_y = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
+        xs, ys = grid_x.ravel(), grid_y.ravel()
+        boxes = shapely.box(
+            ox + xs * sx - pad_x,
+            oy - (ys + 1) * sy - pad_y,
+            ox + (xs + 1) * sx + pad_x,
+            oy - ys * sy + pad_y,
+        )
+        tile_idx, feat_idx = self.source.tree.query(boxes, predicate="intersects")
+        order = np.lexsort((feat_idx, tile_idx))
+        tile_idx, feat_idx = tile_idx[order], feat_idx[order]
+        present, starts = np.unique(tile_idx, return_index=True)
+        hits = np.split(feat_idx, starts[1:]) if len(present) else []
+        ids = np.array(
+            [
+                zxy_to_tileid(z, int(x), int(y))
+                for x, y in zip(xs[present], ys[present], strict=True)
+            ]
+        )
+        by_id = np.argsort(ids)
+        return xs[present][by_id], ys[present][by_id], [hits[i] for i in by_id]
+
+    def encode(self, z: int, x: int, y: int, hits: np.ndarray) -> bytes:
+        """The uncompressed MVT of one tile (``b""`` when nothing draws)."""
+        o, g = self.options, self.options.generalization
+        src = self.source
+        bounds = self.grid.tile_bounds(z, x, y)
+        geoms = to_tile_coords(
+            src.geoms[hits],
+            bounds,
+            o.extent,
+            o.buffer,
+            o.simplify,
+            before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
+        )
+        drawn = ~shapely.is_empty(geoms)
+        geoms, hits = geoms[drawn], hits[drawn]
+        names = g.attributes_at(z)
+        columns = self.columns if names is None else [c for c in self.columns if c.name in names]
+
+        def encode(keep: np.ndarray) -> bytes:
+            layer = LayerEncoder(src.name, o.extent)
+            layer.add_columns(geoms[keep], src.ids[hits[keep]], columns, hits[keep])
+            return encode_tile([layer])
+
+        return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
+
+
+# One layer per worker process, inherited through fork (not pickled per task).
+_WORKER_LAYER: _Layer | None = None
+
+
+_Chunk = list[tuple[int, int, int, np.ndarray]]
+
+
+def _encode_chunk(chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
+    """Encoded, gzipped non-empty tiles of a chunk, and how many tiles it held."""
+    assert _WORKER_LAYER is not None
+    out = []
+    level = _WORKER_LAYER.options.compress_level
+    for z, x, y, hits in chunk:
+        data = _WORKER_LAYER.encode(z, x, y, hits)
+        if data:
+            out.append((z, x, y, gzip.compress(data, compresslevel=level, mtime=0)))
+    return len(chunk), out
+
+
+def _chunks(
+    plan: list[tuple[int, np.ndarray, np.ndarray, list[np.ndarray]]],
+) -> Iterator[_Chunk]:
+    for z, xs, ys, hits in plan:
+        for i in range(0, len(hits), _CHUNK):
+            yield [
+                (z, int(x), int(y), h)
+                for x, y, h in zip(
+                    xs[i : i + _CHUNK], ys[i : i + _CHUNK], hits[i : i + _CHUNK], strict=True
+                )
+            ]
+
+
+def _metadata(
+    layer: _Layer, name: str, lonlat: tuple[float, ...], extra: dict[str, Any]
+) -> dict[str, Any]:
+    o = layer.options
+    fields = {c.name: "String" for c in layer.columns}
+    for col_name, values in layer.source.columns:
+        sample = next((v for v in values if v is not None), None)
+        if isinstance(sample, bool):
+            fields[col_name] = FIELD_TYPES["bool"]
+        elif isinstance(sample, int | float):
+            fields[col_name] = FIELD_TYPES["float"]
+    return {
+        "tilejson": "3.0.0",
+        "name": name,
+        "format": "pbf",
+        "scheme": "xyz",
+        "minzoom": o.minzoom,
+        "maxzoom": o.maxzoom,
+        "bounds": list(lonlat),
+        "center": [(lonlat[0] + lonlat[2]) / 2, (lonlat[1] + lonlat[3]) / 2, o.minzoom],
+        "generator": "onemap-twin tiles.export",
+        "vector_layers": [
+            {"id": layer.source.name, "minzoom": o.minzoom, "maxzoom": o.maxzoom, "fields": fields}
+        ],
+        **extra,
+    }
+
+
+def export_vector(
+    parquet: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    name: str,
+    options: ExportOptions | None = None,
+    fmt: str = "pmtiles",
+    workers: int = 1,
+    progress: Progress | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> ExportResult:
+    """Tile a GeoParquet layer into a PMTiles or MBTiles archive.
+
+    Parameters
+    ----------
+    parquet
+        The layer's GeoParquet artifact (any CRS).
+    out
+        The archive to write (replaced atomically).
+    name
+        The MVT layer name inside the tiles.
+    options
+        Zooms, MVT parameters and generalisation.
+    fmt
+        ``"pmtiles"`` or ``"mbtiles"``.
+    workers
+        Encoding processes (1: encode in this process).
+    progress
+        Called with (tiles done, tiles to visit) as tiles are written.
+    metadata
+        Extra TileJSON fields (description, attribution, version ...).
+
+    Returns
+    -------
+    ExportResult
+        The path, tile counts, size and wall time.
+    """
+    global _WORKER_LAYER
+    if fmt not in FORMATS:
+        raise InvalidParameterError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    options = options or ExportOptions()
+    start = time.perf_counter()
+    out = Path(out)
+    layer = _Layer.load(str(parquet), name, options)
+    if len(layer.source) == 0:
+        raise InvalidParameterError(f"{parquet}: layer {name!r} has no features to tile")
+    b = shapely.total_bounds(layer.source.geoms)
+    to_lonlat = Transformer.from_crs(layer.grid.crs, "EPSG:4326", always_xy=True)
+    lonlat = to_lonlat.transform_bounds(*b)
+    # every zoom's non-empty tiles up front: an exact total for the progress bar
+    plan = [(z, *layer.tiles_of_zoom(z)) for z in range(options.minzoom, options.maxzoom + 1)]
+    total = sum(len(p[3]) for p in plan)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    writer: PMTilesWriter | MBTilesWriter
+    writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
+    done = 0
+    _WORKER_LAYER = layer
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            pool = multiprocessing.get_context("fork").Pool(workers)
+            results: Iterator[tuple[int, list[tuple[int, int, int, bytes]]]] = pool.imap(
+                _encode_chunk, _chunks(plan)
+            )
+        else:
+            pool = None
+            results = map(_encode_chunk, _chunks(plan))
+        try:
+            for visited, tiles in results:
+                for z, x, y, data in tiles:
+                    if isinstance(writer, PMTilesWriter):
+                        writer.add(zxy_to_tileid(z, x, y), data)
+                    else:
+                        writer.add(z, x, y, data)
+                done += visited
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+        meta = _metadata(layer, name, lonlat, metadata or {})
+        if isinstance(writer, PMTilesWriter):
+            writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
+        else:
+            writer.finish(name, options.minzoom, options.maxzoom, lonlat, meta)
+        os.replace(tmp, out)
+    except BaseException:
+        writer.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _WORKER_LAYER = None
+    return ExportResult(
+        path=out,
+        tiles=writer.addressed,
+        contents=writer.contents,
+        bytes=out.stat().st_size,
+        seconds=time.perf_counter() - start,
+    )
