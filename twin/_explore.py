@@ -41,6 +41,8 @@ _LINE_OPACITY = 0.9
 #: Default caps on the features of one layer written into a map from the data.
 MAX_POINTS = 1000
 MAX_SHAPES = 5000
+#: Most vertices of one layer; above it the simplification tolerance is raised.
+MAX_VERTICES = 50_000
 
 
 def _folium() -> Any:
@@ -106,7 +108,9 @@ def map_from_data(
         lines or polygons, since every feature is written into the page);
         larger layers are sampled reproducibly and the layer control says so.
     tolerance
-        Simplification tolerance in metres of the working CRS (0: none).
+        Simplification tolerance in metres of the working CRS (0: none); raised
+        for a layer (and said so in its name) until it has at most
+        :data:`MAX_VERTICES` vertices.
     raster_size
         Longest side, in pixels, of each raster's image overlay.
     basemap
@@ -205,8 +209,12 @@ def _vector_layer(
     if total > max_features:
         # A reproducible sample shows the pattern; the layer control says it is a sample.
         gdf = gdf.sample(n=max_features, random_state=0).sort_index()
-    if tolerance > 0 and entry.geometry_type not in ("Point", "MultiPoint"):
-        gdf = gdf.set_geometry(gdf.geometry.simplify(tolerance, preserve_topology=True))
+    note = ""
+    if tolerance > 0 and not point:
+        simple, used = _simplify(gdf.geometry.to_numpy(), tolerance)
+        gdf = gdf.set_geometry(simple)
+        gdf = gdf[~gdf.geometry.is_empty]
+        note = f", simplified to {used:g} m" if used > tolerance else ""
     colours, legend = _colours(entry, gdf, index)
     label = entry.style.get("label")
     prop = entry.style.get("property") or entry.style.get("color_by")
@@ -221,6 +229,8 @@ def _vector_layer(
     lonlat = shapely.set_precision(gdf.geometry.to_crs(4326).to_numpy(), 1e-6, mode="pointwise")
     out = gpd.GeoDataFrame(out, geometry=lonlat, crs=4326)
     shown = f" ({len(out):,} of {total:,})" if total > len(out) else ""
+    if note:
+        shown = f"{shown[:-1]}{note})" if shown else f" ({note[2:]})"
     polygon = entry.geometry_type in ("Polygon", "MultiPolygon")
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
@@ -243,6 +253,24 @@ def _vector_layer(
         marker=marker,
     )
     return layer, legend
+
+
+def _simplify(geoms: np.ndarray, tolerance: float) -> tuple[np.ndarray, float]:
+    """Simplify with ``tolerance``, doubled until the layer fits :data:`MAX_VERTICES`.
+
+    Polygons traced from a raster (coverage areas) keep every pixel's staircase
+    and thousands of one-pixel rings: hundreds of thousands of vertices that no
+    screen shows. Without topology preservation rings smaller than the
+    tolerance vanish, which is what a preview wants; Leaflet draws the odd
+    self-touching ring that this may leave without complaint.
+    """
+    out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    for _ in range(6):
+        if int(shapely.get_num_coordinates(out).sum()) <= MAX_VERTICES:
+            break
+        tolerance *= 2
+        out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    return out, tolerance
 
 
 def _legend_box(fragments: list[str]) -> str:

@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from folium.plugins import VectorGridProtobuf
 from folium.raster_layers import ImageOverlay, TileLayer
 from matplotlib import colormaps
@@ -326,3 +327,44 @@ def test_decorate_map_adds_scale_bar_and_north_arrow(tmp_path: Path) -> None:
     assert add_scale_bar(ax, units_per_metre=1 / 1000) == pytest.approx(10_000_000)
     fig.savefig(tmp_path / "map.png")
     plt.close(fig)
+
+
+def test_explore_thins_pixel_traced_polygons(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geopandas as gpd
+    import rasterio.features
+    from rasterio.transform import from_origin
+    from shapely.geometry import shape
+
+    from twin import _explore
+
+    # A disk of 1.5 km radius traced from 20 m pixels, as coverage polygons are.
+    yy, xx = np.mgrid[0:150, 0:200]
+    disk = ((xx - 100) ** 2 + (yy - 75) ** 2 <= 75**2).astype("uint8")
+    transform = from_origin(X0, Y0 + 3000, 20, 20)
+    (geom, _), *_ = rasterio.features.shapes(disk, mask=disk.astype(bool), transform=transform)
+    traced = gpd.GeoDataFrame({"fid": [1]}, geometry=[shape(geom)], crs="EPSG:4549")
+    traced.to_file(workspace / "sources" / "traced.geojson", driver="GeoJSON")
+    toml = workspace / "twin.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8")
+        + '\n[sources.traced]\npath = "sources/traced.geojson"\n'
+        + '\n[layers.traced]\nbuilder = "vector"\ninputs = { source = "traced" }\n'
+        + 'params = { id = "fid" }\n',
+        encoding="utf-8",
+    )
+    twin = Twin.open(workspace)
+    twin.build(["traced"])
+    vertices = len(traced.geometry.iloc[0].exterior.coords)
+    assert vertices > 300
+    monkeypatch.setattr(_explore, "MAX_VERTICES", 100)
+    m = twin.explore("traced", basemap=None)
+    (layer,) = _children(m, folium.GeoJson)
+    (feature,) = layer.data["features"]
+    shown = shape(feature["geometry"])
+    assert len(shapely.get_coordinates(shown)) <= 100
+    assert "simplified to" in layer.layer_name
+    # The outline still encloses the disk's area (in WGS84 degrees², compared as a ratio).
+    expected = traced.to_crs(4326).geometry.iloc[0]
+    assert shown.area == pytest.approx(expected.area, rel=0.03)
