@@ -321,7 +321,7 @@ def nice_length(span: float, fraction: float = 0.25) -> float:
     Examples
     --------
     >>> nice_length(40_000), nice_length(7_300), nice_length(900)
-    (10000.0, 2000.0, 200.0)
+    (10000.0, 1000.0, 200.0)
     """
     if span <= 0 or not math.isfinite(span):
         raise ValueError(f"span must be a positive length, got {span}")
