@@ -43,10 +43,15 @@ from tiles.catalog import (
     utc_now,
     write_catalog,
 )
+from tiles.errors import TilesError
+from tiles.export import ExportOptions, export_vector
+from tiles.generalize import Generalization
+from tiles.pmtiles import PMTilesReader
 from twin import artifacts
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
 from twin.builders.context import BuildContext
+from twin.config import TileOptions
 from twin.errors import BuildError, TwinError, WorkspaceError
 
 TMP_PREFIX = ".tmp-"
@@ -131,6 +136,8 @@ class Built:
     style: dict[str, Any]
     title: str | None
     text: str
+    #: further artifact files next to ``file``: artifact key -> file name (e.g. "pmtiles")
+    extra_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def kind(self) -> Literal["vector", "raster"]:
@@ -192,6 +199,9 @@ def run_job(job: Job) -> JobResult:
                 artifacts.write_vector(out.data, tmp / fname, meta)
                 artifacts.verify_vector(tmp / fname, out.data)
                 desc = artifacts.describe_vector(out.data)
+            extra_files = {}
+            if not key and fname.endswith(".parquet") and job.ctx.config.tiles.pmtiles:
+                extra_files["pmtiles"] = _write_pmtiles(tmp, fname, layer, job.ctx.config.tiles)
             results[layer] = Built(
                 file=fname,
                 description=desc,
@@ -200,6 +210,7 @@ def run_job(job: Job) -> JobResult:
                 style=out.style,
                 title=out.title,
                 text=out.description,
+                extra_files=extra_files,
             )
     except artifacts.ArtifactCheckError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -209,6 +220,39 @@ def run_job(job: Job) -> JobResult:
         raise
     fsync_dir(tmp)
     return JobResult(job.name, tmp, results, job.ctx.warnings, time.perf_counter() - start)
+
+
+def _write_pmtiles(tmp: Path, fname: str, layer: str, opts: TileOptions) -> str:
+    """Tile ``fname`` into ``tiles.pmtiles`` next to it and read the archive back."""
+    minzoom = opts.minzoom if opts.minzoom is not None else 0
+    # beyond the archive's zooms the server tiles the GeoParquet on the fly
+    maxzoom = opts.maxzoom if opts.maxzoom is not None else max(minzoom, 14)
+    general = Generalization(
+        max_features=opts.max_features,
+        max_tile_bytes=opts.max_tile_bytes,
+        drop=opts.drop,
+        attributes_by_zoom=opts.attributes_by_zoom,
+    )
+    target = tmp / "tiles.pmtiles"
+    try:
+        result = export_vector(
+            tmp / fname, target, layer, ExportOptions(minzoom, maxzoom, generalization=general)
+        )
+        reader = PMTilesReader(str(target))
+        try:
+            h = reader.header
+            if (h.min_zoom, h.max_zoom, h.tile_format) != (minzoom, maxzoom, "mvt"):
+                raise artifacts.ArtifactCheckError(
+                    f"{target.name}: zooms {h.min_zoom}..{h.max_zoom} {h.tile_format}, "
+                    f"expected {minzoom}..{maxzoom} mvt"
+                )
+            if result.tiles == 0 or reader.metadata().get("tilejson") != "3.0.0":
+                raise artifacts.ArtifactCheckError(f"{target.name}: no tiles or no TileJSON")
+        finally:
+            reader.close()
+    except TilesError as exc:
+        raise artifacts.ArtifactCheckError(f"tiles.pmtiles: {exc}") from None
+    return target.name
 
 
 def new_version(fingerprint: str, layer_dir: Path) -> str:
@@ -313,7 +357,10 @@ class Publisher:
             title=title,
             description=(cfg.description if is_main else "") or out.text,
             version=job.version,
-            artifacts={"data": f"{job.name}/{job.version}/{out.file}"},
+            artifacts={
+                "data": f"{job.name}/{job.version}/{out.file}",
+                **{k: f"{job.name}/{job.version}/{f}" for k, f in out.extra_files.items()},
+            },
             crs=desc["crs"],
             bounds=desc["bounds"],
             minzoom=minzoom if minzoom is not None else 0,

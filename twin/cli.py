@@ -362,6 +362,74 @@ def serve(
     run_server(twin.catalog_path, host=host, port=port, workers=workers, public_url=public_url)
 
 
+@app.command()
+@_errors
+def export(
+    layer: Annotated[str, typer.Argument(help="The published layer to export.")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="pmtiles, mbtiles, gpkg, geojson (WGS84) or cog."),
+    ] = "pmtiles",
+    minzoom: Annotated[int | None, typer.Option(min=0, max=30, help="Lowest tile zoom.")] = None,
+    maxzoom: Annotated[
+        int | None,
+        typer.Option(min=0, max=30, help="Highest tile zoom (default: min(14, layer's))."),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Encoding processes.")] = 1,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: ./LAYER.EXT).")
+    ] = None,
+    quiet: QuietOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Export a published layer: tiles into one archive, or the data as GPKG/GeoJSON/COG.
+
+    The file appears complete or not at all (written to a temporary name, then renamed).
+    """
+    from rich.progress import TimeElapsedColumn
+
+    from tiles.errors import LayerNotFoundError
+    from twin.export import export_layer
+
+    twin = _open(workspace)
+    entry = twin.catalog.layers.get(layer)
+    if entry is None:
+        raise LayerNotFoundError(f"layer {layer!r} is not published (see 'twin layers')")
+    cfg = twin.config.layers.get(entry.parent or layer)
+    options = cfg.tiles if cfg is not None and entry.parent is None else None
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.0f} tiles/s"),
+        TimeElapsedColumn(),
+    ]
+    tiled = fmt in ("pmtiles", "mbtiles")
+    with Progress(*columns, console=err, disable=quiet or not tiled) as progress:
+        task = progress.add_task(f"{layer} -> {fmt}", total=None, rate=0.0)
+        start = time.perf_counter()
+
+        def advance(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=done, total=total, rate=rate)
+
+        result = export_layer(
+            twin.catalog_path,
+            layer,
+            entry,
+            fmt,
+            output,
+            minzoom,
+            maxzoom,
+            workers,
+            options,
+            advance,
+        )
+    if not quiet:
+        tiles = f", {result.tiles:,} tiles" if result.tiles is not None else ""
+        out.print(f"wrote {result.path} ({result.bytes / 1e6:,.1f} MB{tiles})")
+
+
 @app.command("builders")
 def list_builders() -> None:
     """List the builder kinds a layer can use, with their inputs."""

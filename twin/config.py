@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -85,6 +85,22 @@ class TileOptions(_Model):
     style: dict[str, Any] = Field(
         default_factory=dict,
         description="style hints: color, colormap, rescale, opacity, property to colour by",
+    )
+    pmtiles: bool = Field(
+        False, description="also publish a PMTiles archive of the layer's minzoom..maxzoom"
+    )
+    max_features: int | None = Field(
+        None, ge=1, description="archive tiles: most features per tile (drop the rest)"
+    )
+    max_tile_bytes: int | None = Field(
+        None, ge=64, description="archive tiles: most bytes per uncompressed tile"
+    )
+    drop: Literal["smallest", "densest"] = Field(
+        "smallest", description="which features go first when a tile is over a cap"
+    )
+    attributes_by_zoom: dict[int, list[str]] = Field(
+        default_factory=dict,
+        description="archive tiles: minimum zoom -> properties kept from that zoom on",
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,140 @@
+"""``twin export``: a published layer as one file others can use.
+
+- ``pmtiles`` / ``mbtiles``: pre-generated vector tiles (:mod:`tiles.export`),
+  generalised as the layer's ``tiles`` options in twin.toml say;
+- ``gpkg``: the layer's GeoParquet as a GeoPackage, in the working CRS;
+- ``geojson``: the same in WGS84 (RFC 7946);
+- ``cog``: a raster layer's Cloud-Optimized GeoTIFF, as published.
+
+Every format is written to a temporary file next to the output and renamed
+over it, so an interrupted export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tiles.catalog import LayerEntry, resolve_artifact
+from tiles.export import ExportOptions, export_vector
+from tiles.generalize import Generalization
+from twin.config import TileOptions
+from twin.errors import TwinError
+
+FORMATS = ("pmtiles", "mbtiles", "gpkg", "geojson", "cog")
+SUFFIXES = {"pmtiles": ".pmtiles", "mbtiles": ".mbtiles", "gpkg": ".gpkg", "geojson": ".geojson"}
+SUFFIXES["cog"] = ".tif"
+#: highest zoom exported by default: deeper tiles are cheap to make on the fly
+DEFAULT_MAXZOOM = 14
+
+
+class ExportError(TwinError):
+    """A layer cannot be exported as asked."""
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``twin export`` wrote."""
+
+    path: Path
+    format: str
+    bytes: int
+    tiles: int | None = None
+    seconds: float | None = None
+
+
+def _atomic(out: Path, write: Callable[[Path], Any]) -> Any:
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part{out.suffix}")
+    tmp.unlink(missing_ok=True)
+    try:
+        result = write(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return result
+
+
+def export_layer(
+    catalog_path: Path,
+    name: str,
+    entry: LayerEntry,
+    fmt: str,
+    out: Path | None = None,
+    minzoom: int | None = None,
+    maxzoom: int | None = None,
+    workers: int = 1,
+    tile_options: TileOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Exported:
+    """Export one published layer; see the module docstring for the formats.
+
+    Parameters
+    ----------
+    catalog_path
+        The workspace's catalog.json (artifact paths are relative to it).
+    name, entry
+        The layer and its catalog entry.
+    fmt
+        One of :data:`FORMATS`.
+    out
+        The file to write (default: ``<layer><suffix>`` in the current directory).
+    minzoom, maxzoom
+        Tile zooms (default: the layer's minzoom, and its maxzoom capped at 14).
+    workers
+        Tile-encoding processes.
+    tile_options
+        The layer's twin.toml tile options (generalisation of archive tiles).
+    progress
+        Called with (tiles done, tiles total) during tile exports.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    out = Path(out) if out is not None else Path.cwd() / f"{name}{SUFFIXES[fmt]}"
+    data = resolve_artifact(catalog_path, entry.artifacts["data"])
+    if fmt == "cog":
+        if entry.kind != "raster":
+            raise ExportError(f"layer {name!r} is a vector layer: export it as gpkg or geojson")
+        _atomic(out, lambda tmp: shutil.copyfile(data, tmp))
+        return Exported(out, fmt, out.stat().st_size)
+    if entry.kind != "vector":
+        raise ExportError(f"layer {name!r} is a raster layer: export it as cog")
+    if fmt in ("gpkg", "geojson"):
+        import geopandas as gpd
+
+        gdf = gpd.read_parquet(data)
+        if fmt == "geojson":
+            gdf = gdf.to_crs("EPSG:4326")
+        driver = "GPKG" if fmt == "gpkg" else "GeoJSON"
+        kwargs = {"layer": name} if fmt == "gpkg" else {}
+        _atomic(out, lambda tmp: gdf.to_file(tmp, driver=driver, engine="pyogrio", **kwargs))
+        return Exported(out, fmt, out.stat().st_size)
+    lo = entry.minzoom if minzoom is None else minzoom
+    hi = min(entry.maxzoom, max(lo, DEFAULT_MAXZOOM)) if maxzoom is None else maxzoom
+    t = tile_options or TileOptions()
+    general = Generalization(
+        max_features=t.max_features,
+        max_tile_bytes=t.max_tile_bytes,
+        drop=t.drop,
+        attributes_by_zoom=t.attributes_by_zoom,
+    )
+    meta = {
+        "description": entry.description or entry.title,
+        "attribution": entry.attribution,
+        "version": entry.version,
+    }
+    res = export_vector(
+        data,
+        out,
+        name,
+        ExportOptions(minzoom=lo, maxzoom=hi, generalization=general),
+        fmt=fmt,
+        workers=workers,
+        progress=progress,
+        metadata=meta,
+    )
+    return Exported(out, fmt, res.bytes, res.tiles, res.seconds)
