@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from layers.errors import SourceError, ValidationError
@@ -155,7 +155,9 @@ def _crs(value: str, path: Path) -> CRS:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    # GDAL's advice about driver prefixes helps no one who picked a file in twin.toml.
+    return line.split("; It might help to specify the correct driver", 1)[0]
 
 
 @dataclass
@@ -224,6 +226,10 @@ def clean_vector(
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     report.dropped_empty = int(empty.sum())
     gdf = gdf[~empty]
+    # Project before repairing: validity is what the working CRS sees, and a coordinate
+    # PROJ cannot project must be reported as such, not as an invalid geometry.
+    gdf = gdf.to_crs(crs)
+    _check_projected(gdf, crs, origin)
     geom = gdf.geometry.values
     invalid = ~shapely.is_valid(geom)
     if invalid.any():
@@ -241,16 +247,48 @@ def clean_vector(
         else:
             report.dropped_invalid = int(invalid.sum())
             gdf = gdf[~invalid]
-    gdf = gdf.to_crs(crs).reset_index(drop=True)
+    if len(gdf) == 0 and report.dropped_empty + report.dropped_invalid > 0:
+        raise ValidationError(
+            f"{origin}: no usable geometry ({report.dropped_empty} empty, "
+            f"{report.dropped_invalid} invalid and unrepairable)"
+        )
+    gdf = gdf.reset_index(drop=True)
     if id_column is not None:
         check_unique_ids(gdf, id_column, origin)
     return gdf, report
 
 
+def _check_projected(gdf: gpd.GeoDataFrame, crs: CRS | str, origin: str) -> None:
+    """Raise unless every coordinate survived reprojection as a finite number.
+
+    PROJ answers ``inf`` for points outside a CRS's domain (metres read as
+    degrees, a wrong CRS, huge coordinates); the row and the CRS are what the
+    user needs to see, not a GEOS error further down.
+    """
+    coords, index = shapely.get_coordinates(gdf.geometry.values, return_index=True)
+    # Finite in the working CRS is not enough: the tiles are cut in longitude/latitude.
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(coords[:, 0], coords[:, 1])
+    bad = ~(np.isfinite(coords).all(axis=1) & np.isfinite(lon) & (np.abs(lat) <= 90.0))
+    if bad.any():
+        row = gdf.index[int(index[np.flatnonzero(bad)[0]])]
+        rows = len(np.unique(index[bad]))
+        raise ValidationError(
+            f"{origin}: row {row}: coordinates cannot be projected to {CRS.from_user_input(crs)} "
+            f"({rows} row(s); is the source's CRS right?)"
+        )
+
+
 def _repair(geom: shapely.Geometry) -> shapely.Geometry | None:
     """Make ``geom`` valid, keeping only the parts of its own dimension."""
-    fixed = shapely.make_valid(geom)
+    try:
+        fixed = shapely.make_valid(geom)
+    except shapely.errors.GEOSException:
+        # GEOS gives up on some degenerate inputs (e.g. coordinates near 1e300): unrepairable.
+        return None
     dim = shapely.get_dimensions(geom)
+    if fixed.geom_type != "GeometryCollection" and shapely.get_dimensions(fixed) != dim:
+        return None  # a zero-area polygon repairs to a line: not a polygon any more
     if fixed.geom_type == "GeometryCollection":
         parts = [p for p in shapely.get_parts(fixed) if shapely.get_dimensions(p) == dim]
         if not parts:

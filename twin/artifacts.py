@@ -7,6 +7,7 @@ with what was meant to be written.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -21,6 +22,8 @@ import pyarrow.parquet as pq
 import rasterio
 import shapely
 from pyproj import CRS, Transformer
+from rasterio._err import CPLE_BaseError  # rasterio exports no public base of GDAL's errors
+from rasterio.errors import RasterioError
 
 from layers.types import RasterData
 from tiles.catalog import Band
@@ -157,14 +160,31 @@ def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> No
     }
     tags = {k: str(v) for k, v in raster.tags.items()}
     tags[METADATA_KEY.upper()] = json.dumps(metadata, sort_keys=True)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data)
-        dst.update_tags(**tags)
-        for i, (name, unit) in enumerate(zip(raster.band_names, raster.units, strict=True), 1):
-            dst.set_band_description(i, name)
-            if unit:
-                dst.set_band_unit(i, unit)
+    try:
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data)
+            dst.update_tags(**tags)
+            for i, (name, unit) in enumerate(zip(raster.band_names, raster.units, strict=True), 1):
+                dst.set_band_description(i, name)
+                if unit:
+                    dst.set_band_unit(i, unit)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise _write_error(path, data.nbytes, exc) from None
     _fsync(path)
+
+
+def _write_error(path: Path, size: int, exc: Exception) -> OSError:
+    """GDAL's failed write as the OSError it was: libtiff reports a full disk as
+    "Write error at scanline N" and keeps the errno to itself."""
+    try:
+        st = os.statvfs(path.parent)
+        full = st.f_bavail * st.f_frsize < size
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return OSError(errno.EIO, f"cannot write the GeoTIFF: {first}", str(path))
 
 
 def read_raster_metadata(path: Path) -> dict[str, Any]:

@@ -531,6 +531,7 @@ def _check(config: TwinConfig, root: Path) -> dict[str, Builder]:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
             msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = msg.removeprefix("Value error, ")
             raise ConfigError(
                 f"{CONFIG_NAME}: layers.{name}.params{'.' + loc if loc else ''}: {msg}"
             ) from None

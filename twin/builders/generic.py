@@ -10,7 +10,7 @@ These are what an analyst uses to add a layer of their own::
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from layers.errors import LayerError
 from layers.raster import RESAMPLING, reproject_raster
@@ -68,6 +68,14 @@ class RasterParams(BaseModel):
     resampling: str = Field("bilinear", description=f"one of {', '.join(sorted(RESAMPLING))}")
     nodata: float | None = Field(None, description="nodata to use when the source has none")
     unit: str | None = Field(None, description="unit of the values, e.g. 'm'")
+
+    @field_validator("resampling")
+    @classmethod
+    def _known_resampling(cls, value: str) -> str:
+        # Checked with the config, so a typo is a twin.toml error, not a failed build.
+        if value not in RESAMPLING:
+            raise ValueError(f"{value!r} is not one of {', '.join(sorted(RESAMPLING))}")
+        return value
 
 
 def build_raster(ctx: BuildContext) -> Output:

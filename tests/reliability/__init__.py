@@ -1,0 +1,1 @@
+"""Reliability and security: load, faults, bad input files and bad HTTP requests (issue 10)."""
