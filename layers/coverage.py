@@ -376,14 +376,19 @@ class CoverageModel:
         if self.clutter is not None:
             loss += self.clutter.ravel()[idx]
         counts = {f.name.lower(): int(np.count_nonzero(flags & f)) for f in Flag if f and f.name}
-        bearing = np.radians(view.bearing[rr, cc])
+        # Compass bearing from the pixel offsets: cos b = north / d, sin b = east / d.
+        north = ((rows.start + rr + 0.5 - cell["row"]) * -self.resolution).astype(np.float32)
+        east = ((cols.start + cc + 0.5 - cell["col"]) * self.resolution).astype(np.float32)
+        inv = np.float32(1.0) / np.maximum(d2d, np.float32(1e-3))
+        at_site = d2d < np.float32(1e-3)
         # zenith = 90° + elevation below the horizon: cos z = -sin e, sin z = cos e
+        dd = np.maximum(d3d, np.float32(1e-3))
         site = _SiteLoss(
             idx,
-            np.cos(bearing),
-            np.sin(bearing),
-            (-np.sin(elevation)).astype(np.float32),
-            np.cos(elevation).astype(np.float32),
+            np.where(at_site, np.float32(1.0), north * inv),
+            np.where(at_site, np.float32(0.0), east * inv),
+            -dz / dd,
+            d2d / dd,
             (90.0 + np.degrees(elevation)).astype(np.float32),
             loss.astype(np.float32),
             {k: v for k, v in counts.items() if v},
@@ -520,15 +525,24 @@ class _BandSum:
         best[won] = f.rsrp[better]
         arg[won] = np.int32(index)
 
-    def merge_into(self, rsrp, sinr, serving) -> None:
-        has = self.arg >= 0
-        s = np.where(has, 10 ** (self.best.astype(np.float64) / 10), 1.0)
-        interference = self.load * np.maximum(self.total - s, 0.0)
-        band_sinr = 10 * np.log10(s / (interference + self.noise_mw))
-        take = has & (self.best > rsrp)
-        rsrp[take] = self.best[take]
-        sinr[take] = band_sinr[take]
-        serving[take] = self.arg[take]
+    def merge_into(
+        self, rsrp: NDArray[np.float32], sinr: NDArray[np.float32], serving: NDArray[np.int32]
+    ) -> None:
+        """Put this band's best server and SINR where it beats what is there."""
+        # Row blocks keep the float64 temporaries small and in cache.
+        step = max(1, (1 << 18) // max(1, rsrp.shape[1]))
+        for r0 in range(0, rsrp.shape[0], step):
+            rows = slice(r0, r0 + step)
+            best, arg = self.best[rows], self.arg[rows]
+            take = (arg >= 0) & (best > rsrp[rows])
+            if not take.any():
+                continue
+            b = best[take]
+            s = 10 ** (b.astype(np.float64) / 10)
+            interference = self.load * np.maximum(self.total[rows][take] - s, 0.0)
+            rsrp[rows][take] = b
+            sinr[rows][take] = 10 * np.log10(s / (interference + self.noise_mw))
+            serving[rows][take] = arg[take]
 
 
 def compute_coverage(

@@ -151,21 +151,7 @@ def sweep(
     n_rays = max(int(np.ceil(2 * np.pi * radius / step)), 8)
     ang = 2 * np.pi * np.arange(n_rays) / n_rays
     dist = np.arange(1, n_steps + 1, dtype=np.float64) * step
-    # Sample a contiguous copy of the window: the rays fan out in every direction and
-    # gathers from a small array stay in cache.
-    z = _nearest(
-        np.ascontiguousarray(dem[rows, cols], dtype=np.float32),
-        (row - 0.5 - rows.start)
-        - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-        (col - 0.5 - cols.start)
-        + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-    ).astype(np.float64)
-    ae = k_factor * EARTH_RADIUS_M
-    ze = z - (dist * dist) / (2 * ae) if np.isfinite(ae) else z
-
-    blocked_s, loss_s = _ray_losses(ze, dist, z_tx, rx_height, wavelength)
-
-    # Map every pixel of the window to its nearest ray sample.
+    # Which ray sample each pixel of the window reads (nearest ray, nearest step).
     dy = ((np.arange(rows.start, rows.stop) + 0.5 - row) * -step).astype(np.float32)[:, None]
     dx = ((np.arange(cols.start, cols.stop) + 0.5 - col) * step).astype(np.float32)[None, :]
     d2d = np.hypot(dx, dy)
@@ -177,6 +163,25 @@ def sweep(
     inside = d2d <= radius
     valid = inside & (j >= 0)
     flat = k * n_steps + np.minimum(j, n_steps - 1)
+    used = np.zeros(n_rays * n_steps, dtype=bool)
+    used[flat[valid]] = True
+
+    # Sample a contiguous copy of the window: the rays fan out in every direction and
+    # gathers from a small array stay in cache.
+    z = _nearest(
+        np.ascontiguousarray(dem[rows, cols], dtype=np.float32),
+        (row - 0.5 - rows.start)
+        - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
+        (col - 0.5 - cols.start)
+        + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
+    ).reshape(n_rays, n_steps)
+    ae = k_factor * EARTH_RADIUS_M
+    if np.isfinite(ae):
+        z = z - ((dist * dist) / (2 * ae)).astype(np.float32)
+
+    blocked_s, loss_s = _ray_losses(
+        z, dist, z_tx, rx_height, wavelength, used.reshape(n_rays, n_steps)
+    )
     blocked = blocked_s.ravel()[flat]
     blocked &= valid
     loss = np.where(blocked, loss_s.ravel()[flat], np.float32(0.0))
@@ -200,30 +205,36 @@ def _nearest(
 
 
 def _ray_losses(
-    ze: NDArray[np.float64],
+    ze: NDArray[np.float32],
     dist: NDArray[np.float64],
     z_tx: float,
     rx_height: float,
     wavelength: float,
+    used: NDArray[np.bool_],
 ) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
-    """Blocked flags and diffraction loss at every sample of every ray (see the module doc)."""
-    slope = (ze - z_tx) / dist
+    """Blocked flags at every sample, diffraction loss at the ``used`` ones (see the module doc).
+
+    The horizon scan runs in float32 (slopes to 1e-7); edges and ν in float64.
+    """
+    d32 = dist.astype(np.float32)
+    slope = (ze - np.float32(z_tx)) / d32
     horizon = np.maximum.accumulate(slope, axis=1)
     # Horizon *in front of* each sample (exclusive of the sample itself).
     horizon_ex = np.empty_like(horizon)
     horizon_ex[:, 0] = -np.inf
     horizon_ex[:, 1:] = horizon[:, :-1]
-    blocked = slope + rx_height / dist < horizon_ex
+    blocked = slope + np.float32(rx_height) / d32 < horizon_ex
     loss = np.zeros(ze.shape, dtype=np.float32)
     # Only rays with a blocked sample need edges: on open ground that is few of them.
-    rays = np.flatnonzero(blocked.any(axis=1))
+    rays = np.flatnonzero((blocked & used).any(axis=1))
     if len(rays):
+        ze64 = ze[rays].astype(np.float64)
+        slope64 = slope[rays].astype(np.float64)
         loss[rays] = _diffraction(
-            ze[rays],
-            slope[rays],
-            horizon[rays],
-            horizon_ex[rays],
-            blocked[rays],
+            ze64,
+            slope64,
+            np.maximum.accumulate(slope64, axis=1),
+            blocked[rays] & used[rays],
             dist,
             rx_height,
             wavelength,
@@ -235,15 +246,14 @@ def _diffraction(
     ze: NDArray[np.float64],
     slope: NDArray[np.float64],
     horizon: NDArray[np.float64],
-    horizon_ex: NDArray[np.float64],
     blocked: NDArray[np.bool_],
     dist: NDArray[np.float64],
     rx_height: float,
     wavelength: float,
 ) -> NDArray[np.float32]:
-    """Deygout loss (main edge + receiver-side secondary edge) on rays with blocked samples."""
+    """Deygout loss (main edge + receiver-side secondary edge) at the ``blocked`` samples."""
     n_steps = ze.shape[1]
-    idx = np.broadcast_to(np.arange(n_steps), ze.shape)
+    idx = np.broadcast_to(np.arange(n_steps, dtype=np.int32), ze.shape)
     edge_incl = np.maximum.accumulate(np.where(slope >= horizon, idx, 0), axis=1)
     edge = np.zeros_like(edge_incl)
     edge[:, 1:] = edge_incl[:, :-1]
@@ -254,7 +264,7 @@ def _diffraction(
     e = edge[rb, cb]
     d_e = dist[e]
     rx_slope = slope[rb, cb] + rx_height / d
-    h1 = d_e * (horizon_ex[rb, cb] - rx_slope)  # edge height above the direct path
+    h1 = d_e * (slope[rb, e] - rx_slope)  # edge height above the direct path
     j1 = knife_edge_loss(fresnel_nu(h1, d_e, d - d_e, wavelength))
 
     # Secondary edge: the horizon seen from the main edge's top, restarted at each
