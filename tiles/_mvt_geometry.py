@@ -185,12 +185,10 @@ def _point_stream(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, .
     return out, start, feature[good]
 
 
-def _slice_features(
+def _feature_spans(
     stream: np.ndarray, path_start: np.ndarray, path_feature: np.ndarray
-) -> dict[int, bytes]:
-    """Encode the whole stream once, then cut it into one byte string per feature."""
-    if len(path_feature) == 0:
-        return {}
+) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """Encode the whole stream once; each feature's (begin, end) byte span in it."""
     encoded = packed_varints(stream)
     byte_at = np.zeros(len(stream) + 1, dtype=np.int64)
     np.cumsum(varint_sizes(stream), out=byte_at[1:])
@@ -198,26 +196,30 @@ def _slice_features(
     feat_first_path = np.flatnonzero(first)
     feat_end_path = np.append(feat_first_path[1:], len(path_feature))
     begins = byte_at[path_start[feat_first_path]]
-    ends = byte_at[path_start[feat_end_path]]
-    return {
-        int(f): encoded[b:e]
-        for f, b, e in zip(
-            path_feature[feat_first_path].tolist(), begins.tolist(), ends.tolist(), strict=True
-        )
-    }
+    ends = byte_at[path_start[feat_end_path]]  # path_start has one more entry: the end
+    return encoded, path_feature[feat_first_path], begins, ends
 
 
-def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
-    """MVT type and packed command varints of each integer-coordinate geometry.
+def encode_geometries_packed(geoms: np.ndarray) -> tuple[np.ndarray, bytes, np.ndarray, np.ndarray]:
+    """Geometry commands of many integer-coordinate geometries in one buffer.
 
-    ``None`` where a geometry is empty, of an unsupported type, or collapses
-    to nothing drawable (a line of one vertex, a ring of fewer than three).
+    Returns
+    -------
+    kinds
+        MVT type per geometry; 0 where it is empty, unsupported, or collapses
+        to nothing drawable (a line of one vertex, a ring of fewer than three).
+    buffer
+        The packed command varints of every drawn geometry.
+    begin, end
+        Each geometry's byte span in ``buffer`` (0, 0 where nothing draws).
     """
     geoms = np.asarray(geoms, dtype=object).copy()
     n = len(geoms)
-    out: list[tuple[int, bytes] | None] = [None] * n
+    out_kind = np.zeros(n, dtype=np.int64)
+    begin = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return out
+        return out_kind, b"", begin, end
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     type_ids = np.where(empty, -1, shapely.get_type_id(geoms))
     for i in np.flatnonzero(type_ids == 7):  # collections from clipping or snapping
@@ -225,6 +227,8 @@ def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
         type_ids[i] = shapely.get_type_id(geoms[i])
     kinds = np.array([TYPE_OF.get(int(t), 0) for t in type_ids])
     index = np.arange(n)
+    buffers: list[bytes] = []
+    size = 0
     for kind in (POINT, LINESTRING, POLYGON):
         sel = kinds == kind
         if not sel.any():
@@ -235,6 +239,25 @@ def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
             paths = _line_paths if kind == LINESTRING else _ring_paths
             coords, _, path_feature, counts = paths(geoms[sel], index[sel])
             stream, start = _layout(coords.astype(np.int64), path_feature, counts, kind == POLYGON)
-        for f, data in _slice_features(stream, start, path_feature).items():
-            out[f] = (kind, data)
-    return out
+        if len(path_feature) == 0:
+            continue
+        encoded, features, b, e = _feature_spans(stream, start, path_feature)
+        out_kind[features] = kind
+        begin[features] = b + size
+        end[features] = e + size
+        buffers.append(encoded)
+        size += len(encoded)
+    return out_kind, b"".join(buffers), begin, end
+
+
+def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
+    """MVT type and packed command varints of each integer-coordinate geometry.
+
+    ``None`` where a geometry is empty, of an unsupported type, or collapses
+    to nothing drawable (a line of one vertex, a ring of fewer than three).
+    """
+    kinds, buffer, begin, end = encode_geometries_packed(geoms)
+    return [
+        (k, buffer[b:e]) if k else None
+        for k, b, e in zip(kinds.tolist(), begin.tolist(), end.tolist(), strict=True)
+    ]

@@ -106,8 +106,7 @@ class _Layer:
     def load(cls, path: str, name: str, options: ExportOptions) -> _Layer:
         grid = get_grid("WebMercatorQuad")
         source = load_source(path, name, "export", grid)
-        columns = tuple(PropertyColumn.from_values(n, v) for n, v in source.columns)
-        return cls(source, columns, options, grid)
+        return cls(source, source.factorised, options, grid)
 
     def tiles_of_zoom(self, z: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """Columns, rows and feature hits of each non-empty tile at ``z``, in tile-id order."""

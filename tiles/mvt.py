@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 import shapely
 
-from tiles._mvt_geometry import LINESTRING, POINT, POLYGON, encode_geometries
+from tiles._mvt_geometry import (
+    LINESTRING,
+    POINT,
+    POLYGON,
+    encode_geometries,
+    encode_geometries_packed,
+)
 from tiles._protobuf import (
     double_field,
     length_field,
@@ -128,6 +134,104 @@ def _value_message(value: Any) -> bytes:
     return length_field(1, str(value).encode())
 
 
+def _varint_buffer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Varints of ``values`` as one uint8 array, with each value's start and size in it."""
+    v = np.asarray(values, dtype=np.uint64)
+    sizes = varint_sizes(v)
+    starts = np.zeros(len(v), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    return np.frombuffer(packed_varints(v), dtype=np.uint8), starts, sizes
+
+
+# constant bytes framing a feature: features key, id key, type key, geometry key, types 1..3
+_CONST = np.array([0x12, 0x08, 0x18, 0x22, 1, 2, 3], dtype=np.uint8)
+
+
+def _frame_features(
+    ids: np.ndarray | None,
+    tag_buf: bytes,
+    tag_begin: np.ndarray,
+    tag_end: np.ndarray,
+    kinds: np.ndarray,
+    geom_buf: bytes,
+    geom_begin: np.ndarray,
+    geom_end: np.ndarray,
+) -> bytes:
+    """Many ``Layer.features`` fields at once, laid out with one numpy gather.
+
+    Each feature is ``0x12 len [0x08 id] [0x12 len tags] 0x18 type 0x22 len geometry``;
+    every piece is a slice of one of a few buffers, so the output is built as
+    the concatenation of (start, length) segments of their concatenation.
+    """
+    n = len(kinds)
+    tag_len = (tag_end - tag_begin).astype(np.int64)
+    geom_len = (geom_end - geom_begin).astype(np.int64)
+    has_tags = tag_len > 0
+    id_buf, id_start, id_size = _varint_buffer(ids if ids is not None else np.zeros(0))
+    tl_buf, tl_start, tl_size = _varint_buffer(tag_len)
+    gl_buf, gl_start, gl_size = _varint_buffer(geom_len)
+    body = 3 + gl_size + geom_len + np.where(has_tags, 1 + tl_size + tag_len, 0)
+    if ids is not None:
+        body = body + 1 + id_size
+    fl_buf, fl_start, fl_size = _varint_buffer(body)
+    sources = [
+        _CONST,
+        fl_buf,
+        id_buf,
+        tl_buf,
+        np.frombuffer(tag_buf, dtype=np.uint8),
+        gl_buf,
+        np.frombuffer(geom_buf, dtype=np.uint8),
+    ]
+    base = np.zeros(len(sources), dtype=np.int64)
+    np.cumsum([len(b) for b in sources[:-1]], out=base[1:])
+    c, fl, idb, tl, tags, gl, geom = base
+    with_id = ids is not None
+    zero = np.zeros(n, dtype=np.int64)
+    one = np.ones(n, dtype=np.int64)
+    # (start in the joined sources, length) of each segment, features in rows
+    starts = np.stack(
+        [
+            zero + c,  # 0x12
+            fl + fl_start,
+            zero + c + 1,  # 0x08
+            (idb + id_start) if with_id else zero,
+            zero + c,  # 0x12
+            tl + tl_start,
+            tags + tag_begin,
+            zero + c + 2,  # 0x18
+            c + 3 + kinds,  # the type byte
+            zero + c + 3,  # 0x22
+            gl + gl_start,
+            geom + geom_begin,
+        ],
+        axis=1,
+    )
+    t = has_tags.astype(np.int64)
+    w = one if with_id else zero
+    lengths = np.stack(
+        [
+            one,
+            fl_size,
+            w,
+            id_size if with_id else zero,
+            t,
+            tl_size * t,
+            tag_len,
+            one,
+            one,
+            one,
+            gl_size,
+            geom_len,
+        ],
+        axis=1,
+    ).ravel()
+    out_start = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=out_start[1:])
+    gather = np.repeat(starts.ravel() - out_start, lengths) + np.arange(int(lengths.sum()))
+    return np.concatenate(sources)[gather].tobytes()
+
+
 def _value_key(value: Any) -> tuple[str, Any]:
     # 1, 1.0 and True are equal in Python but distinct MVT values
     return (type(value).__name__, value)
@@ -144,20 +248,32 @@ class PropertyColumn:
     name: str
     #: per row: index into ``values``, -1 where the value is missing
     codes: np.ndarray
-    #: encoded protobuf ``Value`` messages of the distinct values
+    #: distinct values as framed ``Layer.values`` fields (key, length, ``Value`` message);
+    #: columns factorised together share one table, so equal values share an entry
     values: tuple[bytes, ...]
 
     @classmethod
     def from_values(cls, name: str, values: Sequence[Any]) -> PropertyColumn:
         """Factorise Python values (None and NaN are missing, as MVT has no null)."""
+        return cls.factorise([(name, values)])[0]
+
+    @classmethod
+    def factorise(cls, columns: Sequence[tuple[str, Sequence[Any]]]) -> tuple[PropertyColumn, ...]:
+        """Factorise several columns into one shared table of distinct values."""
         index: dict[tuple[str, Any], int] = {}
-        codes = np.empty(len(values), dtype=np.int64)
-        for i, value in enumerate(values):
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                codes[i] = -1
-            else:
-                codes[i] = index.setdefault(_value_key(value), len(index))
-        return cls(name, codes, tuple(_value_message(v) for _, v in index))
+        all_codes = []
+        for _, values in columns:
+            codes = np.empty(len(values), dtype=np.int64)
+            for i, value in enumerate(values):
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    codes[i] = -1
+                else:
+                    codes[i] = index.setdefault(_value_key(value), len(index))
+            all_codes.append(codes)
+        table = tuple(length_field(4, _value_message(v)) for _, v in index)
+        return tuple(
+            cls(name, codes, table) for (name, _), codes in zip(columns, all_codes, strict=True)
+        )
 
 
 class LayerEncoder:
@@ -176,11 +292,13 @@ class LayerEncoder:
         self.extent = extent
         self._keys: dict[str, int] = {}
         self._values: dict[tuple[str, Any], int] = {}
-        self._value_messages: list[bytes] = []
-        self._features: list[bytes] = []
+        self._value_messages: list[bytes] = []  # framed Layer.values fields
+        # framed ``features`` fields (key, length, message), many features per chunk
+        self._chunks: list[bytes] = []
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._features)
+        return self._count
 
     def _tag(self, name: str, value: Any) -> tuple[int, int] | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -190,7 +308,7 @@ class LayerEncoder:
         v = self._values.get(vkey)
         if v is None:
             v = self._values[vkey] = len(self._value_messages)
-            self._value_messages.append(_value_message(value))
+            self._value_messages.append(length_field(4, _value_message(value)))
         return k, v
 
     def add(
@@ -247,41 +365,57 @@ class LayerEncoder:
         int
             How many features drew (the others are skipped).
         """
-        encoded = encode_geometries(geoms)
-        drawn = np.array([e is not None for e in encoded], dtype=bool)
-        idx = np.flatnonzero(drawn)
+        kinds, geom_buf, geom_begin, geom_end = encode_geometries_packed(geoms)
+        idx = np.flatnonzero(kinds)
         if len(idx) == 0:
             return 0
         rows = np.asarray(rows)[idx]
         # (feature, column) tag pairs laid out row-major, missing values masked out
         pair_k = np.full((len(idx), len(columns)), -1, dtype=np.int64)
-        pair_v = np.zeros((len(idx), len(columns)), dtype=np.int64)
+        pair_v = np.full((len(idx), len(columns)), -1, dtype=np.int64)
+        tables: dict[int, tuple[int, tuple[bytes, ...]]] = {}  # shared tables, offset once
+        offset = 0
         for j, col in enumerate(columns):
             codes = col.codes[rows]
             present = codes >= 0
             if not present.any():
                 continue
-            used, local = np.unique(codes[present], return_inverse=True)
+            if id(col.values) not in tables:
+                tables[id(col.values)] = (offset, col.values)
+                offset += len(col.values)
             pair_k[present, j] = self._keys.setdefault(col.name, len(self._keys))
-            pair_v[present, j] = len(self._value_messages) + local
-            self._value_messages.extend(col.values[u] for u in used.tolist())
+            pair_v[present, j] = codes[present] + tables[id(col.values)][0]
         mask = pair_k >= 0
-        stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1)
-        tag_bytes = packed_varints(stream.astype(np.uint64))
-        byte_at = np.zeros(len(stream) + 1, dtype=np.int64)
-        np.cumsum(varint_sizes(stream.astype(np.uint64)), out=byte_at[1:])
-        ends = np.cumsum(2 * mask.sum(axis=1))
-        tag_end = byte_at[ends].tolist()
-        tag_start = [0, *tag_end[:-1]]
-        ids = None if feature_ids is None else np.asarray(feature_ids)[idx].tolist()
-        append = self._features.append
-        for n, i in enumerate(idx.tolist()):
-            mvt_type, geometry = encoded[i]  # type: ignore[misc]
-            msg = b"\x08" + varint(int(ids[n])) if ids is not None else b""
-            if tag_end[n] > tag_start[n]:
-                tags = tag_bytes[tag_start[n] : tag_end[n]]
-                msg += b"\x12" + varint(len(tags)) + tags
-            append(msg + bytes((0x18, mvt_type, 0x22)) + varint(len(geometry)) + geometry)
+        # the tile's value table: only the values its features use, each once
+        used, local = np.unique(pair_v[mask], return_inverse=True)
+        pair_v[mask] = len(self._value_messages) + local
+        if len(used):
+            found = sorted(tables.values(), key=lambda t: t[0])
+            starts = np.array([start for start, _ in found])
+            which = np.searchsorted(starts, used, side="right") - 1
+            self._value_messages.extend(
+                found[t][1][u - found[t][0]]
+                for t, u in zip(which.tolist(), used.tolist(), strict=True)
+            )
+        stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1).astype(np.uint64)
+        tag_sizes = np.zeros(len(stream) + 1, dtype=np.int64)
+        np.cumsum(varint_sizes(stream), out=tag_sizes[1:])
+        tag_end = tag_sizes[np.cumsum(2 * mask.sum(axis=1))]
+        tag_begin = np.concatenate(([0], tag_end[:-1]))
+        ids = None if feature_ids is None else np.asarray(feature_ids, dtype=np.uint64)[idx]
+        self._chunks.append(
+            _frame_features(
+                ids,
+                packed_varints(stream),
+                tag_begin,
+                tag_end,
+                kinds[idx],
+                geom_buf,
+                geom_begin[idx],
+                geom_end[idx],
+            )
+        )
+        self._count += len(idx)
         return len(idx)
 
     def add_encoded(
@@ -304,14 +438,15 @@ class LayerEncoder:
             msg += length_field(2, packed_varints(tags))
         msg += varint_field(3, mvt_type)
         msg += length_field(4, geometry)
-        self._features.append(msg)
+        self._chunks.append(length_field(2, msg))
+        self._count += 1
 
     def encode(self) -> bytes:
         """The encoded ``Layer`` message (without the enclosing tile field)."""
         parts = [varint_field(15, 2), length_field(1, self.name.encode())]
-        parts.extend(length_field(2, f) for f in self._features)
+        parts.extend(self._chunks)
         parts.extend(length_field(3, k.encode()) for k in self._keys)
-        parts.extend(length_field(4, v) for v in self._value_messages)
+        parts.extend(self._value_messages)
         parts.append(varint_field(5, self.extent))
         return b"".join(parts)
 

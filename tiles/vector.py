@@ -22,7 +22,7 @@ import shapely
 
 from tiles.errors import ArtifactError
 from tiles.grids import Grid
-from tiles.mvt import LayerEncoder, to_tile_coords
+from tiles.mvt import LayerEncoder, PropertyColumn, to_tile_coords
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class VectorSource:
     #: (name, values as Python objects) per property column, in column order
     columns: tuple[tuple[str, list[Any]], ...]
     tree: shapely.STRtree
+    #: the same properties factorised once, so that tiles only gather codes
+    factorised: tuple[PropertyColumn, ...] = ()
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -58,6 +60,9 @@ class VectorSource:
         if len(hits) == 0:
             return encoder
         tile_geoms = to_tile_coords(self.geoms[hits], bounds, extent, buffer, simplify)
+        if self.factorised or not self.columns:
+            encoder.add_columns(tile_geoms, self.ids[hits], self.factorised, hits)
+            return encoder
         rows = hits.tolist()
         props = ([(col, values[i]) for col, values in self.columns] for i in rows)
         encoder.add_many(tile_geoms, self.ids[hits].tolist(), props)
@@ -127,6 +132,7 @@ def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
         ids=ids,
         columns=columns,
         tree=shapely.STRtree(geoms),
+        factorised=PropertyColumn.factorise(columns),
     )
 
 
