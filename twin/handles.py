@@ -52,7 +52,14 @@ class Raster:
             west, south, east, north = src.bounds
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 6))
-        cmap = cmap or self.entry.style.get("colormap", "viridis")
+        from twin._explore import _cmap_name
+
+        # Style hints use rio-tiler's lower-case names ("rdylgn"); matplotlib wants "RdYlGn".
+        cmap = cmap or _cmap_name(self.entry.style.get("colormap", "viridis"))
+        rescale = self.entry.style.get("rescale")
+        if rescale and len(rescale) == 2:
+            kwargs.setdefault("vmin", float(rescale[0]))
+            kwargs.setdefault("vmax", float(rescale[1]))
         image = ax.imshow(values, extent=(west, east, south, north), cmap=cmap, **kwargs)
         unit = self.entry.bands[band - 1].unit if self.entry.bands else None
         ax.figure.colorbar(image, ax=ax, label=unit or "")
