@@ -8,8 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from tests.twin.conftest import TOML  # noqa: E402
-from twin.workspace import Twin  # noqa: E402
+from tests.twin.conftest import TOML
+from twin.workspace import Twin
 
 
 def test_plot_uses_colormap_and_rescale_hints(workspace: Path) -> None:
