@@ -1,0 +1,105 @@
+"""The villages layer and the county's key figures on the demo county."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from layers.villages import DOMAINS, PREFIX
+from twin.cli import app
+from twin.workspace import Twin
+
+INDICATORS = [
+    "biz_enterprises",
+    "biz_revenue_10k_cny",
+    "biz_homestays",
+    "biz_collective_income_10k_cny",
+    "svc_facilities",
+    "svc_clinic_dist_m",
+    "svc_school_dist_m",
+    "svc_elderly_care_dist_m",
+    "svc_bus_stop_dist_m",
+    "sup_inspections",
+    "sup_sensors",
+    "gov_population",
+    "gov_households",
+    "gov_reported_issues",
+    "gov_resolved_issues",
+    "gov_resolution_rate",
+    "inf_5g_share",
+    "inf_road_km",
+    "inf_road_density_km_per_km2",
+    "inf_smart_road_km",
+    "inf_fibre_coverage",
+]
+
+
+@pytest.fixture(scope="module")
+def twin(demo_county: Path) -> Twin:
+    return Twin.open(demo_county)
+
+
+def test_every_village_has_every_indicator(twin: Twin) -> None:
+    villages = twin.layer("villages")
+    assert len(villages) == 137 and villages["village_code"].is_unique
+    missing = [c for c in INDICATORS if c not in villages.columns]
+    assert missing == []
+    assert not villages[INDICATORS].isna().any().any()
+    for domain in DOMAINS:
+        assert any(c.startswith(PREFIX[domain] + "_") for c in villages.columns)
+        score = villages[f"score_{domain}"]
+        assert score.between(0, 100).all()
+    entry = twin.catalog.layers["villages"]
+    assert entry.stats["join_unknown_codes"] == 0 and entry.stats["join_overlaps"] == 0
+    assert entry.stats["join_gap_m2"] < 1.0
+    assert entry.style["property"] == "score_total"
+
+
+def test_village_shares_add_up_to_the_county_share(twin: Twin) -> None:
+    villages = twin.layer("villages")
+    county_pct = float(twin.catalog.layers["coverage"].stats["coverage_share_pct"])
+    weighted = float(np.average(villages["inf_5g_share"], weights=villages["area_km2"]))
+    assert 100 * weighted == pytest.approx(county_pct, abs=0.2)
+    assert villages["inf_5g_share"].between(0, 1).all()
+
+
+def test_road_km_per_village_adds_up_to_the_network(twin: Twin) -> None:
+    villages = twin.layer("villages")
+    roads = twin.layer("roads")
+    inside = roads.clip(villages.union_all()).length.sum() / 1000
+    assert villages["inf_road_km"].sum() == pytest.approx(inside, rel=1e-6)
+    assert (villages["inf_smart_road_km"] <= villages["inf_road_km"] + 1e-9).all()
+
+
+def test_enterprises_counted_once(twin: Twin) -> None:
+    villages = twin.layer("villages")
+    enterprises = twin.layer("enterprises")
+    inside = enterprises.within(twin.layer("county").union_all()).sum()
+    assert villages["biz_enterprises"].sum() == inside
+
+
+def test_stats_show_the_whole_county(demo_county: Path) -> None:
+    res = CliRunner().invoke(app, ["-w", str(demo_county), "stats", "--json"])
+    assert res.exit_code == 0, res.output
+    figures = {f["name"]: f for f in json.loads(res.stdout)["figures"]}
+    for name in (
+        "area_km2",
+        "villages",
+        "population",
+        "coverage_share",
+        "road_km",
+        "smart_road_km",
+        "enterprises",
+        "clinic_within_3km_pct",
+        "lowest_scoring",
+    ):
+        assert name in figures, name
+    assert figures["villages"]["value"] == 137
+    assert 900 <= figures["area_km2"]["value"] <= 1000
+    villages = Twin.open(demo_county).layer("villages")
+    lowest = villages.nsmallest(3, "score_total")["name"].tolist()
+    assert figures["lowest_scoring"]["value"] == ", ".join(lowest)
