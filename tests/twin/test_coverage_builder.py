@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -93,9 +92,9 @@ def test_build_publishes_rasters_polygons_and_zone_shares(ws: Path):
     rsrp_path = twin.build_dir / entry.artifacts["data"]
     with rasterio.open(rsrp_path) as src:
         assert src.dtypes[0] == "float32" and src.crs.to_epsg() == 4549
-        assert math.isnan(src.nodata) and src.res == (50.0, 50.0)
+        assert src.nodata == -9999.0 and src.res == (50.0, 50.0)
         assert src.units[0] == "dBm"
-        rsrp = src.read(1)
+        rsrp = src.read(1, masked=True).filled(np.nan)
     with rasterio.open(
         twin.build_dir / catalog.layers["coverage_serving"].artifacts["data"]
     ) as src:

@@ -232,7 +232,7 @@ def _output(
     polygons = polygons[~polygons.geometry.is_empty].reset_index(drop=True)
     extras = {
         "sinr": Output(
-            data=sinr,
+            data=_published(sinr),
             title="5G SS-SINR",
             style={"colormap": "viridis", "rescale": [-10, 30]},
             description="SS-SINR of the serving cell, dB (interference from the same band).",
@@ -255,7 +255,7 @@ def _output(
         extras["zones"] = _zones_layer(zones, result, params)
         stats["n_zones"] = len(zones)
     return Output(
-        data=rsrp,
+        data=_published(rsrp),
         stats=stats,
         figures=figures,
         style={"colormap": "rdylgn", "rescale": [-130, -60]},
@@ -265,6 +265,27 @@ def _output(
             "Best-server SS-RSRP (dBm) from 3GPP TR 38.901 path loss with terrain line of "
             "sight and knife-edge diffraction."
         ),
+    )
+
+
+NODATA = -9999.0
+
+
+def _published(raster: RasterData) -> RasterData:
+    """The raster with NaN replaced by :data:`NODATA`.
+
+    A finite nodata value is what every GIS client and tile renderer handles
+    (a NaN fill value makes masked-array casts warn while rescaling to bytes).
+    """
+    data = np.where(np.isnan(raster.data), np.float32(NODATA), raster.data).astype(np.float32)
+    return RasterData(
+        data,
+        raster.transform,
+        raster.crs,
+        NODATA,
+        list(raster.band_names),
+        list(raster.units),
+        dict(raster.tags),
     )
 
 
