@@ -35,7 +35,7 @@ from tiles.generalize import (
 )
 from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
-from tiles.mvt import LayerEncoder, PropertyColumn, encode_tile, to_tile_coords
+from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords
 from tiles.pmtiles import zxy_to_tileid
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
@@ -98,7 +98,7 @@ class _Layer:
     """A source plus its factorised properties: what every tile encoding reads."""
 
     source: VectorSource
-    columns: tuple[PropertyColumn, ...]
+    table: PropertyTable
     options: ExportOptions
     grid: Grid
 
@@ -106,7 +106,8 @@ class _Layer:
     def load(cls, path: str, name: str, options: ExportOptions) -> _Layer:
         grid = get_grid("WebMercatorQuad")
         source = load_source(path, name, "export", grid)
-        return cls(source, source.factorised, options, grid)
+        assert source.table is not None
+        return cls(source, source.table, options, grid)
 
     def tiles_of_zoom(self, z: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """Columns, rows and feature hits of each non-empty tile at ``z``, in tile-id order."""
@@ -155,11 +156,11 @@ class _Layer:
         drawn = ~shapely.is_empty(geoms)
         geoms, hits = geoms[drawn], hits[drawn]
         names = g.attributes_at(z)
-        columns = self.columns if names is None else [c for c in self.columns if c.name in names]
+        table = self.table if names is None else self.table.select(names)
 
         def encode(keep: np.ndarray) -> bytes:
             layer = LayerEncoder(src.name, o.extent)
-            layer.add_columns(geoms[keep], src.ids[hits[keep]], columns, hits[keep])
+            layer.add_columns(geoms[keep], src.ids[hits[keep]], table, hits[keep])
             return encode_tile([layer])
 
         return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
@@ -201,7 +202,7 @@ def _metadata(
     layer: _Layer, name: str, lonlat: tuple[float, ...], extra: dict[str, Any]
 ) -> dict[str, Any]:
     o = layer.options
-    fields = {c.name: "String" for c in layer.columns}
+    fields = dict.fromkeys(layer.table.names, "String")
     for col_name, values in layer.source.columns:
         sample = next((v for v in values if v is not None), None)
         if isinstance(sample, bool):

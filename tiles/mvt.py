@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -232,48 +233,63 @@ def _frame_features(
     return np.concatenate(sources)[gather].tobytes()
 
 
+@functools.lru_cache(maxsize=4096)
+def _key_field(name: str) -> bytes:
+    """A framed ``Layer.keys`` field (layers repeat the same few names in every tile)."""
+    return length_field(3, name.encode())
+
+
 def _value_key(value: Any) -> tuple[str, Any]:
     # 1, 1.0 and True are equal in Python but distinct MVT values
     return (type(value).__name__, value)
 
 
 @dataclass(frozen=True)
-class PropertyColumn:
-    """One property of a whole layer, factorised once: per-row codes into distinct values.
+class PropertyTable:
+    """A layer's properties factorised once: per row and column, a code into distinct values.
 
-    Encoding a tile then only gathers codes (numpy) and writes the distinct
-    values that occur in the tile, shared by all its features.
+    Encoding a tile then only gathers a block of codes (numpy) and writes the
+    distinct values its features use, once each, shared by all its features.
+
+    Examples
+    --------
+    >>> t = PropertyTable.factorise([("a", [1, None, 1]), ("b", ["x", "y", 1])])
+    >>> t.codes.tolist(), len(t.values)
+    ([[0, 1], [-1, 2], [0, 0]], 3)
     """
 
-    name: str
-    #: per row: index into ``values``, -1 where the value is missing
+    names: tuple[str, ...]
+    #: (rows, columns): index into ``values``, -1 where the value is missing
     codes: np.ndarray
-    #: distinct values as framed ``Layer.values`` fields (key, length, ``Value`` message);
-    #: columns factorised together share one table, so equal values share an entry
+    #: distinct values as framed ``Layer.values`` fields (key, length, ``Value`` message)
     values: tuple[bytes, ...]
 
     @classmethod
-    def from_values(cls, name: str, values: Sequence[Any]) -> PropertyColumn:
-        """Factorise Python values (None and NaN are missing, as MVT has no null)."""
-        return cls.factorise([(name, values)])[0]
+    def factorise(
+        cls, columns: Sequence[tuple[str, Sequence[Any]]], rows: int | None = None
+    ) -> PropertyTable:
+        """Factorise columns of Python values (None and NaN are missing: MVT has no null).
 
-    @classmethod
-    def factorise(cls, columns: Sequence[tuple[str, Sequence[Any]]]) -> tuple[PropertyColumn, ...]:
-        """Factorise several columns into one shared table of distinct values."""
+        ``rows`` is needed only when there are no columns.
+        """
         index: dict[tuple[str, Any], int] = {}
-        all_codes = []
-        for _, values in columns:
-            codes = np.empty(len(values), dtype=np.int64)
+        n = len(columns[0][1]) if columns else int(rows or 0)
+        codes = np.empty((n, len(columns)), dtype=np.int64)
+        for j, (_, values) in enumerate(columns):
+            col = codes[:, j]
             for i, value in enumerate(values):
                 if value is None or (isinstance(value, float) and math.isnan(value)):
-                    codes[i] = -1
+                    col[i] = -1
                 else:
-                    codes[i] = index.setdefault(_value_key(value), len(index))
-            all_codes.append(codes)
+                    col[i] = index.setdefault(_value_key(value), len(index))
         table = tuple(length_field(4, _value_message(v)) for _, v in index)
-        return tuple(
-            cls(name, codes, table) for (name, _), codes in zip(columns, all_codes, strict=True)
-        )
+        return cls(tuple(name for name, _ in columns), codes, table)
+
+    def select(self, names: Iterable[str]) -> PropertyTable:
+        """The same table with only the named columns (in table order)."""
+        wanted = set(names)
+        keep = [j for j, name in enumerate(self.names) if name in wanted]
+        return PropertyTable(tuple(self.names[j] for j in keep), self.codes[:, keep], self.values)
 
 
 class LayerEncoder:
@@ -344,10 +360,10 @@ class LayerEncoder:
         self,
         geoms: np.ndarray,
         feature_ids: np.ndarray | None,
-        columns: Sequence[PropertyColumn],
+        table: PropertyTable,
         rows: np.ndarray,
     ) -> int:
-        """Add many features whose properties are rows of factorised columns.
+        """Add many features whose properties are rows of a factorised table.
 
         Parameters
         ----------
@@ -355,10 +371,10 @@ class LayerEncoder:
             Integer tile-coordinate geometries, one per feature.
         feature_ids
             Non-negative ids, one per feature, or None for none.
-        columns
+        table
             Layer-wide factorised properties.
         rows
-            Row of each feature in ``columns``.
+            Row of each feature in ``table``.
 
         Returns
         -------
@@ -369,34 +385,19 @@ class LayerEncoder:
         idx = np.flatnonzero(kinds)
         if len(idx) == 0:
             return 0
-        rows = np.asarray(rows)[idx]
-        # (feature, column) tag pairs laid out row-major, missing values masked out
-        pair_k = np.full((len(idx), len(columns)), -1, dtype=np.int64)
-        pair_v = np.full((len(idx), len(columns)), -1, dtype=np.int64)
-        tables: dict[int, tuple[int, tuple[bytes, ...]]] = {}  # shared tables, offset once
-        offset = 0
-        for j, col in enumerate(columns):
-            codes = col.codes[rows]
-            present = codes >= 0
-            if not present.any():
-                continue
-            if id(col.values) not in tables:
-                tables[id(col.values)] = (offset, col.values)
-                offset += len(col.values)
-            pair_k[present, j] = self._keys.setdefault(col.name, len(self._keys))
-            pair_v[present, j] = codes[present] + tables[id(col.values)][0]
-        mask = pair_k >= 0
+        codes = table.codes[np.asarray(rows)[idx]]
+        mask = codes >= 0
+        # keys: the columns any feature of the tile has a value for
+        key_of = np.full(len(table.names), -1, dtype=np.int64)
+        for j in np.flatnonzero(mask.any(axis=0)).tolist():
+            key_of[j] = self._keys.setdefault(table.names[j], len(self._keys))
+        pair_k = np.broadcast_to(key_of, codes.shape)
         # the tile's value table: only the values its features use, each once
-        used, local = np.unique(pair_v[mask], return_inverse=True)
+        used, local = np.unique(codes[mask], return_inverse=True)
+        pair_v = np.zeros_like(codes)
         pair_v[mask] = len(self._value_messages) + local
-        if len(used):
-            found = sorted(tables.values(), key=lambda t: t[0])
-            starts = np.array([start for start, _ in found])
-            which = np.searchsorted(starts, used, side="right") - 1
-            self._value_messages.extend(
-                found[t][1][u - found[t][0]]
-                for t, u in zip(which.tolist(), used.tolist(), strict=True)
-            )
+        values = table.values
+        self._value_messages.extend(values[u] for u in used.tolist())
         stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1).astype(np.uint64)
         tag_sizes = np.zeros(len(stream) + 1, dtype=np.int64)
         np.cumsum(varint_sizes(stream), out=tag_sizes[1:])
@@ -445,7 +446,7 @@ class LayerEncoder:
         """The encoded ``Layer`` message (without the enclosing tile field)."""
         parts = [varint_field(15, 2), length_field(1, self.name.encode())]
         parts.extend(self._chunks)
-        parts.extend(length_field(3, k.encode()) for k in self._keys)
+        parts.extend(_key_field(k) for k in self._keys)
         parts.extend(self._value_messages)
         parts.append(varint_field(5, self.extent))
         return b"".join(parts)
@@ -461,7 +462,7 @@ __all__ = [
     "POINT",
     "POLYGON",
     "LayerEncoder",
-    "PropertyColumn",
+    "PropertyTable",
     "encode_tile",
     "geometry_commands",
     "to_tile_coords",

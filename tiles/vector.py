@@ -22,7 +22,7 @@ import shapely
 
 from tiles.errors import ArtifactError
 from tiles.grids import Grid
-from tiles.mvt import LayerEncoder, PropertyColumn, to_tile_coords
+from tiles.mvt import LayerEncoder, PropertyTable, to_tile_coords
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class VectorSource:
     columns: tuple[tuple[str, list[Any]], ...]
     tree: shapely.STRtree
     #: the same properties factorised once, so that tiles only gather codes
-    factorised: tuple[PropertyColumn, ...] = ()
+    table: PropertyTable | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -60,8 +60,8 @@ class VectorSource:
         if len(hits) == 0:
             return encoder
         tile_geoms = to_tile_coords(self.geoms[hits], bounds, extent, buffer, simplify)
-        if self.factorised or not self.columns:
-            encoder.add_columns(tile_geoms, self.ids[hits], self.factorised, hits)
+        if self.table is not None:
+            encoder.add_columns(tile_geoms, self.ids[hits], self.table, hits)
             return encoder
         rows = hits.tolist()
         props = ([(col, values[i]) for col, values in self.columns] for i in rows)
@@ -132,7 +132,7 @@ def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
         ids=ids,
         columns=columns,
         tree=shapely.STRtree(geoms),
-        factorised=PropertyColumn.factorise(columns),
+        table=PropertyTable.factorise(columns, len(geoms)),
     )
 
 

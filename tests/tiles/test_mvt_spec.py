@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mapbox_vector_tile.Mapbox import vector_tile_pb2
 
-from tiles.mvt import LayerEncoder, PropertyColumn, encode_tile, to_tile_coords
+from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords
 
 EXTENT = 4096
 BOUNDS = (0.0, 0.0, 1000.0, 1000.0)
@@ -188,9 +188,9 @@ def test_factorised_columns_encode_like_per_feature_properties() -> None:
         "b": [i % 2 == 0 for i in range(50)],
     }
     rows = np.arange(50)[::-1].copy()  # features take rows out of order
-    columns = [PropertyColumn.from_values(k, v) for k, v in values.items()]
+    table = PropertyTable.factorise(list(values.items()))
     a = LayerEncoder("t")
-    a.add_columns(geoms, rows.astype(np.uint64), columns, rows)
+    a.add_columns(geoms, rows.astype(np.uint64), table, rows)
     b = LayerEncoder("t")
     b.add_many(geoms, rows.tolist(), [[(k, v[r]) for k, v in values.items()] for r in rows])
     fa, fb = (_decode(encode_tile([e]))["t"]["features"] for e in (a, b))
