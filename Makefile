@@ -37,5 +37,17 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check twin layers tiles tests benchmarks
 	$(BIN)/mypy
 
+# Benchmarks against the peers, each bounded in time; never part of `make test` or CI.
+# Debian peers (PostGIS, wrk) are installed when we may; missing ones are reported as such.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	-@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y -qq --no-install-recommends postgresql-15-postgis-3 wrk >/dev/null; fi
+	@for b in benchmarks/bench_*.py; do \
+	  echo "== $$b"; timeout 3600 $(BIN)/python $$b || exit 1; done
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
