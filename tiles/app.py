@@ -65,9 +65,16 @@ class _RequestMetrics:
             self.metrics.request(scope["method"], name, status)
 
 
+# Errors quote the offending parameter; a 60 KB parameter must not come back whole.
+MAX_DETAIL = 300
+
+
 def _error_handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        detail = str(exc)
+        if len(detail) > MAX_DETAIL:
+            detail = detail[:MAX_DETAIL] + "… (truncated)"
+        return JSONResponse({"detail": detail}, status_code=status)
 
     return handle
 
