@@ -95,7 +95,16 @@ def to_tile_coords(
     def affine(coords: np.ndarray) -> np.ndarray:
         return np.column_stack(((coords[:, 0] - xmin) * sx, (ymax - coords[:, 1]) * sy))
 
-    out = shapely.transform(np.asarray(geoms, dtype=object), affine)
+    geoms = np.asarray(geoms, dtype=object)
+    type_ids = shapely.get_type_id(geoms)
+    if len(geoms) and (type_ids == 0).all():
+        # points: no clipping, simplifying or repairing to do, only rounding and a bounds test
+        xy = np.rint(affine(shapely.get_coordinates(geoms)))
+        inside = np.all((xy >= -buffer) & (xy <= extent + buffer), axis=1)
+        out = np.full(len(geoms), shapely.Point(), dtype=object)
+        out[inside] = shapely.points(xy[inside])
+        return out
+    out = shapely.transform(geoms, affine)
     out = shapely.clip_by_rect(out, -buffer, -buffer, extent + buffer, extent + buffer)
     if before_snap is not None:
         out = before_snap(out)
@@ -285,6 +294,13 @@ class PropertyTable:
         table = tuple(length_field(4, _value_message(v)) for _, v in index)
         return cls(tuple(name for name, _ in columns), codes, table)
 
+    @functools.cached_property
+    def value_array(self) -> np.ndarray:
+        """``values`` as an object array, so a tile's values are gathered in one call."""
+        out = np.empty(len(self.values), dtype=object)
+        out[:] = self.values
+        return out
+
     def select(self, names: Iterable[str]) -> PropertyTable:
         """The same table with only the named columns (in table order)."""
         wanted = set(names)
@@ -396,8 +412,7 @@ class LayerEncoder:
         used, local = np.unique(codes[mask], return_inverse=True)
         pair_v = np.zeros_like(codes)
         pair_v[mask] = len(self._value_messages) + local
-        values = table.values
-        self._value_messages.extend(values[u] for u in used.tolist())
+        self._value_messages.extend(table.value_array[used].tolist())
         stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1).astype(np.uint64)
         tag_sizes = np.zeros(len(stream) + 1, dtype=np.int64)
         np.cumsum(varint_sizes(stream), out=tag_sizes[1:])
