@@ -105,7 +105,14 @@ def to_tile_coords(
         out[inside] = shapely.points(xy[inside])
         return out
     out = shapely.transform(geoms, affine)
-    out = shapely.clip_by_rect(out, -buffer, -buffer, extent + buffer, extent + buffer)
+    box = (-buffer, -buffer, extent + buffer, extent + buffer)
+    try:
+        out = shapely.clip_by_rect(out, *box)
+    except shapely.errors.GEOSException:
+        # GEOS cannot clip some invalid (self-crossing) polygons: repair just those, clip again
+        bad = ~shapely.is_valid(out)
+        out[bad] = shapely.make_valid(out[bad])
+        out = shapely.clip_by_rect(out, *box)
     if before_snap is not None:
         out = before_snap(out)
     if simplify > 0:
@@ -117,7 +124,11 @@ def to_tile_coords(
     polygonal = shapely.get_dimensions(snapped) == 2
     broken = polygonal & ~shapely.is_valid(snapped)
     if broken.any():
-        snapped[broken] = shapely.set_precision(out[broken], 1.0)
+        repaired = out[broken]
+        # GEOS's snapping throws on polygons that were invalid before it (self-crossing input)
+        invalid = ~shapely.is_valid(repaired)
+        repaired[invalid] = shapely.make_valid(repaired[invalid])
+        snapped[broken] = shapely.set_precision(repaired, 1.0)
     out = snapped
     # shapely's counter-clockwise is a positive shoelace area: the spec's exterior ring.
     return shapely.orient_polygons(out, exterior_cw=False)
