@@ -42,6 +42,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.ndimage import distance_transform_edt
 
+from layers._coverage_sum import BandSum, band_sums_in_processes, can_fork
 from layers.antenna import sector_gain_trig
 from layers.errors import ParameterError, SourceError
 from layers.propagation import VALIDITY, C, Flag, los_nlos, los_probability
@@ -188,7 +189,8 @@ class CoverageModel:
     outside
         What to do with cells outside the DEM: ``"error"`` or ``"skip"``.
     workers
-        Threads computing cells concurrently.
+        Cells computed concurrently: forked processes, or threads with ``keep``
+        (the what-if cache lives in this process) or where fork is unavailable.
     keep
         Cache each cell's field (needed for cheap what-ifs; costs memory).
     """
@@ -426,23 +428,28 @@ class CoverageModel:
             self._fields[key] = result
         return result
 
+    def _groups(self) -> list[list[int]]:
+        """Cell indices grouped by antenna position (cells are sorted by band, then site)."""
+        groups: list[list[int]] = []
+        last = None
+        for i, r in enumerate(self.cells.itertuples(index=False)):
+            here = (r.x, r.y, r.height_m, r.fc_ghz, r.scenario)
+            if here != last:
+                groups.append([])
+                last = here
+            groups[-1].append(i)
+        return groups
+
     def fields(self) -> Iterator[tuple[int, CellField]]:
         """``(cell index, field)`` for every cell, in order, computed on ``workers`` threads.
 
         A task is one antenna position with all its sectors, so two threads never
         sweep the same site's terrain at once.
         """
-        groups: list[list[tuple[int, pd.Series]]] = []
-        last = None
-        for i, (_, r) in enumerate(self.cells.iterrows()):
-            here = (r["x"], r["y"], r["height_m"], r["fc_ghz"], r["scenario"])
-            if here != last:
-                groups.append([])
-                last = here
-            groups[-1].append((i, r))
+        groups = self._groups()
 
-        def work(group: list[tuple[int, pd.Series]]) -> list[tuple[int, CellField]]:
-            return [(i, self.cell_field(r)) for i, r in group]
+        def work(group: list[int]) -> list[tuple[int, CellField]]:
+            return [(i, self.cell_field(self.cells.iloc[i])) for i in group]
 
         if self.workers <= 1:
             for group in groups:
@@ -458,28 +465,49 @@ class CoverageModel:
             while pending:
                 yield from pending.popleft().result()
 
+    def band_sum(self, band: str) -> BandSum:
+        """An empty running sum for ``band`` on this grid."""
+        return BandSum(band, self.shape, self._noise_mw(band), self.params.cell_load)
+
+    def _band_sums(self, flags: dict[str, int]) -> Iterator[BandSum]:
+        """Every band's best server and total power, counting validity flags into ``flags``."""
+
+        def count(more: dict[str, int]) -> None:
+            for k, v in more.items():
+                flags[k] = flags.get(k, 0) + v
+
+        if self.workers > 1 and not self.keep and can_fork():
+            bands: dict[str, list[list[int]]] = {}
+            for group in self._groups():
+                bands.setdefault(str(self.cells["band"].iloc[group[0]]), []).append(group)
+            yield from band_sums_in_processes(self, list(bands.items()), self.workers, count)
+            return
+        names = self.cells["band"].to_numpy()
+        acc: BandSum | None = None
+        for i, f in self.fields():
+            if acc is None or acc.band != names[i]:
+                if acc is not None:
+                    yield acc
+                acc = self.band_sum(str(names[i]))
+            count(f.flags)
+            acc.add(i, f)
+        if acc is not None:
+            yield acc
+
     # ------------------------------------------------------------------ all cells
 
     def run(self) -> CoverageResult:
-        """Best server, serving cell and SINR over the grid."""
+        """Best server, serving cell and SINR over the grid.
+
+        With ``workers > 1`` and no what-if cache, sites are shared out over
+        forked processes; otherwise over threads (the cache lives in this process).
+        """
         h, w = self.shape
         rsrp = np.full((h, w), -np.inf, dtype=np.float32)
         sinr = np.full((h, w), np.nan, dtype=np.float32)
         serving = np.full((h, w), -1, dtype=np.int32)
         flags: dict[str, int] = {}
-        bands = self.cells["band"].to_numpy()
-        acc: _BandSum | None = None
-        for i, f in self.fields():
-            if acc is None or acc.band != bands[i]:
-                if acc is not None:
-                    acc.merge_into(rsrp, sinr, serving)
-                acc = _BandSum(
-                    bands[i], self.shape, self._noise_mw(bands[i]), self.params.cell_load
-                )
-            for k, v in f.flags.items():
-                flags[k] = flags.get(k, 0) + v
-            acc.add(i, f)
-        if acc is not None:
+        for acc in self._band_sums(flags):
             acc.merge_into(rsrp, sinr, serving)
         rsrp[~np.isfinite(rsrp) | ~self.region] = np.nan
         sinr[np.isnan(rsrp)] = np.nan
@@ -501,48 +529,6 @@ class CoverageModel:
         scs = float(self.cells.loc[self.cells["band"] == band, "scs_khz"].median())
         dbm = THERMAL_NOISE_DBM_HZ + 10 * np.log10(scs * 1e3) + self.params.noise_figure_db
         return float(10 ** (dbm / 10))
-
-
-class _BandSum:
-    """Running best server and total received power of one band's cells."""
-
-    def __init__(self, band: str, shape: tuple[int, int], noise_mw: float, load: float) -> None:
-        self.band = band
-        self.best = np.full(shape, -np.inf, dtype=np.float32)
-        # float64 with the same float32 -> float64 conversion on both sides, so that
-        # "total - best" cancels exactly for a lone server (no phantom interference).
-        self.total = np.zeros(shape, dtype=np.float64)
-        self.arg = np.full(shape, -1, dtype=np.int32)
-        self.noise_mw = noise_mw
-        self.load = load
-
-    def add(self, index: int, f: CellField) -> None:
-        # A cell's indices are unique, so fancy-index updates need no np.add.at.
-        total, best, arg = self.total.ravel(), self.best.ravel(), self.arg.ravel()
-        total[f.idx] += 10 ** (f.rsrp.astype(np.float64) / 10)
-        better = f.rsrp > best[f.idx]
-        won = f.idx[better]
-        best[won] = f.rsrp[better]
-        arg[won] = np.int32(index)
-
-    def merge_into(
-        self, rsrp: NDArray[np.float32], sinr: NDArray[np.float32], serving: NDArray[np.int32]
-    ) -> None:
-        """Put this band's best server and SINR where it beats what is there."""
-        # Row blocks keep the float64 temporaries small and in cache.
-        step = max(1, (1 << 18) // max(1, rsrp.shape[1]))
-        for r0 in range(0, rsrp.shape[0], step):
-            rows = slice(r0, r0 + step)
-            best, arg = self.best[rows], self.arg[rows]
-            take = (arg >= 0) & (best > rsrp[rows])
-            if not take.any():
-                continue
-            b = best[take]
-            s = 10 ** (b.astype(np.float64) / 10)
-            interference = self.load * np.maximum(self.total[rows][take] - s, 0.0)
-            rsrp[rows][take] = b
-            sinr[rows][take] = 10 * np.log10(s / (interference + self.noise_mw))
-            serving[rows][take] = arg[take]
 
 
 def compute_coverage(

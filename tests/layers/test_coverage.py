@@ -140,12 +140,32 @@ def test_radius_stops_where_even_the_best_case_is_too_weak():
     assert rsrp_by_hand((0, 0), (r + 20, 0), 90.0, h_bs=25.0) + (8 - 8) < -100 + 0.5
 
 
-def test_threads_give_the_same_answer():
-    _, _, cells = two_sites()
-    one = CoverageModel(flat_dem(), cells, CoverageParams(), workers=1).run()
-    two = CoverageModel(flat_dem(), cells, CoverageParams(), workers=2).run()
+@pytest.mark.parametrize("keep", [True, False])  # threads / forked processes
+def test_workers_give_the_same_answer(keep):
+    a, b, _ = two_sites()
+    rows = [
+        cell(f"{n}-{k}", *xy, azimuth_deg=120.0 * k)
+        for n, xy in (("A", a), ("B", b))
+        for k in range(3)
+    ]
+    rows.append(
+        cell(
+            "C-1",
+            *centre(20, 50),
+            band="n28",
+            freq_mhz=700.0,
+            bandwidth_mhz=20.0,
+            scenario="RMa",
+            height_m=30.0,
+        )
+    )
+    cells, _ = prepare_cells(cells_frame(rows), CRS)
+    one = CoverageModel(flat_dem(), cells, CoverageParams(), workers=1, keep=keep).run()
+    two = CoverageModel(flat_dem(), cells, CoverageParams(), workers=2, keep=keep).run()
     np.testing.assert_array_equal(one.rsrp.data, two.rsrp.data)
     np.testing.assert_array_equal(one.serving.data, two.serving.data)
+    np.testing.assert_allclose(one.sinr.data, two.sinr.data, atol=1e-9)
+    assert one.flags == two.flags
 
 
 def test_clutter_loss_is_taken_off_at_the_receiver():

@@ -1,0 +1,119 @@
+"""Best server and total power per band, summed over cells in one process or several.
+
+numpy releases the GIL for arithmetic but not for the fancy indexing and the
+many small steps of a site, so threads overlap poorly; forked processes each
+sum a share of the sites into their own grids, and the parent combines them
+(max for the best server, sum for the power).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from layers.coverage import CellField, CoverageModel
+
+
+class BandSum:
+    """Running best server and total received power of one band's cells."""
+
+    def __init__(self, band: str, shape: tuple[int, int], noise_mw: float, load: float) -> None:
+        self.band = band
+        self.best = np.full(shape, -np.inf, dtype=np.float32)
+        # float64 with the same float32 -> float64 conversion on both sides, so that
+        # "total - best" cancels exactly for a lone server (no phantom interference).
+        self.total = np.zeros(shape, dtype=np.float64)
+        self.arg = np.full(shape, -1, dtype=np.int32)
+        self.noise_mw = noise_mw
+        self.load = load
+
+    def add(self, index: int, f: CellField) -> None:
+        # A cell's indices are unique, so fancy-index updates need no np.add.at.
+        total, best, arg = self.total.ravel(), self.best.ravel(), self.arg.ravel()
+        total[f.idx] += 10 ** (f.rsrp.astype(np.float64) / 10)
+        better = f.rsrp > best[f.idx]
+        won = f.idx[better]
+        best[won] = f.rsrp[better]
+        arg[won] = np.int32(index)
+
+    def absorb(
+        self, best: NDArray[np.float32], total: NDArray[np.float64], arg: NDArray[np.int32]
+    ) -> None:
+        """Combine another partial sum of the same band (ties go to the lower cell index,
+        as when cells are added one by one in order)."""
+        better = (best > self.best) | ((best == self.best) & (arg >= 0) & (arg < self.arg))
+        np.copyto(self.best, best, where=better)
+        np.copyto(self.arg, arg, where=better)
+        self.total += total
+
+    def merge_into(
+        self, rsrp: NDArray[np.float32], sinr: NDArray[np.float32], serving: NDArray[np.int32]
+    ) -> None:
+        """Put this band's best server and SINR where it beats what is there."""
+        # Row blocks keep the float64 temporaries small and in cache.
+        step = max(1, (1 << 18) // max(1, rsrp.shape[1]))
+        for r0 in range(0, rsrp.shape[0], step):
+            rows = slice(r0, r0 + step)
+            best, arg = self.best[rows], self.arg[rows]
+            take = (arg >= 0) & (best > rsrp[rows])
+            if not take.any():
+                continue
+            b = best[take]
+            s = 10 ** (b.astype(np.float64) / 10)
+            interference = self.load * np.maximum(self.total[rows][take] - s, 0.0)
+            rsrp[rows][take] = b
+            sinr[rows][take] = 10 * np.log10(s / (interference + self.noise_mw))
+            serving[rows][take] = arg[take]
+
+
+# The model a forked worker computes with (inherited, never pickled).
+_MODEL: CoverageModel | None = None
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers (not on spawn-only platforms or in daemons)."""
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+def _partial(band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[str, int]]:
+    model = _MODEL
+    assert model is not None
+    acc = model.band_sum(band)
+    flags: dict[str, int] = {}
+    for group in groups:
+        for i in group:
+            f = model.cell_field(model.cells.iloc[i])
+            for k, v in f.flags.items():
+                flags[k] = flags.get(k, 0) + v
+            acc.add(i, f)
+    return acc.best, acc.total, acc.arg, flags
+
+
+def band_sums_in_processes(
+    model: CoverageModel,
+    bands: list[tuple[str, list[list[int]]]],
+    workers: int,
+    on_flags: Callable[[dict[str, int]], None],
+) -> Iterator[BandSum]:
+    """Each band's sum, its site groups shared out over ``workers`` forked processes."""
+    global _MODEL
+    _MODEL = model
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            for band, groups in bands:
+                chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
+                futures = [pool.submit(_partial, band, chunk) for chunk in chunks]
+                acc = model.band_sum(band)
+                for fut in futures:
+                    best, total, arg, flags = fut.result()
+                    acc.absorb(best, total, arg)
+                    on_flags(flags)
+                yield acc
+    finally:
+        _MODEL = None
