@@ -80,7 +80,7 @@ class CoverageBuildParams(BaseModel):
     )
     outside: Literal["error", "skip"] = Field("error", description="cells off the DEM")
     zone_id: str | None = Field(None, description="column naming each zone")
-    workers: int | None = Field(None, ge=1, description="threads (default: up to 2)")
+    workers: int | None = Field(None, ge=1, description="worker processes (default: up to 2)")
 
 
 def build_coverage(ctx: BuildContext) -> Output:
