@@ -17,6 +17,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 
+from tests.reliability._mvt_check import check_tile
 from tests.tiles.conftest import make_client
 from tiles.catalog import read_catalog
 
@@ -47,6 +48,7 @@ def test_demo_county_tiles_decode(demo_county: Path, tmp_path: Path) -> None:
                     assert r.status_code in (200, 204), (name, t, r.status_code)
                     if r.status_code == 204:
                         continue
+                    assert check_tile(r.content) == [], (name, t)
                     tile = mapbox_vector_tile.decode(r.content)
                     assert set(tile) == {name}
                     assert tile[name]["extent"] == 4096 and tile[name]["features"]
