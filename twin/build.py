@@ -48,6 +48,7 @@ from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
 from twin import artifacts
+from twin._gdal import allow_vrt
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
 from twin.builders.context import BuildContext
@@ -422,6 +423,9 @@ def execute(
     """
     jobs.prepare()
     blocked: set[str] = set()
+    if workers > 1:
+        # The workers start GDAL afresh from this environment (see twin._gdal).
+        allow_vrt()
     pool = (
         ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
         if workers > 1

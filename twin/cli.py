@@ -23,6 +23,7 @@ from rich.table import Table
 
 from layers.errors import LayerError
 from tiles.errors import TilesError
+from twin._gdal import allow_vrt
 from twin._version import __version__
 from twin.errors import BuildError, TwinError
 
@@ -445,6 +446,8 @@ def list_builders() -> None:
 
 def main() -> None:
     """Entry point of the ``twin`` console script."""
+    # Builds need GDAL's VRT driver; `twin serve` turns it off again for the server.
+    allow_vrt()
     try:
         app()
     except KeyboardInterrupt:
