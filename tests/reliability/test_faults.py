@@ -114,6 +114,7 @@ def test_kill_9_at_21_points_across_builders(small_demo: Path, zygote: Zygote) -
             if not changed:
                 assert cat_path.read_bytes() == before_bytes
             _check_readable(build, after, changed | {layer})
+    print(f"\nkill -9: {kills} kills, {survived} landed mid-build, all survived")
     assert kills == sum(KILL_PLAN.values()) and survived >= 15, (kills, survived)
     # The next build succeeds, rebuilds nothing that was published, and cleans up.
     code, _ = zygote.build(small_demo)

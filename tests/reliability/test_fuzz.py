@@ -24,6 +24,7 @@ def test_openapi_fuzz(tmp_path: Path) -> None:
         schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 12  # tiles, TileJSON, style, catalog, OGC, health ...
+        print(f"\nschemathesis: {len(operations)} operations, {EXAMPLES} examples each")
         for operation in operations:
 
             @given(case=operation.as_strategy())
