@@ -22,12 +22,11 @@ import shutil
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -48,7 +47,7 @@ from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
 from twin import artifacts
-from twin._gdal import allow_vrt
+from twin._executors import Running, open_executor
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
 from twin.builders.context import BuildContext
@@ -415,22 +414,31 @@ def execute(
     events: BuildEvents,
     report: BuildReport,
     workers: int,
+    scheduler: str | None = None,
 ) -> None:
     """Run the graph: ``make_job(name)`` gives a :class:`Job` or ``None`` (skipped).
 
     A layer whose upstream failed is not attempted. With ``workers > 1`` jobs
-    run in a pool of processes while this process alone publishes.
+    run in a pool of processes, with a Dask ``scheduler`` (an address or
+    ``local:N``) on that cluster (see :mod:`twin._executors`); either way this
+    process alone publishes.
     """
+    with open_executor(workers, scheduler) as running_on:
+        _execute(jobs, upstream, make_job, publisher, events, report, running_on)
+
+
+def _execute(
+    jobs: TopologicalSorter[str],
+    upstream: dict[str, set[str]],
+    make_job: Any,
+    publisher: Publisher,
+    events: BuildEvents,
+    report: BuildReport,
+    running_on: Running,
+) -> None:
     jobs.prepare()
     blocked: set[str] = set()
-    if workers > 1:
-        # The workers start GDAL afresh from this environment (see twin._gdal).
-        allow_vrt()
-    pool = (
-        ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
-        if workers > 1
-        else None
-    )
+    pool = running_on.pool
     running: dict[Future[JobResult], Job] = {}
 
     def finish(job: Job, result: JobResult | None, error: BaseException | None) -> None:
@@ -479,6 +487,8 @@ def execute(
                     else:
                         finish(job, result, None)
                 else:
+                    # builders that submit their own tasks (coverage windows) find the cluster
+                    job.ctx.scheduler = running_on.scheduler
                     running[pool.submit(run_job, job)] = job
             if running:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -487,8 +497,8 @@ def execute(
                     error = fut.exception()
                     finish(job, None if error else fut.result(), error)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        for fut in running:
+            fut.cancel()
 
 
 def _one_line(layer: str, error: BaseException) -> str:

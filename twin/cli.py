@@ -171,6 +171,14 @@ def build(
         int, typer.Option("--workers", "-j", min=1, help="Independent layers built at once.")
     ] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be built.")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            envvar="TWIN_SCHEDULER",
+            help="Run layer jobs on a Dask scheduler (tcp://host:8786) or local:N processes.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
@@ -192,7 +200,9 @@ def build(
         return
     try:
         report = _run_build(
-            lambda ev: twin.build(layers or None, force=force, workers=workers, events=ev),
+            lambda ev: twin.build(
+                layers or None, force=force, workers=workers, events=ev, scheduler=scheduler
+            ),
             quiet,
             as_json,
         )

@@ -32,6 +32,7 @@ from tiles.catalog import (
     write_catalog,
 )
 from twin import artifacts
+from twin._executors import resolve_scheduler
 from twin._hashing import HashCache
 from twin.build import (
     BuildEvents,
@@ -263,6 +264,7 @@ class Twin:
         workers: int = 1,
         events: BuildEvents | None = None,
         progress: bool | None = None,
+        scheduler: str | None = None,
     ) -> BuildReport:
         """Build what changed (and everything ``names`` depends on) and publish it.
 
@@ -275,6 +277,10 @@ class Twin:
             Rebuild the named layers even when their fingerprint is unchanged.
         workers
             Build up to this many independent layers at once, in separate processes.
+        scheduler
+            Run the layer jobs on a Dask cluster instead: a scheduler address or
+            ``local:N`` (default: ``$TWIN_SCHEDULER``, else no cluster). The build
+            directory must be visible to the workers at the same path.
         events
             Receives progress (see :class:`twin.build.BuildEvents`).
         progress
@@ -328,7 +334,16 @@ class Twin:
                 )
 
             try:
-                execute(graph, upstream, make_job, publisher, events, report, workers)
+                execute(
+                    graph,
+                    upstream,
+                    make_job,
+                    publisher,
+                    events,
+                    report,
+                    workers,
+                    resolve_scheduler(scheduler),
+                )
             finally:
                 hashes.save()
             final = publisher.catalog

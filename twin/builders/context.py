@@ -52,6 +52,9 @@ class BuildContext:
     inputs: dict[str, Input]
     boundary_input: Input | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the Dask scheduler the build runs on (set by the build), for builders that
+    #: submit their own tasks (:func:`twin._executors.dask_client`); None: no cluster
+    scheduler: str | None = None
 
     @cached_property
     def crs(self) -> CRS:
