@@ -33,6 +33,7 @@ from layers.terrain import K_FACTOR
 from layers.types import RasterData
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register
+from twin.builders._coverage_dask import run_model
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
 
@@ -126,7 +127,7 @@ def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
         workers=params.workers,
         keep=False,
     )
-    result = model.run()
+    result = run_model(ctx, model)
     for message in warnings + model.warnings:
         ctx.warn(message)
     for flag, count in result.flags.items():

@@ -1,0 +1,33 @@
+"""The coverage builder's model run: whole-grid here, or window by window on a Dask cluster.
+
+With a scheduler (``twin build --scheduler``), the grid is cut into windows
+of :data:`layers.coverage_windows.WINDOW_PX` pixels; each window is one Dask
+task holding its cells and the DEM halo they need
+(:mod:`layers.coverage_windows`), retried once, and written into the output
+as it arrives. Only a few tasks are in flight at once, so no process holds
+more than the output arrays (this one) or a window plus its halo (a worker).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layers.coverage import CoverageModel, CoverageResult
+from layers.coverage_windows import WINDOW_PX, WindowTask, run_window, run_windowed
+from twin._executors import dask_client
+from twin.builders.context import BuildContext
+
+
+def run_model(ctx: BuildContext, model: CoverageModel, size: int = WINDOW_PX) -> CoverageResult:
+    """``model.run()``, on the build's Dask cluster window by window when it has one."""
+    with dask_client(ctx.scheduler) as client:
+        if client is None:
+            return model.run()
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+        def submit(task: WindowTask) -> Any:
+            # scattered, not embedded: a large halo would bloat the task graph
+            [data] = client.scatter([task], hash=False)
+            return client.submit(run_window, data, retries=1, pure=False)
+
+        return run_windowed(model, size, submit, in_flight=2 * n_workers)
