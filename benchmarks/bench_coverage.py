@@ -248,7 +248,7 @@ def main() -> None:
     w = args.workers
     lines = [
         f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
-        f"{w} worker threads.",
+        f"{w} worker processes.",
         "",
     ]
 
