@@ -46,8 +46,9 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	-@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get install -y -qq --no-install-recommends postgresql-15-postgis-3 wrk >/dev/null; fi
-	@for b in benchmarks/bench_*.py; do \
-	  echo "== $$b"; timeout 3600 $(BIN)/python $$b || exit 1; done
+	@failed=""; for b in benchmarks/bench_*.py; do \
+	  echo "== $$b"; timeout 3600 $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	  if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
