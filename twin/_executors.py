@@ -63,7 +63,10 @@ def _dask_client(scheduler: str) -> tuple[Any, Any]:
             n_workers=int(scheduler.removeprefix(LOCAL_PREFIX)),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # no dashboard; the scheduler's small HTTP server (health, metrics) on a free
+            # port, so that several clusters on one machine do not clash over 8787
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
         )
         try:
             return Client(cluster), cluster

@@ -10,24 +10,42 @@ more than the output arrays (this one) or a window plus its halo (a worker).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from layers.coverage import CoverageModel, CoverageResult
-from layers.coverage_windows import WINDOW_PX, WindowTask, run_window, run_windowed
+from layers.coverage_windows import (
+    WINDOW_PX,
+    WindowResult,
+    WindowTask,
+    run_window,
+    run_windowed,
+)
 from twin._executors import dask_client
-from twin.builders.context import BuildContext
 
 
-def run_model(ctx: BuildContext, model: CoverageModel, size: int = WINDOW_PX) -> CoverageResult:
-    """``model.run()``, on the build's Dask cluster window by window when it has one."""
-    with dask_client(ctx.scheduler) as client:
+def dask_submit(client: Any) -> Callable[[WindowTask], Any]:
+    """``submit(task)`` running :func:`run_window` on ``client``'s cluster, retried once."""
+
+    def submit(task: WindowTask) -> Any:
+        # scattered, not embedded: a large halo would bloat the task graph
+        [data] = client.scatter([task], hash=False)
+        return client.submit(run_window, data, retries=1, pure=False)
+
+    return submit
+
+
+def run_model(
+    scheduler: str | None,
+    model: CoverageModel,
+    size: int = WINDOW_PX,
+    on_result: Callable[[WindowResult], None] | None = None,
+) -> CoverageResult:
+    """``model.run()``, on the Dask ``scheduler`` window by window when there is one."""
+    with dask_client(scheduler) as client:
         if client is None:
             return model.run()
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-
-        def submit(task: WindowTask) -> Any:
-            # scattered, not embedded: a large halo would bloat the task graph
-            [data] = client.scatter([task], hash=False)
-            return client.submit(run_window, data, retries=1, pure=False)
-
-        return run_windowed(model, size, submit, in_flight=2 * n_workers)
+        return run_windowed(
+            model, size, dask_submit(client), in_flight=2 * n_workers, on_result=on_result
+        )

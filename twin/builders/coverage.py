@@ -127,7 +127,7 @@ def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
         workers=params.workers,
         keep=False,
     )
-    result = run_model(ctx, model)
+    result = run_model(ctx.scheduler, model)
     for message in warnings + model.warnings:
         ctx.warn(message)
     for flag, count in result.flags.items():
