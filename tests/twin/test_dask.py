@@ -130,7 +130,10 @@ def test_a_failing_window_on_a_cluster_is_named(cluster: str) -> None:
     m = small_model()
     tasks = list(window_tasks(m, 40))
     tasks[3].z[5, 5] = np.inf  # a corrupt DEM window: fails on every try
-    with distributed.Client(cluster) as client, pytest.raises(
-        LayerError, match=rf"coverage window {tasks[3].window}: SourceError: .*non-finite"
+    with (
+        distributed.Client(cluster) as client,
+        pytest.raises(
+            LayerError, match=rf"coverage window {tasks[3].window}: SourceError: .*non-finite"
+        ),
     ):
         run_windowed(m, submit=dask_submit(client), tasks=iter(tasks))
