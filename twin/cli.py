@@ -223,6 +223,13 @@ def demo(
     ] = 20.0,
     no_build: Annotated[bool, typer.Option("--no-build", help="Only write the sources.")] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = 1,
+    counties: Annotated[
+        int, typer.Option("--counties", min=1, help="Demo counties side by side (a province).")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", envvar="TWIN_SCHEDULER", help="As for `twin build`."),
+    ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -238,11 +245,13 @@ def demo(
     holder: dict[str, Any] = {}
 
     def run(events: Any) -> Any:
-        twin = Twin.demo(directory, seed=seed, resolution=resolution, build=False)
+        twin = Twin.demo(
+            directory, seed=seed, resolution=resolution, build=False, counties=counties
+        )
         holder["twin"] = twin
         if no_build:
             return None
-        return twin.build(workers=workers, events=events)
+        return twin.build(workers=workers, events=events, scheduler=scheduler)
 
     report = _run_build(run, quiet, as_json)
     if report is not None:

@@ -149,22 +149,26 @@ class Twin:
         build: bool = True,
         workers: int = 1,
         events: BuildEvents | None = None,
+        counties: int = 1,
     ) -> Twin:
         """Generate the synthetic demo county at ``path`` and build it.
 
         An existing demo workspace is regenerated in place (sources rewritten,
-        layers rebuilt only where the sources changed).
+        layers rebuilt only where the sources changed). ``counties > 1`` puts
+        that many demo counties side by side (:mod:`twin.demo.counties`).
         """
-        from twin.demo import demo_config, generate_sources
+        from twin.demo import demo_config
+        from twin.demo.counties import generate_counties
 
         root = Path(path).resolve()
         kwargs: dict[str, Any] = {"resolution": resolution}
         if seed is not None:
             kwargs["seed"] = seed
-        config = demo_config(resolution=resolution)
+        name = "Demo County" if counties == 1 else f"Demo Province ({counties} counties)"
+        config = demo_config(name=name, resolution=resolution)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            generate_sources(root, **kwargs)
+            generate_counties(root, counties, **kwargs)
         except OSError as exc:
             raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
         toml = root / CONFIG_NAME
