@@ -79,8 +79,29 @@ _FILTERS = {
 }
 
 
+def initially_visible(entry: LayerEntry) -> bool:
+    """Whether a layer is drawn when the map opens.
+
+    The ``visible`` style hint decides; without one, a layer shows unless it
+    was made as a by-product of another layer's build (``parent`` set: a
+    coverage build's SINR raster, a road network's nodes), which starts
+    hidden in the layer switcher so that opening the map fetches the main
+    layers' tiles only.
+    """
+    hint = entry.style.get("visible")
+    return bool(hint) if hint is not None else entry.parent is None
+
+
 def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any]]:
     """The MapLibre layers that draw catalog layer ``name``."""
+    layers = _style_layers(name, entry, index)
+    if not initially_visible(entry):
+        for layer in layers:
+            layer["layout"] = {**layer.get("layout", {}), "visibility": "none"}
+    return layers
+
+
+def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any]]:
     meta = {"twin:layer": name}
     # the style spec caps zoom levels at 24; a deeper layer simply starts at 24
     common = {"source": name, "minzoom": min(entry.minzoom, 24), "metadata": meta}

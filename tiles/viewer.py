@@ -24,7 +24,7 @@ from tiles.raster import RasterStyle, legend_colors
 from tiles.routes import settings_of, snapshot
 from tiles.settings import Settings
 from tiles.store import Snapshot
-from tiles.style import layer_color
+from tiles.style import initially_visible, layer_color
 
 router = APIRouter()
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -53,7 +53,12 @@ def viewer_config(snap: Snapshot, settings: Settings) -> dict[str, Any]:
     catalog = snap.catalog
     layers = []
     for index, (name, entry) in enumerate(catalog.layers.items()):
-        item: dict[str, Any] = {"name": name, "title": entry.title, "kind": entry.kind}
+        item: dict[str, Any] = {
+            "name": name,
+            "title": entry.title,
+            "kind": entry.kind,
+            "visible": initially_visible(entry),
+        }
         if entry.kind == "raster":
             band = entry.bands[0] if entry.bands else None
             style = RasterStyle.for_entry(

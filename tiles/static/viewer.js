@@ -60,7 +60,7 @@
     var label = el("label");
     var box = el("input");
     box.type = "checkbox";
-    box.checked = true;
+    box.checked = layer.visible !== false;
     box.dataset.layer = layer.name;
     box.addEventListener("change", function () {
       var visibility = box.checked ? "visible" : "none";
