@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
@@ -266,14 +266,36 @@ def new_version(fingerprint: str, layer_dir: Path) -> str:
     return version
 
 
+#: Lock descriptors this process holds, closed in forked children (see :func:`build_lock`).
+_held_locks: set[int] = set()
+
+
+def _close_locks_in_child() -> None:
+    for fd in list(_held_locks):
+        with suppress(OSError):
+            os.close(fd)
+    _held_locks.clear()
+
+
+# A builder may fork workers (the coverage builder does). An flock belongs to the
+# open file, which a fork shares: a worker outliving a killed build would keep the
+# workspace locked. Children close their copy, so the lock dies with the build.
+os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
 @contextmanager
 def build_lock(build_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the workspace's build directory."""
+    """Hold an exclusive lock on the workspace's build directory.
+
+    The lock is released when this process ends, however it ends; processes
+    it forks do not hold it.
+    """
     try:
         build_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(build_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(build_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise WorkspaceError(f"{build_dir}: cannot write: {exc.strerror}") from None
+    _held_locks.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -281,6 +303,7 @@ def build_lock(build_dir: Path) -> Iterator[None]:
             raise WorkspaceError(f"{build_dir}: another build is running") from None
         yield
     finally:
+        _held_locks.discard(fd)
         os.close(fd)
 
 

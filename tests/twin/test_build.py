@@ -18,11 +18,11 @@ import pytest
 import rasterio
 from shapely.geometry import Point
 
+from tests.twin.conftest import TOML
 from tiles.catalog import read_catalog
 from twin.builders import Builder, Output, register
 from twin.errors import BuildError, WorkspaceError
 from twin.workspace import Twin
-from tests.twin.conftest import TOML
 
 
 def _with_zones_builder(builder: str) -> str:
@@ -347,3 +347,27 @@ def test_csv_points_and_invalid_geometries(workspace: Path) -> None:
     pts = twin.layer("points")
     assert len(pts) == 12 and pts.crs.to_epsg() == 4549
     assert np.all((pts.geometry.x > 480000) & (pts.geometry.x < 484000))
+
+
+def test_forked_children_do_not_hold_the_build_lock(twin: Twin) -> None:
+    """A worker a builder forks must not keep the workspace locked after the build dies."""
+    from twin.build import build_lock
+
+    read, write = os.pipe()
+    with build_lock(twin.build_dir):
+        pid = os.fork()
+        if pid == 0:  # the child: a builder's worker that outlives its parent's build
+            os.close(read)
+            os.write(write, b"x")
+            time.sleep(5)
+            os._exit(0)
+        os.close(write)
+        assert os.read(read, 1) == b"x"
+    os.close(read)
+    try:
+        # The child still runs, yet the build's lock is free.
+        with build_lock(twin.build_dir):
+            pass
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
