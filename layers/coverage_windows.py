@@ -30,7 +30,7 @@ from layers.terrain import site_window
 from layers.types import RasterData
 
 #: default window edge, pixels
-WINDOW_PX = 256
+WINDOW_PX = 512
 
 
 @dataclass(frozen=True)
