@@ -99,6 +99,8 @@ def test_stats_show_the_whole_county(demo_county: Path) -> None:
     ):
         assert name in figures, name
     assert figures["villages"]["value"] == 137
+    # one coverage figure: the coverage layer's (the villages' equal one stays in stats)
+    assert "coverage_share_pct" not in figures
     assert 900 <= figures["area_km2"]["value"] <= 1000
     villages = Twin.open(demo_county).layer("villages")
     lowest = villages.nsmallest(3, "score_total")["name"].tolist()

@@ -167,14 +167,12 @@ def build(ctx: BuildContext) -> Output:
     gdf = result.villages
     if params.style_by not in gdf.columns:
         raise BuildError(ctx.layer, f"params.style_by: no indicator {params.style_by!r}")
+    # The county's coverage share is the coverage layer's figure; the villages' own
+    # (area-weighted, equal to it) stays in the statistics only.
     figures = [
-        Figure(
-            name=key,
-            label=LABELS.get(key, (key, ""))[0],
-            value=value,
-            unit=LABELS.get(key, ("", ""))[1],
-        )
+        Figure(name=key, label=LABELS[key][0], value=value, unit=LABELS[key][1])
         for key, value in result.figures.items()
+        if key in LABELS and key != "coverage_share_pct"
     ]
     values = gdf[params.style_by].astype(float)
     style = {
