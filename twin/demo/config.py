@@ -122,7 +122,7 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         "water": _vector("water", "Lakes and canals", "water_id", color="#4a90d9"),
         "enterprises": _vector("enterprises", "Enterprises", "enterprise_id", property="industry"),
         "facilities": _vector("facilities", "Service facilities", "facility_id", property="type"),
-        "cell_sites": _vector("cell_sites", "5G cells", "cell_id", property="band"),
+        "cell_sites": _vector("cell_sites", "5G cell sites", "cell_id", property="band"),
         "roads": LayerConfig(
             builder="roads",
             title="Roads",
@@ -138,7 +138,8 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             tiles=TileOptions(
                 minzoom=8,
                 maxzoom=raster_maxzoom(resolution),
-                style={"colormap": "terrain", "rescale": [0, 700]},
+                # Off at first: drawn over the coverage raster it would hide it.
+                style={"colormap": "terrain", "rescale": [0, 700], "visible": False},
             ),
         ),
     }
