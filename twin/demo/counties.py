@@ -167,7 +167,8 @@ def _merge_tables(parts: list[Path], offsets: list[tuple[float, float]], out: Pa
 def _merge_dem(
     parts: list[Path], offsets: list[tuple[float, float]], path: Path, res: float, n: int
 ) -> None:
-    boxes, tags = [], {}
+    boxes: list[tuple[float, float, float, float]] = []
+    tags: dict[str, str] = {}
     for part, (dx, dy) in zip(parts, offsets, strict=True):
         with rasterio.open(part / SOURCE_FILES["dem"]) as src:
             b = src.bounds
@@ -198,6 +199,7 @@ def _merge_osm(parts: list[Path], offsets: list[tuple[float, float]], path: Path
         for k, (part, (dx, dy)) in enumerate(zip(parts, offsets, strict=True)):
             off = k * OSM_ID_STEP
             for o in osmium.FileProcessor(str(part / SOURCE_FILES["roads"]), osmium.osm.NODE):
+                assert isinstance(o, osmium.osm.Node)
                 x, y = TO_WORK.transform(o.location.lon, o.location.lat)
                 lon, lat = to_ll.transform(x + dx, y + dy)
                 loc = (round(float(lon), 7), round(float(lat), 7))
@@ -205,5 +207,6 @@ def _merge_osm(parts: list[Path], offsets: list[tuple[float, float]], path: Path
         for k, part in enumerate(parts):
             off = k * OSM_ID_STEP
             for o in osmium.FileProcessor(str(part / SOURCE_FILES["roads"]), osmium.osm.WAY):
+                assert isinstance(o, osmium.osm.Way)
                 refs = [r.ref + off for r in o.nodes]
                 writer.add_way(Way(base=o, id=o.id + off, nodes=refs))
