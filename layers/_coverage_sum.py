@@ -8,7 +8,11 @@ sum a share of the sites into their own grids, and the parent combines them
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -72,6 +76,8 @@ class BandSum:
             serving[rows][take] = arg[take]
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
 # The model a forked worker computes with (inherited, never pickled).
 _MODEL: CoverageModel | None = None
 
@@ -79,6 +85,24 @@ _MODEL: CoverageModel | None = None
 def can_fork() -> bool:
     """Whether this process may fork workers (not on spawn-only platforms or in daemons)."""
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the process that forked it ends.
+
+    A build killed with SIGKILL cannot shut its pool down, and forked workers
+    share the pool's pipes, so they would wait on each other forever. On Linux
+    the kernel sends them SIGKILL when their parent dies (``PR_SET_PDEATHSIG``).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _partial(band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[str, int]]:
@@ -105,7 +129,12 @@ def band_sums_in_processes(
     global _MODEL
     _MODEL = model
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=mp.get_context("fork"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             for band, groups in bands:
                 chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
                 futures = [pool.submit(_partial, band, chunk) for chunk in chunks]

@@ -109,7 +109,31 @@ class Zygote:
         _, code, seconds = self._line().split()
         return int(code), float(seconds)
 
+    def strays(self, wait: float = 5.0) -> list[int]:
+        """Processes forked from the zygote's builds that outlived them (after ``wait`` s).
+
+        A builder's worker pool must die with the build: forked workers carry the
+        zygote's command line, so any such process but the zygote is a stray.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            found = []
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or int(entry.name) == self.proc.pid:
+                    continue
+                try:
+                    if b"tests.reliability._zygote" in (entry / "cmdline").read_bytes():
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
     def close(self) -> None:
+        for pid in self.strays(wait=0):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # ours: forked from our zygote
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         try:
