@@ -9,6 +9,7 @@ traceback instead.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -467,6 +468,9 @@ def main() -> None:
     """Entry point of the ``twin`` console script."""
     # Builds need GDAL's VRT driver; `twin serve` turns it off again for the server.
     allow_vrt()
+    # GDAL's own messages reach Python's logging through rasterio; without a handler
+    # they would print as a second line next to the one-line error the CLI gives.
+    logging.getLogger("rasterio").addHandler(logging.NullHandler())
     try:
         app()
     except KeyboardInterrupt:
