@@ -256,8 +256,5 @@ def test_to_networkx_routes(simplified: RoadNetwork) -> None:
     assert length >= a.geometry.distance(b.geometry)
     # the route's edges add up to the reported length
     path = nx.shortest_path(und, int(a["node_id"]), int(b["node_id"]), weight="length")
-    hops = [
-        min(d["length_m"] for d in und.get_edge_data(p, q).values())
-        for p, q in pairwise(path)
-    ]
+    hops = [min(d["length_m"] for d in und.get_edge_data(p, q).values()) for p, q in pairwise(path)]
     assert sum(hops) == pytest.approx(length)

@@ -165,7 +165,7 @@ def test_rank_scores_and_missing_values() -> None:
     assert np.isnan(scores["score_x"].iloc[3])
     # The fourth village is scored on b alone.
     assert scores["score_z"].iloc[3] == 100.0
-    with pytest.raises(ParameterError, match="scores.x: no indicator column 'q'"):
+    with pytest.raises(ParameterError, match=r"scores\.x: no indicator column 'q'"):
         domain_scores(table, {"x": {"q": 1}})
     with pytest.raises(ParameterError, match="'minmax' or 'rank'"):
         domain_scores(table, {"x": {"a": 1}}, method="zscore")  # type: ignore[arg-type]

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.twin.conftest import TOML
 from twin.config import dump_config, parse_config
 from twin.errors import ConfigError
 from twin.workspace import Twin
-
-from tests.twin.conftest import TOML
 
 
 def test_parses_the_sample() -> None:
