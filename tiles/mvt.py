@@ -128,7 +128,10 @@ def to_tile_coords(
         # GEOS's snapping throws on polygons that were invalid before it (self-crossing input)
         invalid = ~shapely.is_valid(repaired)
         repaired[invalid] = shapely.make_valid(repaired[invalid])
-        snapped[broken] = shapely.set_precision(repaired, 1.0)
+        # Subnormal coordinates (1e-308) make GEOS divide by zero while snapping; the
+        # result is still a valid geometry, so the floating-point flag is noise.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snapped[broken] = shapely.set_precision(repaired, 1.0)
     out = snapped
     # shapely's counter-clockwise is a positive shoelace area: the spec's exterior ring.
     return shapely.orient_polygons(out, exterior_cw=False)
