@@ -451,6 +451,29 @@ def export(
         out.print(f"wrote {result.path} ({result.bytes / 1e6:,.1f} MB{tiles})")
 
 
+@app.command()
+@_errors
+def prune(
+    keep: Annotated[
+        int, typer.Option(min=1, help="Versions to keep per layer, the published one included.")
+    ] = 2,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete old versions of every layer, keeping the newest ones.
+
+    The catalog stops listing them before their files are removed.
+    """
+    twin = _open(workspace)
+    removed = twin.prune(keep=keep)
+    if as_json:
+        out.print_json(json.dumps(removed))
+        return
+    for name, versions in removed.items():
+        out.print(f"{name}: removed {', '.join(versions)}", markup=False)
+    out.print(f"{sum(len(v) for v in removed.values())} old version(s) removed")
+
+
 @app.command("builders")
 def list_builders() -> None:
     """List the builder kinds a layer can use, with their inputs."""

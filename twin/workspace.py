@@ -364,6 +364,34 @@ class Twin:
             raise err
         return report
 
+    def prune(self, keep: int = 2) -> dict[str, list[str]]:
+        """Forget all but the newest ``keep`` versions of every layer, and delete their files.
+
+        The catalog stops listing the old versions first (atomically); only
+        then are their directories removed, so a reader never follows the
+        catalog to a deleted file.
+
+        Returns
+        -------
+        Layer -> the versions removed.
+        """
+        if keep < 1:
+            raise WorkspaceError(f"keep must be at least 1 (the published version), got {keep}")
+        removed: dict[str, list[str]] = {}
+        with build_lock(self.build_dir):
+            catalog = self.catalog
+            layers = {}
+            for name, entry in catalog.layers.items():
+                kept, dropped = entry.history[: keep - 1], entry.history[keep - 1 :]
+                if dropped and entry.parent is None:
+                    removed[name] = dropped
+                layers[name] = entry.model_copy(update={"history": kept})
+            if removed:
+                pruned = catalog.model_copy(update={"layers": layers, "updated": utc_now()})
+                write_catalog(pruned, self.catalog_path)
+                clean_leftovers(self.build_dir, pruned)
+        return removed
+
     # -- internals -------------------------------------------------------------------------
 
     def _targets(self, names: Iterable[str] | None) -> set[str]:

@@ -371,3 +371,28 @@ def test_forked_children_do_not_hold_the_build_lock(twin: Twin) -> None:
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def test_prune_keeps_the_newest_versions(twin: Twin, workspace: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    twin.build()
+    versions = [twin.catalog.layers["points"].version]
+    for _ in range(3):
+        twin.build(["points"], force=True)  # a forced build is a new version
+        versions.append(twin.catalog.layers["points"].version)
+    assert twin.catalog.layers["points"].history == versions[-2::-1]
+    res = CliRunner().invoke(app, ["-w", str(workspace), "prune", "--keep", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"points": versions[:2][::-1]}
+    entry = twin.catalog.layers["points"]
+    assert entry.version == versions[-1] and entry.history == [versions[-2]]
+    on_disk = {p.name for p in (twin.build_dir / "points").iterdir()}
+    assert on_disk == {versions[-1], versions[-2]}
+    assert len(twin.layer("points")) == 12
+    assert twin.prune(keep=1) == {"points": [versions[-2]]}
+    assert {p.name for p in (twin.build_dir / "points").iterdir()} == {versions[-1]}
+    with pytest.raises(WorkspaceError, match="keep must be at least 1"):
+        twin.prune(keep=0)
