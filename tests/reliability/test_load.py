@@ -3,7 +3,8 @@
 A fixed list of requests mixing cached and uncached vector tiles, raster
 tiles, TileJSON and 404s, each sent once: no 5xx, no socket errors, exactly
 the 404s the mix holds, and the workers' resident memory grows by less than
-the tile cache's bound plus :data:`RSS_SLACK_MIB` once warm.
+the tile cache's bound plus :data:`RSS_SLACK_MIB` when the same mix is sent
+again.
 """
 
 from __future__ import annotations
@@ -38,9 +39,14 @@ def test_load_mix_no_5xx_no_socket_errors_bounded_memory(demo_county: Path, tmp_
     try:
         first = run_wrk(server.url, warm, tmp_path, connections=64)
         assert first.socket_errors == 0 and not any(s >= 500 for s in first.statuses)
-        before = server.rss_kib()
         result = run_wrk(server.url, paths, tmp_path, connections=64)
+        # Memory is judged on the same mix sent again. The kernel hands connections to
+        # the workers unevenly, so one may open a layer's data for the first time during
+        # any single run; a repeat of work both workers have done must not grow them.
+        before = server.rss_kib()
+        again = run_wrk(server.url, paths, tmp_path, connections=64)
         after = server.rss_kib()
+        assert again.socket_errors == 0 and not any(s >= 500 for s in again.statuses)
         assert server.proc.poll() is None, "the server died under load"
     finally:
         server.stop()
