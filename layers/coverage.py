@@ -512,6 +512,16 @@ class CoverageModel:
         rsrp[~np.isfinite(rsrp) | ~self.region] = np.nan
         sinr[np.isnan(rsrp)] = np.nan
         serving[np.isnan(rsrp)] = -1
+        return self.result(rsrp, sinr, serving, flags)
+
+    def result(
+        self,
+        rsrp: NDArray[np.float32],
+        sinr: NDArray[np.float32],
+        serving: NDArray[np.int32],
+        flags: dict[str, int],
+    ) -> CoverageResult:
+        """Wrap best-server grids computed on this model's grid as a :class:`CoverageResult`."""
         ids = list(self.cells["cell_id"])
         t, crs = self.dem.transform, self.dem.crs
         tags = {"cell_ids": ",".join(ids)}

@@ -282,17 +282,7 @@ def run_windowed(
             collect()
     while pending:
         collect()
-    ids = list(model.cells["cell_id"])
-    t, crs = model.dem.transform, model.dem.crs
-    tags = {"cell_ids": ",".join(ids)}
-    return CoverageResult(
-        rsrp=RasterData(rsrp, t, crs, float("nan"), ["rsrp"], ["dBm"], dict(tags)),
-        sinr=RasterData(sinr, t, crs, float("nan"), ["sinr"], ["dB"], dict(tags)),
-        serving=RasterData(serving, t, crs, -1, ["serving_cell"], [None], dict(tags)),
-        cell_ids=ids,
-        flags=flags,
-        region=model.region,
-    )
+    return model.result(rsrp, sinr, serving, flags)
 
 
 __all__ = ["WINDOW_PX", "Window", "WindowResult", "WindowTask", "run_window", "run_windowed"]

@@ -246,19 +246,20 @@ class Twin:
         Upstream layers that are not built yet are reported as to be built.
         """
         targets = self._targets(names)
+        forced = set(targets) if names is not None else set(self.config.layers)
         catalog = self.catalog
         hashes = HashCache(self.build_dir / ".hashes.json") if self.build_dir.exists() else None
+        versions = {n: e.version for n, e in catalog.layers.items()}
         out: dict[str, str] = {}
-        versions: dict[str, str] = {}
         for name in self._order:
             if name not in targets:
                 continue
-            ctx, inputs = self._context(name, catalog, hashes, versions)
-            fp = self._fingerprint(name, ctx, inputs, hashes)
-            reason = _stale(name, fp, catalog, self.build_dir, force)
+            _, _, _, reason = self._assess(
+                name, catalog, hashes, versions, force and name in forced
+            )
             out[name] = f"build: {reason}" if reason else "skip: up to date"
             if reason:
-                versions[name] = "(new)"
+                versions[name] = "(new)"  # its dependents will see a new upstream version
         return out
 
     def build(
@@ -316,10 +317,8 @@ class Twin:
 
             def make_job(name: str) -> Job | None:
                 versions = {n: e.version for n, e in publisher.catalog.layers.items()}
-                ctx, inputs = self._context(name, publisher.catalog, hashes, versions)
-                fp = self._fingerprint(name, ctx, inputs, hashes)
-                reason = _stale(
-                    name, fp, publisher.catalog, self.build_dir, force and name in forced
+                ctx, inputs, fp, reason = self._assess(
+                    name, publisher.catalog, hashes, versions, force and name in forced
                 )
                 if not reason:
                     report.skipped[name] = "up to date"
@@ -393,6 +392,22 @@ class Twin:
         return removed
 
     # -- internals -------------------------------------------------------------------------
+
+    def _assess(
+        self,
+        name: str,
+        catalog: Catalog,
+        hashes: HashCache | None,
+        versions: dict[str, str],
+        force: bool,
+    ) -> tuple[BuildContext, dict[str, str], str, str | None]:
+        """Layer ``name``'s build context, input hashes, fingerprint and why it is stale.
+
+        ``versions`` maps layer names to the versions their dependents will read.
+        """
+        ctx, inputs = self._context(name, catalog, hashes, versions)
+        fp = self._fingerprint(name, ctx, inputs, hashes)
+        return ctx, inputs, fp, _stale(name, fp, catalog, self.build_dir, force)
 
     def _targets(self, names: Iterable[str] | None) -> set[str]:
         if names is None:

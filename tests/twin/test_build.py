@@ -146,6 +146,8 @@ def test_upstream_layers_build_first_and_changes_propagate(workspace: Path) -> N
     copy = twin.catalog.layers["zones_copy"]
     assert copy.provenance.inputs["source"] == f"layer:zones@{twin.catalog.layers['zones'].version}"
     assert list(twin.layer("zones_copy").columns) == ["code", "geometry"]
+    # The dry run agrees with the build: a layer reading an up-to-date layer is up to date.
+    assert twin.plan(["zones_copy"]) == dict.fromkeys(["zones", "zones_copy"], "skip: up to date")
     # A new version of zones makes zones_copy stale.
     twin.build(["zones"], force=True)
     assert twin.build().built.keys() == {"zones_copy", "points", "dem"}
