@@ -164,16 +164,23 @@ def run_job(job: Job) -> JobResult:
     start = time.perf_counter()
     builder = get_builder(job.builder)
     assert builder is not None
+    tmp = job.build_dir / job.name / f"{TMP_PREFIX}{job.version}-{os.getpid()}"
+    tmp.mkdir(parents=True)
+    # Builders may keep large outputs on disk here (ctx.scratch()); it goes with tmp.
+    job.ctx.scratch_dir = tmp / ".scratch"
     try:
         output = builder.run(job.ctx)
     except (TwinError, LayerError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
         msg = str(exc)
         prefix = f"layer {job.name!r}: "
         raise BuildError(job.name, msg.removeprefix(prefix)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if not isinstance(output, Output):
+        shutil.rmtree(tmp, ignore_errors=True)
         raise BuildError(job.name, f"builder {job.builder!r} returned {type(output).__name__}")
-    tmp = job.build_dir / job.name / f"{TMP_PREFIX}{job.version}-{os.getpid()}"
-    tmp.mkdir(parents=True)
     metadata = {
         "layer": job.name,
         "version": job.version,
@@ -218,6 +225,8 @@ def run_job(job: Job) -> JobResult:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    del output  # the scratch files it may map go now
+    shutil.rmtree(job.ctx.scratch_dir, ignore_errors=True)
     fsync_dir(tmp)
     return JobResult(job.name, tmp, results, job.ctx.warnings, time.perf_counter() - start)
 

@@ -55,6 +55,8 @@ class BuildContext:
     #: the Dask scheduler the build runs on (set by the build), for builders that
     #: submit their own tasks (:func:`twin._executors.dask_client`); None: no cluster
     scheduler: str | None = None
+    #: where :meth:`scratch` puts files (set by the build, inside the layer's temporary dir)
+    scratch_dir: Path | None = None
 
     @cached_property
     def crs(self) -> CRS:
@@ -112,6 +114,17 @@ class BuildContext:
         if self.boundary_input is None:
             return None
         return self._read_vector(self.boundary_input, to_crs=True)
+
+    def scratch(self) -> Path:
+        """A private directory for large intermediate files, removed after the build.
+
+        Outputs may map files here (e.g. :class:`numpy.memmap` rasters): they
+        live until the layer's artifacts are written.
+        """
+        if self.scratch_dir is None:
+            raise BuildError(self.layer, "no scratch directory outside a build job")
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        return self.scratch_dir
 
     def warn(self, message: str) -> None:
         """Record a problem worth reporting that does not stop the build."""
