@@ -24,6 +24,7 @@ import pandas as pd
 from affine import Affine
 from numpy.typing import NDArray
 
+from layers.blocks import Window, windows
 from layers.coverage import CoverageModel, CoverageParams, CoverageResult
 from layers.errors import LayerError, ParameterError, SourceError
 from layers.terrain import site_window
@@ -31,23 +32,6 @@ from layers.types import RasterData
 
 #: default window edge, pixels
 WINDOW_PX = 512
-
-
-@dataclass(frozen=True)
-class Window:
-    """Rows ``row0:row1`` and columns ``col0:col1`` of the whole grid."""
-
-    row0: int
-    row1: int
-    col0: int
-    col1: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.row1 - self.row0, self.col1 - self.col0)
-
-    def __str__(self) -> str:
-        return f"rows {self.row0}:{self.row1}, cols {self.col0}:{self.col1}"
 
 
 @dataclass
@@ -152,18 +136,6 @@ def run_window(task: WindowTask) -> WindowResult:
     )
 
 
-def windows(shape: tuple[int, int], size: int = WINDOW_PX) -> list[Window]:
-    """The grid cut into ``size`` x ``size`` windows (smaller at the right and bottom)."""
-    if size < 1:
-        raise ParameterError(f"window size must be ≥ 1 pixel, got {size}")
-    h, w = shape
-    return [
-        Window(r, min(r + size, h), c, min(c + size, w))
-        for r in range(0, h, size)
-        for c in range(0, w, size)
-    ]
-
-
 def window_tasks(model: CoverageModel, size: int = WINDOW_PX) -> Iterator[WindowTask]:
     """One task per window of ``model``'s grid, built lazily (one halo at a time)."""
     cells = model.cells
@@ -206,6 +178,8 @@ def window_tasks(model: CoverageModel, size: int = WINDOW_PX) -> Iterator[Window
         )
 
 
+#: RSRP, SINR and serving-cell grids
+Grids = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.int32]]
 Submit = Callable[[WindowTask], "Future[WindowResult] | Any"]
 
 
@@ -229,6 +203,7 @@ def run_windowed(
     in_flight: int = 4,
     tasks: Iterator[WindowTask] | None = None,
     on_result: Callable[[WindowResult], None] | None = None,
+    out: Grids | None = None,
 ) -> CoverageResult:
     """``model.run()`` computed window by window.
 
@@ -247,6 +222,10 @@ def run_windowed(
         The tasks to run (default: :func:`window_tasks`).
     on_result
         Called with each window's result as it is written into the output.
+    out
+        The RSRP, SINR and serving grids to write into, of the model's shape and
+        filled with NaN, NaN and -1 (e.g. :func:`layers.blocks.disk_array` files,
+        so that no process holds the whole grids); default: new in-memory arrays.
 
     Raises
     ------
@@ -254,10 +233,15 @@ def run_windowed(
         When a window's task fails (again): the message names the window.
     """
     submit = submit or _local_submit
-    h, w = model.shape
-    rsrp = np.full((h, w), np.nan, dtype=np.float32)
-    sinr = np.full((h, w), np.nan, dtype=np.float32)
-    serving = np.full((h, w), -1, dtype=np.int32)
+    if out is None:
+        out = (
+            np.full(model.shape, np.nan, dtype=np.float32),
+            np.full(model.shape, np.nan, dtype=np.float32),
+            np.full(model.shape, -1, dtype=np.int32),
+        )
+    elif any(a.shape != model.shape for a in out):
+        raise ParameterError(f"out: grids must have the model's shape {model.shape}")
+    rsrp, sinr, serving = out
     flags: dict[str, int] = {}
     pending: deque[tuple[Window, Any]] = deque()
 
@@ -269,7 +253,7 @@ def run_windowed(
             raise LayerError(
                 f"coverage window {window}: {type(exc).__name__}: {exc}".rstrip(": ")
             ) from None
-        rows, cols = slice(window.row0, window.row1), slice(window.col0, window.col1)
+        rows, cols = window.slices
         rsrp[rows, cols], sinr[rows, cols], serving[rows, cols] = res.rsrp, res.sinr, res.serving
         for k, v in res.flags.items():
             flags[k] = flags.get(k, 0) + v
@@ -285,4 +269,12 @@ def run_windowed(
     return model.result(rsrp, sinr, serving, flags)
 
 
-__all__ = ["WINDOW_PX", "Window", "WindowResult", "WindowTask", "run_window", "run_windowed"]
+__all__ = [
+    "WINDOW_PX",
+    "Grids",
+    "Window",
+    "WindowResult",
+    "WindowTask",
+    "run_window",
+    "run_windowed",
+]

@@ -20,14 +20,37 @@ import numpy as np
 import pandas as pd
 import rasterio.features
 import shapely
+from affine import Affine
 from numpy.typing import NDArray
 
+from layers.blocks import BLOCK_PX, Window, windows
 from layers.coverage import CoverageModel, CoverageResult
 from layers.errors import ParameterError
 from layers.types import RasterData
 
 #: The usual RSRP bands of a coverage map, dBm.
 RSRP_BANDS_DBM = (-80.0, -90.0, -100.0, -105.0, -110.0)
+
+
+def _meets(
+    r: NDArray[np.floating],
+    rsrp_threshold: float | None,
+    s: NDArray[np.floating] | None,
+    sinr_threshold: float | None,
+) -> NDArray[np.bool_]:
+    """Pixels meeting the RSRP threshold and/or the SINR threshold (None: not asked)."""
+    with np.errstate(invalid="ignore"):
+        mask = np.ones(r.shape, dtype=bool)
+        if rsrp_threshold is not None:
+            mask &= np.isfinite(r) & (r >= rsrp_threshold)
+        if sinr_threshold is not None and s is not None:
+            mask &= np.isfinite(s) & (s >= sinr_threshold)
+    return mask
+
+
+def _check_grids(rsrp: RasterData, sinr: RasterData | None) -> None:
+    if sinr is not None and sinr.data.shape != rsrp.data.shape:
+        raise ParameterError("sinr: raster grid differs from the RSRP raster's")
 
 
 def covered_mask(
@@ -37,15 +60,10 @@ def covered_mask(
     sinr_threshold_db: float = -3.0,
 ) -> NDArray[np.bool_]:
     """Pixels where RSRP ≥ threshold (and SINR ≥ its threshold when ``sinr`` is given)."""
-    r = rsrp.data[0]
-    with np.errstate(invalid="ignore"):
-        mask = np.isfinite(r) & (r >= threshold_dbm)
-        if sinr is not None:
-            if sinr.data.shape != rsrp.data.shape:
-                raise ParameterError("sinr: raster grid differs from the RSRP raster's")
-            s = sinr.data[0]
-            mask &= np.isfinite(s) & (s >= sinr_threshold_db)
-    return mask
+    _check_grids(rsrp, sinr)
+    return _meets(
+        rsrp.data[0], threshold_dbm, None if sinr is None else sinr.data[0], sinr_threshold_db
+    )
 
 
 def coverage_share(
@@ -56,8 +74,12 @@ def coverage_share(
     sinr_threshold_db: float = -3.0,
     id_column: str | None = None,
     region: NDArray[np.bool_] | None = None,
+    block_px: int = BLOCK_PX,
 ) -> pd.DataFrame:
     """Share of area covered, per zone or for the whole region.
+
+    The grids are read block by block (:mod:`layers.blocks`), so they may be
+    larger than memory.
 
     Parameters
     ----------
@@ -70,6 +92,10 @@ def coverage_share(
         What counts as covered.
     id_column
         Column naming each zone (default: the zones' index).
+    region
+        Pixels of the region, for the ``zones=None`` row (default: all).
+    block_px
+        Edge of the blocks read at once, pixels.
 
     Returns
     -------
@@ -77,27 +103,35 @@ def coverage_share(
         One row per zone: ``zone``, ``area_km2``, ``covered_km2``, ``share``
         (0-1, NaN for a zone with no pixel on the grid).
     """
-    covered = covered_mask(rsrp, threshold_dbm, sinr, sinr_threshold_db)
-    px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
-    if zones is None:
-        inside = np.ones(covered.shape, bool) if region is None else region
-        n = int(np.count_nonzero(inside))
-        c = int(np.count_nonzero(covered & inside))
-        return pd.DataFrame(
-            {
-                "zone": ["region"],
-                "area_km2": [n * px_km2],
-                "covered_km2": [c * px_km2],
-                "share": [c / n if n else np.nan],
-            }
-        )
-    labels = zone_labels(zones, rsrp)
-    n_zones = len(zones)
-    total = np.bincount(labels.ravel(), minlength=n_zones + 1)[1:]
-    hit = np.bincount(labels[covered], minlength=n_zones + 1)[1:]
-    if id_column is not None and id_column not in zones.columns:
+    _check_grids(rsrp, sinr)
+    if id_column is not None and zones is not None and id_column not in zones.columns:
         raise ParameterError(f"zones: no column {id_column!r}")
-    ids = zones[id_column].to_numpy() if id_column else zones.index.to_numpy()
+    px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
+    labeller = None if zones is None else _Labeller(zones, rsrp)
+    n_zones = 1 if zones is None else len(zones)
+    total = np.zeros(n_zones + 1, dtype=np.int64)
+    hit = np.zeros(n_zones + 1, dtype=np.int64)
+    for b in windows((rsrp.height, rsrp.width), block_px):
+        rows, cols = b.slices
+        covered = _meets(
+            rsrp.data[0, rows, cols],
+            threshold_dbm,
+            None if sinr is None else sinr.data[0, rows, cols],
+            sinr_threshold_db,
+        )
+        if labeller is not None:
+            labels = labeller.labels(b)
+        elif region is not None:
+            labels = region[rows, cols].astype(np.int32)
+        else:
+            labels = np.ones(b.shape, dtype=np.int32)
+        total += np.bincount(labels.ravel(), minlength=n_zones + 1)
+        hit += np.bincount(labels[covered], minlength=n_zones + 1)
+    total, hit = total[1:], hit[1:]
+    if zones is None:
+        ids = np.asarray(["region"], dtype=object)
+    else:
+        ids = zones[id_column].to_numpy() if id_column else zones.index.to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, hit / np.maximum(total, 1), np.nan)
     return pd.DataFrame(
@@ -110,21 +144,41 @@ def coverage_share(
     )
 
 
+class _Labeller:
+    """Zone numbers (1-based, 0 outside every zone) of any block of a raster's grid."""
+
+    def __init__(self, zones: gpd.GeoDataFrame, raster: RasterData) -> None:
+        if zones.crs is None:
+            raise ParameterError("zones: declare a CRS")
+        self.geoms = np.asarray(zones.geometry.to_crs(raster.crs).values, dtype=object)
+        ok = ~(shapely.is_missing(self.geoms) | shapely.is_empty(self.geoms))
+        self.tree = shapely.STRtree([g if k else None for g, k in zip(self.geoms, ok, strict=True)])
+        self.transform = raster.transform
+
+    def labels(self, b: Window) -> NDArray[np.int32]:
+        t = self.transform * Affine.translation(b.col0, b.row0)
+        x0, y0 = t * (0, 0)
+        x1, y1 = t * (b.shape[1], b.shape[0])
+        hits = np.sort(self.tree.query(shapely.box(x0, y0, x1, y1)))
+        if not hits.size:
+            return np.zeros(b.shape, dtype=np.int32)
+        # burnt in zone order: later zones win overlaps
+        return rasterio.features.rasterize(
+            [(self.geoms[i], int(i) + 1) for i in hits],
+            out_shape=b.shape,
+            transform=t,
+            fill=0,
+            dtype="int32",
+        )
+
+
 def zone_labels(zones: gpd.GeoDataFrame, raster: RasterData) -> NDArray[np.int32]:
     """Raster of 1-based zone numbers (0 outside every zone); later zones win overlaps."""
-    if zones.crs is None:
-        raise ParameterError("zones: declare a CRS")
-    geoms = zones.geometry.to_crs(raster.crs)
-    shapes = [(g, i + 1) for i, g in enumerate(geoms) if g is not None and not g.is_empty]
-    if not shapes:
-        return np.zeros((raster.height, raster.width), dtype=np.int32)
-    return rasterio.features.rasterize(
-        shapes,
-        out_shape=(raster.height, raster.width),
-        transform=raster.transform,
-        fill=0,
-        dtype="int32",
-    )
+    labeller = _Labeller(zones, raster)
+    out = np.zeros((raster.height, raster.width), dtype=np.int32)
+    for b in windows(out.shape):
+        out[b.slices] = labeller.labels(b)
+    return out
 
 
 def coverage_polygons(
@@ -135,6 +189,7 @@ def coverage_polygons(
     threshold_dbm: float = -105.0,
     simplify: bool = True,
     sieve_pixels: int = 4,
+    block_px: int = BLOCK_PX,
 ) -> gpd.GeoDataFrame:
     """Polygons of the area at or above each threshold (nested, one row each).
 
@@ -148,72 +203,89 @@ def coverage_polygons(
     into their surroundings first (``rasterio.features.sieve``) and outlines are
     simplified by half a pixel so stair steps do not dominate the vertices;
     ``sieve_pixels=0, simplify=False`` gives the exact pixel outlines.
+
+    The grids are polygonised in blocks of ``block_px`` (:mod:`layers.blocks`), each block
+    sieved with a margin of its neighbours' pixels, and the blocks' outlines
+    are merged in pixel coordinates, where shared edges match exactly.
     """
-    rows: list[tuple[str, float, str, NDArray[np.bool_]]] = []
-    for t in sorted(rsrp_thresholds_dbm, reverse=True):
-        rows.append(("rsrp", float(t), "dBm", covered_mask(rsrp, t)))
+    _check_grids(rsrp, sinr)
+    # metric, threshold, unit, and the RSRP and SINR thresholds a pixel must meet
+    rows: list[tuple[str, float, str, float | None, float | None]] = [
+        ("rsrp", float(t), "dBm", float(t), None) for t in sorted(rsrp_thresholds_dbm, reverse=True)
+    ]
     if sinr is not None:
-        with np.errstate(invalid="ignore"):
-            s = sinr.data[0]
-            rows.append(
-                ("sinr", float(sinr_threshold_db), "dB", np.isfinite(s) & (s >= sinr_threshold_db))
-            )
-        rows.append(
-            (
-                "covered",
-                float(threshold_dbm),
-                "dBm",
-                covered_mask(rsrp, threshold_dbm, sinr, sinr_threshold_db),
-            )
-        )
+        sinr_t = float(sinr_threshold_db)
+        rows.append(("sinr", sinr_t, "dB", None, sinr_t))
+        rows.append(("covered", float(threshold_dbm), "dBm", float(threshold_dbm), sinr_t))
+    shape = (rsrp.height, rsrp.width)
+    # A speck's fate depends on pixels within a few speck-widths of it.
+    margin = 2 * sieve_pixels if sieve_pixels > 1 else 0
+    pieces: list[list[shapely.Polygon]] = [[] for _ in rows]
+    counts = [0] * len(rows)
+    for b in windows(shape, block_px):
+        outer = b.grow(margin, shape)
+        orows, ocols = outer.slices
+        r = rsrp.data[0, orows, ocols]
+        s = None if sinr is None else sinr.data[0, orows, ocols]
+        inner = b.within(outer)
+        for i, (_, _, _, rt, st) in enumerate(rows):
+            mask = _meets(r, rt, s, st)
+            counts[i] += int(np.count_nonzero(mask[inner]))
+            pieces[i].extend(_pixel_polygons(mask, inner, b, sieve_pixels))
     px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
-    tol = rsrp.resolution[0] / 2 if simplify else 0.0
     records = []
-    for metric, threshold, unit, mask in rows:
+    for i, (metric, threshold, unit, _, _) in enumerate(rows):
         records.append(
             {
                 "metric": metric,
                 "threshold": threshold,
                 "unit": unit,
-                "area_km2": float(np.count_nonzero(mask) * px_km2),
-                "geometry": _polygonize(mask, rsrp, tol, sieve_pixels),
+                "area_km2": float(counts[i] * px_km2),
+                "geometry": _merge(pieces[i], rsrp.transform, 0.5 if simplify else 0.0),
             }
         )
     return gpd.GeoDataFrame(records, geometry="geometry", crs=rsrp.crs)
 
 
-def _polygonize(mask: NDArray[np.bool_], raster: RasterData, tol: float, sieve: int):
+def _pixel_polygons(
+    mask: NDArray[np.bool_], inner: tuple[slice, slice], b: Window, sieve: int
+) -> list[shapely.Polygon]:
+    """The block's outlines in whole-grid pixel coordinates (integers: exact)."""
     values = mask.astype(np.uint8)
     if sieve > 1:
         values = rasterio.features.sieve(values, sieve, connectivity=4)
+    values = np.ascontiguousarray(values[inner])
     if not values.any():
-        return shapely.MultiPolygon()
-    parts = [
+        return []
+    return [
         shapely.Polygon(geom["coordinates"][0], geom["coordinates"][1:])
         for geom, _ in rasterio.features.shapes(
-            values, mask=values.astype(bool), transform=raster.transform, connectivity=4
+            values,
+            mask=values.astype(bool),
+            transform=Affine.translation(b.col0, b.row0),
+            connectivity=4,
         )
     ]
-    polys = np.asarray(parts, dtype=object)
-    if tol > 0:
-        polys = shapely.simplify(polys, tol, preserve_topology=True)
-    merged = shapely.make_valid(
-        shapely.MultiPolygon(
-            [
-                p
-                for g in polys
-                for p in shapely.get_parts(g)
-                if p.geom_type == "Polygon" and not p.is_empty
-            ]
-        )
-    )
-    if merged.geom_type == "Polygon":
-        return shapely.MultiPolygon([merged])
-    if merged.geom_type != "MultiPolygon":
-        # make_valid may return a collection with slivers; keep the areal parts.
-        keep = [p for p in shapely.get_parts(merged) if p.geom_type == "Polygon"]
-        return shapely.MultiPolygon(keep)
-    return merged
+
+
+def _merge(parts: list[shapely.Polygon], transform: Affine, tol_px: float) -> shapely.MultiPolygon:
+    """Pixel-space pieces -> one valid MultiPolygon in the raster's CRS."""
+    if not parts:
+        return shapely.MultiPolygon()
+    merged = shapely.union_all(np.asarray(parts, dtype=object))
+    if tol_px > 0:
+        merged = shapely.simplify(merged, tol_px, preserve_topology=True)
+    a, b_, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+
+    def to_crs(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = xy[:, 0], xy[:, 1]
+        return np.column_stack([a * x + b_ * y + c, d * x + e * y + f])
+
+    merged = shapely.make_valid(shapely.transform(merged, to_crs))
+    keep = [
+        p for p in shapely.get_parts(merged) if p.geom_type == "Polygon" and not p.is_empty
+    ]  # make_valid may add slivers of lower dimension; keep the areal parts
+    return shapely.MultiPolygon(keep)
 
 
 def what_if(

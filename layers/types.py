@@ -85,15 +85,7 @@ class RasterData:
 
     def valid_mask(self) -> np.ndarray:
         """Boolean array ``(bands, height, width)``: True where a pixel holds data."""
-        if self.nodata is None:
-            valid = np.ones(self.data.shape, dtype=bool)
-        elif np.isnan(self.nodata):
-            valid = ~np.isnan(self.data)
-        else:
-            valid = self.data != self.nodata
-        if np.issubdtype(self.data.dtype, np.floating):
-            valid &= np.isfinite(self.data)
-        return valid
+        return valid_pixels(self.data, self.nodata)
 
     def profile(self) -> dict[str, Any]:
         """A rasterio-style profile describing this raster."""
@@ -107,3 +99,16 @@ class RasterData:
             "transform": self.transform,
             "nodata": self.nodata,
         }
+
+
+def valid_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """True where ``data`` (any part of a raster's array) holds a value, not ``nodata``."""
+    if nodata is None:
+        valid = np.ones(data.shape, dtype=bool)
+    elif np.isnan(nodata):
+        valid = ~np.isnan(data)
+    else:
+        valid = data != nodata
+    if np.issubdtype(data.dtype, np.floating):
+        valid &= np.isfinite(data)
+    return valid

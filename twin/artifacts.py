@@ -11,6 +11,7 @@ import errno
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import rasterio
+import rasterio.shutil
 import shapely
 from pyproj import CRS, Transformer
 from rasterio._err import CPLE_BaseError  # rasterio exports no public base of GDAL's errors
 from rasterio.errors import RasterioError
+from rasterio.windows import Window
 
-from layers.types import RasterData
+from layers.types import RasterData, valid_pixels
 from tiles.catalog import Band
 
 #: Key of the project's own entry in GeoParquet schema metadata and GeoTIFF tags.
@@ -78,8 +81,24 @@ def check_raster(raster: RasterData) -> None:
         raise ArtifactCheckError("the raster has no CRS")
     if raster.width == 0 or raster.height == 0:
         raise ArtifactCheckError("the raster is empty")
-    if not raster.valid_mask().any():
+    if not any(valid.any() for _, valid in _strips(raster)):
         raise ArtifactCheckError("the raster holds no valid pixel")
+
+
+#: pixels of a raster read or written at once (so a disk-backed raster is never whole in memory)
+STRIP_PIXELS = 1 << 20
+
+
+def _row_strips(height: int, width: int) -> Iterator[slice]:
+    step = max(1, STRIP_PIXELS // max(1, width))
+    for r0 in range(0, height, step):
+        yield slice(r0, min(r0 + step, height))
+
+
+def _strips(raster: RasterData) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, valid)`` for each strip of rows: the strip's valid-pixel mask (all bands)."""
+    for rows in _row_strips(raster.height, raster.width):
+        yield rows, valid_pixels(raster.data[:, rows], raster.nodata)
 
 
 def _first(mask: np.ndarray) -> int:
@@ -138,38 +157,61 @@ def read_vector_metadata(path: Path) -> dict[str, Any]:
 
 
 def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> None:
-    """Write ``raster`` as a Cloud-Optimized GeoTIFF with overviews and nodata."""
+    """Write ``raster`` as a Cloud-Optimized GeoTIFF with overviews and nodata.
+
+    The pixels go strip by strip into a tiled GeoTIFF next to ``path``, which
+    GDAL then copies into the COG (overviews included) through its block
+    cache: neither step holds the whole raster in memory, so ``raster.data``
+    may be a disk-backed array larger than memory.
+    """
     check_raster(raster)
     data = raster.data
     integer = np.issubdtype(data.dtype, np.integer)
-    profile = {
-        "driver": "COG",
-        "width": raster.width,
-        "height": raster.height,
-        "count": raster.count,
-        "dtype": str(data.dtype),
-        "crs": raster.crs,
-        "transform": raster.transform,
-        "nodata": raster.nodata,
-        "compress": "deflate",
-        "predictor": 2 if integer else 3,
-        "blocksize": 512,
-        # Categories (serving cell ids) must not be averaged into values that mean nothing.
-        "overview_resampling": "nearest" if integer else "average",
-        "bigtiff": "if_safer",
-    }
+    stage = path.with_name(f".{path.name}.stage")
     tags = {k: str(v) for k, v in raster.tags.items()}
     tags[METADATA_KEY.upper()] = json.dumps(metadata, sort_keys=True)
     try:
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data)
+        with rasterio.open(
+            stage,
+            "w",
+            driver="GTiff",
+            width=raster.width,
+            height=raster.height,
+            count=raster.count,
+            dtype=str(data.dtype),
+            crs=raster.crs,
+            transform=raster.transform,
+            nodata=raster.nodata,
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
+            bigtiff="if_safer",
+        ) as dst:
+            for rows in _row_strips(raster.height, raster.width):
+                dst.write(
+                    data[:, rows],
+                    window=Window(0, rows.start, raster.width, rows.stop - rows.start),
+                )
             dst.update_tags(**tags)
             for i, (name, unit) in enumerate(zip(raster.band_names, raster.units, strict=True), 1):
                 dst.set_band_description(i, name)
                 if unit:
                     dst.set_band_unit(i, unit)
+        rasterio.shutil.copy(
+            stage,
+            path,
+            driver="COG",
+            compress="deflate",
+            predictor=2 if integer else 3,
+            blocksize=512,
+            # Categories (serving cell ids) must not be averaged into values that mean nothing.
+            overview_resampling="nearest" if integer else "average",
+            bigtiff="if_safer",
+        )
     except (RasterioError, CPLE_BaseError) as exc:
         raise _write_error(path, data.nbytes, exc) from None
+    finally:
+        stage.unlink(missing_ok=True)
     _fsync(path)
 
 
@@ -281,16 +323,27 @@ def describe_vector(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
 
 def describe_raster(raster: RasterData) -> dict[str, Any]:
     """The catalog fields of a raster layer: bounds, bands with statistics, resolution."""
-    valid = raster.valid_mask()
+    n = raster.count
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    total, counts = np.zeros(n), np.zeros(n, dtype=np.int64)
+    first_band_valid = 0
+    for rows, valid in _strips(raster):
+        first_band_valid += int(valid[0].sum())
+        for i in range(n):
+            values = raster.data[i, rows][valid[i]]
+            if values.size:
+                lo[i] = min(lo[i], float(values.min()))
+                hi[i] = max(hi[i], float(values.max()))
+                total[i] += float(values.sum(dtype=np.float64))
+                counts[i] += values.size
     bands = []
-    for i in range(raster.count):
-        values = raster.data[i][valid[i]]
+    for i in range(n):
         stats: dict[str, float | None] = {"min": None, "max": None, "mean": None}
-        if values.size:
+        if counts[i]:
             stats = {
-                "min": float(values.min()),
-                "max": float(values.max()),
-                "mean": round(float(values.mean(dtype=np.float64)), 6),
+                "min": float(lo[i]),
+                "max": float(hi[i]),
+                "mean": round(float(total[i] / counts[i]), 6),
             }
         nodata = raster.nodata
         bands.append(
@@ -306,7 +359,7 @@ def describe_raster(raster: RasterData) -> dict[str, Any]:
         "crs": raster.crs.to_string(),
         "bounds": wgs84_bounds(raster.bounds, raster.crs),
         "bands": bands,
-        "count": int(valid[0].sum()),
+        "count": first_band_valid,
         "resolution": float(raster.resolution[0]),
         "width": raster.width,
         "height": raster.height,

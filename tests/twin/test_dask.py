@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from layers.coverage_windows import run_windowed, window_tasks, windows
+from layers.coverage_windows import WINDOW_PX, run_windowed, window_tasks, windows
 from layers.errors import LayerError
 from tests.layers.test_coverage_windows import model as small_model
 from tests.twin.conftest import TOML, make_sources
@@ -81,7 +81,7 @@ def test_demo_county_on_a_cluster_equals_one_process(tmp_path: Path, cluster: st
     assert cov.count > 0
     # the coverage grid spans several windows, so the window path was exercised
     with rasterio.open(two / "build" / cov.artifacts["data"]) as src:
-        assert len(windows((src.height, src.width))) > 1
+        assert len(windows((src.height, src.width), WINDOW_PX)) > 1
     assert_same_layers(one, two)
 
 

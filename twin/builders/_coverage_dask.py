@@ -4,8 +4,9 @@ With a scheduler (``twin build --scheduler``), the grid is cut into windows
 of :data:`layers.coverage_windows.WINDOW_PX` pixels; each window is one Dask
 task holding its cells and the DEM halo they need
 (:mod:`layers.coverage_windows`), retried once, and written into the output
-as it arrives. Only a few tasks are in flight at once, so no process holds
-more than the output arrays (this one) or a window plus its halo (a worker).
+grids as it arrives: files the operating system pages (:func:`layers.blocks.disk_array`).
+Only a few tasks are in flight at once, so no process holds more than a few
+windows and their halos in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from layers.coverage import CoverageModel, CoverageResult
 from layers.coverage_windows import (
     WINDOW_PX,
+    Grids,
     WindowResult,
     WindowTask,
     run_window,
@@ -40,12 +42,23 @@ def run_model(
     model: CoverageModel,
     size: int = WINDOW_PX,
     on_result: Callable[[WindowResult], None] | None = None,
+    out: Callable[[], Grids] | None = None,
 ) -> CoverageResult:
-    """``model.run()``, on the Dask ``scheduler`` window by window when there is one."""
+    """``model.run()``, on the Dask ``scheduler`` window by window when there is one.
+
+    ``out()`` makes the grids windows are written into (see
+    :func:`layers.coverage_windows.run_windowed`); it is called only for a
+    windowed run.
+    """
     with dask_client(scheduler) as client:
         if client is None:
             return model.run()
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         return run_windowed(
-            model, size, dask_submit(client), in_flight=2 * n_workers, on_result=on_result
+            model,
+            size,
+            dask_submit(client),
+            in_flight=2 * n_workers,
+            on_result=on_result,
+            out=None if out is None else out(),
         )

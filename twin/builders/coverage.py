@@ -15,6 +15,7 @@ for the model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
@@ -24,8 +25,10 @@ import rasterio.features
 from pydantic import BaseModel, ConfigDict, Field
 from rasterio.warp import Resampling, reproject
 
+from layers.blocks import disk_array, exact_median, windows
 from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage_windows import Grids
 from layers.coverage_zones import RSRP_BANDS_DBM, coverage_polygons, coverage_share
 from layers.errors import LayerError
 from layers.raster import reproject_raster
@@ -127,7 +130,7 @@ def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
         workers=params.workers,
         keep=False,
     )
-    result = run_model(ctx.scheduler, model)
+    result = run_model(ctx.scheduler, model, out=lambda: _disk_grids(ctx, model.shape))
     for message in warnings + model.warnings:
         ctx.warn(message)
     for flag, count in result.flags.items():
@@ -135,6 +138,16 @@ def _build(ctx: BuildContext, params: CoverageBuildParams) -> Output:
             ctx.warn(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")
     zones = ctx.read_vector("zones") if "zones" in ctx.inputs else None
     return _output(ctx, params, model, result, zones)
+
+
+def _disk_grids(ctx: BuildContext, shape: tuple[int, int]) -> Grids:
+    """Output grids in files of the build's scratch dir, for a windowed run."""
+    d = ctx.scratch()
+    return (  # type: ignore[return-value]  # disk_array's dtype is a runtime argument
+        disk_array(d / "rsrp.npy", shape, np.float32, np.nan),
+        disk_array(d / "sinr.npy", shape, np.float32, np.nan),
+        disk_array(d / "serving.npy", shape, np.int32, -1),
+    )
 
 
 def _scenarios(sites: gpd.GeoDataFrame, params: CoverageBuildParams) -> gpd.GeoDataFrame:
@@ -205,18 +218,14 @@ def _output(
         region=result.region,
     ).iloc[0]
     share_pct = 100.0 * float(region["share"])
-    values = rsrp.data[0][np.isfinite(rsrp.data[0])]
-    sinr_values = sinr.data[0][np.isfinite(sinr.data[0])]
-    if not values.size:
-        raise BuildError(ctx.layer, "no pixel of the region receives any cell")
-    _check(ctx.layer, result)
     cells = model.cells
+    grid = _summary(ctx.layer, result, len(cells))
     stats: dict[str, float | int | str] = {
         "coverage_share_pct": round(share_pct, 2),
         "covered_km2": round(float(region["covered_km2"]), 3),
         "area_km2": round(float(region["area_km2"]), 3),
-        "mean_rsrp_dbm": round(float(values.mean(dtype=np.float64)), 2),
-        "median_sinr_db": round(float(np.median(sinr_values)), 2),
+        "mean_rsrp_dbm": round(grid.mean_rsrp, 2),
+        "median_sinr_db": round(grid.median_sinr, 2),
         "threshold_dbm": params.threshold_dbm,
         "sinr_threshold_db": params.sinr_threshold_db,
         "n_cells": len(cells),
@@ -250,7 +259,7 @@ def _output(
             style={"property": "threshold", "opacity": 0.4},
             description="Area at or above each RSRP/SINR threshold (nested polygons).",
         ),
-        "cells": _cells_layer(result, cells),
+        "cells": _cells_layer(result, cells, grid.served),
     }
     if zones is not None:
         extras["zones"] = _zones_layer(zones, result, params)
@@ -273,14 +282,17 @@ NODATA = -9999.0
 
 
 def _published(raster: RasterData) -> RasterData:
-    """The raster with NaN replaced by :data:`NODATA`.
+    """The raster with NaN replaced by :data:`NODATA`, in place, block by block.
 
     A finite nodata value is what every GIS client and tile renderer handles
     (a NaN fill value makes masked-array casts warn while rescaling to bytes).
+    Call it last: the model's result is changed.
     """
-    data = np.where(np.isnan(raster.data), np.float32(NODATA), raster.data).astype(np.float32)
+    for b in windows((raster.height, raster.width)):
+        block = raster.data[0][b.slices]
+        block[np.isnan(block)] = np.float32(NODATA)
     return RasterData(
-        data,
+        raster.data,
         raster.transform,
         raster.crs,
         NODATA,
@@ -290,10 +302,7 @@ def _published(raster: RasterData) -> RasterData:
     )
 
 
-def _cells_layer(result: CoverageResult, cells: pd.DataFrame) -> Output:
-    served = np.bincount(
-        result.serving.data[0][result.serving.data[0] >= 0].ravel(), minlength=len(cells)
-    )
+def _cells_layer(result: CoverageResult, cells: pd.DataFrame, served: np.ndarray) -> Output:
     px_km2 = result.rsrp.resolution[0] * result.rsrp.resolution[1] / 1e6
     cols = [
         "cell_id",
@@ -344,17 +353,40 @@ def _zones_layer(
     )
 
 
-def _check(layer: str, result: CoverageResult) -> None:
-    """Values in range before anything is published."""
-    r = result.rsrp.data[0]
-    finite = r[np.isfinite(r)]
-    if finite.size and (finite.max() > 30 or finite.min() < -200):
-        raise BuildError(layer, f"RSRP out of range: {finite.min():.1f}..{finite.max():.1f} dBm")
-    serving = result.serving.data[0]
-    if serving.max() >= len(result.cell_ids):
-        raise BuildError(layer, "serving cell index out of range")
-    if not np.array_equal(np.isfinite(r), serving >= 0):
-        raise BuildError(layer, "RSRP and serving cell rasters disagree on coverage")
+@dataclass
+class _Summary:
+    mean_rsrp: float
+    median_sinr: float
+    #: pixels served per cell index
+    served: np.ndarray
+
+
+def _summary(layer: str, result: CoverageResult, n_cells: int) -> _Summary:
+    """Statistics of the grids, read block by block, after checking their values."""
+    rsrp, sinr, serving = result.rsrp.data[0], result.sinr.data[0], result.serving.data[0]
+    blocks = windows(rsrp.shape)
+    total, count = 0.0, 0
+    lo, hi = np.inf, -np.inf
+    served = np.zeros(n_cells, dtype=np.int64)
+    for b in blocks:
+        r, s = rsrp[b.slices], serving[b.slices]
+        finite = np.isfinite(r)
+        values = r[finite]
+        if values.size:
+            total += float(values.sum(dtype=np.float64))
+            count += values.size
+            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+        if s.max() >= n_cells:
+            raise BuildError(layer, "serving cell index out of range")
+        if not np.array_equal(finite, s >= 0):
+            raise BuildError(layer, f"RSRP and serving cell rasters disagree on coverage ({b})")
+        served += np.bincount(s[s >= 0], minlength=n_cells)
+    if not count:
+        raise BuildError(layer, "no pixel of the region receives any cell")
+    if hi > 30 or lo < -200:
+        raise BuildError(layer, f"RSRP out of range: {lo:.1f}..{hi:.1f} dBm")
+    median = exact_median(lambda: (sinr[b.slices][np.isfinite(sinr[b.slices])] for b in blocks))
+    return _Summary(total / count, float("nan") if median is None else median, served)
 
 
 register(
