@@ -184,6 +184,7 @@ def clean_vector(
     rename: dict[str, str] | None = None,
     id_column: str | None = None,
     origin: str = "source",
+    allow_empty: bool = False,
 ) -> tuple[gpd.GeoDataFrame, CleanReport]:
     """Reproject, select and rename columns, drop empty and repair invalid geometries.
 
@@ -204,6 +205,9 @@ def clean_vector(
         A column whose values must be unique and non-null.
     origin
         Named in error messages (the file or layer the data came from).
+    allow_empty
+        Return an empty frame rather than raise when every geometry was dropped
+        (for one partition of a larger source, whose caller checks the whole).
 
     Returns
     -------
@@ -247,7 +251,7 @@ def clean_vector(
         else:
             report.dropped_invalid = int(invalid.sum())
             gdf = gdf[~invalid]
-    if len(gdf) == 0 and report.dropped_empty + report.dropped_invalid > 0:
+    if not allow_empty and len(gdf) == 0 and report.dropped_empty + report.dropped_invalid > 0:
         raise ValidationError(
             f"{origin}: no usable geometry ({report.dropped_empty} empty, "
             f"{report.dropped_invalid} invalid and unrepairable)"

@@ -46,7 +46,7 @@ from tiles.errors import TilesError
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
-from twin import artifacts
+from twin import _partitioned, artifacts
 from twin._executors import Running, open_executor
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
@@ -203,9 +203,15 @@ def run_job(job: Job) -> JobResult:
                 desc = artifacts.describe_raster(out.data)
             else:
                 fname = f"{stem}.parquet"
-                artifacts.write_vector(out.data, tmp / fname, meta)
-                artifacts.verify_vector(tmp / fname, out.data)
-                desc = artifacts.describe_vector(out.data)
+                if _partitioned.is_partitioned(out.data):
+                    # a Dask frame: written partition by partition, never whole in this process
+                    desc = _partitioned.write_partitioned(
+                        out.data, tmp / fname, meta, job.ctx.scheduler
+                    )
+                else:
+                    artifacts.write_vector(out.data, tmp / fname, meta)
+                    artifacts.verify_vector(tmp / fname, out.data)
+                    desc = artifacts.describe_vector(out.data)
             extra_files = {}
             if not key and fname.endswith(".parquet") and job.ctx.config.tiles.pmtiles:
                 extra_files["pmtiles"] = _write_pmtiles(tmp, fname, layer, job.ctx.config.tiles)

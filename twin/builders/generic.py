@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from layers.errors import LayerError
 from layers.raster import RESAMPLING, reproject_raster
-from layers.vector import clean_vector
+from layers.vector import CleanReport, clean_vector
+from twin._executors import dask_client
 from twin.builders import Builder, Output, register
+from twin.builders import _vector_dask as vd
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
 
@@ -36,6 +38,8 @@ def build_vector(ctx: BuildContext) -> Output:
     params = ctx.params
     assert isinstance(params, VectorParams)
     item = ctx.input("source")
+    if ctx.scheduler is not None:
+        return _build_vector_on_cluster(ctx, params)
     gdf = ctx.read_vector("source", to_crs=False)
     try:
         gdf, report = clean_vector(
@@ -50,13 +54,76 @@ def build_vector(ctx: BuildContext) -> Output:
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
     if params.clip_to_region and ctx.boundary is not None:
-        gdf = gdf.clip(ctx.boundary).reset_index(drop=True)
+        # sort: rows keep the source's order (not the spatial index's), as on a cluster
+        gdf = gdf.clip(ctx.boundary, sort=True).reset_index(drop=True)
+    _warn_report(ctx, report)
+    return Output(data=gdf, stats=dict(report.as_stats()))
+
+
+def _warn_report(ctx: BuildContext, report: CleanReport) -> None:
     if report.repaired or report.dropped_invalid or report.dropped_empty:
         ctx.warn(
-            f"{item.path}: repaired {report.repaired}, dropped {report.dropped_invalid} invalid "
-            f"and {report.dropped_empty} empty geometries"
+            f"{ctx.path('source')}: repaired {report.repaired}, dropped "
+            f"{report.dropped_invalid} invalid and {report.dropped_empty} empty geometries"
         )
-    return Output(data=gdf, stats=dict(report.as_stats()))
+
+
+def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
+    """The layer as a dask-geopandas frame read, cleaned and clipped partition by partition.
+
+    Only summaries reach this process (see :mod:`twin.builders._vector_dask`);
+    the frame is written partition by partition by :mod:`twin._partitioned`.
+    """
+    import dask
+    import dask.dataframe as dd
+    import dask_geopandas  # noqa: F401  (makes from_map give a dask-geopandas frame)
+
+    item = ctx.input("source")
+    src = item.source if item.kind == "source" else None
+    cleaning = vd.Cleaning(
+        crs=ctx.crs,
+        repair=params.repair,
+        columns=params.columns,
+        rename=params.rename or None,
+        origin=str(item.path),
+        boundary=ctx.boundary if params.clip_to_region else None,
+    )
+    try:
+        with dask_client(ctx.scheduler) as client:
+            workers = len(client.scheduler_info()["workers"])
+            parts = vd.plan_parts(
+                item.path,
+                layer=src.layer if src else None,
+                crs=src.crs if src else None,
+                x=src.x if src else None,
+                y=src.y if src else None,
+                npartitions=max(1, workers),
+            )
+            summaries = client.gather(
+                client.compute(
+                    [
+                        dask.delayed(vd.summarise)(
+                            dask.delayed(vd.clean_part)(p, cleaning), params.id
+                        )
+                        for p in parts
+                    ]
+                )
+            )
+        report = vd.total_report(summaries)
+        vd.check_whole(summaries, report, params.id, str(item.path))
+    except LayerError as exc:
+        raise BuildError(ctx.layer, str(exc)) from None
+    dtypes = vd.unify_dtypes(summaries)
+    frame = dd.from_map(
+        vd.load_part,
+        parts,
+        args=(cleaning, dtypes),
+        meta=vd.cast_part(summaries[0].empty, dtypes),
+        label="vector-part",
+        enforce_metadata=False,
+    )
+    _warn_report(ctx, report)
+    return Output(data=frame, stats=dict(report.as_stats()))
 
 
 class RasterParams(BaseModel):
@@ -99,7 +166,8 @@ def build_raster(ctx: BuildContext) -> Output:
 register(
     Builder(
         name="vector",
-        version="1",
+        # 2: clip_to_region keeps the source's row order
+        version="2",
         run=build_vector,
         params=VectorParams,
         inputs=("source",),

@@ -1,0 +1,287 @@
+"""Vector layers on a Dask LocalCluster of 2 workers equal the single-process build.
+
+The generic ``vector`` builder reads, cleans and clips by partitions of rows
+(dask-geopandas) and the layer is streamed into its GeoParquet a partition at
+a time (:mod:`twin._partitioned`).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import tracemalloc
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+
+from tests.twin import test_dask
+from tests.twin.test_dask import assert_same_layers
+from tiles.catalog import read_catalog
+from twin import artifacts
+from twin._partitioned import write_partitioned
+from twin.builders import _vector_dask as vd
+from twin.errors import BuildError
+from twin.workspace import Twin
+
+distributed = pytest.importorskip("distributed")
+#: a LocalCluster of 2 worker processes, one for this module
+cluster = test_dask.cluster
+from distributed.deploy.subprocess import SubprocessCluster  # noqa: E402
+
+dask_geopandas = pytest.importorskip("dask_geopandas")
+
+X0, Y0 = 480_000.0, 3_380_000.0
+
+TOML = """
+[region]
+name = "Partitions"
+crs = "EPSG:4549"
+boundary = "county"
+
+[sources.county]
+path = "sources/county.gpkg"
+
+[sources.parcels]
+path = "sources/parcels.gpkg"
+
+[sources.lines]
+path = "sources/lines.geojson"
+
+[sources.points]
+path = "sources/points.csv"
+
+[layers.parcels]
+builder = "vector"
+inputs = { source = "parcels" }
+params = { id = "pid", rename = { kind = "use" } }
+
+[layers.parcels_in_county]
+builder = "vector"
+inputs = { source = "parcels" }
+params = { clip_to_region = true, columns = ["pid", "kind", "floors"] }
+
+[layers.lines]
+builder = "vector"
+inputs = { source = "lines" }
+
+[layers.points]
+builder = "vector"
+inputs = { source = "points" }
+params = { id = "id" }
+
+[layers.parcels_again]
+builder = "vector"
+inputs = { source = "layers.parcels" }
+"""
+
+
+def parcels(n: int = 41) -> gpd.GeoDataFrame:
+    """Squares in EPSG:4326 with what cleaning must handle: bow-ties, empties, sparse columns."""
+    geoms: list[shapely.Geometry] = []
+    for i in range(n):
+        x, y = X0 + (i % 9) * 500.0, Y0 + (i // 9) * 500.0
+        if i % 7 == 3:  # a bow-tie: repaired into a MultiPolygon
+            geoms.append(Polygon([(x, y), (x + 400, y + 400), (x + 400, y), (x, y + 400)]))
+        elif i % 11 == 5:
+            geoms.append(Polygon())
+        else:
+            geoms.append(Polygon([(x, y), (x + 400, y), (x + 400, y + 400), (x, y + 400)]))
+    gdf = gpd.GeoDataFrame(
+        {
+            "pid": [f"P{i:03d}" for i in range(n)],
+            "kind": ["home" if i % 2 else "shop" for i in range(n)],
+            # text only in the first rows: all null in the last partition
+            "note": [f"n{i}" if i < 6 else None for i in range(n)],
+            # an integer column with a null in some partitions only
+            "floors": [None if i == 30 else i % 5 for i in range(n)],
+        },
+        geometry=geoms,
+        crs="EPSG:4549",
+    )
+    return gdf.to_crs(4326)
+
+
+def make_workspace(root: Path) -> None:
+    src = root / "sources"
+    src.mkdir(parents=True)
+    parcels().to_file(src / "parcels.gpkg", layer="parcels")
+    # the county covers part of the parcels, cutting some
+    county = Polygon([(X0 + 1200, Y0 - 100), (X0 + 3300, Y0 - 100), (X0 + 3300, Y0 + 1700)])
+    gpd.GeoDataFrame({"name": ["c"]}, geometry=[county], crs="EPSG:4549").to_file(
+        src / "county.gpkg", layer="county"
+    )
+    lines = [LineString([(X0 + i * 90, Y0), (X0 + i * 90 + 50, Y0 + 300)]) for i in range(17)]
+    gpd.GeoDataFrame(
+        {"name": [f"l{i}" for i in range(17)], "lanes": [i % 3 for i in range(17)]},
+        geometry=lines,
+        crs="EPSG:4549",
+    ).to_file(src / "lines.geojson", driver="GeoJSON")
+    pts = gpd.GeoSeries([Point(X0 + i * 100, Y0 + 50) for i in range(9)], crs=4549).to_crs(4326)
+    (src / "points.csv").write_text(
+        "id,lon,lat\n" + "".join(f"{i},{p.x:.7f},{p.y:.7f}\n" for i, p in enumerate(pts)),
+        encoding="utf-8",
+    )
+    (root / "twin.toml").write_text(TOML, encoding="utf-8")
+
+
+def test_vector_layers_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    make_workspace(one)
+    shutil.copytree(one, two)
+    a = Twin.open(one).build()
+    b = Twin.open(two).build(scheduler=cluster)
+    assert a.ok, a.failed
+    assert b.ok, b.failed
+    assert {k: [w.replace(str(one), "") for w in v] for k, v in a.warnings.items()} == {
+        k: [w.replace(str(two), "") for w in v] for k, v in b.warnings.items()
+    }
+    assert_same_layers(one, two)
+    ca, cb = read_catalog(one / "build/catalog.json"), read_catalog(two / "build/catalog.json")
+    for name, ea in ca.layers.items():
+        eb = cb.layers[name]
+        assert (ea.bounds, ea.fields, ea.geometry_type, ea.count) == (
+            eb.bounds,
+            eb.fields,
+            eb.geometry_type,
+            eb.count,
+        ), name
+        fa, fb = (ws / "build" / e.artifacts["data"] for ws, e in ((one, ea), (two, eb)))
+        sa, sb = pq.read_schema(fa), pq.read_schema(fb)
+        assert sa.equals(sb), name  # the same arrow types, all-null partitions included
+        assert json.loads(sa.metadata[b"geo"]) == json.loads(sb.metadata[b"geo"]), name
+    # what the cluster had to get right, checked against the source itself
+    src = parcels()
+    stats = ca.layers["parcels"].stats
+    assert stats["dropped_empty"] == int(src.geometry.is_empty.sum()) > 0
+    assert stats["repaired"] == int((~src.geometry.is_valid & ~src.geometry.is_empty).sum()) > 0
+    back = gpd.read_parquet(two / "build" / cb.layers["parcels"].artifacts["data"])
+    kept = src[~src.geometry.is_empty]
+    assert list(back["pid"]) == list(kept["pid"])
+    assert str(back["note"].dtype) == "str"
+    assert list(back["note"].dropna()) == list(kept["note"].dropna())
+    assert str(back["floors"].dtype) == "float64" and back["floors"].isna().sum() == 1
+    clipped = gpd.read_parquet(two / "build" / cb.layers["parcels_in_county"].artifacts["data"])
+    county = gpd.read_file(two / "sources/county.gpkg").geometry.iloc[0]
+    assert 0 < len(clipped) < len(back)
+    assert shapely.covered_by(clipped.geometry.values, county.buffer(1e-6)).all()
+    # the source's order is kept through the clip
+    order = [list(back["pid"]).index(p) for p in clipped["pid"]]
+    assert order == sorted(order)
+
+
+def test_a_duplicate_id_across_partitions_is_one_error(tmp_path: Path, cluster: str) -> None:
+    messages = []
+    for name, scheduler in (("one", None), ("two", cluster)):
+        root = tmp_path / name
+        make_workspace(root)
+        gdf = parcels()
+        gdf.loc[len(gdf) - 1, "pid"] = "P000"  # first row's id, in the last partition
+        gdf.to_file(root / "sources/parcels.gpkg", layer="parcels")
+        with pytest.raises(BuildError) as info:
+            Twin.open(root).build(["parcels"], scheduler=scheduler)
+        report = info.value.report  # type: ignore[attr-defined]
+        assert list(report.failed) == ["parcels"]
+        messages.append(report.failed["parcels"].replace(str(root), ""))
+        assert not (root / "build/catalog.json").exists() or not Twin.open(root).catalog.layers
+    # the same one line as the single-process build
+    assert messages[0] == messages[1]
+    assert "id column 'pid' has 1 duplicate value(s), first 'P000'" in messages[1]
+    assert "\n" not in messages[1]
+
+
+def test_unusable_partitions_alone_are_not_an_error(tmp_path: Path, cluster: str) -> None:
+    # every geometry of the first partition is empty: the layer holds the others
+    root = tmp_path / "ws"
+    make_workspace(root)
+    gdf = parcels(12)
+    gdf.loc[:5, "geometry"] = Polygon()
+    gdf.to_file(root / "sources/parcels.gpkg", layer="parcels")
+    report = Twin.open(root).build(["parcels"], scheduler=cluster)
+    assert report.ok, report.failed
+    entry = Twin.open(root).catalog.layers["parcels"]
+    assert entry.count == int((~gdf.geometry.is_empty).sum())
+    assert entry.stats["dropped_empty"] == int(gdf.geometry.is_empty.sum())
+
+
+def _frame(path: Path, rows_per_partition: int) -> tuple[object, list[vd.Part]]:
+    import dask.dataframe as dd
+
+    parts = vd.plan_parts(path, None, None, None, None, 1, rows_per_partition)
+    cleaning = vd.Cleaning("EPSG:4549", True, None, None, str(path), None)
+    summaries = [vd.summarise(vd.clean_part(p, cleaning), None) for p in parts]
+    dtypes = vd.unify_dtypes(summaries)
+    meta = vd.cast_part(summaries[0].empty, dtypes)
+    frame = dd.from_map(vd.load_part, parts, args=(cleaning, dtypes), meta=meta)
+    return frame, parts
+
+
+def test_the_writer_holds_one_partition_at_a_time(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    n = 12000
+    # lines of 40 vertices: geometry dominates the frame's size
+    xy = rng.uniform(0, 5000, size=(n, 40, 2)) + np.array([X0, Y0])
+    gdf = gpd.GeoDataFrame(
+        {"k": np.arange(n), "s": [f"road {i}" for i in range(n)]},
+        geometry=shapely.linestrings(xy),
+        crs="EPSG:4549",
+    )
+    src = tmp_path / "lines.parquet"
+    gdf.to_parquet(src, row_group_size=700)
+    frame, parts = _frame(src, rows_per_partition=500)
+    assert len(parts) == 24
+    whole = frame.compute(scheduler="synchronous")
+    whole_bytes = len(pickle.dumps(whole))
+    single = tmp_path / "single.parquet"
+    artifacts.write_vector(whole, single, {"layer": "x"})
+    del whole
+    out = tmp_path / "streamed.parquet"
+    # the scheduler in a process of its own, so this one holds only the writer's allocations
+    with (
+        SubprocessCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+        ) as sub,
+        distributed.Client(sub),
+    ):
+        tracemalloc.start()
+        try:
+            desc = write_partitioned(frame, out, {"layer": "x"}, sub.scheduler_address, 200)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    # each partition of 500 rows became row groups of at most 200: 3 per partition
+    meta = pq.ParquetFile(out).metadata
+    assert meta.num_row_groups == 3 * len(parts)
+    assert [meta.row_group(i).num_rows for i in range(4)] == [200, 200, 100, 200]
+    # this process never held anything close to the layer: a partition is 1/24 of it, and
+    # writing one (received bytes, frame, WKB, arrow table) takes a few times that
+    assert peak < whole_bytes / 4, (peak, whole_bytes)
+    a, b = gpd.read_parquet(single), gpd.read_parquet(out)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), b.drop(columns="geometry").pipe(pd.DataFrame)
+    )
+    assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb())
+    assert pq.read_schema(single).equals(pq.read_schema(out), check_metadata=True)
+    assert desc == artifacts.describe_vector(a)
+    # the bbox covering columns hold the same values
+    assert pq.read_table(single, columns=["bbox"]).equals(pq.read_table(out, columns=["bbox"]))
+
+
+def test_a_bad_partition_is_named(tmp_path: Path) -> None:
+    import dask.dataframe as dd
+
+    ok = gpd.GeoDataFrame({"v": [1]}, geometry=[Point(X0, Y0)], crs="EPSG:4549")
+    bad = gpd.GeoDataFrame({"v": [2]}, geometry=[Point()], crs="EPSG:4549")
+    frame = dd.from_map(lambda g: g, [ok, bad], meta=ok.iloc[:0])
+    with pytest.raises(artifacts.ArtifactCheckError, match=r"partition 1: 1 empty or missing"):
+        write_partitioned(frame, tmp_path / "x.parquet", {})
+    assert not (tmp_path / "x.parquet").exists()

@@ -1,0 +1,287 @@
+"""Write a partitioned (dask-geopandas) layer into one GeoParquet, a partition at a time.
+
+A builder running on a Dask cluster may return a lazy dask-geopandas frame
+(the generic ``vector`` builder does). :func:`write_partitioned` computes its
+partitions one after the other on the cluster, checks each as
+:func:`twin.artifacts.check_vector` checks a whole layer, and appends it to
+the file as row groups: this process holds one partition (and the next one
+in flight), never the layer.
+
+The file holds what :func:`twin.artifacts.write_vector` would write for the
+concatenated partitions: the same columns and arrow types, the same WKB and
+bbox covering values, and GeoParquet 1.1 ``geo`` metadata with the same
+content (total bbox and geometry types accumulated over the partitions). Only
+the row-group layout differs: a row group never spans two partitions.
+
+The ``geo`` metadata can only be known after the last partition, while
+pyarrow serialises the arrow schema (with its metadata, which is where
+GeoParquet readers look) when the file is closed. The writer therefore adds
+the final schema, metadata included, as the file's ``ARROW:schema`` key
+before closing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from pyproj import CRS
+
+from twin import artifacts
+from twin._executors import dask_client
+
+#: Partitions computed ahead of the one being written (each waits on its worker).
+AHEAD = 2
+
+
+def is_partitioned(data: object) -> bool:
+    """Whether ``data`` is a partitioned (Dask) frame rather than an in-memory layer."""
+    return hasattr(data, "npartitions") and hasattr(data, "to_delayed")
+
+
+@dataclass
+class _Totals:
+    """What is known of the layer once every partition is written."""
+
+    count: int = 0
+    bounds: np.ndarray = field(default_factory=lambda: np.array([np.inf, np.inf, -np.inf, -np.inf]))
+    geom_types: set[str] = field(default_factory=set)
+    row_groups: int = 0
+
+
+def write_partitioned(
+    frame: Any,
+    path: Path,
+    metadata: dict[str, Any],
+    scheduler: str | None = None,
+    row_group_size: int = 65536,
+) -> dict[str, Any]:
+    """Write ``frame`` partition by partition as GeoParquet 1.1, read it back, describe it.
+
+    Parameters
+    ----------
+    frame
+        A dask-geopandas GeoDataFrame.
+    path
+        The ``.parquet`` file to write.
+    metadata
+        The project's metadata (as :func:`twin.artifacts.write_vector` takes it).
+    scheduler
+        The Dask scheduler to compute on (inside a worker: a worker client);
+        None: compute here, one partition at a time.
+    row_group_size
+        Largest row group; a partition with more rows is written as several.
+
+    Returns
+    -------
+    The catalog fields, as :func:`twin.artifacts.describe_vector` gives them.
+
+    Raises
+    ------
+    twin.artifacts.ArtifactCheckError
+        A partition breaks a rule (naming the partition and the row within it),
+        or the file does not read back as written.
+    """
+    meta = frame._meta
+    if meta.crs is None:
+        raise artifacts.ArtifactCheckError("the output has no CRS")
+    crs = CRS.from_user_input(meta.crs)
+    totals = _Totals()
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    empty: pa.Table | None = None
+    try:
+        for i, part in enumerate(_partitions(frame, scheduler)):
+            table = _table(part, i, crs)
+            empty = table.slice(0, 0)
+            if len(part) and writer is None:
+                # from the first rows: an empty partition knows no type for object columns
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            if len(part):
+                assert writer is not None and schema is not None
+                table = _conform(table, schema, i)
+                writer.write_table(table, row_group_size=row_group_size)
+                totals.row_groups += -(-len(part) // row_group_size)
+                totals.count += len(part)
+                b = shapely.total_bounds(np.asarray(part.geometry.values))
+                totals.bounds = np.concatenate(
+                    [np.minimum(totals.bounds[:2], b[:2]), np.maximum(totals.bounds[2:], b[2:])]
+                )
+                totals.geom_types.update(part.geom_type.unique().tolist())
+            fields = artifacts.field_types(part)
+            geom_name = part.geometry.name
+            columns = list(part.columns)
+            del part, table
+        if writer is None:
+            if empty is None:
+                raise artifacts.ArtifactCheckError("the output has no partitions")
+            schema = empty.schema  # every partition is empty: a file of 0 rows
+            writer = pq.ParquetWriter(path, schema, compression="zstd")
+        assert schema is not None
+        final = _final_schema(schema, geom_name, crs, totals, metadata)
+        # The arrow schema pyarrow stores at close is the one given at open; the final one
+        # carries the metadata GeoParquet readers look for.
+        writer.add_key_value_metadata(
+            {
+                **{k.decode(): v.decode() for k, v in (final.metadata or {}).items()},
+                "ARROW:schema": base64.b64encode(final.serialize().to_pybytes()).decode(),
+            }
+        )
+        writer.close()
+        writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+            path.unlink(missing_ok=True)
+    artifacts._fsync(path)
+    verify_partitioned(path, crs, columns, totals.count)
+    return {
+        "crs": crs.to_string(),
+        "bounds": artifacts.wgs84_bounds(tuple(totals.bounds) if totals.count else _nan4(), crs),
+        "fields": fields,
+        "geometry_type": _geometry_type(totals.geom_types),
+        "count": totals.count,
+    }
+
+
+def _nan4() -> tuple[float, float, float, float]:
+    return (np.nan, np.nan, np.nan, np.nan)
+
+
+def _partitions(frame: Any, scheduler: str | None) -> Any:
+    """The computed partitions in order, at most ``AHEAD`` more in flight on the cluster."""
+    parts = frame.to_delayed()
+    with dask_client(scheduler) as client:
+        if client is None:
+            for d in parts:
+                yield d.compute(scheduler="synchronous")
+            return
+        pending: deque[Any] = deque()
+        queue = iter(parts)
+        for d in queue:
+            pending.append(client.compute(d))
+            if len(pending) > AHEAD:
+                break
+        while pending:
+            future = pending.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append(client.compute(nxt))
+            part = future.result()
+            future.release()
+            yield part
+
+
+def _table(part: gpd.GeoDataFrame, index: int, crs: CRS) -> pa.Table:
+    """One partition as :func:`twin.artifacts.write_vector` lays a layer out (no metadata)."""
+    try:
+        artifacts.check_vector(part)
+    except artifacts.ArtifactCheckError as exc:
+        raise artifacts.ArtifactCheckError(f"partition {index}: {exc}") from None
+    if not CRS.from_user_input(part.crs).equals(crs):
+        raise artifacts.ArtifactCheckError(f"partition {index}: CRS differs from the layer's")
+    geom_col = part.geometry.name
+    geoms = np.asarray(part.geometry.values)
+    bounds = shapely.bounds(geoms)
+    table = pa.Table.from_pandas(pd.DataFrame(part.drop(columns=[geom_col])), preserve_index=False)
+    position = list(part.columns).index(geom_col)
+    table = table.add_column(position, geom_col, pa.array(shapely.to_wkb(geoms), pa.binary()))
+    bbox = pa.StructArray.from_arrays(
+        [pa.array(bounds[:, i], pa.float64()) for i in range(4)],
+        names=["xmin", "ymin", "xmax", "ymax"],
+    )
+    table = table.append_column("bbox", bbox)
+    return table.replace_schema_metadata(None)
+
+
+def _conform(table: pa.Table, schema: pa.Schema, index: int) -> pa.Table:
+    """``table`` in the file's schema: a column all null in one partition is cast."""
+    if table.schema.equals(schema):
+        return table
+    if table.schema.names != schema.names:
+        raise artifacts.ArtifactCheckError(
+            f"partition {index}: columns {table.schema.names}, earlier partitions {schema.names}"
+        )
+    for name in schema.names:
+        have, want = table.schema.field(name).type, schema.field(name).type
+        if have != want and not pa.types.is_null(have):
+            raise artifacts.ArtifactCheckError(
+                f"partition {index}: column {name!r} is {have}, earlier partitions {want}"
+            )
+    return table.cast(schema)
+
+
+def _final_schema(
+    schema: pa.Schema, geom_col: str, crs: CRS, totals: _Totals, metadata: dict[str, Any]
+) -> pa.Schema:
+    """The schema with the ``geo`` and project metadata that ``write_vector`` writes."""
+    bbox = [float(v) for v in totals.bounds] if totals.count else [float("nan")] * 4
+    geo = {
+        "version": "1.1.0",
+        "primary_column": geom_col,
+        "columns": {
+            geom_col: {
+                "encoding": "WKB",
+                "geometry_types": sorted(totals.geom_types),
+                "crs": crs.to_json_dict(),
+                "bbox": bbox,
+                "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}},
+            }
+        },
+    }
+    return schema.with_metadata(
+        {
+            b"geo": json.dumps(geo).encode(),
+            artifacts.METADATA_KEY.encode(): json.dumps(metadata, sort_keys=True).encode(),
+        }
+    )
+
+
+def _geometry_type(kinds: set[str]) -> str:
+    """As :func:`twin.artifacts.geometry_type`, from the types seen in every partition."""
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    bases = {k.removeprefix("Multi") for k in kinds}
+    if len(bases) == 1:
+        return "Multi" + bases.pop()
+    return "Geometry"
+
+
+def verify_partitioned(path: Path, crs: CRS, columns: list[str], count: int) -> None:
+    """Open the written file's footer and check rows, CRS and columns; decode every row group.
+
+    Reads one row group at a time, so checking costs no more memory than writing.
+    """
+    pf = pq.ParquetFile(path)
+    if pf.metadata.num_rows != count:
+        raise artifacts.ArtifactCheckError(
+            f"{path}: read back {pf.metadata.num_rows} rows, wrote {count}"
+        )
+    geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+    try:
+        back_crs = CRS.from_json_dict(geo["columns"][geo["primary_column"]]["crs"])
+    except (KeyError, TypeError):
+        raise artifacts.ArtifactCheckError(f"{path}: no GeoParquet metadata") from None
+    if not back_crs.equals(crs):
+        raise artifacts.ArtifactCheckError(f"{path}: CRS did not survive the round trip")
+    names = [n for n in pf.schema_arrow.names if n != "bbox"]
+    if names != columns:
+        raise artifacts.ArtifactCheckError(
+            f"{path}: columns changed on the round trip: wrote {columns}, read {names}"
+        )
+    geom_col = geo["primary_column"]
+    for i in range(pf.metadata.num_row_groups):
+        wkb = pf.read_row_group(i, columns=[geom_col]).column(0)
+        if shapely.is_missing(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))).any():
+            raise artifacts.ArtifactCheckError(f"{path}: row group {i} does not decode")

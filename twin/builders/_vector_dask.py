@@ -1,0 +1,280 @@
+"""The generic ``vector`` layer as a dask-geopandas frame: read and cleaned by partitions.
+
+With a Dask scheduler (``twin build --scheduler``) the ``vector`` builder does
+not read its source in the job process. It plans partitions of rows, and each
+partition is read, cleaned (:func:`layers.vector.clean_vector`) and clipped on
+a worker. The job process sees only small summaries (row and repair counts,
+column dtypes, the id column) and returns the lazy frame; the layer is written
+partition by partition by :mod:`twin._partitioned`.
+
+Each row is cleaned on its own, so the partitions concatenated in order hold
+the same rows, in the same order, with the same values as the single-process
+build. What is not per row is done across partitions here: the cleaning
+report is summed, ids are checked unique over the whole id column, "no usable
+geometry" is judged on the whole source, and column dtypes are unified (a
+partition whose text column happens to be all null reads as ``object``, one
+whose integer column has a null reads as ``float64``: the whole source reads
+as ``str`` / ``float64``, and so must every partition).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pyogrio
+from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet decoding
+from pyproj import CRS
+
+from layers.errors import SourceError, ValidationError
+from layers.vector import CleanReport, check_unique_ids, clean_vector, read_vector
+
+#: Rows per partition for large sources (the row-group size of the written GeoParquet).
+ROWS_PER_PARTITION = 65536
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start:stop`` of a source, and how to read and clean them (picklable)."""
+
+    path: str
+    how: str  # "ogr", "parquet" or "whole" (read all, keep start:stop)
+    layer: str | None
+    crs: str | None
+    x: str | None
+    y: str | None
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """The ``vector`` builder's parameters for :func:`clean_part` (picklable)."""
+
+    crs: CRS | str
+    repair: bool
+    columns: list[str] | None
+    rename: dict[str, str] | None
+    origin: str
+    boundary: gpd.GeoDataFrame | None
+
+
+def plan_parts(
+    path: Path,
+    layer: str | None,
+    crs: str | None,
+    x: str | None,
+    y: str | None,
+    npartitions: int,
+    rows_per_partition: int = ROWS_PER_PARTITION,
+) -> list[Part]:
+    """Partitions of about equal rows: at least ``npartitions`` (one per worker) when rows allow.
+
+    OGR sources are read by feature ranges and GeoParquet by the row groups
+    a range covers; a CSV of points is read whole by one worker (its column
+    types are inferred from every row), as one partition.
+    """
+    suffix = path.suffix.lower()
+    if not path.exists() or suffix in (".csv", ".tsv", ".txt"):
+        return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
+    if suffix == ".parquet":
+        how, total = "parquet", _parquet_rows(path)
+    else:
+        how, total = "ogr", _ogr_rows(path, layer)
+    if total <= 0:
+        # nothing to split (or a driver that cannot count): one partition reads it all
+        return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
+    n = max(math.ceil(total / rows_per_partition), min(total, npartitions))
+    size = math.ceil(total / n)
+    return [
+        Part(str(path), how, layer, crs, x, y, start, min(start + size, total))
+        for start in range(0, total, size)
+    ]
+
+
+def _ogr_rows(path: Path, layer: str | None) -> int:
+    try:
+        return int(pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"])
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError):
+        return -1  # the whole read names the problem as the single-process build does
+
+
+def _parquet_rows(path: Path) -> int:
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return -1
+
+
+def read_part(part: Part) -> gpd.GeoDataFrame:
+    """Rows ``part.start:part.stop`` of the source, indexed by their row in the whole source."""
+    path = Path(part.path)
+    if part.how == "whole":
+        return read_vector(path, layer=part.layer, crs=part.crs, x=part.x, y=part.y)
+    if part.how == "parquet":
+        gdf = _parquet_rows_slice(path, part.start, part.stop)
+    else:
+        try:
+            gdf = gpd.read_file(
+                path,
+                layer=part.layer,
+                engine="pyogrio",
+                skip_features=part.start,
+                max_features=part.stop - part.start,
+            )
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise SourceError(f"{path}: cannot read as a vector source: {exc}") from None
+    if gdf.crs is None:
+        if part.crs is None:
+            raise SourceError(f"{path}: declares no CRS; set 'crs' on the source")
+        gdf = gdf.set_crs(CRS.from_user_input(part.crs))
+    gdf.index = pd.RangeIndex(part.start, part.start + len(gdf))
+    return gdf
+
+
+def _parquet_rows_slice(path: Path, start: int, stop: int) -> gpd.GeoDataFrame:
+    """Rows ``start:stop`` of a GeoParquet file, reading only the row groups they span."""
+    pf = pq.ParquetFile(path)
+    groups, first, offset = [], None, 0
+    for i in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if offset + n > start and offset < stop:
+            groups.append(i)
+            first = offset if first is None else first
+        offset += n
+    columns = pf.schema_arrow.names
+    geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+    covering = geo.get("columns", {}).get(geo.get("primary_column"), {}).get("covering", {})
+    if "bbox" in covering:  # as geopandas.read_parquet: the covering is no column of the layer
+        columns = [c for c in columns if c != covering["bbox"]["xmin"][0]]
+    table = pf.read_row_groups(groups, columns=columns)
+    return _arrow_to_geopandas(table.slice(start - (first or 0), stop - start))
+
+
+def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
+    """Read, clean and clip one partition; its report rides in ``attrs["clean_report"]``."""
+    gdf = read_part(part)
+    out, report = clean_vector(
+        gdf,
+        cleaning.crs,
+        repair=cleaning.repair,
+        columns=cleaning.columns,
+        rename=cleaning.rename,
+        origin=cleaning.origin,
+        allow_empty=True,
+    )
+    if cleaning.boundary is not None:
+        # sort: rows keep the source's order, whatever the spatial index's order
+        out = out.clip(cleaning.boundary, sort=True)
+    out = out.reset_index(drop=True)
+    out.attrs["clean_report"] = report.as_stats()
+    return out
+
+
+@dataclass
+class Summary:
+    """What the job process learns of one cleaned partition."""
+
+    rows: int
+    report: dict[str, int]
+    dtypes: dict[str, Any]
+    ids: pd.Series | None
+    empty: gpd.GeoDataFrame
+    """The partition's first 0 rows: its columns, dtypes and CRS."""
+
+
+def summarise(gdf: gpd.GeoDataFrame, id_column: str | None) -> Summary:
+    """A partition's row count, cleaning report, dtypes and (only) its id column."""
+    ids = None
+    if id_column is not None and id_column in gdf.columns:
+        ids = gdf[id_column].reset_index(drop=True)
+    elif id_column is not None:
+        ids = pd.Series([], dtype=object, name=None)  # absent: reported by check_ids
+    return Summary(
+        rows=len(gdf),
+        report=dict(gdf.attrs.get("clean_report", {})),
+        dtypes=dict(gdf.dtypes.items()),
+        ids=ids,
+        empty=gdf.iloc[:0],
+    )
+
+
+def total_report(summaries: list[Summary]) -> CleanReport:
+    """The cleaning report of the whole source: the partitions' reports summed."""
+    report = CleanReport()
+    for s in summaries:
+        report.dropped_empty += s.report.get("dropped_empty", 0)
+        report.repaired += s.report.get("repaired", 0)
+        report.dropped_invalid += s.report.get("dropped_invalid", 0)
+    return report
+
+
+def check_whole(
+    summaries: list[Summary], report: CleanReport, id_column: str | None, origin: str
+) -> None:
+    """The checks :func:`clean_vector` makes on a whole source, made across partitions."""
+    rows = sum(s.rows for s in summaries)
+    if rows == 0 and report.dropped_empty + report.dropped_invalid > 0:
+        raise ValidationError(
+            f"{origin}: no usable geometry ({report.dropped_empty} empty, "
+            f"{report.dropped_invalid} invalid and unrepairable)"
+        )
+    if id_column is None:
+        return
+    if not all(id_column in s.dtypes for s in summaries):
+        raise ValidationError(f"{origin}: no id column {id_column!r}")
+    ids = pd.concat([s.ids for s in summaries if s.ids is not None], ignore_index=True)
+    check_unique_ids(pd.DataFrame({id_column: ids}), id_column, origin)
+
+
+def unify_dtypes(summaries: list[Summary]) -> dict[str, Any]:
+    """The dtype each column has when the whole source is read at once.
+
+    pyogrio reads a text column whose values in the rows read are all null as
+    ``object``, and an integer column with a null among them as ``float64``;
+    read whole, the column is text (``str``) or ``float64`` as soon as one
+    partition says so.
+    """
+    columns = list(summaries[0].dtypes)
+    out: dict[str, Any] = {}
+    for col in columns:
+        seen = [s.dtypes[col] for s in summaries if s.rows]
+        seen = seen or [summaries[0].dtypes[col]]
+        first = seen[0]
+        if all(d == first for d in seen):
+            out[col] = first
+            continue
+        strings = [d for d in seen if isinstance(d, pd.StringDtype)]
+        if strings and all(isinstance(d, pd.StringDtype) or d == np.dtype(object) for d in seen):
+            out[col] = strings[0]
+        elif all(
+            pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in seen
+        ):
+            out[col] = np.dtype("float64")
+        else:
+            out[col] = np.dtype(object)
+    return out
+
+
+def cast_part(gdf: gpd.GeoDataFrame, dtypes: dict[str, Any]) -> gpd.GeoDataFrame:
+    """``gdf`` with the unified column dtypes (the geometry is left alone)."""
+    change = {
+        c: d
+        for c, d in dtypes.items()
+        if c != gdf.geometry.name and c in gdf.columns and gdf[c].dtype != d
+    }
+    out = gdf.astype(change) if change else gdf
+    out.attrs = {}
+    return out
+
+
+def load_part(part: Part, cleaning: Cleaning, dtypes: dict[str, Any]) -> gpd.GeoDataFrame:
+    """One partition of the layer as published: read, cleaned, clipped, with unified dtypes."""
+    return cast_part(clean_part(part, cleaning), dtypes)
