@@ -46,7 +46,7 @@ from layers._coverage_sum import BandSum, band_sums_in_processes, can_fork
 from layers.antenna import sector_gain_trig
 from layers.errors import ParameterError, SourceError
 from layers.propagation import VALIDITY, C, Flag, los_nlos, los_probability
-from layers.terrain import K_FACTOR, sweep
+from layers.terrain import K_FACTOR, site_window, sweep
 from layers.types import RasterData
 
 THERMAL_NOISE_DBM_HZ = -174.0
@@ -364,6 +364,10 @@ class CoverageModel:
             radius,
             C / (cell["fc_ghz"] * 1e9),
             p.k_factor if p.terrain else np.inf,
+            # only the region's pixels are kept: a window task's region is its window
+            wanted=self.region[
+                site_window(self.shape, cell["row"], cell["col"], radius / self.resolution)
+            ],
         )
         rows, cols = view.rows, view.cols
         rr, cc = np.nonzero(view.inside & self.region[rows, cols])

@@ -123,6 +123,7 @@ def sweep(
     radius: float,
     wavelength: float,
     k_factor: float = K_FACTOR,
+    wanted: NDArray[np.bool_] | None = None,
 ) -> TerrainView:
     """Line of sight and diffraction loss from one antenna to every pixel within ``radius``.
 
@@ -140,6 +141,10 @@ def sweep(
         Carrier wavelength, m.
     k_factor
         Effective earth radius factor (``inf`` for a flat earth).
+    wanted
+        Optional mask over the site's window (:func:`site_window`): the pixels whose
+        diffraction loss is needed. Others still read the terrain (their ray's
+        profile) but get no loss computed; the wanted pixels' values do not change.
     """
     step = float(resolution)
     radius_px = radius / step
@@ -164,7 +169,7 @@ def sweep(
     valid = inside & (j >= 0)
     flat = k * n_steps + np.minimum(j, n_steps - 1)
     used = np.zeros(n_rays * n_steps, dtype=bool)
-    used[flat[valid]] = True
+    used[flat[valid if wanted is None else valid & wanted]] = True
 
     # Sample a contiguous copy of the window: the rays fan out in every direction and
     # gathers from a small array stay in cache.

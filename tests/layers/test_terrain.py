@@ -125,3 +125,20 @@ def test_earth_curvature_hides_the_ground_at_20_km():
     # deeper into the shadow, more loss
     _, r19 = at(curved, 19)
     assert curved.diffraction_db[r20, col] > curved.diffraction_db[r19, col] > 0
+
+
+def test_wanted_pixels_keep_their_values_and_only_they_get_losses():
+    rng = np.random.default_rng(5)
+    dem = (rng.random((161, 161)) * 60).astype(np.float32)
+    args = (dem, 10.0, 80.5, 80.5, 30.0, 1.5, 700.0, 0.086)
+    whole = sweep(*args)
+    wanted = np.zeros(whole.inside.shape, dtype=bool)
+    wanted[10:40, 100:150] = True  # one window north-east of the site
+    part = sweep(*args, wanted=wanted)
+    on = wanted & whole.inside
+    assert whole.blocked[on].any()  # the window has diffracted pixels to compare
+    np.testing.assert_array_equal(part.blocked[on], whole.blocked[on])
+    np.testing.assert_array_equal(part.diffraction_db[on], whole.diffraction_db[on])
+    # rays that never reach the window were not worked out
+    off = ~wanted & whole.inside & whole.blocked
+    assert (part.diffraction_db[off] == 0).mean() > (whole.diffraction_db[off] == 0).mean()
