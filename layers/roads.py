@@ -29,18 +29,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
+from layers import _roads_parts as _parts
 from layers import _roads_tags as tags
 from layers._osm_reader import WAY_KEYS, is_osm_path, read_osm_ways
 from layers._roads_filters import NETWORK_TYPES, highway_exclude, network_mask
+from layers._roads_parts import MapParts
 from layers._roads_simplify import consolidate, simplify
 from layers._roads_topology import component_labels, edge_keys, split_lines
 from layers._roads_zones import edge_coverage, zone_figures
@@ -109,6 +110,8 @@ def read_osm_roads(
     simplify: bool = True,
     consolidate_m: float | None = None,
     clip: shapely.Geometry | None = None,
+    map_parts: MapParts = map,
+    partitions: int = 1,
 ) -> RoadNetwork:
     """Read the road network of an OSM file.
 
@@ -128,6 +131,11 @@ def read_osm_roads(
     clip
         A polygon in ``crs``: nodes outside it are treated as missing, so ways
         are kept as far as they run inside.
+    map_parts, partitions
+        The per-way stages (projection, tag normalisation) run on ``partitions``
+        spatial partitions of the ways through ``map_parts`` (a ``map``; the
+        ``roads`` builder passes one that runs them on a Dask cluster); the
+        network is the same whatever the partitions (see :mod:`layers._roads_parts`).
 
     Raises
     ------
@@ -152,16 +160,12 @@ def read_osm_roads(
     if not present.any():
         raise SourceError(f"{path}: the roads reference no node the file contains")
     work_crs = _working_crs(crs, lon[present], lat[present])
-    x, y = _to_working(work_crs).transform(lon, lat)
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     t = {k: v[keep] for k, v in ways.tags.items()}
-    attrs = _normalise(
-        osm_id=ways.way_id[keep],
-        highway=t["highway"],
-        road_class=tags.road_class(t["highway"]),
-        values=t,
-        network=network,
-    )
+    osm_id = ways.way_id[keep]
+    parts = _parts.spatial_partitions(offsets, lon, partitions)
+    work = _parts.batches(parts, offsets, osm_id, lon, lat, t, work_crs, network)
+    x, y, attrs = _parts.assemble(map_parts(_parts.way_stage, work), offsets)
+    del work
     net = build_network(
         offsets,
         ways.node_id[slot_keep],
@@ -404,30 +408,7 @@ def _normalise(
     values: dict[str, np.ndarray],
     network: str,
 ) -> pd.DataFrame:
-    n = len(osm_id)
-    none = np.full(n, None, dtype=object)
-    get = lambda key: values.get(key, none)  # noqa: E731
-    if network == "walk":  # osmnx: walking ignores one-way rules
-        oneway, direction = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8)
-    else:
-        oneway, direction = tags.oneway(get("oneway"), get("junction"))
-    return pd.DataFrame(
-        {
-            "osm_id": np.asarray(osm_id, dtype=np.int64),
-            "highway": np.asarray(highway, dtype=object),
-            "road_class": road_class,
-            "name": tags.text(get("name")),
-            "ref": tags.text(get("ref")),
-            "lanes": tags.lanes(get("lanes")),
-            "maxspeed": tags.maxspeed_kph(get("maxspeed")),
-            "oneway": oneway,
-            "direction": direction,
-            "bridge": tags.flag(get("bridge")),
-            "tunnel": tags.flag(get("tunnel")),
-            "surface": tags.text(get("surface")),
-            "layer": tags.layer(get("layer")),
-        }
-    )
+    return pd.DataFrame(_parts.normalise_columns(osm_id, highway, road_class, values, network))
 
 
 def _column(gdf: pd.DataFrame, name: str | None) -> np.ndarray:
@@ -448,12 +429,6 @@ def _working_crs(crs: CRS | str | None, lon: np.ndarray, lat: np.ndarray) -> CRS
     lat_c = (float(lat.min()) + float(lat.max())) / 2.0
     zone = min(int((lon_c + 180.0) // 6.0) + 1, 60)
     return CRS.from_epsg((32600 if lat_c >= 0 else 32700) + zone)
-
-
-@lru_cache(maxsize=16)
-def _to_working(crs: CRS) -> Transformer:
-    # Building a transformer costs 1-50 ms (a datum search); reuse it across reads.
-    return Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
 
 
 def _check_params(network: str, consolidate_m: float | None) -> None:

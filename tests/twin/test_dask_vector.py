@@ -21,8 +21,11 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from layers._roads_parts import spatial_partitions
+from layers.roads import read_osm_roads
 from tests.twin import test_dask
 from tests.twin.test_dask import assert_same_layers
+from tests.twin.test_roads_builder import HELSINKI, LAT0, LON0, STEP, _synthetic
 from tiles.catalog import read_catalog
 from twin import artifacts
 from twin._partitioned import write_partitioned
@@ -70,6 +73,7 @@ params = { clip_to_region = true, columns = ["pid", "kind", "floors"] }
 [layers.lines]
 builder = "vector"
 inputs = { source = "lines" }
+tiles = { pmtiles = true, minzoom = 10, maxzoom = 13 }
 
 [layers.points]
 builder = "vector"
@@ -80,6 +84,17 @@ params = { id = "id" }
 builder = "vector"
 inputs = { source = "layers.parcels" }
 """
+
+
+def tasks_done(address: str, prefix: str) -> int:
+    """How many tasks named ``prefix-...`` the cluster has computed so far."""
+
+    def count(dask_scheduler: distributed.Scheduler) -> int:
+        tp = dask_scheduler.task_prefixes.get(prefix)
+        return int(tp.state_counts.get("memory", 0)) if tp is not None else 0
+
+    with distributed.Client(address) as client:
+        return int(client.run_on_scheduler(count))
 
 
 def parcels(n: int = 41) -> gpd.GeoDataFrame:
@@ -136,9 +151,14 @@ def test_vector_layers_on_a_cluster_equal_one_process(tmp_path: Path, cluster: s
     make_workspace(one)
     shutil.copytree(one, two)
     a = Twin.open(one).build()
+    before = [tasks_done(cluster, p) for p in ("clean_part", "vector_part")]
     b = Twin.open(two).build(scheduler=cluster)
     assert a.ok, a.failed
     assert b.ok, b.failed
+    # 4 layers (GeoPackage, GeoJSON, GeoParquet) in 2 partitions, one per worker, and the
+    # CSV in 1, computed for the summaries (clean_part) and again by the writer (vector_part)
+    after = [tasks_done(cluster, p) for p in ("clean_part", "vector_part")]
+    assert [y - x for x, y in zip(before, after, strict=True)] == [4 * 2 + 1] * 2
     assert {k: [w.replace(str(one), "") for w in v] for k, v in a.warnings.items()} == {
         k: [w.replace(str(two), "") for w in v] for k, v in b.warnings.items()
     }
@@ -156,6 +176,11 @@ def test_vector_layers_on_a_cluster_equal_one_process(tmp_path: Path, cluster: s
         sa, sb = pq.read_schema(fa), pq.read_schema(fb)
         assert sa.equals(sb), name  # the same arrow types, all-null partitions included
         assert json.loads(sa.metadata[b"geo"]) == json.loads(sb.metadata[b"geo"]), name
+    # the archive is tiled from the streamed file
+    pa_, pb = (
+        ws / "build" / c.layers["lines"].artifacts["pmtiles"] for ws, c in ((one, ca), (two, cb))
+    )
+    assert pa_.read_bytes() == pb.read_bytes()
     # what the cluster had to get right, checked against the source itself
     src = parcels()
     stats = ca.layers["parcels"].stats
@@ -285,3 +310,107 @@ def test_a_bad_partition_is_named(tmp_path: Path) -> None:
     with pytest.raises(artifacts.ArtifactCheckError, match=r"partition 1: 1 empty or missing"):
         write_partitioned(frame, tmp_path / "x.parquet", {})
     assert not (tmp_path / "x.parquet").exists()
+
+
+HELSINKI_TOML = """
+[region]
+name = "Helsinki centre"
+crs = "EPSG:3067"
+
+[sources.osm]
+path = "sources/helsinki.osm.pbf"
+
+[layers.roads]
+builder = "roads"
+inputs = { osm = "osm" }
+params = { network = "drive", consolidate_m = 8 }
+
+[layers.walk]
+builder = "roads"
+inputs = { osm = "osm" }
+params = { network = "walk", simplify = false }
+"""
+
+
+def test_roads_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "sources").mkdir(parents=True)
+    shutil.copy(HELSINKI, one / "sources/helsinki.osm.pbf")
+    (one / "twin.toml").write_text(HELSINKI_TOML, encoding="utf-8")
+    shutil.copytree(one, two)
+    assert Twin.open(one).build().ok
+    before = tasks_done(cluster, "way_stage")
+    assert Twin.open(two).build(scheduler=cluster).ok
+    # two spatial partitions per worker for each of the two networks
+    assert tasks_done(cluster, "way_stage") - before == 2 * 4
+    assert {"roads", "roads_nodes", "walk", "walk_nodes"} <= set(Twin.open(two).catalog.layers)
+    assert_same_layers(one, two)
+
+
+def test_roads_with_zones_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "sources").mkdir(parents=True)
+    _synthetic(one)  # a grid of streets with a primary road across, as in test_roads_builder
+    mid = LON0 + 2.5 * STEP
+    zones = [
+        shapely.box(LON0 - STEP, LAT0 - STEP, mid, LAT0 + 5 * STEP),
+        shapely.box(mid, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 5 * STEP),
+    ]
+    gpd.GeoDataFrame({"village": ["W", "E"]}, geometry=zones, crs=4326).to_file(
+        one / "sources/villages.geojson", driver="GeoJSON"
+    )
+    (one / "twin.toml").write_text(GRID_TOML, encoding="utf-8")
+    shutil.copytree(one, two)
+    assert Twin.open(one).build().ok
+    assert Twin.open(two).build(scheduler=cluster).ok
+    assert {"roads", "roads_nodes", "roads_zones"} <= set(Twin.open(two).catalog.layers)
+    assert_same_layers(one, two)
+
+
+GRID_TOML = """
+[region]
+name = "Grid"
+crs = "EPSG:4549"
+
+[sources.osm]
+path = "sources/roads.osm.pbf"
+synthetic = true
+
+[sources.villages]
+path = "sources/villages.geojson"
+
+[layers.roads]
+builder = "roads"
+inputs = { osm = "osm", zones = "villages" }
+params = { network = "drive", zone_id = "village" }
+"""
+
+
+def test_per_way_stages_on_spatial_partitions(cluster: str) -> None:
+    from layers._osm_reader import read_osm_ways
+
+    ways = read_osm_ways(HELSINKI)
+    parts = spatial_partitions(ways.offsets, ways.lon, 4)
+    # strips of about equal ways, each in source order, together every way once
+    assert len(parts) == 4
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(ways)))
+    assert all((np.diff(p) > 0).all() for p in parts)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 0.05 * len(ways)
+    with distributed.Client(cluster) as client:
+        mapped: list[int] = []
+
+        def on_cluster(fn, items):  # type: ignore[no-untyped-def]
+            mapped.append(len(items))
+            return client.gather(client.map(fn, client.scatter(items), pure=False))
+
+        whole = read_osm_roads(HELSINKI, network="all", crs="EPSG:3067")
+        parted = read_osm_roads(
+            HELSINKI, network="all", crs="EPSG:3067", map_parts=on_cluster, partitions=5
+        )
+    assert mapped == [5]
+    for a, b in ((whole.edges, parted.edges), (whole.nodes, parted.nodes)):
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+        )
+        assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb())
+    assert whole.stats == parted.stats

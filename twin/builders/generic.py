@@ -119,7 +119,7 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
         parts,
         args=(cleaning, dtypes),
         meta=vd.cast_part(summaries[0].empty, dtypes),
-        label="vector-part",
+        label="vector_part",
         enforce_metadata=False,
     )
     _warn_report(ctx, report)

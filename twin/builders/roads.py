@@ -12,11 +12,20 @@ The ``osm`` input is read as OSM data when its file name ends in ``.osm.pbf``
 ``columns`` mapping its fields). The layer is the edge table; the nodes publish
 as ``<layer>_nodes`` and, with a ``zones`` input, road km by class and density
 per zone as ``<layer>_zones``.
+
+On a Dask cluster (``twin build --scheduler``), an OSM input is read here
+(pyosmium places every way from the node locations of the whole file), the
+per-way stages (projection, tag normalisation) run on spatial partitions of
+the ways on the workers, and the global stages (splitting at shared nodes,
+simplification, consolidation, components) run here on the reassembled
+arrays: they need the whole graph. The published layers are identical to a
+single-process build's. A line source is read and built in this process.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +42,7 @@ from layers.roads import (
     zone_figures,
 )
 from tiles.catalog import Figure
+from twin._executors import dask_client
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
@@ -136,14 +146,17 @@ def build_roads(ctx: BuildContext) -> Output:
 def _read(ctx: BuildContext, params: RoadsParams, clip: shapely.Geometry | None) -> RoadNetwork:
     item = ctx.input("osm")
     if item.kind == "source" and is_osm_path(item.path):
-        return read_osm_roads(
-            item.path,
-            network=params.network,
-            crs=ctx.crs,
-            simplify=params.simplify,
-            consolidate_m=params.consolidate_m,
-            clip=clip,
-        )
+        with dask_client(ctx.scheduler) as client:
+            return read_osm_roads(
+                item.path,
+                network=params.network,
+                crs=ctx.crs,
+                simplify=params.simplify,
+                consolidate_m=params.consolidate_m,
+                clip=clip,
+                **({} if client is None else _on_cluster(client)),
+            )
+    # A line source is read by this process (see the module docstring).
     src = item.source
     return read_line_roads(
         item.path,
@@ -158,6 +171,20 @@ def _read(ctx: BuildContext, params: RoadsParams, clip: shapely.Geometry | None)
         snap_m=params.snap_m,
         source_crs=src.crs if src else None,
     )
+
+
+def _on_cluster(client: Any) -> dict[str, Any]:
+    """``read_osm_roads`` arguments that run its per-way stages on the cluster.
+
+    Two spatial partitions per worker; the batches go to the workers with
+    :meth:`~distributed.Client.scatter` (they can be large) and come back in order.
+    """
+
+    def map_parts(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return list(client.gather(client.map(fn, client.scatter(items), pure=False)))
+
+    workers = len(client.scheduler_info()["workers"])
+    return {"map_parts": map_parts, "partitions": max(1, 2 * workers)}
 
 
 def _zones(ctx: BuildContext, params: RoadsParams, edges: gpd.GeoDataFrame) -> Output:
