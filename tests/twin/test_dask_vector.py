@@ -60,6 +60,10 @@ path = "sources/lines.geojson"
 [sources.points]
 path = "sources/points.csv"
 
+[sources.nocrs]
+path = "sources/nocrs.shp"
+crs = "EPSG:4549"
+
 [layers.parcels]
 builder = "vector"
 inputs = { source = "parcels" }
@@ -68,7 +72,7 @@ params = { id = "pid", rename = { kind = "use" } }
 [layers.parcels_in_county]
 builder = "vector"
 inputs = { source = "parcels" }
-params = { clip_to_region = true, columns = ["pid", "kind", "floors"] }
+params = { clip_to_region = true, columns = ["pid", "kind", "floors"], id = "pid" }
 
 [layers.lines]
 builder = "vector"
@@ -79,6 +83,10 @@ tiles = { pmtiles = true, minzoom = 10, maxzoom = 13 }
 builder = "vector"
 inputs = { source = "points" }
 params = { id = "id" }
+
+[layers.nocrs]
+builder = "vector"
+inputs = { source = "nocrs" }
 
 [layers.parcels_again]
 builder = "vector"
@@ -138,6 +146,9 @@ def make_workspace(root: Path) -> None:
         geometry=lines,
         crs="EPSG:4549",
     ).to_file(src / "lines.geojson", driver="GeoJSON")
+    # a shapefile without .prj: the source names the CRS
+    gpd.GeoDataFrame({"n": list(range(5))}, geometry=lines[:5], crs=4549).to_file(src / "nocrs.shp")
+    (src / "nocrs.prj").unlink()
     pts = gpd.GeoSeries([Point(X0 + i * 100, Y0 + 50) for i in range(9)], crs=4549).to_crs(4326)
     (src / "points.csv").write_text(
         "id,lon,lat\n" + "".join(f"{i},{p.x:.7f},{p.y:.7f}\n" for i, p in enumerate(pts)),
@@ -151,14 +162,15 @@ def test_vector_layers_on_a_cluster_equal_one_process(tmp_path: Path, cluster: s
     make_workspace(one)
     shutil.copytree(one, two)
     a = Twin.open(one).build()
-    before = [tasks_done(cluster, p) for p in ("clean_part", "vector_part")]
+    before = [tasks_done(cluster, p) for p in ("summarise_part", "vector_part")]
     b = Twin.open(two).build(scheduler=cluster)
     assert a.ok, a.failed
     assert b.ok, b.failed
-    # 4 layers (GeoPackage, GeoJSON, GeoParquet) in 2 partitions, one per worker, and the
-    # CSV in 1, computed for the summaries (clean_part) and again by the writer (vector_part)
-    after = [tasks_done(cluster, p) for p in ("clean_part", "vector_part")]
-    assert [y - x for x, y in zip(before, after, strict=True)] == [4 * 2 + 1] * 2
+    # 5 layers (GeoPackage, GeoJSON, Shapefile, GeoParquet) in 2 partitions, one per worker,
+    # and the CSV in 1, computed for the summaries (summarise_part), again by the writer
+    after = [tasks_done(cluster, p) for p in ("summarise_part", "vector_part")]
+    assert [y - x for x, y in zip(before, after, strict=True)] == [5 * 2 + 1] * 2
+    assert Twin.open(two).catalog.layers["nocrs"].crs == "EPSG:4549"
     assert {k: [w.replace(str(one), "") for w in v] for k, v in a.warnings.items()} == {
         k: [w.replace(str(two), "") for w in v] for k, v in b.warnings.items()
     }
@@ -210,15 +222,17 @@ def test_a_duplicate_id_across_partitions_is_one_error(tmp_path: Path, cluster: 
         gdf.loc[len(gdf) - 1, "pid"] = "P000"  # first row's id, in the last partition
         gdf.to_file(root / "sources/parcels.gpkg", layer="parcels")
         with pytest.raises(BuildError) as info:
-            Twin.open(root).build(["parcels"], scheduler=scheduler)
+            Twin.open(root).build(["parcels", "parcels_in_county"], scheduler=scheduler)
         report = info.value.report  # type: ignore[attr-defined]
-        assert list(report.failed) == ["parcels"]
-        messages.append(report.failed["parcels"].replace(str(root), ""))
+        # ids are checked before the clip, which would drop the last row
+        assert sorted(report.failed) == ["parcels", "parcels_in_county"]
+        messages.append({k: v.replace(str(root), "") for k, v in report.failed.items()})
         assert not (root / "build/catalog.json").exists() or not Twin.open(root).catalog.layers
     # the same one line as the single-process build
     assert messages[0] == messages[1]
-    assert "id column 'pid' has 1 duplicate value(s), first 'P000'" in messages[1]
-    assert "\n" not in messages[1]
+    for message in messages[1].values():
+        assert "id column 'pid' has 1 duplicate value(s), first 'P000'" in message
+        assert "\n" not in message
 
 
 def test_unusable_partitions_alone_are_not_an_error(tmp_path: Path, cluster: str) -> None:
@@ -240,7 +254,7 @@ def _frame(path: Path, rows_per_partition: int) -> tuple[object, list[vd.Part]]:
 
     parts = vd.plan_parts(path, None, None, None, None, 1, rows_per_partition)
     cleaning = vd.Cleaning("EPSG:4549", True, None, None, str(path), None)
-    summaries = [vd.summarise(vd.clean_part(p, cleaning), None) for p in parts]
+    summaries = [vd.summarise_part(p, cleaning, None) for p in parts]
     dtypes = vd.unify_dtypes(summaries)
     meta = vd.cast_part(summaries[0].empty, dtypes)
     frame = dd.from_map(vd.load_part, parts, args=(cleaning, dtypes), meta=meta)

@@ -158,11 +158,9 @@ def _parquet_rows_slice(path: Path, start: int, stop: int) -> gpd.GeoDataFrame:
     return _arrow_to_geopandas(table.slice(start - (first or 0), stop - start))
 
 
-def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
-    """Read, clean and clip one partition; its report rides in ``attrs["clean_report"]``."""
-    gdf = read_part(part)
-    out, report = clean_vector(
-        gdf,
+def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanReport]:
+    return clean_vector(
+        read_part(part),
         cleaning.crs,
         repair=cleaning.repair,
         columns=cleaning.columns,
@@ -170,39 +168,51 @@ def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
         origin=cleaning.origin,
         allow_empty=True,
     )
-    if cleaning.boundary is not None:
-        # sort: rows keep the source's order, whatever the spatial index's order
-        out = out.clip(cleaning.boundary, sort=True)
-    out = out.reset_index(drop=True)
-    out.attrs["clean_report"] = report.as_stats()
-    return out
+
+
+def _clip(gdf: gpd.GeoDataFrame, cleaning: Cleaning) -> gpd.GeoDataFrame:
+    if cleaning.boundary is None:
+        return gdf
+    # sort: rows keep the source's order, whatever the spatial index's order
+    return gdf.clip(cleaning.boundary, sort=True).reset_index(drop=True)
+
+
+def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
+    """Read, clean and clip one partition."""
+    return _clip(_clean(part, cleaning)[0], cleaning)
 
 
 @dataclass
 class Summary:
     """What the job process learns of one cleaned partition."""
 
+    cleaned: int
+    """Rows left by the cleaning (before any clip)."""
     rows: int
     report: dict[str, int]
     dtypes: dict[str, Any]
     ids: pd.Series | None
+    """The id column as cleaned (before any clip, where the single-process build checks it)."""
     empty: gpd.GeoDataFrame
     """The partition's first 0 rows: its columns, dtypes and CRS."""
 
 
-def summarise(gdf: gpd.GeoDataFrame, id_column: str | None) -> Summary:
-    """A partition's row count, cleaning report, dtypes and (only) its id column."""
+def summarise_part(part: Part, cleaning: Cleaning, id_column: str | None) -> Summary:
+    """Clean and clip one partition, keep its counts, report, dtypes and (only) its id column."""
+    gdf, report = _clean(part, cleaning)
     ids = None
-    if id_column is not None and id_column in gdf.columns:
-        ids = gdf[id_column].reset_index(drop=True)
-    elif id_column is not None:
-        ids = pd.Series([], dtype=object, name=None)  # absent: reported by check_ids
+    if id_column is not None:
+        present = id_column in gdf.columns
+        # absent: check_whole reports it, as clean_vector would
+        ids = gdf[id_column].reset_index(drop=True) if present else pd.Series([], dtype=object)
+    out = _clip(gdf, cleaning)
     return Summary(
-        rows=len(gdf),
-        report=dict(gdf.attrs.get("clean_report", {})),
-        dtypes=dict(gdf.dtypes.items()),
+        cleaned=len(gdf),
+        rows=len(out),
+        report=report.as_stats(),
+        dtypes=dict(out.dtypes.items()),
         ids=ids,
-        empty=gdf.iloc[:0],
+        empty=out.iloc[:0],
     )
 
 
@@ -220,7 +230,7 @@ def check_whole(
     summaries: list[Summary], report: CleanReport, id_column: str | None, origin: str
 ) -> None:
     """The checks :func:`clean_vector` makes on a whole source, made across partitions."""
-    rows = sum(s.rows for s in summaries)
+    rows = sum(s.cleaned for s in summaries)
     if rows == 0 and report.dropped_empty + report.dropped_invalid > 0:
         raise ValidationError(
             f"{origin}: no usable geometry ({report.dropped_empty} empty, "
@@ -270,9 +280,7 @@ def cast_part(gdf: gpd.GeoDataFrame, dtypes: dict[str, Any]) -> gpd.GeoDataFrame
         for c, d in dtypes.items()
         if c != gdf.geometry.name and c in gdf.columns and gdf[c].dtype != d
     }
-    out = gdf.astype(change) if change else gdf
-    out.attrs = {}
-    return out
+    return gdf.astype(change) if change else gdf
 
 
 def load_part(part: Part, cleaning: Cleaning, dtypes: dict[str, Any]) -> gpd.GeoDataFrame:

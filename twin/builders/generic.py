@@ -74,7 +74,6 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
     Only summaries reach this process (see :mod:`twin.builders._vector_dask`);
     the frame is written partition by partition by :mod:`twin._partitioned`.
     """
-    import dask
     import dask.dataframe as dd
     import dask_geopandas  # noqa: F401  (makes from_map give a dask-geopandas frame)
 
@@ -99,14 +98,10 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
                 y=src.y if src else None,
                 npartitions=max(1, workers),
             )
+            # only counts, dtypes and the id column come back, never geometries
             summaries = client.gather(
-                client.compute(
-                    [
-                        dask.delayed(vd.summarise)(
-                            dask.delayed(vd.clean_part)(p, cleaning), params.id
-                        )
-                        for p in parts
-                    ]
+                client.map(
+                    vd.summarise_part, parts, cleaning=cleaning, id_column=params.id, pure=False
                 )
             )
         report = vd.total_report(summaries)
