@@ -167,7 +167,7 @@ def test_vector_layers_on_a_cluster_equal_one_process(tmp_path: Path, cluster: s
     assert a.ok, a.failed
     assert b.ok, b.failed
     # 5 layers (GeoPackage, GeoJSON, Shapefile, GeoParquet) in 2 partitions, one per worker,
-    # and the CSV in 1, computed for the summaries (summarise_part), again by the writer
+    # and the CSV in 1, cleaned for the summaries (summarise_part), read back by the writer
     after = [tasks_done(cluster, p) for p in ("summarise_part", "vector_part")]
     assert [y - x for x, y in zip(before, after, strict=True)] == [5 * 2 + 1] * 2
     assert Twin.open(two).catalog.layers["nocrs"].crs == "EPSG:4549"
@@ -254,7 +254,7 @@ def _frame(path: Path, rows_per_partition: int) -> tuple[object, list[vd.Part]]:
 
     parts = vd.plan_parts(path, None, None, None, None, 1, rows_per_partition)
     cleaning = vd.Cleaning("EPSG:4549", True, None, None, str(path), None)
-    summaries = [vd.summarise_part(p, cleaning, None) for p in parts]
+    summaries = [vd.summarise_part(p, None, cleaning, None) for p in parts]
     dtypes = vd.unify_dtypes(summaries)
     meta = vd.cast_part(summaries[0].empty, dtypes)
     frame = dd.from_map(vd.load_part, parts, args=(cleaning, dtypes), meta=meta)

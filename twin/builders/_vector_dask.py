@@ -197,8 +197,15 @@ class Summary:
     """The partition's first 0 rows: its columns, dtypes and CRS."""
 
 
-def summarise_part(part: Part, cleaning: Cleaning, id_column: str | None) -> Summary:
-    """Clean and clip one partition, keep its counts, report, dtypes and (only) its id column."""
+def summarise_part(
+    part: Part, keep: str | None, cleaning: Cleaning, id_column: str | None
+) -> Summary:
+    """Clean and clip one partition, keep its counts, report, dtypes and (only) its id column.
+
+    With ``keep`` (a file in the build's scratch directory), the cleaned
+    partition is also written there, for :func:`load_kept`: the writer then
+    reads it instead of cleaning the partition again.
+    """
     gdf, report = _clean(part, cleaning)
     ids = None
     if id_column is not None:
@@ -206,6 +213,8 @@ def summarise_part(part: Part, cleaning: Cleaning, id_column: str | None) -> Sum
         # absent: check_whole reports it, as clean_vector would
         ids = gdf[id_column].reset_index(drop=True) if present else pd.Series([], dtype=object)
     out = _clip(gdf, cleaning)
+    if keep is not None:
+        out.to_parquet(keep, index=False, compression="zstd")
     return Summary(
         cleaned=len(gdf),
         rows=len(out),
@@ -286,3 +295,8 @@ def cast_part(gdf: gpd.GeoDataFrame, dtypes: dict[str, Any]) -> gpd.GeoDataFrame
 def load_part(part: Part, cleaning: Cleaning, dtypes: dict[str, Any]) -> gpd.GeoDataFrame:
     """One partition of the layer as published: read, cleaned, clipped, with unified dtypes."""
     return cast_part(clean_part(part, cleaning), dtypes)
+
+
+def load_kept(path: str, dtypes: dict[str, Any]) -> gpd.GeoDataFrame:
+    """A partition :func:`summarise_part` kept, with the unified dtypes."""
+    return cast_part(gpd.read_parquet(path), dtypes)

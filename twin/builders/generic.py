@@ -98,10 +98,22 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
                 y=src.y if src else None,
                 npartitions=max(1, workers),
             )
+            # The cleaned partitions wait in the scratch directory (the cluster sees the build
+            # directory, see twin._executors) for the writer; without one it cleans again.
+            keep: list[str | None] = [None] * len(parts)
+            if ctx.scratch_dir is not None:
+                kept = ctx.scratch() / f"{ctx.layer}-parts"
+                kept.mkdir()
+                keep = [str(kept / f"{i:06d}.parquet") for i in range(len(parts))]
             # only counts, dtypes and the id column come back, never geometries
             summaries = client.gather(
                 client.map(
-                    vd.summarise_part, parts, cleaning=cleaning, id_column=params.id, pure=False
+                    vd.summarise_part,
+                    parts,
+                    keep,
+                    cleaning=cleaning,
+                    id_column=params.id,
+                    pure=False,
                 )
             )
         report = vd.total_report(summaries)
@@ -109,14 +121,25 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
     dtypes = vd.unify_dtypes(summaries)
-    frame = dd.from_map(
-        vd.load_part,
-        parts,
-        args=(cleaning, dtypes),
-        meta=vd.cast_part(summaries[0].empty, dtypes),
-        label="vector_part",
-        enforce_metadata=False,
-    )
+    meta = vd.cast_part(summaries[0].empty, dtypes)
+    if keep[0] is not None:
+        frame = dd.from_map(
+            vd.load_kept,
+            keep,
+            args=(dtypes,),
+            meta=meta,
+            label="vector_part",
+            enforce_metadata=False,
+        )
+    else:
+        frame = dd.from_map(
+            vd.load_part,
+            parts,
+            args=(cleaning, dtypes),
+            meta=meta,
+            label="vector_part",
+            enforce_metadata=False,
+        )
     _warn_report(ctx, report)
     return Output(data=frame, stats=dict(report.as_stats()))
 
