@@ -330,9 +330,18 @@ HELSINKI_TOML = """
 [region]
 name = "Helsinki centre"
 crs = "EPSG:3067"
+boundary = "area"
 
 [sources.osm]
 path = "sources/helsinki.osm.pbf"
+
+[sources.area]
+path = "sources/area.geojson"
+
+[layers.clipped]
+builder = "roads"
+inputs = { osm = "osm" }
+params = { network = "all", clip_to_region = true, consolidate_m = 5 }
 
 [layers.roads]
 builder = "roads"
@@ -350,14 +359,21 @@ def test_roads_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> N
     one, two = tmp_path / "one", tmp_path / "two"
     (one / "sources").mkdir(parents=True)
     shutil.copy(HELSINKI, one / "sources/helsinki.osm.pbf")
+    # the middle of the extract: the clipped network ends at its edge
+    area = shapely.box(385_700, 6_671_900, 386_300, 6_672_500)
+    gpd.GeoDataFrame({"n": [1]}, geometry=[area], crs=3067).to_file(
+        one / "sources/area.geojson", driver="GeoJSON"
+    )
     (one / "twin.toml").write_text(HELSINKI_TOML, encoding="utf-8")
     shutil.copytree(one, two)
     assert Twin.open(one).build().ok
     before = tasks_done(cluster, "way_stage")
     assert Twin.open(two).build(scheduler=cluster).ok
-    # two spatial partitions per worker for each of the two networks
-    assert tasks_done(cluster, "way_stage") - before == 2 * 4
-    assert {"roads", "roads_nodes", "walk", "walk_nodes"} <= set(Twin.open(two).catalog.layers)
+    # two spatial partitions per worker for each of the three networks
+    assert tasks_done(cluster, "way_stage") - before == 3 * 4
+    layers = Twin.open(two).catalog.layers
+    assert {"roads", "roads_nodes", "walk", "walk_nodes", "clipped_nodes"} <= set(layers)
+    assert 0 < layers["clipped"].count < layers["walk"].count
     assert_same_layers(one, two)
 
 
