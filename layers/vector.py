@@ -7,6 +7,7 @@ reprojected geometries with tidy columns.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet decoding
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
@@ -32,6 +35,7 @@ def read_vector(
     crs: str | None = None,
     x: str | None = None,
     y: str | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector source into a GeoDataFrame.
 
@@ -48,6 +52,11 @@ def read_vector(
     x, y
         CSV coordinate columns; by default the first of :data:`X_COLUMNS` /
         :data:`Y_COLUMNS` present (case-insensitive).
+    rows
+        Only rows ``start:stop`` (see :func:`count_rows`), indexed by their row in
+        the whole source: for reading a large source by partitions. OGR files
+        skip to ``start``, GeoParquet reads only the row groups the rows span; a
+        CSV is read whole (its column types come from every row) and sliced.
 
     Raises
     ------
@@ -59,12 +68,18 @@ def read_vector(
         raise SourceError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        return _read_points_table(path, crs=crs, x=x, y=y, sep="\t" if suffix == ".tsv" else ",")
+        table = _read_points_table(path, crs=crs, x=x, y=y, sep="\t" if suffix == ".tsv" else ",")
+        return table if rows is None else table.iloc[rows[0] : rows[1]]
     try:
         if suffix == ".parquet":
-            gdf = gpd.read_parquet(path)
+            gdf = gpd.read_parquet(path) if rows is None else _parquet_rows(path, *rows)
         else:
-            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+            part = (
+                {}
+                if rows is None
+                else {"skip_features": rows[0], "max_features": rows[1] - rows[0]}
+            )
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio", **part)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise SourceError(f"{path}: cannot read as a vector source: {_first_line(exc)}") from None
     except (OSError, ValueError) as exc:
@@ -75,7 +90,42 @@ def read_vector(
         if crs is None:
             raise SourceError(f"{path}: declares no CRS; set 'crs' on the source")
         gdf = gdf.set_crs(_crs(crs, path))
+    if rows is not None:
+        gdf.index = pd.RangeIndex(rows[0], rows[0] + len(gdf))
     return gdf
+
+
+def count_rows(path: str | os.PathLike[str], layer: str | None = None) -> int:
+    """Rows of an OGR or GeoParquet source without reading them; -1 when unknown (or a CSV)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+            return -1
+        info = pyogrio.read_info(path, layer=layer, force_feature_count=True)
+        return int(info["features"])
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError):
+        return -1  # reading names the problem
+
+
+def _parquet_rows(path: Path, start: int, stop: int) -> gpd.GeoDataFrame:
+    """Rows ``start:stop`` of a GeoParquet file, reading only the row groups they span."""
+    pf = pq.ParquetFile(path)
+    groups, first, offset = [], None, 0
+    for i in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if offset + n > start and offset < stop:
+            groups.append(i)
+            first = offset if first is None else first
+        offset += n
+    columns = pf.schema_arrow.names
+    geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+    covering = geo.get("columns", {}).get(geo.get("primary_column"), {}).get("covering", {})
+    if "bbox" in covering:  # as geopandas.read_parquet: the covering is no column of the layer
+        columns = [c for c in columns if c != covering["bbox"]["xmin"][0]]
+    table = pf.read_row_groups(groups, columns=columns)
+    return _arrow_to_geopandas(table.slice(start - (first or 0), stop - start))
 
 
 def read_table(path: str | os.PathLike[str], layer: str | None = None) -> pd.DataFrame:

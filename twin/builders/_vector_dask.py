@@ -19,7 +19,6 @@ as ``str`` / ``float64``, and so must every partition).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +27,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-import pyogrio
-from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet decoding
 from pyproj import CRS
 
-from layers.errors import SourceError, ValidationError
-from layers.vector import CleanReport, check_unique_ids, clean_vector, read_vector
+from layers.errors import ValidationError
+from layers.vector import CleanReport, check_unique_ids, clean_vector, count_rows, read_vector
 
 #: Rows per partition for large sources (the row-group size of the written GeoParquet).
 ROWS_PER_PARTITION = 65536
@@ -84,10 +80,7 @@ def plan_parts(
     suffix = path.suffix.lower()
     if not path.exists() or suffix in (".csv", ".tsv", ".txt"):
         return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
-    if suffix == ".parquet":
-        how, total = "parquet", _parquet_rows(path)
-    else:
-        how, total = "ogr", _ogr_rows(path, layer)
+    how, total = ("parquet" if suffix == ".parquet" else "ogr"), count_rows(path, layer)
     if total <= 0:
         # nothing to split (or a driver that cannot count): one partition reads it all
         return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
@@ -99,63 +92,10 @@ def plan_parts(
     ]
 
 
-def _ogr_rows(path: Path, layer: str | None) -> int:
-    try:
-        return int(pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"])
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError):
-        return -1  # the whole read names the problem as the single-process build does
-
-
-def _parquet_rows(path: Path) -> int:
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, ValueError):
-        return -1
-
-
 def read_part(part: Part) -> gpd.GeoDataFrame:
     """Rows ``part.start:part.stop`` of the source, indexed by their row in the whole source."""
-    path = Path(part.path)
-    if part.how == "whole":
-        return read_vector(path, layer=part.layer, crs=part.crs, x=part.x, y=part.y)
-    if part.how == "parquet":
-        gdf = _parquet_rows_slice(path, part.start, part.stop)
-    else:
-        try:
-            gdf = gpd.read_file(
-                path,
-                layer=part.layer,
-                engine="pyogrio",
-                skip_features=part.start,
-                max_features=part.stop - part.start,
-            )
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-            raise SourceError(f"{path}: cannot read as a vector source: {exc}") from None
-    if gdf.crs is None:
-        if part.crs is None:
-            raise SourceError(f"{path}: declares no CRS; set 'crs' on the source")
-        gdf = gdf.set_crs(CRS.from_user_input(part.crs))
-    gdf.index = pd.RangeIndex(part.start, part.start + len(gdf))
-    return gdf
-
-
-def _parquet_rows_slice(path: Path, start: int, stop: int) -> gpd.GeoDataFrame:
-    """Rows ``start:stop`` of a GeoParquet file, reading only the row groups they span."""
-    pf = pq.ParquetFile(path)
-    groups, first, offset = [], None, 0
-    for i in range(pf.metadata.num_row_groups):
-        n = pf.metadata.row_group(i).num_rows
-        if offset + n > start and offset < stop:
-            groups.append(i)
-            first = offset if first is None else first
-        offset += n
-    columns = pf.schema_arrow.names
-    geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
-    covering = geo.get("columns", {}).get(geo.get("primary_column"), {}).get("covering", {})
-    if "bbox" in covering:  # as geopandas.read_parquet: the covering is no column of the layer
-        columns = [c for c in columns if c != covering["bbox"]["xmin"][0]]
-    table = pf.read_row_groups(groups, columns=columns)
-    return _arrow_to_geopandas(table.slice(start - (first or 0), stop - start))
+    rows = None if part.how == "whole" else (part.start, part.stop)
+    return read_vector(Path(part.path), part.layer, part.crs, part.x, part.y, rows=rows)
 
 
 def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanReport]:
