@@ -37,16 +37,18 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from layers import _roads_lines as _lines
 from layers import _roads_parts as _parts
 from layers import _roads_tags as tags
 from layers._osm_reader import WAY_KEYS, is_osm_path, read_osm_ways
 from layers._roads_filters import NETWORK_TYPES, highway_exclude, network_mask
+from layers._roads_lines import LINE_FIELDS
 from layers._roads_parts import MapParts
 from layers._roads_simplify import consolidate, simplify
 from layers._roads_topology import component_labels, edge_keys, split_lines
 from layers._roads_zones import edge_coverage, zone_figures
 from layers.errors import ParameterError, SourceError, ValidationError
-from layers.vector import read_vector
+from layers.vector import count_rows, read_vector
 
 #: Attributes that must be equal for two edges to merge in :func:`simplify`.
 SIMPLIFY_ATTRS = [
@@ -62,20 +64,6 @@ SIMPLIFY_ATTRS = [
     "surface",
     "layer",
 ]
-
-#: Fields a line source can map to its own columns (see :func:`read_line_roads`).
-LINE_FIELDS = (
-    "road_class",
-    "name",
-    "ref",
-    "lanes",
-    "maxspeed",
-    "oneway",
-    "bridge",
-    "tunnel",
-    "surface",
-    "layer",
-)
 
 
 @dataclass
@@ -200,6 +188,8 @@ def read_line_roads(
     class_map: dict[str, str] | None = None,
     snap_m: float = 0.01,
     source_crs: str | None = None,
+    map_parts: MapParts = map,
+    partitions: int = 1,
 ) -> RoadNetwork:
     """Read roads from any OGR line source (GeoPackage, Shapefile, GeoJSON ...).
 
@@ -222,59 +212,61 @@ def read_line_roads(
         cross without a shared vertex do not meet (a bridge), as in OSM.
     source_crs
         CRS to assume when the file declares none.
+    map_parts, partitions
+        With a working ``crs``, the per-row stages (reading, projection, clip,
+        attributes) run on ``partitions`` partitions of the rows through
+        ``map_parts`` (see :mod:`layers._roads_lines`); the network is the same.
     """
     _check_params(network, consolidate_m)
     if snap_m <= 0:
         raise ParameterError(f"snap_m must be > 0, got {snap_m}")
-    gdf = read_vector(path, layer=layer, crs=source_crs)
     origin = str(path)
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(LINE_FIELDS))
     if unknown:
         raise ParameterError(f"columns: unknown field(s) {unknown}; expected {LINE_FIELDS}")
-    for key, col in columns.items():
-        if col not in gdf.columns:
-            raise SourceError(f"{origin}: no column {col!r} (mapped to {key!r})")
-    for key in LINE_FIELDS:
-        if key not in columns and key in gdf.columns:
-            columns[key] = key
-    if "road_class" not in columns and "highway" in gdf.columns:
-        columns["road_class"] = "highway"
-    geom = gdf.geometry.to_numpy()
-    is_line = np.isin(shapely.get_type_id(geom), [1, 5])  # LineString, MultiLineString
-    if not is_line.any():
+    total = count_rows(path, layer) if partitions > 1 and crs is not None else -1
+    # By partitions of rows only when the working CRS is given (else it depends on every
+    # row) and the source can say how many rows it has.
+    parted = total > 1
+    gdf = read_vector(path, layer=layer, crs=source_crs, rows=(0, 1) if parted else None)
+    columns = _map_columns(columns, list(gdf.columns), origin)
+    if parted:
+        size = -(-total // partitions)
+        work_crs = CRS.from_user_input(crs)
+        batches = [
+            _lines.LineBatch(
+                str(path),
+                layer,
+                source_crs,
+                (start, min(start + size, total)),
+                columns,
+                work_crs,
+                clip,
+                class_map,
+                network,
+            )
+            for start in range(0, total, size)
+        ]
+        rows = _lines.concat(list(map_parts(_lines.line_stage, batches)))
+    else:
+        if crs is None:
+            lines = gdf[np.isin(shapely.get_type_id(gdf.geometry.to_numpy()), [1, 5])]
+            if len(lines):
+                crs = gdf.crs if gdf.crs.is_projected else lines.estimate_utm_crs()
+        work_crs = CRS.from_user_input(crs) if crs is not None else gdf.crs
+        rows = _lines.line_rows(gdf, columns, work_crs, clip, class_map, network)
+    del gdf
+    if rows.n_lines == 0:
         raise SourceError(f"{origin}: has no line geometries")
-    gdf = gdf[is_line]
-    if crs is None:
-        crs = gdf.crs if gdf.crs.is_projected else gdf.estimate_utm_crs()
-    work_crs = CRS.from_user_input(crs)
-    gdf = gdf.to_crs(work_crs)
-    if clip is not None:
-        # Lines have few vertices, so cut them exactly at the boundary (OSM ways are cut
-        # at their last node inside instead, keeping node ids real).
-        gdf = gdf.clip(clip)
-        gdf = gdf[np.isin(shapely.get_type_id(gdf.geometry.to_numpy()), [1, 5])]
-        clip = None
-    gdf = gdf.explode(index_parts=False)
-    gdf = gdf[~gdf.geometry.is_empty]
-    coords, part = shapely.get_coordinates(gdf.geometry.to_numpy(), return_index=True)
-    offsets = np.searchsorted(part, np.arange(len(gdf) + 1))
+    offsets = np.zeros(len(rows.counts) + 1, dtype=np.int64)
+    np.cumsum(rows.counts, out=offsets[1:])
+    coords = rows.coords
     grid = np.round(coords / snap_m).astype(np.int64)
     _, node_id = np.unique(grid, axis=0, return_inverse=True)
     node_id = node_id.ravel().astype(np.int64) + 1
-    raw_class = _column(gdf, columns.get("road_class"))
-    values = {k: _column(gdf, columns.get(k)) for k in LINE_FIELDS}
-    values["junction"] = np.full(len(gdf), None, dtype=object)
-    classes = tags.road_class(raw_class, class_map)
-    keep_rows = network_mask(network, {"highway": classes})
-    row_ids = gdf.index.to_numpy().astype(np.int64)
-    attrs = _normalise(
-        osm_id=row_ids,
-        highway=tags.text(raw_class),
-        road_class=classes,
-        values=values,
-        network=network,
-    )
+    attrs = _lines.attrs_frame(rows)
+    keep_rows = rows.keep
     if not keep_rows.all():
         counts = np.diff(offsets)
         slot_keep = np.repeat(keep_rows, counts)
@@ -284,6 +276,8 @@ def read_line_roads(
         attrs = attrs[keep_rows].reset_index(drop=True)
     if len(attrs) == 0:
         raise SourceError(f"{origin}: no roads of network {network!r}")
+    # the lines were cut at the clip already
+    clip = None
     return build_network(
         offsets,
         node_id,
@@ -411,11 +405,17 @@ def _normalise(
     return pd.DataFrame(_parts.normalise_columns(osm_id, highway, road_class, values, network))
 
 
-def _column(gdf: pd.DataFrame, name: str | None) -> np.ndarray:
-    if name is None:
-        return np.full(len(gdf), None, dtype=object)
-    col = gdf[name]
-    return col.astype(object).where(col.notna(), None).to_numpy()
+def _map_columns(columns: dict[str, str], have: list[str], origin: str) -> dict[str, str]:
+    """Our field -> the source's column: as given, else a column of the field's own name."""
+    for key, col in columns.items():
+        if col not in have:
+            raise SourceError(f"{origin}: no column {col!r} (mapped to {key!r})")
+    for key in LINE_FIELDS:
+        if key not in columns and key in have:
+            columns[key] = key
+    if "road_class" not in columns and "highway" in have:
+        columns["road_class"] = "highway"
+    return columns
 
 
 def _working_crs(crs: CRS | str | None, lon: np.ndarray, lat: np.ndarray) -> CRS:

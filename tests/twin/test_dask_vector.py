@@ -444,3 +444,56 @@ def test_per_way_stages_on_spatial_partitions(cluster: str) -> None:
         )
         assert list(a.geometry.to_wkb()) == list(b.geometry.to_wkb())
     assert whole.stats == parted.stats
+
+
+LINES_TOML = """
+[region]
+name = "Helsinki lines"
+crs = "EPSG:3067"
+boundary = "area"
+
+[sources.bureau]
+path = "sources/bureau.gpkg"
+
+[sources.area]
+path = "sources/area.geojson"
+
+[layers.roads]
+builder = "roads"
+inputs = { osm = "bureau" }
+params = { columns = { road_class = "GRADE", name = "NAME" }, consolidate_m = 5 }
+
+[layers.clipped]
+builder = "roads"
+inputs = { osm = "bureau" }
+params = { network = "drive", clip_to_region = true, columns = { road_class = "GRADE" } }
+"""
+
+
+def test_line_roads_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "sources").mkdir(parents=True)
+    # a bureau's line file: Helsinki's ways as lines in WGS84, with a multi-line among them
+    edges = read_osm_roads(HELSINKI, network="all", crs="EPSG:3067", simplify=False).edges
+    geoms = edges.geometry.to_numpy().copy()
+    geoms[5] = shapely.MultiLineString([geoms[5], geoms[6]])
+    bureau = gpd.GeoDataFrame(
+        {"GRADE": edges["highway"].to_numpy(), "NAME": edges["name"].to_numpy()},
+        geometry=geoms,
+        crs=3067,
+    ).to_crs(4326)
+    bureau.to_file(one / "sources/bureau.gpkg", layer="roads")
+    area = shapely.box(385_700, 6_671_900, 386_300, 6_672_500)
+    gpd.GeoDataFrame({"n": [1]}, geometry=[area], crs=3067).to_file(
+        one / "sources/area.geojson", driver="GeoJSON"
+    )
+    (one / "twin.toml").write_text(LINES_TOML, encoding="utf-8")
+    shutil.copytree(one, two)
+    assert Twin.open(one).build().ok
+    before = tasks_done(cluster, "line_stage")
+    assert Twin.open(two).build(scheduler=cluster).ok
+    # two partitions of rows per worker for each layer
+    assert tasks_done(cluster, "line_stage") - before == 2 * 4
+    layers = Twin.open(two).catalog.layers
+    assert 0 < layers["clipped"].count < layers["roads"].count
+    assert_same_layers(one, two)

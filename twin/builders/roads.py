@@ -14,12 +14,16 @@ as ``<layer>_nodes`` and, with a ``zones`` input, road km by class and density
 per zone as ``<layer>_zones``.
 
 On a Dask cluster (``twin build --scheduler``), an OSM input is read here
-(pyosmium places every way from the node locations of the whole file), the
-per-way stages (projection, tag normalisation) run on spatial partitions of
-the ways on the workers, and the global stages (splitting at shared nodes,
-simplification, consolidation, components) run here on the reassembled
-arrays: they need the whole graph. The published layers are identical to a
-single-process build's. A line source is read and built in this process.
+(pyosmium places every way from the node locations of the whole file) into
+compact arrays, the per-way stages (projection, tag normalisation) run on
+spatial partitions of the ways on the workers (:mod:`layers._roads_parts`).
+A line source is read by partitions of its rows on the workers, each
+projected, clipped, exploded and normalised there (:mod:`layers._roads_lines`).
+The global stages (snapping line vertices to nodes, splitting at shared nodes,
+simplification, consolidation, components, speeds) then run here on the
+reassembled arrays: they need the whole graph, so the network is in this
+process's memory (edges and nodes are written as one frame each). The
+published layers are identical to a single-process build's.
 """
 
 from __future__ import annotations
@@ -156,27 +160,28 @@ def _read(ctx: BuildContext, params: RoadsParams, clip: shapely.Geometry | None)
                 clip=clip,
                 **({} if client is None else _on_cluster(client)),
             )
-    # A line source is read by this process (see the module docstring).
     src = item.source
-    return read_line_roads(
-        item.path,
-        columns=params.columns or None,
-        crs=ctx.crs,
-        network=params.network if params.columns or item.kind == "source" else "all",
-        simplify=params.simplify,
-        consolidate_m=params.consolidate_m,
-        clip=clip,
-        layer=src.layer if src else None,
-        class_map=params.class_map or None,
-        snap_m=params.snap_m,
-        source_crs=src.crs if src else None,
-    )
+    with dask_client(ctx.scheduler) as client:
+        return read_line_roads(
+            item.path,
+            columns=params.columns or None,
+            crs=ctx.crs,
+            network=params.network if params.columns or item.kind == "source" else "all",
+            simplify=params.simplify,
+            consolidate_m=params.consolidate_m,
+            clip=clip,
+            layer=src.layer if src else None,
+            class_map=params.class_map or None,
+            snap_m=params.snap_m,
+            source_crs=src.crs if src else None,
+            **({} if client is None else _on_cluster(client)),
+        )
 
 
 def _on_cluster(client: Any) -> dict[str, Any]:
-    """``read_osm_roads`` arguments that run its per-way stages on the cluster.
+    """Reader arguments that run the per-way (per-row) stages on the cluster.
 
-    Two spatial partitions per worker; the batches go to the workers with
+    Two partitions per worker; the batches go to the workers with
     :meth:`~distributed.Client.scatter` (they can be large) and come back in order.
     """
 
@@ -218,7 +223,8 @@ def _check(ctx: BuildContext, net: RoadNetwork) -> None:
 register(
     Builder(
         name="roads",
-        version="1",
+        # 2: a clipped line source keeps the source's row order
+        version="2",
         run=build_roads,
         params=RoadsParams,
         inputs=("osm",),
