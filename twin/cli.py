@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -368,6 +369,10 @@ def serve(
         str | None,
         typer.Option(help="URL clients reach the server at (tile URLs are built from it)."),
     ] = None,
+    catalog: Annotated[
+        Path | None,
+        typer.Option(help="Serve this catalog.json instead of the workspace's (see publish)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve the published layers as tiles, with a viewer at / (until Ctrl-C).
@@ -375,12 +380,18 @@ def serve(
     A rebuild is picked up without a restart. Other settings come from
     TWIN_* environment variables (see the README).
     """
+    from tiles.catalog import read_catalog
     from tiles.server import serve as run_server
 
-    twin = _open(workspace)
+    if catalog is not None:
+        path, served = catalog, read_catalog(catalog)  # checked here: one line if it is bad
+        name = served.workspace
+    else:
+        twin = _open(workspace)
+        path, served, name = twin.catalog_path, twin.catalog, twin.name
     shown = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    out.print(f"serving {twin.name} ({len(twin.catalog.layers)} layers) at {shown}/")
-    run_server(twin.catalog_path, host=host, port=port, workers=workers, public_url=public_url)
+    out.print(f"serving {name} ({len(served.layers)} layers) at {shown}/")
+    run_server(path, host=host, port=port, workers=workers, public_url=public_url)
 
 
 @app.command()
@@ -472,6 +483,39 @@ def prune(
     for name, versions in removed.items():
         out.print(f"{name}: removed {', '.join(versions)}", markup=False)
     out.print(f"{sum(len(v) for v in removed.values())} old version(s) removed")
+
+
+@app.command()
+@_errors
+def publish(
+    destination: Annotated[
+        str, typer.Argument(help="s3://bucket/prefix (or gs://, abfs://, file://, a directory).")
+    ],
+    catalog_out: Annotated[
+        Path | None,
+        typer.Option(help="Also write a local catalog naming the artifacts at the destination."),
+    ] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Copy the published layers and then the catalog to object storage or a shared dir.
+
+    Only artifacts not already there are copied; the catalog goes last. S3
+    credentials and endpoint come from the usual AWS_* variables.
+    """
+    from twin.publish import publish as run_publish
+
+    twin = _open(workspace)
+    report = run_publish(twin.catalog_path, destination, catalog_out)
+    if as_json:
+        out.print_json(json.dumps(asdict(report)))
+        return
+    out.print(
+        f"published {len(twin.catalog.layers)} layers to {destination}: "
+        f"{len(report.copied)} file(s) copied ({report.bytes_copied / 1e6:.1f} MB), "
+        f"{len(report.present)} already there",
+        markup=False,
+    )
 
 
 @app.command("builders")

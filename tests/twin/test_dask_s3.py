@@ -1,4 +1,4 @@
-"""Artifacts on object storage: a catalog naming ``s3://`` artifacts serves the same tiles.
+"""Artifacts on object storage: ``twin publish s3://...``, then the same tiles from there.
 
 The S3 server is moto's server mode on a free loopback port (nothing leaves
 the machine). Rasters are read through GDAL's ``/vsis3/`` (``AWS_S3_ENDPOINT``),
@@ -7,9 +7,11 @@ GeoParquet through pyarrow's S3 file system (``AWS_ENDPOINT_URL``).
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +21,12 @@ import morecantile
 import pytest
 from fastapi.testclient import TestClient
 from pyarrow import fs
+from typer.testing import CliRunner
 
 from tests.twin.conftest import TOML, make_sources
 from tiles.app import create_app
-from tiles.catalog import read_catalog, write_catalog
+from tiles.catalog import read_catalog
+from twin.cli import app
 from twin.workspace import Twin
 
 pytestmark = pytest.mark.slow
@@ -31,7 +35,8 @@ BUCKET = "twin-artifacts"
 
 @pytest.fixture(scope="module")
 def s3_port() -> Iterator[int]:
-    server = shutil.which("moto_server")
+    # the moto of this interpreter's environment, not another one earlier on PATH
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if server is None:
         pytest.fail("moto_server is not installed (the test extra's moto[server])")
     with socket.socket() as s:
@@ -101,22 +106,23 @@ def test_s3_artifacts_serve_the_same_tiles(
         allow_bucket_creation=True,
     )
     s3.create_dir(BUCKET)
-    catalog = read_catalog(local_catalog)
-    layers = {}
-    for name in ("zones", "dem"):
-        entry = catalog.layers[name]
-        rel = entry.artifacts["data"]
-        fs.copy_files(
-            str(root / "build" / rel),
-            f"{BUCKET}/{rel}",
-            source_filesystem=fs.LocalFileSystem(),
-            destination_filesystem=s3,
-        )
-        layers[name] = entry.model_copy(update={"artifacts": {"data": f"s3://{BUCKET}/{rel}"}})
     remote_catalog = tmp_path / "remote" / "catalog.json"
     remote_catalog.parent.mkdir()
-    write_catalog(catalog.model_copy(update={"layers": layers}), remote_catalog)
-    # nothing local remains for the remote catalog to fall back on
+    runner = CliRunner()
+    dest = f"s3://{BUCKET}/county"
+    args = ["publish", dest, "--catalog-out", str(remote_catalog), "-w", str(root), "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    catalog = read_catalog(local_catalog)
+    wanted = {a for e in catalog.layers.values() for a in e.artifacts.values()}
+    assert set(json.loads(first.output)["copied"]) == wanted
+    # the bucket holds a self-contained copy: its catalog keeps relative paths
+    with s3.open_input_stream(f"{BUCKET}/county/catalog.json") as fh:
+        assert json.loads(fh.read()) == json.loads(local_catalog.read_bytes())
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and json.loads(again.output)["copied"] == []
+    # the local catalog names the bucket, and nothing local remains to fall back on
+    assert read_catalog(remote_catalog).layers["dem"].artifacts["data"].startswith(f"{dest}/")
     assert not any(remote_catalog.parent.glob("*/**"))
 
     with TestClient(create_app(local_catalog)) as client:
