@@ -102,3 +102,14 @@ def test_an_unwritable_destination_is_one_line(built: Path, tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["publish", str(blocker / "sub"), "-w", str(built)])
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1 and "a-file" in result.output
+
+
+def test_serve_a_bad_catalog_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.json"
+    bad.write_text("{", encoding="utf-8")
+    result = CliRunner().invoke(app, ["serve", "--catalog", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        line for line in result.output.strip().splitlines() if str(bad) in line
+    ]
+    assert "not valid JSON" in result.output
