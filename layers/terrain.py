@@ -143,18 +143,22 @@ def sweep(
         Effective earth radius factor (``inf`` for a flat earth).
     wanted
         Optional mask over the site's window (:func:`site_window`): the pixels whose
-        diffraction loss is needed. Others still read the terrain (their ray's
-        profile) but get no loss computed; the wanted pixels' values do not change.
+        values are needed. The view then covers only their bounding box, and only
+        the rays reaching them are traced (a coverage window holds a small part of
+        a cell's reach); the wanted pixels' values do not change.
     """
     step = float(resolution)
     radius_px = radius / step
-    rows, cols = site_window(dem.shape, row, col, radius_px)
+    # The rays read the terrain of the whole reach; the view may be a part of it.
+    reach_rows, reach_cols = site_window(dem.shape, row, col, radius_px)
+    rows, cols = reach_rows, reach_cols
+    if wanted is not None:
+        rows, cols, wanted = _crop(wanted, reach_rows, reach_cols)
     z_site = ground_elevation(dem, row, col)
     z_tx = z_site + tx_height
 
     n_steps = max(int(np.ceil(radius / step)), 1)
     n_rays = max(int(np.ceil(2 * np.pi * radius / step)), 8)
-    ang = 2 * np.pi * np.arange(n_rays) / n_rays
     dist = np.arange(1, n_steps + 1, dtype=np.float64) * step
     # Which ray sample each pixel of the window reads (nearest ray, nearest step).
     dy = ((np.arange(rows.start, rows.stop) + 0.5 - row) * -step).astype(np.float32)[:, None]
@@ -167,31 +171,55 @@ def sweep(
     j = np.rint(d2d * np.float32(1 / step)).astype(np.int32) - 1
     inside = d2d <= radius
     valid = inside & (j >= 0)
-    flat = k * n_steps + np.minimum(j, n_steps - 1)
-    used = np.zeros(n_rays * n_steps, dtype=bool)
-    used[flat[valid if wanted is None else valid & wanted]] = True
+    if wanted is not None:
+        valid &= wanted
+    # Trace only the rays some pixel reads; ``slot`` is a ray's row among them.
+    traced = np.zeros(n_rays, dtype=bool)
+    traced[k[valid]] = True
+    ray_ids = np.flatnonzero(traced)
+    slot = np.cumsum(traced, dtype=np.int32) - 1
+    ang = 2 * np.pi * ray_ids / n_rays
+    flat = slot[k] * n_steps + np.minimum(j, n_steps - 1)
+    used = np.zeros(len(ray_ids) * n_steps, dtype=bool)
+    used[flat[valid]] = True
 
-    # Sample a contiguous copy of the window: the rays fan out in every direction and
+    # Sample a contiguous copy of the reach: the rays fan out in every direction and
     # gathers from a small array stay in cache.
     z = _nearest(
-        np.ascontiguousarray(dem[rows, cols], dtype=np.float32),
-        (row - 0.5 - rows.start)
+        np.ascontiguousarray(dem[reach_rows, reach_cols], dtype=np.float32),
+        (row - 0.5 - reach_rows.start)
         - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-        (col - 0.5 - cols.start)
+        (col - 0.5 - reach_cols.start)
         + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-    ).reshape(n_rays, n_steps)
+    ).reshape(len(ray_ids), n_steps)
     ae = k_factor * EARTH_RADIUS_M
     if np.isfinite(ae):
         z = z - ((dist * dist) / (2 * ae)).astype(np.float32)
 
     blocked_s, loss_s = _ray_losses(
-        z, dist, z_tx, rx_height, wavelength, used.reshape(n_rays, n_steps)
+        z, dist, z_tx, rx_height, wavelength, used.reshape(len(ray_ids), n_steps)
     )
-    blocked = blocked_s.ravel()[flat]
-    blocked &= valid
-    loss = np.where(blocked, loss_s.ravel()[flat], np.float32(0.0))
+    blocked = np.zeros(valid.shape, dtype=bool)
+    blocked[valid] = blocked_s.ravel()[flat[valid]]
+    loss = np.zeros(valid.shape, dtype=np.float32)
+    loss[blocked] = loss_s.ravel()[flat[blocked]]
     bearing = np.degrees(bearing_rad) % np.float32(360.0)
     return TerrainView(rows, cols, d2d, bearing, inside, blocked, loss, z_site)
+
+
+def _crop(
+    wanted: NDArray[np.bool_], rows: slice, cols: slice
+) -> tuple[slice, slice, NDArray[np.bool_]]:
+    """The bounding box of ``wanted`` (a mask over ``dem[rows, cols]``) and its part of it."""
+    any_r, any_c = np.flatnonzero(wanted.any(axis=1)), np.flatnonzero(wanted.any(axis=0))
+    if not any_r.size:
+        return slice(rows.start, rows.start), slice(cols.start, cols.start), wanted[:0, :0]
+    r0, r1, c0, c1 = int(any_r[0]), int(any_r[-1]) + 1, int(any_c[0]), int(any_c[-1]) + 1
+    return (
+        slice(rows.start + r0, rows.start + r1),
+        slice(cols.start + c0, cols.start + c1),
+        wanted[r0:r1, c0:c1],
+    )
 
 
 def _nearest(
