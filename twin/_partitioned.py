@@ -92,10 +92,9 @@ def write_partitioned(
         A partition breaks a rule (naming the partition and the row within it),
         or the file does not read back as written.
     """
-    meta = frame._meta
-    if meta.crs is None:
+    if getattr(frame, "crs", None) is None:
         raise artifacts.ArtifactCheckError("the output has no CRS")
-    crs = CRS.from_user_input(meta.crs)
+    crs = CRS.from_user_input(frame.crs)
     totals = _Totals()
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
