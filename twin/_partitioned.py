@@ -56,7 +56,6 @@ class _Totals:
     count: int = 0
     bounds: np.ndarray = field(default_factory=lambda: np.array([np.inf, np.inf, -np.inf, -np.inf]))
     geom_types: set[str] = field(default_factory=set)
-    row_groups: int = 0
 
 
 def write_partitioned(
@@ -111,7 +110,6 @@ def write_partitioned(
                 assert writer is not None and schema is not None
                 table = _conform(table, schema, i)
                 writer.write_table(table, row_group_size=row_group_size)
-                totals.row_groups += -(-len(part) // row_group_size)
                 totals.count += len(part)
                 b = shapely.total_bounds(np.asarray(part.geometry.values))
                 totals.bounds = np.concatenate(
