@@ -2,10 +2,11 @@
 
 A builder running on a Dask cluster may return a lazy dask-geopandas frame
 (the generic ``vector`` builder does). :func:`write_partitioned` computes its
-partitions one after the other on the cluster, checks each as
-:func:`twin.artifacts.check_vector` checks a whole layer, and appends it to
-the file as row groups: this process holds one partition (and the next one
-in flight), never the layer.
+partitions on the cluster, where each is checked as
+:func:`twin.artifacts.check_vector` checks a whole layer and laid out as an
+arrow table (WKB, bbox covering); this process receives the tables in order
+and appends each to the file as row groups: it holds one partition's table
+(the next ones wait on their workers), never the layer.
 
 The file holds what :func:`twin.artifacts.write_vector` would write for the
 concatenated partitions: the same columns and arrow types, the same WKB and
@@ -99,27 +100,23 @@ def write_partitioned(
     schema: pa.Schema | None = None
     empty: pa.Table | None = None
     try:
-        for i, part in enumerate(_partitions(frame, scheduler)):
-            table = _table(part, i, crs)
-            empty = table.slice(0, 0)
-            if len(part) and writer is None:
+        for i, enc in enumerate(_encoded(frame, crs, scheduler)):
+            empty = enc.table.slice(0, 0)
+            if enc.rows and writer is None:
                 # from the first rows: an empty partition knows no type for object columns
-                schema = table.schema
+                schema = enc.table.schema
                 writer = pq.ParquetWriter(path, schema, compression="zstd")
-            if len(part):
+            if enc.rows:
                 assert writer is not None and schema is not None
-                table = _conform(table, schema, i)
-                writer.write_table(table, row_group_size=row_group_size)
-                totals.count += len(part)
-                b = shapely.total_bounds(np.asarray(part.geometry.values))
+                writer.write_table(_conform(enc.table, schema, i), row_group_size=row_group_size)
+                totals.count += enc.rows
+                b = enc.bounds
                 totals.bounds = np.concatenate(
                     [np.minimum(totals.bounds[:2], b[:2]), np.maximum(totals.bounds[2:], b[2:])]
                 )
-                totals.geom_types.update(part.geom_type.unique().tolist())
-            fields = artifacts.field_types(part)
-            geom_name = part.geometry.name
-            columns = list(part.columns)
-            del part, table
+                totals.geom_types.update(enc.geom_types)
+            fields, geom_name, columns = enc.fields, enc.geom_col, enc.columns
+            del enc
         if writer is None:
             if empty is None:
                 raise artifacts.ArtifactCheckError("the output has no partitions")
@@ -156,9 +153,43 @@ def _nan4() -> tuple[float, float, float, float]:
     return (np.nan, np.nan, np.nan, np.nan)
 
 
-def _partitions(frame: Any, scheduler: str | None) -> Any:
-    """The computed partitions in order, at most ``AHEAD`` more in flight on the cluster."""
-    parts = frame.to_delayed()
+@dataclass
+class _Encoded:
+    """One partition as the file will hold it, and what the layer's metadata needs of it."""
+
+    table: pa.Table
+    rows: int
+    bounds: np.ndarray
+    geom_types: list[str]
+    fields: dict[str, str]
+    geom_col: str
+    columns: list[str]
+
+
+def encode(part: gpd.GeoDataFrame, index: int, crs: CRS) -> _Encoded:
+    """Check partition ``index`` and lay it out as an arrow table (on a worker)."""
+    table = _table(part, index, crs)
+    geoms = np.asarray(part.geometry.values)
+    return _Encoded(
+        table=table,
+        rows=len(part),
+        bounds=shapely.total_bounds(geoms) if len(part) else np.full(4, np.nan),
+        geom_types=part.geom_type.unique().tolist(),
+        fields=artifacts.field_types(part),
+        geom_col=part.geometry.name,
+        columns=list(part.columns),
+    )
+
+
+def _encoded(frame: Any, crs: CRS, scheduler: str | None) -> Any:
+    """The encoded partitions in order, at most ``AHEAD`` more in flight on the cluster.
+
+    Checking and encoding (validity, WKB, bbox) run where the partition is
+    computed; this process receives arrow tables and appends them.
+    """
+    import dask
+
+    parts = [dask.delayed(encode)(d, i, crs) for i, d in enumerate(frame.to_delayed())]
     with dask_client(scheduler) as client:
         if client is None:
             for d in parts:
@@ -175,9 +206,9 @@ def _partitions(frame: Any, scheduler: str | None) -> Any:
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append(client.compute(nxt))
-            part = future.result()
+            enc = future.result()
             future.release()
-            yield part
+            yield enc
 
 
 def _table(part: gpd.GeoDataFrame, index: int, crs: CRS) -> pa.Table:
