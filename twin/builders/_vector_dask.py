@@ -38,16 +38,15 @@ ROWS_PER_PARTITION = 65536
 
 @dataclass(frozen=True)
 class Part:
-    """Rows ``start:stop`` of a source, and how to read and clean them (picklable)."""
+    """Some rows of a source and how to read them (picklable)."""
 
     path: str
-    how: str  # "ogr", "parquet" or "whole" (read all, keep start:stop)
     layer: str | None
     crs: str | None
     x: str | None
     y: str | None
-    start: int
-    stop: int
+    rows: tuple[int, int] | None
+    """``(start, stop)``; None: the whole source."""
 
 
 @dataclass(frozen=True)
@@ -77,25 +76,21 @@ def plan_parts(
     a range covers; a CSV of points is read whole by one worker (its column
     types are inferred from every row), as one partition.
     """
-    suffix = path.suffix.lower()
-    if not path.exists() or suffix in (".csv", ".tsv", ".txt"):
-        return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
-    how, total = ("parquet" if suffix == ".parquet" else "ogr"), count_rows(path, layer)
+    total = count_rows(path, layer) if path.exists() else -1
     if total <= 0:
-        # nothing to split (or a driver that cannot count): one partition reads it all
-        return [Part(str(path), "whole", layer, crs, x, y, 0, -1)]
+        # a CSV, nothing to split, or a driver that cannot count: one partition reads it all
+        return [Part(str(path), layer, crs, x, y, None)]
     n = max(math.ceil(total / rows_per_partition), min(total, npartitions))
     size = math.ceil(total / n)
     return [
-        Part(str(path), how, layer, crs, x, y, start, min(start + size, total))
+        Part(str(path), layer, crs, x, y, (start, min(start + size, total)))
         for start in range(0, total, size)
     ]
 
 
 def read_part(part: Part) -> gpd.GeoDataFrame:
-    """Rows ``part.start:part.stop`` of the source, indexed by their row in the whole source."""
-    rows = None if part.how == "whole" else (part.start, part.stop)
-    return read_vector(Path(part.path), part.layer, part.crs, part.x, part.y, rows=rows)
+    """The rows of ``part``, indexed by their row in the whole source."""
+    return read_vector(Path(part.path), part.layer, part.crs, part.x, part.y, rows=part.rows)
 
 
 def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanReport]:
