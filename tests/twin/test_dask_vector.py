@@ -500,3 +500,21 @@ def test_line_roads_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str)
     layers = Twin.open(two).catalog.layers
     assert 0 < layers["clipped"].count < layers["roads"].count
     assert_same_layers(one, two)
+
+
+def test_a_bad_row_in_a_later_partition_is_named_as_in_one_process(
+    tmp_path: Path, cluster: str
+) -> None:
+    messages = []
+    for name, scheduler in (("one", None), ("two", cluster)):
+        root = tmp_path / name
+        make_workspace(root)
+        gdf = parcels()
+        # a polygon beyond the pole in the last partition: PROJ cannot project it
+        gdf.loc[37, "geometry"] = Polygon([(120, 91), (120.01, 91), (120.01, 91.01)])
+        gdf.to_file(root / "sources/parcels.gpkg", layer="parcels")
+        with pytest.raises(BuildError) as info:
+            Twin.open(root).build(["parcels"], scheduler=scheduler)
+        messages.append(str(info.value).replace(str(root), ""))
+    assert messages[0] == messages[1]
+    assert "row 37: coordinates cannot be projected" in messages[1]
