@@ -71,8 +71,9 @@ def spatial_partitions(offsets: np.ndarray, lon: np.ndarray, n: int) -> list[np.
     slot_way = np.repeat(np.arange(n_ways, dtype=np.int64), np.diff(offsets))
     first_slot = np.full(n_ways, -1, dtype=np.int64)
     hit = np.flatnonzero(present)
-    # the first present slot of each way: the smallest index among its present slots
-    first_slot[slot_way[hit][::-1]] = hit[::-1]
+    # the first present slot of each way (hit is sorted, so unique's first index is it)
+    with_hit, first = np.unique(slot_way[hit], return_index=True)
+    first_slot[with_hit] = hit[first]
     key = np.where(first_slot >= 0, lon[np.maximum(first_slot, 0)], -np.inf)
     finite = key[np.isfinite(key)]
     cuts = np.quantile(finite, np.linspace(0, 1, n + 1)[1:-1]) if finite.size else np.array([])
