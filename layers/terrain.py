@@ -179,25 +179,27 @@ def sweep(
     ray_ids = np.flatnonzero(traced)
     slot = np.cumsum(traced, dtype=np.int32) - 1
     ang = 2 * np.pi * ray_ids / n_rays
-    flat = slot[k] * n_steps + np.minimum(j, n_steps - 1)
-    used = np.zeros(len(ray_ids) * n_steps, dtype=bool)
+    # Samples are stored step-major, (n_steps, rays): a running maximum along the
+    # rays is then one vectorised maximum per step (see _cummax).
+    n_traced = len(ray_ids)
+    flat = np.minimum(j, n_steps - 1) * n_traced + slot[k]
+    used = np.zeros(n_steps * n_traced, dtype=bool)
     used[flat[valid]] = True
 
     # Sample a contiguous copy of the reach: the rays fan out in every direction and
     # gathers from a small array stay in cache.
+    steps = np.arange(1, n_steps + 1)
     z = _nearest(
         np.ascontiguousarray(dem[reach_rows, reach_cols], dtype=np.float32),
-        (row - 0.5 - reach_rows.start)
-        - np.outer(np.cos(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-        (col - 0.5 - reach_cols.start)
-        + np.outer(np.sin(ang), np.arange(1, n_steps + 1)).astype(np.float32),
-    ).reshape(len(ray_ids), n_steps)
+        (row - 0.5 - reach_rows.start) - np.outer(steps, np.cos(ang)).astype(np.float32),
+        (col - 0.5 - reach_cols.start) + np.outer(steps, np.sin(ang)).astype(np.float32),
+    ).reshape(n_steps, n_traced)
     ae = k_factor * EARTH_RADIUS_M
     if np.isfinite(ae):
-        z = z - ((dist * dist) / (2 * ae)).astype(np.float32)
+        z = z - ((dist * dist) / (2 * ae)).astype(np.float32)[:, None]
 
     blocked_s, loss_s = _ray_losses(
-        z, dist, z_tx, rx_height, wavelength, used.reshape(len(ray_ids), n_steps)
+        z, dist, z_tx, rx_height, wavelength, used.reshape(n_steps, n_traced)
     )
     blocked = np.zeros(valid.shape, dtype=bool)
     blocked[valid] = blocked_s.ravel()[flat[valid]]
@@ -237,6 +239,21 @@ def _nearest(
     return dem.ravel()[ri * w + ci]
 
 
+def _cummax(a: NDArray, out: NDArray | None = None) -> NDArray:
+    """Running maximum down axis 0 (``numpy.maximum.accumulate(a, axis=0)``).
+
+    numpy accumulates along an axis one element at a time (about 10 ns each);
+    one vectorised ``maximum`` per step runs over all the rays at once, ten
+    times faster. ``out`` may be ``a`` itself.
+    """
+    out = np.empty_like(a) if out is None else out
+    if len(a):
+        out[0] = a[0]
+    for i in range(1, len(a)):
+        np.maximum(out[i - 1], a[i], out=out[i])
+    return out
+
+
 def _ray_losses(
     ze: NDArray[np.float32],
     dist: NDArray[np.float64],
@@ -247,27 +264,30 @@ def _ray_losses(
 ) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
     """Blocked flags at every sample, diffraction loss at the ``used`` ones (see the module doc).
 
+    Arrays are step-major: ``ze[i, r]`` is the height ``dist[i]`` along ray ``r``.
     The horizon scan runs in float32 (slopes to 1e-7); edges and ν in float64.
     """
-    d32 = dist.astype(np.float32)
+    d32 = dist.astype(np.float32)[:, None]
     slope = (ze - np.float32(z_tx)) / d32
-    horizon = np.maximum.accumulate(slope, axis=1)
-    # Horizon *in front of* each sample (exclusive of the sample itself).
-    horizon_ex = np.empty_like(horizon)
-    horizon_ex[:, 0] = -np.inf
-    horizon_ex[:, 1:] = horizon[:, :-1]
-    blocked = slope + np.float32(rx_height) / d32 < horizon_ex
+    horizon = _cummax(slope)
+    # A sample is blocked when it lies under the horizon *in front of* it (the
+    # first sample has nothing in front of it).
+    blocked = np.zeros(ze.shape, dtype=bool)
+    blocked[1:] = slope[1:] + np.float32(rx_height) / d32[1:] < horizon[:-1]
     loss = np.zeros(ze.shape, dtype=np.float32)
     # Only rays with a blocked sample need edges: on open ground that is few of them.
-    rays = np.flatnonzero((blocked & used).any(axis=1))
-    if len(rays):
-        ze64 = ze[rays].astype(np.float64)
-        slope64 = slope[rays].astype(np.float64)
-        loss[rays] = _diffraction(
-            ze64,
-            slope64,
-            np.maximum.accumulate(slope64, axis=1),
-            blocked[rays] & used[rays],
+    wanted = blocked & used
+    rays = np.flatnonzero(wanted.any(axis=0))
+    if not len(rays):
+        return blocked, loss
+    if len(rays) == ze.shape[1]:  # hilly ground: every ray (no copies)
+        loss[:] = _diffraction(ze, slope, horizon, wanted, dist, rx_height, wavelength)
+    else:
+        loss[:, rays] = _diffraction(
+            ze[:, rays],
+            slope[:, rays],
+            horizon[:, rays],
+            wanted[:, rays],
             dist,
             rx_height,
             wavelength,
@@ -276,53 +296,60 @@ def _ray_losses(
 
 
 def _diffraction(
-    ze: NDArray[np.float64],
-    slope: NDArray[np.float64],
-    horizon: NDArray[np.float64],
+    ze: NDArray[np.float32],
+    slope: NDArray[np.float32],
+    horizon: NDArray[np.float32],
     blocked: NDArray[np.bool_],
     dist: NDArray[np.float64],
     rx_height: float,
     wavelength: float,
 ) -> NDArray[np.float32]:
-    """Deygout loss (main edge + receiver-side secondary edge) at the ``blocked`` samples."""
-    n_steps = ze.shape[1]
-    idx = np.broadcast_to(np.arange(n_steps, dtype=np.int32), ze.shape)
-    edge_incl = np.maximum.accumulate(np.where(slope >= horizon, idx, 0), axis=1)
-    edge = np.zeros_like(edge_incl)
-    edge[:, 1:] = edge_incl[:, :-1]
+    """Deygout loss (main edge + receiver-side secondary edge) at the ``blocked`` samples.
 
-    # Main edge, evaluated on blocked samples only.
-    rb, cb = np.nonzero(blocked)
+    Step-major arrays like :func:`_ray_losses`. Heights and slopes come in
+    float32 and every value derived from them is float64: a float32 -> float64
+    cast is exact and monotonic, so edges found in float32 are those a float64
+    scan finds, at half the memory traffic.
+    """
+    idx = np.arange(ze.shape[0], dtype=np.int32)[:, None]
+    # The sample holding the horizon up to each sample (inclusive).
+    edge_incl = _cummax(np.where(slope >= horizon, idx, 0))
+
+    # Main edge, evaluated on blocked samples only (never a ray's first sample):
+    # the edge in front of sample i is edge_incl[i - 1].
+    cb, rb = np.nonzero(blocked)
     d = dist[cb]
-    e = edge[rb, cb]
+    e = edge_incl[cb - 1, rb]
     d_e = dist[e]
-    rx_slope = slope[rb, cb] + rx_height / d
-    h1 = d_e * (slope[rb, e] - rx_slope)  # edge height above the direct path
+    rx_slope = slope[cb, rb].astype(np.float64) + rx_height / d
+    h1 = d_e * (slope[e, rb].astype(np.float64) - rx_slope)  # edge height above the direct path
     j1 = knife_edge_loss(fresnel_nu(h1, d_e, d - d_e, wavelength))
 
     # Secondary edge: the horizon seen from the main edge's top, restarted at each
-    # new main edge by a per-segment offset (segments only grow along a ray).
-    ze_edge = np.take_along_axis(ze, edge_incl, axis=1)
-    run = idx > edge_incl
+    # new main edge by a per-segment offset (segments only grow along a ray). At
+    # an edge itself (0 / 0 = NaN) the slope becomes -bound, below every real one.
     with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = np.where(run, (ze - ze_edge) / (dist - dist[edge_incl]), 0.0)
-    bound = float(np.abs(s2).max()) + 1.0
-    s2 = np.where(run, s2, -bound) + edge_incl * (2 * bound + 2)
-    run2 = np.maximum.accumulate(s2, axis=1)
-    sec_incl = np.maximum.accumulate(np.where(s2 >= run2, idx, 0), axis=1)
-    s = sec_incl[rb, cb - 1] if n_steps > 1 else np.zeros_like(cb)
-    has = (cb > 0) & (s > e)
+        s2 = np.subtract(ze, np.take_along_axis(ze, edge_incl, axis=0), dtype=np.float64)
+        s2 /= dist[:, None] - dist[edge_incl]
+    top = np.nan_to_num(np.fmax.reduce(s2, axis=None))
+    bottom = np.nan_to_num(np.fmin.reduce(s2, axis=None))
+    bound = float(max(top, -bottom, 0.0)) + 1.0
+    np.fmax(s2, -bound, out=s2)
+    s2 += edge_incl * (2 * bound + 2)
+    sec_incl = _cummax(np.where(s2 >= _cummax(s2), idx, 0))
+    s = sec_incl[cb - 1, rb]
+    has = s > e
     s = np.where(has, s, e)
     d_s = dist[s]
-    ze_s = ze[rb, s]
-    ze_e = ze[rb, e]
-    z_rx = ze[rb, cb] + rx_height
+    ze_s = ze[s, rb].astype(np.float64)
+    ze_e = ze[e, rb].astype(np.float64)
+    z_rx = ze[cb, rb].astype(np.float64) + rx_height
     with np.errstate(divide="ignore", invalid="ignore"):
         line = ze_e + (z_rx - ze_e) * (d_s - d_e) / (d - d_e)
         nu2 = fresnel_nu(ze_s - line, d_s - d_e, d - d_s, wavelength)
     j2 = np.where(has, knife_edge_loss(np.where(has, nu2, -1.0)), 0.0)
     out = np.zeros(ze.shape, dtype=np.float32)
-    out[rb, cb] = j1 + (1.0 - np.exp(-j1 / 6.0)) * j2
+    out[cb, rb] = j1 + (1.0 - np.exp(-j1 / 6.0)) * j2
     return out
 
 

@@ -150,3 +150,16 @@ def test_wanted_pixels_keep_their_values_and_only_they_get_losses():
     # nothing wanted: an empty view
     empty = sweep(*args, wanted=np.zeros_like(wanted))
     assert empty.d2d.size == 0 and not empty.blocked.any()
+
+
+def test_running_maximum_down_the_steps_matches_numpy():
+    from layers.terrain import _cummax
+
+    rng = np.random.default_rng(3)
+    for a in (rng.normal(size=(37, 5)).astype(np.float32), rng.integers(0, 9, (20, 3))):
+        np.testing.assert_array_equal(_cummax(a), np.maximum.accumulate(a, axis=0))
+    a = rng.normal(size=(12, 4))
+    expected = np.maximum.accumulate(a, axis=0)
+    assert _cummax(a, out=a) is a  # in place
+    np.testing.assert_array_equal(a, expected)
+    assert _cummax(np.zeros((0, 3))).shape == (0, 3)
