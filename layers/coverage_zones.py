@@ -220,7 +220,9 @@ def coverage_polygons(
     shape = (rsrp.height, rsrp.width)
     # A speck's fate depends on pixels within a few speck-widths of it.
     margin = 2 * sieve_pixels if sieve_pixels > 1 else 0
-    pieces: list[list[shapely.Polygon]] = [[] for _ in rows]
+    # per row: pieces inside their block, and pieces on a block edge (to be merged)
+    inside: list[list[shapely.Polygon]] = [[] for _ in rows]
+    edge: list[list[shapely.Polygon]] = [[] for _ in rows]
     counts = [0] * len(rows)
     for b in windows(shape, block_px):
         outer = b.grow(margin, shape)
@@ -231,7 +233,12 @@ def coverage_polygons(
         for i, (_, _, _, rt, st) in enumerate(rows):
             mask = _meets(r, rt, s, st)
             counts[i] += int(np.count_nonzero(mask[inner]))
-            pieces[i].extend(_pixel_polygons(mask, inner, b, sieve_pixels))
+            parts = _pixel_polygons(mask, inner, b, sieve_pixels)
+            if parts.size:
+                x0, y0, x1, y1 = shapely.bounds(parts).T
+                on_edge = (x0 == b.col0) | (x1 == b.col1) | (y0 == b.row0) | (y1 == b.row1)
+                inside[i].extend(parts[~on_edge])
+                edge[i].extend(parts[on_edge])
     px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
     records = []
     for i, (metric, threshold, unit, _, _) in enumerate(rows):
@@ -241,7 +248,7 @@ def coverage_polygons(
                 "threshold": threshold,
                 "unit": unit,
                 "area_km2": float(counts[i] * px_km2),
-                "geometry": _merge(pieces[i], rsrp.transform, 0.5 if simplify else 0.0),
+                "geometry": _merge(inside[i], edge[i], rsrp.transform, 0.5 if simplify else 0.0),
             }
         )
     return gpd.GeoDataFrame(records, geometry="geometry", crs=rsrp.crs)
@@ -249,30 +256,40 @@ def coverage_polygons(
 
 def _pixel_polygons(
     mask: NDArray[np.bool_], inner: tuple[slice, slice], b: Window, sieve: int
-) -> list[shapely.Polygon]:
+) -> NDArray[np.object_]:
     """The block's outlines in whole-grid pixel coordinates (integers: exact)."""
     values = mask.astype(np.uint8)
     if sieve > 1:
         values = rasterio.features.sieve(values, sieve, connectivity=4)
     values = np.ascontiguousarray(values[inner])
     if not values.any():
-        return []
-    return [
-        shapely.Polygon(geom["coordinates"][0], geom["coordinates"][1:])
-        for geom, _ in rasterio.features.shapes(
-            values,
-            mask=values.astype(bool),
-            transform=Affine.translation(b.col0, b.row0),
-            connectivity=4,
-        )
-    ]
+        return np.empty(0, dtype=object)
+    return np.asarray(
+        [
+            shapely.Polygon(geom["coordinates"][0], geom["coordinates"][1:])
+            for geom, _ in rasterio.features.shapes(
+                values,
+                mask=values.astype(bool),
+                transform=Affine.translation(b.col0, b.row0),
+                connectivity=4,
+            )
+        ],
+        dtype=object,
+    )
 
 
-def _merge(parts: list[shapely.Polygon], transform: Affine, tol_px: float) -> shapely.MultiPolygon:
-    """Pixel-space pieces -> one valid MultiPolygon in the raster's CRS."""
-    if not parts:
+def _merge(
+    inside: list[shapely.Polygon], edge: list[shapely.Polygon], transform: Affine, tol_px: float
+) -> shapely.MultiPolygon:
+    """Pixel-space pieces -> one valid MultiPolygon in the raster's CRS.
+
+    A block's own pieces are disjoint already: only those on a block edge may
+    continue in the next block and need the (costly) union.
+    """
+    if not inside and not edge:
         return shapely.MultiPolygon()
-    merged = shapely.union_all(np.asarray(parts, dtype=object))
+    joined = shapely.get_parts(shapely.union_all(np.asarray(edge, dtype=object))) if edge else []
+    merged = shapely.MultiPolygon([*inside, *joined])
     if tol_px > 0:
         merged = shapely.simplify(merged, tol_px, preserve_topology=True)
     a, b_, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
