@@ -138,7 +138,7 @@ def write_partitioned(
         if writer is not None:
             writer.close()
             path.unlink(missing_ok=True)
-    artifacts._fsync(path)
+    artifacts.fsync_file(path)
     verify_partitioned(path, crs, columns, totals.count)
     return {
         "crs": crs.to_string(),

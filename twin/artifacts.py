@@ -146,7 +146,7 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) ->
     meta[METADATA_KEY.encode()] = json.dumps(metadata, sort_keys=True).encode()
     table = table.replace_schema_metadata(meta)
     pq.write_table(table, path, compression="zstd", row_group_size=65536)
-    _fsync(path)
+    fsync_file(path)
 
 
 def read_vector_metadata(path: Path) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> No
         raise _write_error(path, data.nbytes, exc) from None
     finally:
         stage.unlink(missing_ok=True)
-    _fsync(path)
+    fsync_file(path)
 
 
 def _write_error(path: Path, size: int, exc: Exception) -> OSError:
@@ -236,7 +236,7 @@ def read_raster_metadata(path: Path) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

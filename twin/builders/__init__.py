@@ -26,6 +26,8 @@ from layers.types import RasterData
 from tiles.catalog import Figure
 
 if TYPE_CHECKING:
+    import dask_geopandas
+
     from twin.builders.context import BuildContext
 
 
@@ -42,7 +44,9 @@ class Output:
     Parameters
     ----------
     data
-        The layer: a GeoDataFrame in the working CRS, or a raster.
+        The layer: a GeoDataFrame in the working CRS, a raster (its array may be
+        disk-backed, see :func:`layers.blocks.disk_array`), or on a Dask cluster a
+        dask-geopandas frame, written partition by partition (``twin._partitioned``).
     stats
         Summary statistics stored in the catalog entry (``length_km`` ...).
     figures
@@ -56,7 +60,7 @@ class Output:
         Defaults for the catalog entry when ``twin.toml`` gives none.
     """
 
-    data: gpd.GeoDataFrame | RasterData
+    data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
     stats: dict[str, float | int | str] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     style: dict[str, Any] = field(default_factory=dict)
