@@ -36,6 +36,7 @@ The algorithm (cost about linear in the pixels around the site)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,8 +75,6 @@ class TerrainView:
         The window: ``dem[rows, cols]``.
     d2d
         Horizontal distance from the site to each pixel centre, m (float32).
-    bearing
-        Compass bearing from the site to each pixel centre, degrees (float32).
     inside
         Pixels within the radius.
     blocked
@@ -84,16 +83,36 @@ class TerrainView:
         Knife-edge diffraction loss, dB (0 where not blocked), float32.
     z_site
         Ground elevation at the site, m.
+    origin
+        The site's fractional pixel position and the pixel size, m: ``(row, col, resolution)``.
     """
 
     rows: slice
     cols: slice
     d2d: NDArray[np.float32]
-    bearing: NDArray[np.float32]
     inside: NDArray[np.bool_]
     blocked: NDArray[np.bool_]
     diffraction_db: NDArray[np.float32]
     z_site: float
+    origin: tuple[float, float, float]
+
+    @property
+    def bearing(self) -> NDArray[np.float32]:
+        """Compass bearing from the site to each pixel centre, degrees (float32).
+
+        Worked out on demand: the coverage model takes directions from pixel offsets.
+        """
+        dy, dx = _offsets(self.rows, self.cols, *self.origin)
+        return np.degrees(np.arctan2(dx, dy)) % np.float32(360.0)
+
+
+def _offsets(
+    rows: slice, cols: slice, row: float, col: float, step: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """North (column vector) and east (row vector) offsets of pixel centres from (row, col), m."""
+    dy = ((np.arange(rows.start, rows.stop) + 0.5 - row) * -step).astype(np.float32)[:, None]
+    dx = ((np.arange(cols.start, cols.stop) + 0.5 - col) * step).astype(np.float32)[None, :]
+    return dy, dx
 
 
 def site_window(
@@ -161,8 +180,7 @@ def sweep(
     n_rays = max(int(np.ceil(2 * np.pi * radius / step)), 8)
     dist = np.arange(1, n_steps + 1, dtype=np.float64) * step
     # Which ray sample each pixel of the window reads (nearest ray, nearest step).
-    dy = ((np.arange(rows.start, rows.stop) + 0.5 - row) * -step).astype(np.float32)[:, None]
-    dx = ((np.arange(cols.start, cols.stop) + 0.5 - col) * step).astype(np.float32)[None, :]
+    dy, dx = _offsets(rows, cols, row, col, step)
     d2d = np.hypot(dx, dy)
     bearing_rad = np.arctan2(dx, dy)
     k = np.rint(bearing_rad * np.float32(n_rays / (2 * np.pi))).astype(np.int32)
@@ -178,21 +196,23 @@ def sweep(
     traced[k[valid]] = True
     ray_ids = np.flatnonzero(traced)
     slot = np.cumsum(traced, dtype=np.int32) - 1
-    ang = 2 * np.pi * ray_ids / n_rays
     # Samples are stored step-major, (n_steps, rays): a running maximum along the
     # rays is then one vectorised maximum per step (see _cummax).
     n_traced = len(ray_ids)
     flat = np.minimum(j, n_steps - 1) * n_traced + slot[k]
+    flat_valid = flat[valid]
     used = np.zeros(n_steps * n_traced, dtype=bool)
-    used[flat[valid]] = True
+    used[flat_valid] = True
 
     # Sample a contiguous copy of the reach: the rays fan out in every direction and
     # gathers from a small array stay in cache.
-    steps = np.arange(1, n_steps + 1)
+    north, east = _ray_offsets(n_rays, n_steps)
+    if n_traced < n_rays:
+        north, east = north[:, ray_ids], east[:, ray_ids]
     z = _nearest(
         np.ascontiguousarray(dem[reach_rows, reach_cols], dtype=np.float32),
-        (row - 0.5 - reach_rows.start) - np.outer(steps, np.cos(ang)).astype(np.float32),
-        (col - 0.5 - reach_cols.start) + np.outer(steps, np.sin(ang)).astype(np.float32),
+        (row - 0.5 - reach_rows.start) - north,
+        (col - 0.5 - reach_cols.start) + east,
     ).reshape(n_steps, n_traced)
     ae = k_factor * EARTH_RADIUS_M
     if np.isfinite(ae):
@@ -202,11 +222,25 @@ def sweep(
         z, dist, z_tx, rx_height, wavelength, used.reshape(n_steps, n_traced)
     )
     blocked = np.zeros(valid.shape, dtype=bool)
-    blocked[valid] = blocked_s.ravel()[flat[valid]]
+    blocked[valid] = blocked_s.ravel()[flat_valid]
     loss = np.zeros(valid.shape, dtype=np.float32)
     loss[blocked] = loss_s.ravel()[flat[blocked]]
-    bearing = np.degrees(bearing_rad) % np.float32(360.0)
-    return TerrainView(rows, cols, d2d, bearing, inside, blocked, loss, z_site)
+    return TerrainView(rows, cols, d2d, inside, blocked, loss, z_site, (row, col, step))
+
+
+@lru_cache(maxsize=2)
+def _ray_offsets(n_rays: int, n_steps: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """North and east offsets, in pixels, of every ray's samples (step-major, read-only).
+
+    They depend on the radius alone, and a band's cells mostly share one: sites
+    reuse them instead of recomputing two products of ``n_steps × n_rays``.
+    """
+    ang = 2 * np.pi * np.arange(n_rays) / n_rays
+    steps = np.arange(1, n_steps + 1)
+    north = np.outer(steps, np.cos(ang)).astype(np.float32)
+    east = np.outer(steps, np.sin(ang)).astype(np.float32)
+    north.flags.writeable = east.flags.writeable = False
+    return north, east
 
 
 def _crop(

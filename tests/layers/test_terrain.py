@@ -163,3 +163,17 @@ def test_running_maximum_down_the_steps_matches_numpy():
     assert _cummax(a, out=a) is a  # in place
     np.testing.assert_array_equal(a, expected)
     assert _cummax(np.zeros((0, 3))).shape == (0, 3)
+
+
+def test_bearing_is_the_compass_direction_to_each_pixel():
+    view = sweep(np.zeros((41, 41)), 10.0, 20.5, 20.5, 10.0, 1.5, 150.0, LAMBDA)
+    at = {(10, 20): 0.0, (20, 30): 90.0, (30, 20): 180.0, (20, 10): 270.0, (10, 30): 45.0}
+    for (row, col), expected in at.items():
+        got = float(view.bearing[row - view.rows.start, col - view.cols.start])
+        assert got == pytest.approx(expected, abs=1e-4)
+    dy = (20.5 - (np.arange(view.rows.start, view.rows.stop) + 0.5))[:, None]
+    dx = (np.arange(view.cols.start, view.cols.stop) + 0.5 - 20.5)[None, :]
+    expected = np.degrees(np.arctan2(dx, dy)) % 360
+    far = np.hypot(dx, dy) > 1  # away from the site's own pixel
+    diff = (view.bearing - expected + 180) % 360 - 180
+    assert np.abs(diff[far]).max() < 1e-3
