@@ -32,7 +32,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
@@ -144,7 +143,7 @@ def write_partitioned(
         "crs": crs.to_string(),
         "bounds": artifacts.wgs84_bounds(tuple(totals.bounds) if totals.count else _nan4(), crs),
         "fields": fields,
-        "geometry_type": _geometry_type(totals.geom_types),
+        "geometry_type": artifacts.geometry_type_of(totals.geom_types),
         "count": totals.count,
     }
 
@@ -214,23 +213,12 @@ def _encoded(frame: Any, crs: CRS, scheduler: str | None) -> Any:
 def _table(part: gpd.GeoDataFrame, index: int, crs: CRS) -> pa.Table:
     """One partition as :func:`twin.artifacts.write_vector` lays a layer out (no metadata)."""
     try:
-        artifacts.check_vector(part)
+        table = artifacts.vector_table(part)
     except artifacts.ArtifactCheckError as exc:
         raise artifacts.ArtifactCheckError(f"partition {index}: {exc}") from None
     if not CRS.from_user_input(part.crs).equals(crs):
         raise artifacts.ArtifactCheckError(f"partition {index}: CRS differs from the layer's")
-    geom_col = part.geometry.name
-    geoms = np.asarray(part.geometry.values)
-    bounds = shapely.bounds(geoms)
-    table = pa.Table.from_pandas(pd.DataFrame(part.drop(columns=[geom_col])), preserve_index=False)
-    position = list(part.columns).index(geom_col)
-    table = table.add_column(position, geom_col, pa.array(shapely.to_wkb(geoms), pa.binary()))
-    bbox = pa.StructArray.from_arrays(
-        [pa.array(bounds[:, i], pa.float64()) for i in range(4)],
-        names=["xmin", "ymin", "xmax", "ymax"],
-    )
-    table = table.append_column("bbox", bbox)
-    return table.replace_schema_metadata(None)
+    return table
 
 
 def _conform(table: pa.Table, schema: pa.Schema, index: int) -> pa.Table:
@@ -255,35 +243,9 @@ def _final_schema(
 ) -> pa.Schema:
     """The schema with the ``geo`` and project metadata that ``write_vector`` writes."""
     bbox = [float(v) for v in totals.bounds] if totals.count else [float("nan")] * 4
-    geo = {
-        "version": "1.1.0",
-        "primary_column": geom_col,
-        "columns": {
-            geom_col: {
-                "encoding": "WKB",
-                "geometry_types": sorted(totals.geom_types),
-                "crs": crs.to_json_dict(),
-                "bbox": bbox,
-                "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}},
-            }
-        },
-    }
     return schema.with_metadata(
-        {
-            b"geo": json.dumps(geo).encode(),
-            artifacts.METADATA_KEY.encode(): json.dumps(metadata, sort_keys=True).encode(),
-        }
+        artifacts.geo_metadata(geom_col, totals.geom_types, crs, bbox, metadata)
     )
-
-
-def _geometry_type(kinds: set[str]) -> str:
-    """As :func:`twin.artifacts.geometry_type`, from the types seen in every partition."""
-    if len(kinds) == 1:
-        return next(iter(kinds))
-    bases = {k.removeprefix("Multi") for k in kinds}
-    if len(bases) == 1:
-        return "Multi" + bases.pop()
-    return "Geometry"
 
 
 def verify_partitioned(path: Path, crs: CRS, columns: list[str], count: int) -> None:

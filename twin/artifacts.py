@@ -113,6 +113,21 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) ->
     the same schema metadata and the bbox covering columns are always written
     (readers use them to skip row groups outside a tile).
     """
+    table = vector_table(gdf)
+    meta = geo_metadata(
+        gdf.geometry.name,
+        set(gdf.geom_type.unique().tolist()),
+        CRS.from_user_input(gdf.crs),
+        [float(v) for v in gdf.total_bounds],
+        metadata,
+    )
+    table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path, compression="zstd", row_group_size=65536)
+    fsync_file(path)
+
+
+def vector_table(gdf: gpd.GeoDataFrame) -> pa.Table:
+    """``gdf`` checked and laid out as its GeoParquet rows: WKB and bbox columns, no metadata."""
     check_vector(gdf)
     geom_col = gdf.geometry.name
     geoms = np.asarray(gdf.geometry.values)
@@ -121,32 +136,38 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) ->
     # The geometry keeps its place among the columns, so the file reads back as written.
     position = list(gdf.columns).index(geom_col)
     table = table.add_column(position, geom_col, pa.array(shapely.to_wkb(geoms), pa.binary()))
-    covering = "bbox"
     bbox = pa.StructArray.from_arrays(
         [pa.array(bounds[:, i], pa.float64()) for i in range(4)],
         names=["xmin", "ymin", "xmax", "ymax"],
     )
-    table = table.append_column(covering, bbox)
-    total = gdf.total_bounds
+    return table.append_column("bbox", bbox).replace_schema_metadata(None)
+
+
+def geo_metadata(
+    geom_col: str,
+    geometry_types: set[str],
+    crs: CRS,
+    bbox: list[float],
+    metadata: dict[str, Any],
+) -> dict[bytes, bytes]:
+    """The schema metadata of a layer's GeoParquet: ``geo`` (1.1) and the project's key."""
     geo = {
         "version": "1.1.0",
         "primary_column": geom_col,
         "columns": {
             geom_col: {
                 "encoding": "WKB",
-                "geometry_types": sorted(gdf.geom_type.unique().tolist()),
-                "crs": CRS.from_user_input(gdf.crs).to_json_dict(),
-                "bbox": [float(v) for v in total],
+                "geometry_types": sorted(geometry_types),
+                "crs": crs.to_json_dict(),
+                "bbox": bbox,
                 "covering": {"bbox": {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}},
             }
         },
     }
-    meta = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
-    meta[b"geo"] = json.dumps(geo).encode()
-    meta[METADATA_KEY.encode()] = json.dumps(metadata, sort_keys=True).encode()
-    table = table.replace_schema_metadata(meta)
-    pq.write_table(table, path, compression="zstd", row_group_size=65536)
-    fsync_file(path)
+    return {
+        b"geo": json.dumps(geo).encode(),
+        METADATA_KEY.encode(): json.dumps(metadata, sort_keys=True).encode(),
+    }
 
 
 def read_vector_metadata(path: Path) -> dict[str, Any]:
@@ -300,7 +321,11 @@ def field_types(df: pd.DataFrame) -> dict[str, str]:
 
 def geometry_type(gdf: gpd.GeoDataFrame) -> str:
     """The layer's geometry type; mixed single/multi parts report the multi type."""
-    kinds = set(gdf.geom_type.unique())
+    return geometry_type_of(set(gdf.geom_type.unique()))
+
+
+def geometry_type_of(kinds: set[str]) -> str:
+    """The geometry type of a layer holding geometries of ``kinds``."""
     if len(kinds) == 1:
         return kinds.pop()
     bases = {k.removeprefix("Multi") for k in kinds}
