@@ -62,14 +62,12 @@ def test_windowed_run_holds_a_few_windows_not_the_grids(tmp_path: Path) -> None:
     size = 64
     grid_bytes = 3 * 4 * m.shape[0] * m.shape[1]  # rsrp, sinr (float32), serving (int32)
 
-    def disk() -> tuple[Any, ...]:
-        return tuple(
-            disk_array(tmp_path / f"{k}.npy", m.shape, dt, fill)
-            for k, dt, fill in (("r", np.float32, np.nan), ("s", np.float32, np.nan))
-        ) + (disk_array(tmp_path / "v.npy", m.shape, np.int32, -1),)
-
+    out = (
+        disk_array(tmp_path / "r.npy", m.shape, np.float32, np.nan),
+        disk_array(tmp_path / "s.npy", m.shape, np.float32, np.nan),
+        disk_array(tmp_path / "v.npy", m.shape, np.int32, -1),
+    )
     held: list[int] = []
-    out = disk()
     result, peak = peak_of(
         lambda: run_windowed(m, size, out=out, on_result=lambda r: held.append(r.nbytes))  # type: ignore[arg-type]
     )
