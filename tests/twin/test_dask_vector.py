@@ -25,7 +25,7 @@ from layers._roads_parts import spatial_partitions
 from layers.roads import read_osm_roads
 from tests.twin import test_dask
 from tests.twin.test_dask import assert_same_layers
-from tests.twin.test_roads_builder import HELSINKI, LAT0, LON0, STEP, _synthetic
+from tests.twin.test_roads_builder import HELSINKI, grid_workspace
 from tiles.catalog import read_catalog
 from twin import artifacts
 from twin._partitioned import write_partitioned
@@ -382,41 +382,12 @@ def test_roads_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> N
 
 def test_roads_with_zones_on_a_cluster_equal_one_process(tmp_path: Path, cluster: str) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    (one / "sources").mkdir(parents=True)
-    _synthetic(one)  # a grid of streets with a primary road across, as in test_roads_builder
-    mid = LON0 + 2.5 * STEP
-    zones = [
-        shapely.box(LON0 - STEP, LAT0 - STEP, mid, LAT0 + 5 * STEP),
-        shapely.box(mid, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 5 * STEP),
-    ]
-    gpd.GeoDataFrame({"village": ["W", "E"]}, geometry=zones, crs=4326).to_file(
-        one / "sources/villages.geojson", driver="GeoJSON"
-    )
-    (one / "twin.toml").write_text(GRID_TOML, encoding="utf-8")
+    grid_workspace(one)  # a grid of streets with a primary road across, and two zones
     shutil.copytree(one, two)
     assert Twin.open(one).build().ok
     assert Twin.open(two).build(scheduler=cluster).ok
     assert {"roads", "roads_nodes", "roads_zones"} <= set(Twin.open(two).catalog.layers)
     assert_same_layers(one, two)
-
-
-GRID_TOML = """
-[region]
-name = "Grid"
-crs = "EPSG:4549"
-
-[sources.osm]
-path = "sources/roads.osm.pbf"
-synthetic = true
-
-[sources.villages]
-path = "sources/villages.geojson"
-
-[layers.roads]
-builder = "roads"
-inputs = { osm = "osm", zones = "villages" }
-params = { network = "drive", zone_id = "village" }
-"""
 
 
 def test_per_way_stages_on_spatial_partitions(cluster: str) -> None:

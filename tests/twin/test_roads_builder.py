@@ -85,19 +85,7 @@ def _synthetic(root: Path) -> dict[int, tuple[float, float]]:
     return nodes
 
 
-def test_synthetic_build_with_zones(tmp_path: Path) -> None:
-    root = tmp_path / "syn"
-    (root / "sources").mkdir(parents=True)
-    nodes = _synthetic(root)
-    # two zones split the grid between columns 2 and 3, in WGS84 (reprojected by the build)
-    mid = LON0 + 2.5 * STEP
-    west = shapely.box(LON0 - STEP, LAT0 - STEP, mid, LAT0 + 5 * STEP)
-    east = shapely.box(mid, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 5 * STEP)
-    gpd.GeoDataFrame({"village": ["W", "E"]}, geometry=[west, east], crs=4326).to_file(
-        root / "sources" / "villages.geojson", driver="GeoJSON"
-    )
-    (root / "twin.toml").write_text(
-        """
+GRID_TOML = """
 [region]
 name = "Grid"
 crs = "EPSG:4549"
@@ -113,9 +101,26 @@ path = "sources/villages.geojson"
 builder = "roads"
 inputs = { osm = "osm", zones = "villages" }
 params = { network = "drive", zone_id = "village" }
-""",
-        encoding="utf-8",
+"""
+
+
+def grid_workspace(root: Path) -> dict:
+    """The street grid with two zones split between columns 2 and 3 (WGS84), and its twin.toml."""
+    (root / "sources").mkdir(parents=True)
+    nodes = _synthetic(root)
+    mid = LON0 + 2.5 * STEP
+    west = shapely.box(LON0 - STEP, LAT0 - STEP, mid, LAT0 + 5 * STEP)
+    east = shapely.box(mid, LAT0 - STEP, LON0 + 5 * STEP, LAT0 + 5 * STEP)
+    gpd.GeoDataFrame({"village": ["W", "E"]}, geometry=[west, east], crs=4326).to_file(
+        root / "sources" / "villages.geojson", driver="GeoJSON"
     )
+    (root / "twin.toml").write_text(GRID_TOML, encoding="utf-8")
+    return nodes
+
+
+def test_synthetic_build_with_zones(tmp_path: Path) -> None:
+    root = tmp_path / "syn"
+    nodes = grid_workspace(root)
     twin = Twin.open(root)
     twin.build()
     edges = twin.layer("roads")
