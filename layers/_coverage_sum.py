@@ -89,6 +89,7 @@ class BandSum:
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # from glibc's <malloc.h>
 
 # The model a forked worker computes with (inherited, never pickled).
 _MODEL: CoverageModel | None = None
@@ -115,6 +116,31 @@ def _die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def _keep_freed_memory() -> None:
+    """Let this worker's allocator keep the memory numpy frees (glibc only).
+
+    Every site allocates the same few dozen arrays of the same sizes, a few MB
+    each. glibc serves such blocks with fresh ``mmap`` pages and unmaps them on
+    free, so each site paid for page faults and zeroed pages again (a tenth of
+    its CPU at 10 m). From the heap, without trimming, the next site reuses the
+    pages; the worker's memory stays at its peak until the pool ends.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(2**31 - 1))
+    except (OSError, AttributeError):  # not glibc: keep its defaults
+        return
+
+
+def _init_worker(parent: int) -> None:
+    """Pool initializer: die with the parent, keep freed memory for the next site."""
+    _die_with_parent(parent)
+    _keep_freed_memory()
 
 
 def _partial(band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[str, int]]:
@@ -144,7 +170,7 @@ def band_sums_in_processes(
         with ProcessPoolExecutor(
             workers,
             mp_context=mp.get_context("fork"),
-            initializer=_die_with_parent,
+            initializer=_init_worker,
             initargs=(os.getpid(),),
         ) as pool:
             for band, groups in bands:
