@@ -35,4 +35,4 @@ def test_a_worker_reuses_the_pages_numpy_freed():
     with mp.get_context("fork").Pool(1) as pool:
         kept = pool.apply(_faults_of_a_second_big_array, (True,))
     assert default > 0  # the allocator hands back fresh pages by default
-    assert kept < max(1, default // 10)
+    assert kept * 4 < default  # a few faults of Python objects, none for the array
