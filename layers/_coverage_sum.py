@@ -13,8 +13,9 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -173,14 +174,25 @@ def band_sums_in_processes(
             initializer=_init_worker,
             initargs=(os.getpid(),),
         ) as pool:
-            for band, groups in bands:
-                chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
-                futures = [pool.submit(_partial, band, chunk) for chunk in chunks]
+
+            def combine(band: str, futures: list[Future[Any]]) -> BandSum:
                 acc = model.band_sum(band)
                 for fut in futures:
                     best, total, arg, flags = fut.result()
                     acc.absorb(best, total, arg)
                     on_flags(flags)
-                yield acc
+                return acc
+
+            # The next band's sites are queued before this band's partial sums are
+            # combined: the workers keep computing while this process combines and
+            # merges (one band ahead bounds the partial grids held in memory).
+            ahead: deque[tuple[str, list[Future[Any]]]] = deque()
+            for band, groups in bands:
+                chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
+                ahead.append((band, [pool.submit(_partial, band, chunk) for chunk in chunks]))
+                if len(ahead) > 1:
+                    yield combine(*ahead.popleft())
+            while ahead:
+                yield combine(*ahead.popleft())
     finally:
         _MODEL = None
