@@ -40,15 +40,25 @@ def _milliwatts(dbm: NDArray[np.float32]) -> NDArray[np.float64]:
 class BandSum:
     """Running best server and total received power of one band's cells."""
 
-    def __init__(self, band: str, shape: tuple[int, int], noise_mw: float, load: float) -> None:
+    def __init__(
+        self,
+        band: str,
+        shape: tuple[int, int],
+        noise_mw: float,
+        load: float,
+        start: tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.int32]] | None = None,
+    ) -> None:
         self.band = band
+        self.noise_mw = noise_mw
+        self.load = load
+        if start is not None:  # a partial sum's grids (best, total, arg), taken over
+            self.best, self.total, self.arg = start
+            return
         self.best = np.full(shape, -np.inf, dtype=np.float32)
         # float64 with the same float32 -> float64 conversion on both sides, so that
         # "total - best" cancels exactly for a lone server (no phantom interference).
         self.total = np.zeros(shape, dtype=np.float64)
         self.arg = np.full(shape, -1, dtype=np.int32)
-        self.noise_mw = noise_mw
-        self.load = load
 
     def add(self, index: int, f: CellField) -> None:
         # A cell's indices are unique, so fancy-index updates need no np.add.at.
@@ -176,12 +186,17 @@ def band_sums_in_processes(
         ) as pool:
 
             def combine(band: str, futures: list[Future[Any]]) -> BandSum:
-                acc = model.band_sum(band)
+                acc: BandSum | None = None
                 for fut in futures:
                     best, total, arg, flags = fut.result()
-                    acc.absorb(best, total, arg)
                     on_flags(flags)
-                return acc
+                    if acc is None:
+                        # The first partial sum is the band's so far: absorbing it into
+                        # an empty sum would copy three full grids to the same values.
+                        acc = model.band_sum(band, start=(best, total, arg))
+                    else:
+                        acc.absorb(best, total, arg)
+                return acc if acc is not None else model.band_sum(band)
 
             # The next band's sites are queued before this band's partial sums are
             # combined: the workers keep computing while this process combines and

@@ -469,9 +469,13 @@ class CoverageModel:
             while pending:
                 yield from pending.popleft().result()
 
-    def band_sum(self, band: str) -> BandSum:
-        """An empty running sum for ``band`` on this grid."""
-        return BandSum(band, self.shape, self._noise_mw(band), self.params.cell_load)
+    def band_sum(
+        self,
+        band: str,
+        start: tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.int32]] | None = None,
+    ) -> BandSum:
+        """A running sum for ``band`` on this grid: empty, or taking over the grids ``start``."""
+        return BandSum(band, self.shape, self._noise_mw(band), self.params.cell_load, start)
 
     def _band_sums(self, flags: dict[str, int]) -> Iterator[BandSum]:
         """Every band's best server and total power, counting validity flags into ``flags``."""
