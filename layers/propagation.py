@@ -124,6 +124,18 @@ def _distances(
     high = d2d > hi
     if not (low.any() or high.any()):
         return d2d, d3d
+    if d2d.ndim and d2d.shape == d3d.shape == flags.shape and flags.flags.c_contiguous:
+        # A raster has few pixels out of range (the site's own, a far rim): fix those alone.
+        sel = np.flatnonzero(low | high)
+        d2s, d3s = d2d.reshape(-1)[sel], d3d.reshape(-1)[sel]
+        d2c, d3c = d2d.copy(), d3d.copy()
+        clipped = np.clip(d2s, lo, hi)
+        d2c.reshape(-1)[sel] = clipped
+        d3c.reshape(-1)[sel] = np.sqrt(clipped * clipped + np.maximum(d3s * d3s - d2s * d2s, 0.0))
+        flags.reshape(-1)[sel] |= np.where(
+            low.reshape(-1)[sel], np.uint8(Flag.DISTANCE_MIN), np.uint8(Flag.DISTANCE_MAX)
+        )
+        return d2c, d3c
     flags |= np.where(low, np.uint8(Flag.DISTANCE_MIN), np.uint8(0))
     flags |= np.where(high, np.uint8(Flag.DISTANCE_MAX), np.uint8(0))
     d2c = np.clip(d2d, lo, hi)

@@ -233,3 +233,20 @@ def test_los_probability_table_7_4_2_1():
     )
     assert float(los_probability("UMa", d, h_ut=20.0)) == pytest.approx(uma_tall)
     assert float(los_probability("UMa", 10.0)) == 1.0
+
+
+def test_a_raster_clamps_only_its_out_of_range_pixels():
+    # float32 pixels below 10 m and beyond 5 km, as a 2-D raster: those are clamped
+    # (keeping the height difference) and flagged, the others are left alone.
+    d2d = np.array([[0.5, 4.0, 10.0, 250.0], [4999.0, 5000.0, 5200.0, 7000.0]], dtype=np.float32)
+    dz = 23.5
+    d3d = np.hypot(d2d, np.float32(dz)).astype(np.float32)
+    clamped = np.clip(d2d.astype(np.float64), 10.0, 5000.0)
+    d3_ref = np.sqrt(clamped**2 + (d3d.astype(np.float64) ** 2 - d2d.astype(np.float64) ** 2))
+    for fn in (uma_los, umi_nlos, rma_nlos):
+        raster = fn(d2d=d2d, d3d=d3d)
+        reference = fn(d2d=clamped, d3d=d3_ref)  # in range, float64: nothing to clamp
+        np.testing.assert_allclose(raster.loss, reference.loss, atol=2e-3)
+        assert not (reference.flags & (Flag.DISTANCE_MIN | Flag.DISTANCE_MAX)).any()
+        np.testing.assert_array_equal((raster.flags & Flag.DISTANCE_MIN) > 0, d2d < 10)
+        np.testing.assert_array_equal((raster.flags & Flag.DISTANCE_MAX) > 0, d2d > 5000)
