@@ -240,6 +240,8 @@ def _output(
         rsrp, sinr, params.rsrp_bands_dbm, params.sinr_threshold_db, params.threshold_dbm
     )
     polygons = polygons[~polygons.geometry.is_empty].reset_index(drop=True)
+    zones_layer = None if zones is None else _zones_layer(zones, result, params)
+    # Everything above reads the grids with NaN for "no signal"; now they are published.
     extras = {
         "sinr": Output(
             data=_published(sinr),
@@ -261,8 +263,8 @@ def _output(
         ),
         "cells": _cells_layer(result, cells, grid.served),
     }
-    if zones is not None:
-        extras["zones"] = _zones_layer(zones, result, params)
+    if zones is not None and zones_layer is not None:
+        extras["zones"] = zones_layer
         stats["n_zones"] = len(zones)
     return Output(
         data=_published(rsrp),
