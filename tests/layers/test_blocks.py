@@ -121,6 +121,6 @@ def test_blockwise_sieve_keeps_what_the_whole_grid_sieve_keeps() -> None:
     got = coverage_polygons(rsrp, sinr, (-90.0,), simplify=False, block_px=16)
     for a, b in zip(got.geometry, whole.geometry, strict=True):
         assert a.symmetric_difference(b).area < 1e-6
-        # specks were removed: fewer parts than the unsieved outline
+    # specks were removed: fewer parts than the unsieved outline
     raw = coverage_polygons(rsrp, sinr, (-90.0,), simplify=False, sieve_pixels=0)
     assert len(got.geometry.iloc[0].geoms) < len(raw.geometry.iloc[0].geoms)

@@ -105,16 +105,21 @@ def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanRepor
     )
 
 
-def _clip(gdf: gpd.GeoDataFrame, cleaning: Cleaning) -> gpd.GeoDataFrame:
-    if cleaning.boundary is None:
+def clip_rows(gdf: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """``gdf`` clipped to ``boundary`` (None: as it is), rows in the source's order.
+
+    The one-process build clips the same way, so that partitions clipped apart
+    and concatenated equal the whole layer clipped at once.
+    """
+    if boundary is None:
         return gdf
     # sort: rows keep the source's order, whatever the spatial index's order
-    return gdf.clip(cleaning.boundary, sort=True).reset_index(drop=True)
+    return gdf.clip(boundary, sort=True).reset_index(drop=True)
 
 
 def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
     """Read, clean and clip one partition."""
-    return _clip(_clean(part, cleaning)[0], cleaning)
+    return clip_rows(_clean(part, cleaning)[0], cleaning.boundary)
 
 
 @dataclass
@@ -147,7 +152,7 @@ def summarise_part(
         present = id_column in gdf.columns
         # absent: check_whole reports it, as clean_vector would
         ids = gdf[id_column].reset_index(drop=True) if present else pd.Series([], dtype=object)
-    out = _clip(gdf, cleaning)
+    out = clip_rows(gdf, cleaning.boundary)
     if keep is not None:
         out.to_parquet(keep, index=False, compression="zstd")
     return Summary(

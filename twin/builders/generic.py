@@ -53,9 +53,8 @@ def build_vector(ctx: BuildContext) -> Output:
         )
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
-    if params.clip_to_region and ctx.boundary is not None:
-        # sort: rows keep the source's order (not the spatial index's), as on a cluster
-        gdf = gdf.clip(ctx.boundary, sort=True).reset_index(drop=True)
+    if params.clip_to_region:
+        gdf = vd.clip_rows(gdf, ctx.boundary)
     _warn_report(ctx, report)
     return Output(data=gdf, stats=dict(report.as_stats()))
 
