@@ -1,0 +1,92 @@
+"""Which files a source is: the file a path names, its sidecars, a directory's files, a glob.
+
+A GIS source is rarely one file. A shapefile is read from its ``.shp``,
+``.dbf``, ``.shx``, ``.prj`` and ``.cpg``; a GeoTIFF may take its CRS from an
+``.aux.xml`` or a world file; a FileGDB is a directory; DEM tiles come as
+many files named by a glob. Everything that decides what a source holds is
+listed here once, so that whoever hashes a source and whoever reads it agree.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from layers.errors import SourceError
+
+#: Sidecar suffixes read with a main file of the given suffix (lower case).
+SIDECARS: dict[str, tuple[str, ...]] = {
+    ".shp": (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml"),
+    ".dbf": (".cpg",),
+    ".tif": (".tfw", ".tifw", ".wld"),
+    ".tiff": (".tfw", ".tiffw", ".wld"),
+    ".jpg": (".jgw", ".jpgw", ".wld"),
+    ".jpeg": (".jgw", ".jpegw", ".wld"),
+    ".png": (".pgw", ".pngw", ".wld"),
+    ".img": (".rrd", ".ige"),
+    ".asc": (".prj",),
+    ".bil": (".hdr", ".prj", ".blw"),
+}
+
+#: Sidecars named by appending to the whole file name (``dem.tif.aux.xml``), for any raster.
+APPENDED = (".aux.xml", ".ovr", ".msk")
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_glob(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a pattern (``dem/*.tif``) rather than one file."""
+    return any(c in _GLOB_CHARS for c in str(path))
+
+
+def expand(path: str | os.PathLike[str]) -> list[Path]:
+    """The main files ``path`` names: itself, or a glob's matches in sorted order.
+
+    Raises
+    ------
+    SourceError
+        When the path does not exist or the glob matches nothing.
+    """
+    text = str(path)
+    if is_glob(text):
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not found:
+            raise SourceError(f"{text}: the pattern matches no file")
+        return found
+    p = Path(text)
+    if not p.exists():
+        raise SourceError(f"{p}: no such file")
+    return [p]
+
+
+def sidecars(path: Path) -> list[Path]:
+    """The existing sidecar files read together with main file ``path`` (not ``path`` itself).
+
+    Matching is case-insensitive, as files from Windows machines come as
+    ``ROADS.SHP`` with ``roads.dbf``.
+    """
+    if path.is_dir():
+        return []
+    name = path.name.lower()
+    suffix = path.suffix.lower()
+    stem = name[: -len(suffix)] if suffix else name
+    wanted = {stem + s for s in SIDECARS.get(suffix, ())} | {name + s for s in APPENDED}
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return []
+    return sorted(p for p in siblings if p.name.lower() in wanted and p.is_file())
+
+
+def source_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file or directory a reader of ``path`` may open, main files first then sidecars.
+
+    A directory (a FileGDB, a folder of tiles) is listed as itself; hash it
+    as a whole.
+    """
+    out: list[Path] = []
+    for main in expand(path):
+        out.append(main)
+        out.extend(sidecars(main))
+    return out
