@@ -21,7 +21,8 @@ import geopandas as gpd
 import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
-from layers.errors import LayerError
+from layers.errors import LayerError, SourceError
+from layers.sources import expand, is_glob
 from layers.vector import read_vector
 from tiles.catalog import (
     Catalog,
@@ -556,7 +557,12 @@ def _check(config: TwinConfig, root: Path) -> dict[str, Builder]:
     """Check what the config names exists: files, builders, inputs, parameters."""
     for name, source in config.sources.items():
         path = _resolve(root, source.path)
-        if not path.exists():
+        if is_glob(path):
+            try:
+                expand(path)
+            except SourceError as exc:
+                raise ConfigError(f"{CONFIG_NAME}: sources.{name}.path: {exc}") from None
+        elif not path.exists():
             raise ConfigError(f"{CONFIG_NAME}: sources.{name}.path: no such file {path}")
     boundary = config.region.boundary
     if boundary and boundary not in config.sources and not _resolve(root, boundary).exists():

@@ -139,3 +139,16 @@ inputs = { source = "layers.a" }
     _write(workspace, text)
     with pytest.raises(ConfigError, match=r"dependency cycle: (a -> b -> a|b -> a -> b)"):
         Twin.open(workspace)
+
+
+def test_a_glob_source_must_match_a_file(tmp_path: Path) -> None:
+    """DEM tiles come as many files: a source path may be a glob, checked to match something."""
+
+    (tmp_path / "sources" / "dem").mkdir(parents=True)
+    (tmp_path / "twin.toml").write_text(
+        '[region]\nname = "T"\n[sources.dem]\npath = "sources/dem/*.tif"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"sources\.dem\.path: .*\*\.tif: the pattern matches no"):
+        Twin.open(tmp_path)
+    (tmp_path / "sources" / "dem" / "n30e119.tif").write_bytes(b"")
+    assert Twin.open(tmp_path).config.sources["dem"].path == "sources/dem/*.tif"
