@@ -52,7 +52,7 @@ class Raster:
             west, south, east, north = src.bounds
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 6))
-        from twin._explore import _cmap_name
+        from twin.notebook._explore import _cmap_name
 
         # Style hints use rio-tiler's lower-case names ("rdylgn"); matplotlib wants "RdYlGn".
         cmap = cmap or _cmap_name(self.entry.style.get("colormap", "viridis"))

@@ -337,7 +337,7 @@ def test_explore_thins_pixel_traced_polygons(
     from rasterio.transform import from_origin
     from shapely.geometry import shape
 
-    from twin import _explore
+    from twin.notebook import _explore
 
     # A disk of 1.5 km radius traced from 20 m pixels, as coverage polygons are.
     yy, xx = np.mgrid[0:150, 0:200]

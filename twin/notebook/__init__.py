@@ -4,7 +4,7 @@
   name to catalog entry whose HTML form (``_repr_html_``) is a table of kind,
   version, features or pixels, bounds and fields.
 - :func:`explore` draws every layer on an interactive folium map, from the
-  data or from a running tile server (see :mod:`twin._explore` for why folium).
+  data or from a running tile server (see :mod:`twin.notebook._explore` for why folium).
 - :class:`NotebookProgress` draws a build's progress with ``tqdm.auto``;
   ``Twin.build`` uses it by itself when it runs inside Jupyter.
 - :func:`decorate_map` adds a north arrow and a scale bar to a static
@@ -273,16 +273,16 @@ def explore(
         A running tile server's URL (``http://127.0.0.1:8000``): draw its PNG
         and MVT tiles instead of reading the data.
     **kwargs
-        Passed to :func:`twin._explore.map_from_data` (``max_features``,
+        Passed to :func:`twin.notebook._explore.map_from_data` (``max_features``,
         ``tolerance``, ``raster_size``, ``basemap``, ``height``) or
-        :func:`twin._explore.map_from_server` (``timeout``, ``basemap``, ``height``).
+        :func:`twin.notebook._explore.map_from_server` (``timeout``, ``basemap``, ``height``).
 
     Returns
     -------
     folium.Map
         Renders in the notebook as self-contained HTML; ``.save("map.html")`` keeps it.
     """
-    from twin import _explore
+    from twin.notebook import _explore
 
     names = [layers] if isinstance(layers, str) else layers
     if server is not None:
