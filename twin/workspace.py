@@ -51,8 +51,7 @@ from twin.builders import Builder, get_builder
 from twin.builders.context import BuildContext, Input
 from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
-from twin.handles import Raster
-from twin.notebook import Layers, explore, progress_events
+from twin.handles import Layers, Raster
 
 BUILD_DIR = "build"
 CATALOG_NAME = "catalog.json"
@@ -219,6 +218,10 @@ class Twin:
         self, layers: str | list[str] | None = None, server: str | None = None, **kwargs: Any
     ) -> Any:
         """An interactive map of the layers; see :func:`twin.notebook.explore`."""
+        # Imported here, not at the top: twin.notebook builds on Twin, so a module-level
+        # import would make the two import each other (the facade reaches up only when asked).
+        from twin.notebook import explore
+
         return explore(self, layers, server=server, **kwargs)
 
     def layer(self, name: str) -> gpd.GeoDataFrame | Raster:
@@ -299,6 +302,10 @@ class Twin:
             When any layer failed; layers that succeeded are published, and
             ``error.report`` tells which.
         """
+        # Imported here, not at the top: twin.notebook builds on Twin, so a module-level
+        # import would make the two import each other (the facade reaches up only when asked).
+        from twin.notebook import progress_events
+
         events = events or progress_events(progress) or NoEvents()
         targets = self._targets(names)
         forced = set(targets) if names is not None else set(self.config.layers)

@@ -31,6 +31,7 @@ import shapely
 
 from tiles.catalog import LayerEntry
 from twin.errors import TwinError
+from twin.handles import cmap_name
 
 if TYPE_CHECKING:
     from twin.workspace import Twin
@@ -83,7 +84,43 @@ def _select(available: dict[str, Any], names: list[str] | None) -> list[str]:
     return list(names)
 
 
-# -- from the data --------------------------------------------------------------------------
+# -- the entry point ----------------------------------------------------------------------------
+
+
+def explore(
+    twin: Twin,
+    layers: str | list[str] | None = None,
+    server: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """An interactive folium map of ``layers`` (default: every published layer).
+
+    Parameters
+    ----------
+    twin
+        The workspace.
+    layers
+        A layer name or names; default every layer.
+    server
+        A running tile server's URL (``http://127.0.0.1:8000``): draw its PNG
+        and MVT tiles instead of reading the data.
+    **kwargs
+        Passed to :func:`map_from_data` (``max_features``,
+        ``tolerance``, ``raster_size``, ``basemap``, ``height``) or
+        :func:`map_from_server` (``timeout``, ``basemap``, ``height``).
+
+    Returns
+    -------
+    folium.Map
+        Renders in the notebook as self-contained HTML; ``.save("map.html")`` keeps it.
+    """
+    names = [layers] if isinstance(layers, str) else layers
+    if server is not None:
+        return map_from_server(server, names, **kwargs)
+    return map_from_data(twin, names, **kwargs)
+
+
+# -- from the data ------------------------------------------------------------------------------
 
 
 def map_from_data(
@@ -166,7 +203,7 @@ def _colours(entry: LayerEntry, gdf: gpd.GeoDataFrame, index: int) -> tuple[Any,
     title = html.escape(f"{entry.title}: {prop}")
     if entry.fields.get(prop) in ("int", "float") and values.nunique() > 10:
         lo, hi = style.get("range") or (float(values.min()), float(values.max()))
-        cmap = colormaps[_cmap_name(style.get("colormap", "viridis"))]
+        cmap = colormaps[cmap_name(style.get("colormap", "viridis"))]
         norm = Normalize(vmin=lo, vmax=hi)
         hexes = [to_hex(c) for c in cmap(norm(values.to_numpy(dtype=float)))]
         ramp = ", ".join(to_hex(cmap(x)) for x in np.linspace(0, 1, 6))
@@ -282,16 +319,6 @@ def _legend_box(fragments: list[str]) -> str:
     )
 
 
-def _cmap_name(name: str) -> str:
-    """A matplotlib colormap name for a style hint (rio-tiler names are lower case)."""
-    from matplotlib import colormaps
-
-    if name in colormaps:
-        return name
-    lower = {n.lower(): n for n in colormaps}
-    return lower.get(str(name).lower(), "viridis")
-
-
 def _value_range(entry: LayerEntry, values: np.ndarray) -> tuple[float, float]:
     hint = entry.style.get("rescale")
     if hint and len(hint) == 2:
@@ -342,7 +369,7 @@ def render_raster(path: Any, entry: LayerEntry, size: int) -> tuple[np.ndarray, 
             resampling=Resampling.nearest if categorical else Resampling.bilinear,
         )
     lo, hi = _value_range(entry, values)
-    cmap = colormaps[_cmap_name(entry.style.get("colormap", "viridis"))]
+    cmap = colormaps[cmap_name(entry.style.get("colormap", "viridis"))]
     with np.errstate(invalid="ignore"):
         scaled = np.clip((values - lo) / (hi - lo), 0, 1)
     rgba = (cmap(np.nan_to_num(scaled)) * 255).round().astype("uint8")
@@ -381,7 +408,7 @@ def _raster_legend(entry: LayerEntry) -> Any:
         lo, hi = band.min, band.max
     else:
         return None
-    cmap = colormaps[_cmap_name(entry.style.get("colormap", "viridis"))]
+    cmap = colormaps[cmap_name(entry.style.get("colormap", "viridis"))]
     colours = [to_hex(cmap(x)) for x in np.linspace(0, 1, 9)]
     unit = f" ({band.unit})" if band.unit else ""
     return bcm.LinearColormap(colours, vmin=lo, vmax=hi, caption=f"{entry.title}{unit}")
