@@ -19,7 +19,14 @@ from pathlib import Path
 
 from layers.errors import SourceEncodingWarning, SourceError
 
-__all__ = ["FALLBACK", "check_encoding", "dbf_text", "resolve_encoding", "sniff"]
+__all__ = [
+    "FALLBACK",
+    "check_encoding",
+    "dbf_text",
+    "not_decodable",
+    "resolve_encoding",
+    "sniff",
+]
 
 #: What undeclared text that is not UTF-8 is read as: GB18030 decodes GBK and GB2312 alike.
 FALLBACK = "GB18030"
@@ -30,14 +37,16 @@ _NO_LDID = 0
 
 
 def check_encoding(name: str) -> str:
-    """``name`` if Python knows it as a codec, else :class:`LookupError` naming it."""
+    """Python's canonical name of codec ``name`` (``cp936`` -> ``gbk``), else :class:`LookupError`.
+
+    The canonical names are also what GDAL's iconv knows (``latin-1`` is not, ``iso8859-1`` is).
+    """
     try:
-        codecs.lookup(name)
+        return codecs.lookup(name).name
     except LookupError:
         raise LookupError(
             f"{name!r} is not a text encoding Python knows (e.g. GBK, UTF-8)"
         ) from None
-    return name
 
 
 def resolve_encoding(path: str | Path, declared: str | None = None) -> str | None:
@@ -62,7 +71,7 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
         When the text is neither UTF-8 nor GB18030 and no encoding is declared.
     """
     if declared is not None:
-        return declared
+        return check_encoding(declared)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".shp", ".dbf"):
@@ -92,6 +101,14 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
         stacklevel=2,
     )
     return found
+
+
+def not_decodable(path: str | Path, encoding: str | None) -> str:
+    """The one line for text that does not decode as the encoding it is read with."""
+    return (
+        f"{path}: text does not decode as {encoding or 'UTF-8'}; "
+        'check encoding = "..." on the source'
+    )
 
 
 def sniff(data: bytes) -> str | None:
