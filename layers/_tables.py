@@ -65,12 +65,12 @@ def read_text_table(
         if suffix in EXCEL_SUFFIXES:
             head = pd.read_excel(path, sheet_name=sheet or 0, nrows=0)
             dtype = {c: str for c in head.columns if is_code_column(c)}
-            return pd.read_excel(path, sheet_name=sheet or 0, dtype=dtype)  # type: ignore[arg-type]
+            return pd.read_excel(path, sheet_name=sheet or 0, dtype=dtype)
         enc = resolve_encoding(path, encoding) or "UTF-8"
         sep = "\t" if suffix == ".tsv" else ","
         head = pd.read_csv(path, sep=sep, encoding=enc, nrows=0)
         dtype = {c: str for c in head.columns if is_code_column(c)}
-        return pd.read_csv(path, sep=sep, encoding=enc, dtype=dtype)  # type: ignore[arg-type]
+        return pd.read_csv(path, sep=sep, encoding=enc, dtype=dtype)
     except UnicodeDecodeError:
         raise SourceError(not_decodable(path, enc)) from None
     except LookupError as exc:
@@ -93,7 +93,7 @@ def pick_column(
         if wanted not in df.columns:
             raise SourceError(f"{path}: no column {wanted!r} for {what}")
         return wanted
-    keys = {}
+    keys: dict[str, str] = {}
     for c in df.columns:
         keys.setdefault(header_key(c), str(c))
     for name in candidates:

@@ -20,6 +20,7 @@ from pathlib import Path
 from layers.errors import SourceEncodingWarning, SourceError
 
 __all__ = [
+    "DECLARABLE",
     "FALLBACK",
     "check_encoding",
     "dbf_text",
@@ -30,6 +31,9 @@ __all__ = [
 
 #: What undeclared text that is not UTF-8 is read as: GB18030 decodes GBK and GB2312 alike.
 FALLBACK = "GB18030"
+
+#: Files whose text encoding a source may declare: any other declares its own.
+DECLARABLE = (".shp", ".dbf", ".csv", ".tsv", ".txt", ".tab", ".mif")
 
 _CHUNK = 1 << 20
 #: DBF language driver ids GDAL turns into a code page itself (0: none declared).
@@ -55,10 +59,11 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
     Parameters
     ----------
     path
-        A shapefile (``.shp``/``.dbf``) or a delimited text file (``.csv``/``.tsv``/``.txt``).
-        Other files declare their encoding themselves (GeoPackage and GeoJSON are UTF-8).
+        A shapefile (``.shp``/``.dbf``) or a delimited text file (``.csv``/``.tsv``/``.txt``)
+        is checked; a MapInfo file takes the declared encoding only. Other files
+        declare their own (GeoPackage and GeoJSON are UTF-8): None.
     declared
-        The encoding set on the source, which always wins.
+        The encoding set on the source, which wins for the files in :data:`DECLARABLE`.
 
     Warns
     -----
@@ -70,10 +75,12 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
     SourceError
         When the text is neither UTF-8 nor GB18030 and no encoding is declared.
     """
-    if declared is not None:
-        return check_encoding(declared)
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in DECLARABLE:
+        return None  # UTF-8 by definition (GeoPackage, GeoJSON ...) or binary (Excel)
+    if declared is not None:
+        return check_encoding(declared)
     if suffix in (".shp", ".dbf"):
         dbf = _sibling(path, ".dbf")
         if dbf is None or _sibling(path, ".cpg") is not None:

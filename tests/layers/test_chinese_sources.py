@@ -270,3 +270,10 @@ def test_shifted_crs_on_a_projected_file_is_refused(tmp_path: Path) -> None:
     gdf.to_file(tmp_path / "p.gpkg")
     with pytest.raises(SourceError, match=r"p.gpkg: crs is GCJ-02 but the file declares"):
         read_vector(tmp_path / "p.gpkg", crs="GCJ-02")
+
+
+def test_declared_encoding_does_not_apply_to_utf8_formats(tmp_path: Path) -> None:
+    path = tmp_path / "towns.gpkg"
+    gpd.GeoDataFrame({"name": NAMES}, geometry=[Point(120, 30)] * 3, crs=4326).to_file(path)
+    assert read_vector(path, encoding="GBK")["name"].tolist() == NAMES
+    assert read_table(path, encoding="GBK")["name"].tolist() == NAMES
