@@ -69,9 +69,8 @@ class SourceConfig(_Model):
     y: str | None = Field(None, description="CSV/Excel column holding latitude / y")
     encoding: str | None = Field(
         None,
-        description="text encoding of a shapefile's DBF, a CSV/TSV or a MapInfo file (e.g. GBK); "
-        "default: "
-        "the .cpg, else UTF-8, else GB18030 with a warning",
+        description="text encoding of a shapefile's DBF, a CSV/TSV or a MapInfo file "
+        "(e.g. GBK); default: the .cpg, else UTF-8, else GB18030 with a warning",
     )
     title: str | None = None
     description: str = ""
