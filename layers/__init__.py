@@ -4,7 +4,14 @@ GeoDataFrames and arrays in, GeoDataFrames and arrays out; nothing here knows
 about workspaces or HTTP.
 """
 
-from layers.errors import LayerError, ParameterError, SourceError, ValidationError
+from layers.errors import (
+    LayerError,
+    ParameterError,
+    SourceEncodingWarning,
+    SourceError,
+    SourceWarning,
+    ValidationError,
+)
 from layers.raster import read_raster, reproject_raster
 from layers.types import BBox, RasterData
 from layers.vector import clean_vector, read_vector
@@ -14,7 +21,9 @@ __all__ = [
     "LayerError",
     "ParameterError",
     "RasterData",
+    "SourceEncodingWarning",
     "SourceError",
+    "SourceWarning",
     "ValidationError",
     "clean_vector",
     "read_raster",

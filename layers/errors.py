@@ -17,3 +17,15 @@ class ValidationError(LayerError):
 
 class ParameterError(LayerError):
     """A builder parameter is out of range or inconsistent."""
+
+
+class SourceWarning(UserWarning):
+    """A source was read, but with a guess the user should confirm (and can pin).
+
+    Readers emit these with :func:`warnings.warn`; whoever runs a build
+    records them as build warnings.
+    """
+
+
+class SourceEncodingWarning(SourceWarning):
+    """A source's text was decoded with a guessed encoding (no encoding declared)."""

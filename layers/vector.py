@@ -22,11 +22,28 @@ from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet 
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from layers._tables import (
+    EXCEL_SUFFIXES,
+    TEXT_SUFFIXES,
+    X_COLUMNS,
+    Y_COLUMNS,
+    points_from_table,
+    read_text_table,
+)
+from layers.chinacrs import china_crs, to_wgs84
+from layers.encodings import not_decodable, resolve_encoding
 from layers.errors import SourceError, ValidationError
 
-#: Column names recognised as longitude / latitude in a CSV, in order of preference.
-X_COLUMNS = ("lon", "lng", "long", "longitude", "x", "easting")
-Y_COLUMNS = ("lat", "latitude", "y", "northing")
+__all__ = [
+    "X_COLUMNS",
+    "Y_COLUMNS",
+    "CleanReport",
+    "check_unique_ids",
+    "clean_vector",
+    "count_rows",
+    "read_table",
+    "read_vector",
+]
 
 
 def read_vector(
@@ -36,27 +53,39 @@ def read_vector(
     x: str | None = None,
     y: str | None = None,
     rows: tuple[int, int] | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector source into a GeoDataFrame.
 
     Parameters
     ----------
     path
-        Any file OGR opens (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet ...)
-        or a ``.csv`` / ``.tsv`` with coordinate columns.
+        Any file OGR opens (GeoPackage, GeoJSON, Shapefile, FlatGeobuf, GeoParquet ...),
+        or a ``.csv`` / ``.tsv`` / Excel sheet with coordinate columns.
     layer
-        Layer name inside a multi-layer file.
+        Layer name inside a multi-layer file; the sheet of an Excel workbook.
     crs
         CRS to assume when the file declares none (always the case for CSV,
-        where the default is EPSG:4326). A file that declares a CRS keeps it.
+        where the default is EPSG:4326). A file that declares a CRS keeps it,
+        except that ``"GCJ-02"`` / ``"BD-09"`` (:mod:`layers.chinacrs`) say the
+        longitudes/latitudes are shifted: they are moved back to WGS84
+        (EPSG:4326) before anything else.
     x, y
-        CSV coordinate columns; by default the first of :data:`X_COLUMNS` /
-        :data:`Y_COLUMNS` present (case-insensitive).
+        Coordinate columns of a table; by default the first of :data:`X_COLUMNS` /
+        :data:`Y_COLUMNS` present (case, spaces and a unit in brackets ignored).
     rows
         Only rows ``start:stop`` (see :func:`count_rows`), indexed by their row in
         the whole source: for reading a large source by partitions. OGR files
         skip to ``start``, GeoParquet reads only the row groups the rows span; a
         CSV is read whole (its column types come from every row) and sliced.
+    encoding
+        The text encoding of a shapefile's DBF or a CSV (any Python codec name);
+        by default found from the bytes (:func:`layers.encodings.resolve_encoding`).
+
+    Warns
+    -----
+    SourceEncodingWarning
+        When undeclared text that is not UTF-8 is read as GB18030.
 
     Raises
     ------
@@ -66,20 +95,51 @@ def read_vector(
     path = Path(path)
     if not path.exists():
         raise SourceError(f"{path}: no such file")
+    shifted = china_crs(crs)
+    gdf = _read(path, layer, "EPSG:4326" if shifted else crs, x, y, rows, encoding)
+    if shifted is not None:
+        if not gdf.crs.is_geographic:
+            raise SourceError(
+                f"{path}: crs is {shifted} but the file declares {gdf.crs.name}, a projected CRS; "
+                f"{shifted} coordinates are longitudes/latitudes"
+            )
+        moved = to_wgs84(gdf.geometry.values, shifted)
+        gdf = gdf.set_geometry(gpd.GeoSeries(moved, index=gdf.index, crs="EPSG:4326"))
+    return gdf
+
+
+def _read(
+    path: Path,
+    layer: str | None,
+    crs: str | None,
+    x: str | None,
+    y: str | None,
+    rows: tuple[int, int] | None,
+    encoding: str | None,
+) -> gpd.GeoDataFrame:
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv", ".txt"):
-        table = _read_points_table(path, crs=crs, x=x, y=y, sep="\t" if suffix == ".tsv" else ",")
+    if suffix in TEXT_SUFFIXES or suffix in EXCEL_SUFFIXES:
+        df = read_text_table(path, encoding=encoding, sheet=layer)
+        table = points_from_table(df, path, x, y).set_crs(_crs(crs or "EPSG:4326", path))
         return table if rows is None else table.iloc[rows[0] : rows[1]]
+    enc = None
     try:
         if suffix == ".parquet":
             gdf = gpd.read_parquet(path) if rows is None else _parquet_rows(path, *rows)
         else:
-            part = (
+            part: dict[str, object] = (
                 {}
                 if rows is None
                 else {"skip_features": rows[0], "max_features": rows[1] - rows[0]}
             )
+            enc = resolve_encoding(path, encoding)
+            if enc is not None:
+                part["encoding"] = enc
             gdf = gpd.read_file(path, layer=layer, engine="pyogrio", **part)
+    except LookupError as exc:  # an encoding Python does not know
+        raise SourceError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise SourceError(not_decodable(path, enc)) from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise SourceError(f"{path}: cannot read as a vector source: {_first_line(exc)}") from None
     except (OSError, ValueError) as exc:
@@ -101,7 +161,7 @@ def count_rows(path: str | os.PathLike[str], layer: str | None = None) -> int:
     try:
         if path.suffix.lower() == ".parquet":
             return int(pq.ParquetFile(path).metadata.num_rows)
-        if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        if path.suffix.lower() in TEXT_SUFFIXES + EXCEL_SUFFIXES:
             return -1
         info = pyogrio.read_info(path, layer=layer, force_feature_count=True)
         return int(info["features"])
@@ -128,8 +188,13 @@ def _parquet_rows(path: Path, start: int, stop: int) -> gpd.GeoDataFrame:
     return _arrow_to_geopandas(table.slice(start - (first or 0), stop - start))
 
 
-def read_table(path: str | os.PathLike[str], layer: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str], layer: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
     """Read an attribute table: CSV/TSV, Excel (``.xlsx``/``.xls``) or any OGR file's attributes.
+
+    Code and id columns of CSV/Excel are read as text (see :mod:`layers._tables`);
+    ``encoding`` is as in :func:`read_vector`; ``layer`` is the Excel sheet or OGR layer.
 
     Raises
     ------
@@ -140,60 +205,22 @@ def read_table(path: str | os.PathLike[str], layer: str | None = None) -> pd.Dat
     if not path.exists():
         raise SourceError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES or suffix in EXCEL_SUFFIXES:
+        return read_text_table(path, encoding=encoding, sheet=layer)
+    enc = None
     try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8")
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, sheet_name=layer or 0)
-        table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+        enc = resolve_encoding(path, encoding)
+        extra = {"encoding": enc} if enc is not None else {}
+        table = pyogrio.read_dataframe(path, layer=layer, read_geometry=False, **extra)
         return pd.DataFrame(table)
+    except LookupError as exc:
+        raise SourceError(f"{path}: {exc}") from None
     except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
+        raise SourceError(not_decodable(path, enc)) from None
+    except (OSError, ValueError) as exc:
         raise SourceError(f"{path}: cannot read as a table: {_first_line(exc)}") from None
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise SourceError(f"{path}: cannot read as a table: {_first_line(exc)}") from None
-
-
-def _read_points_table(
-    path: Path, crs: str | None, x: str | None, y: str | None, sep: str
-) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(path, sep=sep, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        raise SourceError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
-    xcol = _pick_column(df, x, X_COLUMNS, path, "x (longitude)")
-    ycol = _pick_column(df, y, Y_COLUMNS, path, "y (latitude)")
-    xs = pd.to_numeric(df[xcol], errors="coerce")
-    ys = pd.to_numeric(df[ycol], errors="coerce")
-    bad = xs.isna() | ys.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # header is line 1
-        raise SourceError(
-            f"{path}: line {row}: columns {xcol!r}/{ycol!r} must hold numbers "
-            f"({int(bad.sum())} rows do not)"
-        )
-    geometry = gpd.points_from_xy(xs, ys)
-    out = gpd.GeoDataFrame(df.drop(columns=[xcol, ycol]), geometry=geometry)
-    return out.set_crs(_crs(crs or "EPSG:4326", path))
-
-
-def _pick_column(
-    df: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...], path: Path, what: str
-) -> str:
-    if wanted is not None:
-        if wanted not in df.columns:
-            raise SourceError(f"{path}: no column {wanted!r} for {what}")
-        return wanted
-    lower = {str(c).lower(): str(c) for c in df.columns}
-    for name in candidates:
-        if name in lower:
-            return lower[name]
-    raise SourceError(
-        f"{path}: no {what} column; expected one of {', '.join(candidates)} or set it on the source"
-    )
 
 
 def _crs(value: str, path: Path) -> CRS:

@@ -411,6 +411,14 @@ def export(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default: ./LAYER.EXT).")
     ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            "--crs",
+            help="gpkg/geojson only: write in this CRS (e.g. EPSG:4490), or GCJ-02 / BD-09 "
+            "for Chinese web basemaps (shifted lon/lat, labelled EPSG:4326 in the file).",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -456,6 +464,7 @@ def export(
             workers,
             options,
             advance,
+            crs=crs,
         )
     if not quiet:
         tiles = f", {result.tiles:,} tiles" if result.tiles is not None else ""

@@ -20,6 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from layers.chinacrs import china_crs
+from layers.encodings import check_encoding
 from tiles.catalog import LAYER_NAME_PATTERN, is_layer_name
 from twin.errors import ConfigError
 
@@ -58,9 +60,18 @@ class SourceConfig(_Model):
 
     path: str = Field(description="relative to the workspace, or absolute")
     layer: str | None = Field(None, description="layer name inside a multi-layer file (GPKG)")
-    crs: str | None = Field(None, description="CRS to assume when the file has none (CSV)")
-    x: str | None = Field(None, description="CSV column holding longitude / x")
-    y: str | None = Field(None, description="CSV column holding latitude / y")
+    crs: str | None = Field(
+        None,
+        description="CRS to assume when the file has none (CSV); GCJ-02 or BD-09 for "
+        "coordinates from Chinese web maps (moved to WGS84 when read)",
+    )
+    x: str | None = Field(None, description="CSV/Excel column holding longitude / x")
+    y: str | None = Field(None, description="CSV/Excel column holding latitude / y")
+    encoding: str | None = Field(
+        None,
+        description="text encoding of a shapefile's DBF, a CSV/TSV or a MapInfo file "
+        "(e.g. GBK); default: the .cpg, else UTF-8, else GB18030 with a warning",
+    )
     title: str | None = None
     description: str = ""
     attribution: str = ""
@@ -69,11 +80,23 @@ class SourceConfig(_Model):
     @field_validator("crs")
     @classmethod
     def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
+        if value is not None and china_crs(value) is None:
             try:
                 CRS.from_user_input(value)
             except CRSError:
-                raise ValueError(f"{value!r} is not a CRS pyproj knows") from None
+                raise ValueError(
+                    f"{value!r} is not a CRS pyproj knows (nor GCJ-02 or BD-09)"
+                ) from None
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_encoding(value)
+            except LookupError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

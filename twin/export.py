@@ -4,6 +4,10 @@
   generalised as the layer's ``tiles`` options in twin.toml say;
 - ``gpkg``: the layer's GeoParquet as a GeoPackage, in the working CRS;
 - ``geojson``: the same in WGS84 (RFC 7946);
+- either of these two in another CRS (``crs``): any CRS pyproj knows, or
+  ``GCJ-02`` / ``BD-09`` for overlay on Chinese web basemaps (AMap, Tencent,
+  Baidu), whose coordinates are shifted longitudes/latitudes the file labels
+  EPSG:4326 (no CRS code exists for them);
 - ``cog``: a raster layer's Cloud-Optimized GeoTIFF, as published.
 
 Every format is written to a temporary file next to the output and renamed
@@ -19,6 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from layers.chinacrs import china_crs, from_wgs84
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
@@ -59,6 +68,21 @@ def _atomic(out: Path, write: Callable[[Path], Any]) -> Any:
     return result
 
 
+def _in_crs(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """``gdf`` in ``crs``; GCJ-02/BD-09 as shifted lon/lat labelled EPSG:4326."""
+    shifted = china_crs(crs)
+    if shifted is None:
+        try:
+            return gdf.to_crs(CRS.from_user_input(crs))
+        except CRSError:
+            raise ExportError(
+                f"--crs {crs}: not a CRS pyproj knows (nor GCJ-02 or BD-09)"
+            ) from None
+    wgs84 = gdf.to_crs("EPSG:4326")
+    moved = from_wgs84(wgs84.geometry.values, shifted)
+    return wgs84.set_geometry(gpd.GeoSeries(moved, index=wgs84.index, crs="EPSG:4326"))
+
+
 def export_layer(
     catalog_path: Path,
     name: str,
@@ -70,6 +94,7 @@ def export_layer(
     workers: int = 1,
     tile_options: TileOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    crs: str | None = None,
 ) -> Exported:
     """Export one published layer; see the module docstring for the formats.
 
@@ -91,9 +116,13 @@ def export_layer(
         The layer's twin.toml tile options (generalisation of archive tiles).
     progress
         Called with (tiles done, tiles total) during tile exports.
+    crs
+        For gpkg and geojson: the CRS to write (see the module docstring).
     """
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if crs is not None and fmt not in ("gpkg", "geojson"):
+        raise ExportError(f"--crs {crs}: only gpkg and geojson exports can change CRS, not {fmt}")
     out = Path(out) if out is not None else Path.cwd() / f"{name}{SUFFIXES[fmt]}"
     data = resolve_artifact(catalog_path, entry.artifacts["data"])
     if fmt == "cog":
@@ -104,10 +133,10 @@ def export_layer(
     if entry.kind != "vector":
         raise ExportError(f"layer {name!r} is a raster layer: export it as cog")
     if fmt in ("gpkg", "geojson"):
-        import geopandas as gpd
-
         gdf = gpd.read_parquet(data)
-        if fmt == "geojson":
+        if crs is not None:
+            gdf = _in_crs(gdf, crs)
+        elif fmt == "geojson":
             gdf = gdf.to_crs("EPSG:4326")
         driver = "GPKG" if fmt == "gpkg" else "GeoJSON"
         kwargs = {"layer": name} if fmt == "gpkg" else {}

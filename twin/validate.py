@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import warnings
+from pathlib import Path
+
 import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from layers._tables import EXCEL_SUFFIXES, has_point_columns
+from layers.errors import LayerError, SourceWarning
+from layers.vector import read_table, read_vector
+from twin.builders.context import shifted_raster
+from twin.config import SourceConfig
 from twin.workspace import Twin
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2"}
@@ -21,11 +28,14 @@ def validate_workspace(twin: Twin) -> list[str]:
     artifact.
     """
     problems: list[str] = []
-    for name in twin.config.sources:
-        path = twin.source_path(name)
-        problem = _open_source(path)
+    columns: dict[str, list[str]] = {}
+    for name, source in twin.config.sources.items():
+        problem, found = _open_source(twin.source_path(name), source, name)
         if problem:
-            problems.append(f"sources.{name}: {path}: {problem}")
+            problems.append(f"sources.{name}: {problem}")
+        elif found is not None:
+            columns[name] = found
+    problems += _layer_columns(twin, columns)
     try:
         catalog = twin.catalog
     except Exception as exc:  # a broken catalog is itself the finding
@@ -38,24 +48,73 @@ def validate_workspace(twin: Twin) -> list[str]:
     return problems
 
 
-def _open_source(path: object) -> str | None:
-    from pathlib import Path
+def _open_source(
+    path: Path, source: SourceConfig, name: str
+) -> tuple[str | None, list[str] | None]:
+    """The problem opening a source (None: it opens) and its columns (None: not a table).
 
-    p = Path(str(path))
-    suffix = p.suffix.lower()
+    Vector sources and tables are opened by the readers a build uses, with the
+    source's encoding, crs, x/y and layer, so validate and build say the same.
+    """
+    suffix = path.suffix.lower()
     try:
-        if suffix in TABLE_SUFFIXES:
-            pd.read_csv(p, nrows=5, sep="\t" if suffix == ".tsv" else ",")
-        elif suffix in RASTER_SUFFIXES:
-            with rasterio.open(p):
+        if suffix in RASTER_SUFFIXES:
+            refused = shifted_raster(name, source.crs)
+            if refused:
+                return refused.removeprefix(f"sources.{name}: "), None
+            with rasterio.open(path):
                 pass
-        elif suffix == ".pbf":
-            with p.open("rb") as fh:
+            return None, None
+        if suffix == ".pbf":
+            with path.open("rb") as fh:
                 if len(fh.read(16)) < 16:
-                    return "too short to be an OSM PBF"
-        else:
-            pyogrio.read_info(p)
+                    return f"{path}: too short to be an OSM PBF", None
+            return None, None
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", SourceWarning
+            )  # a guess is a build warning, not a fault
+            return None, _source_columns(path, source)
+    except LayerError as exc:
+        return str(exc), None
     except (RasterioIOError, pyogrio.errors.DataSourceError, OSError, ValueError) as exc:
         text = str(exc).strip().splitlines()
-        return text[0] if text else type(exc).__name__
-    return None
+        return f"{path}: {text[0] if text else type(exc).__name__}", None
+
+
+def _source_columns(path: Path, source: SourceConfig) -> list[str]:
+    """The columns a build sees in ``source`` (coordinates taken out of a point table)."""
+    how = {"layer": source.layer, "encoding": source.encoding}
+    point = {"crs": source.crs, "x": source.x, "y": source.y}
+    suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES or suffix in EXCEL_SUFFIXES:
+        table = read_table(path, **how)
+        if source.x is None and source.y is None and not has_point_columns(table):
+            return [str(c) for c in table.columns]  # an attribute table, not points
+    elif pyogrio.read_info(path, layer=source.layer).get("geometry_type") is None:
+        return [str(c) for c in read_table(path, **how).columns]
+    gdf = read_vector(path, rows=(0, 1), **how, **point)
+    return [str(c) for c in gdf.columns if c != gdf.geometry.name]
+
+
+def _layer_columns(twin: Twin, columns: dict[str, list[str]]) -> list[str]:
+    """A line for each column a ``vector`` layer names that its source does not have."""
+    problems = []
+    for name, layer in twin.config.layers.items():
+        ref = layer.inputs.get("source")
+        if layer.builder != "vector" or ref not in columns:
+            continue
+        have = columns[ref]
+        params = layer.params
+        wanted = [("columns", c) for c in params.get("columns") or []]
+        wanted += [("rename", c) for c in params.get("rename") or {}]
+        for key, col in wanted:
+            if col not in have:
+                problems.append(f"layers.{name}.params.{key}: source {ref!r} has no column {col!r}")
+        kept = params.get("columns") or have
+        renamed = [params.get("rename", {}).get(c, c) for c in kept]
+        if params.get("id") is not None and params["id"] not in renamed:
+            problems.append(
+                f"layers.{name}.params.id: source {ref!r} has no column {params['id']!r}"
+            )
+    return problems

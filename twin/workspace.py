@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -21,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
-from layers.errors import LayerError, SourceError
+from layers.errors import LayerError, SourceError, SourceWarning
 from layers.sources import expand, is_glob
 from layers.vector import read_vector
 from tiles.catalog import (
@@ -513,7 +514,17 @@ class Twin:
             src = item.source
             assert src is not None
             try:
-                gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
+                with warnings.catch_warnings():
+                    # the layers built from the boundary report how its text was read
+                    warnings.simplefilter("ignore", SourceWarning)
+                    gdf = read_vector(
+                        item.path,
+                        layer=src.layer,
+                        crs=src.crs,
+                        x=src.x,
+                        y=src.y,
+                        encoding=src.encoding,
+                    )
             except LayerError as exc:
                 raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
             gdf = gdf.to_crs(region.crs)
@@ -532,7 +543,10 @@ def _resolve(root: Path, path: str) -> Path:
 
 def _reading(source: Any) -> str:
     """How a source is read, as part of the fingerprint (a changed CSV column mapping rebuilds)."""
-    return str(sorted(source.model_dump(include={"layer", "crs", "x", "y", "synthetic"}).items()))
+    reading = source.model_dump(include={"layer", "crs", "x", "y", "synthetic"})
+    if source.encoding is not None:  # only when set: fingerprints from before stay valid
+        reading["encoding"] = source.encoding
+    return str(sorted(reading.items()))
 
 
 def _stale(name: str, fp: str, catalog: Catalog, build_dir: Path, force: bool) -> str | None:

@@ -52,10 +52,10 @@ def test_csv_errors_name_the_file(tmp_path: Path, text: str, kwargs: dict, messa
     assert str(info.value).startswith(str(path)) and message in str(info.value)
 
 
-def test_non_utf8_csv_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "gbk.csv"
-    path.write_bytes("lon,lat,name\n120,30,德清\n".encode("gbk"))
-    with pytest.raises(SourceError, match="not UTF-8"):
+def test_undecodable_csv_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"lon,lat,name\n120,30,\xff\xfe\x80\n")
+    with pytest.raises(SourceError, match="neither UTF-8 nor GB18030.*set encoding"):
         read_vector(path)
 
 

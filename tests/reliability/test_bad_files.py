@@ -147,8 +147,8 @@ def infinite_coordinates(ws: Path) -> None:
 
 
 def csv_not_utf8(ws: Path) -> None:
-    text = "id,lon,lat,kind\n1,119.9,30.5,德清县\n"
-    (ws / "sources" / "points.csv").write_bytes(text.encode("gbk"))
+    # neither UTF-8 nor GB18030 (GBK text is read, with a warning): nothing to guess
+    (ws / "sources" / "points.csv").write_bytes(b"id,lon,lat,kind\n1,119.9,30.5,\xff\x80\n")
 
 
 def csv_bad_coordinates(ws: Path) -> None:
@@ -204,7 +204,7 @@ CASES: dict[str, tuple[Breaker, str, str, tuple[str, ...]]] = {
     "null_ids": (null_ids, "zones", "", ("zones.geojson", "code")),
     "huge_coordinates": (huge_coordinates, "zones", "parquet", ("zones.parquet",)),
     "infinite_coordinates": (infinite_coordinates, "zones", "parquet", ("zones.parquet",)),
-    "csv_not_utf8": (csv_not_utf8, "points", "", ("points.csv", "UTF-8")),
+    "csv_not_utf8": (csv_not_utf8, "points", "", ("points.csv", "UTF-8", "encoding")),
     "csv_bad_coordinates": (csv_bad_coordinates, "points", "", ("points.csv", "line 2")),
     "csv_coordinates_out_of_range": (
         csv_coordinates_out_of_range,

@@ -47,6 +47,7 @@ class Part:
     y: str | None
     rows: tuple[int, int] | None
     """``(start, stop)``; None: the whole source."""
+    encoding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def plan_parts(
     y: str | None,
     npartitions: int,
     rows_per_partition: int = ROWS_PER_PARTITION,
+    encoding: str | None = None,
 ) -> list[Part]:
     """Partitions of about equal rows: at least ``npartitions`` (one per worker) when rows allow.
 
@@ -79,18 +81,26 @@ def plan_parts(
     total = count_rows(path, layer) if path.exists() else -1
     if total <= 0:
         # a CSV, nothing to split, or a driver that cannot count: one partition reads it all
-        return [Part(str(path), layer, crs, x, y, None)]
+        return [Part(str(path), layer, crs, x, y, None, encoding)]
     n = max(math.ceil(total / rows_per_partition), min(total, npartitions))
     size = math.ceil(total / n)
     return [
-        Part(str(path), layer, crs, x, y, (start, min(start + size, total)))
+        Part(str(path), layer, crs, x, y, (start, min(start + size, total)), encoding)
         for start in range(0, total, size)
     ]
 
 
 def read_part(part: Part) -> gpd.GeoDataFrame:
     """The rows of ``part``, indexed by their row in the whole source."""
-    return read_vector(Path(part.path), part.layer, part.crs, part.x, part.y, rows=part.rows)
+    return read_vector(
+        Path(part.path),
+        part.layer,
+        part.crs,
+        part.x,
+        part.y,
+        rows=part.rows,
+        encoding=part.encoding,
+    )
 
 
 def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanReport]:

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import geopandas as gpd
 import pandas as pd
 from pydantic import BaseModel
 from pyproj import CRS
 
+from layers.chinacrs import china_crs
+from layers.errors import SourceWarning
 from layers.raster import read_raster
 from layers.types import RasterData
 from layers.vector import read_table, read_vector
 from tiles.catalog import LayerEntry
 from twin.config import LayerConfig, RegionConfig, SourceConfig
 from twin.errors import BuildError
+
+T = TypeVar("T")
+
+
+def shifted_raster(name: str, crs: str | None) -> str | None:
+    """Why raster source ``name`` with ``crs`` cannot be read: GCJ-02/BD-09 are for vectors."""
+    if china_crs(crs) is None:
+        return None
+    return f"sources.{name}: crs = {crs!r} is supported for vector sources only, not rasters"
 
 
 @dataclass
@@ -83,7 +97,15 @@ class BuildContext:
         else:
             src = item.source
             assert src is not None
-            gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
+            with self.recording():
+                gdf = read_vector(
+                    item.path,
+                    layer=src.layer,
+                    crs=src.crs,
+                    x=src.x,
+                    y=src.y,
+                    encoding=src.encoding,
+                )
         return gdf.to_crs(self.crs) if to_crs else gdf
 
     def read_table(self, key: str) -> pd.DataFrame:
@@ -91,11 +113,43 @@ class BuildContext:
         item = self.input(key)
         if item.kind == "layer":
             return pd.DataFrame(gpd.read_parquet(item.path)).drop(columns="geometry")
-        return read_table(item.path, layer=item.source.layer if item.source else None)
+        src = item.source
+        with self.recording():
+            return read_table(
+                item.path,
+                layer=src.layer if src else None,
+                encoding=src.encoding if src else None,
+            )
 
     def read_raster(self, key: str, extra: str | None = None) -> RasterData:
         """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster."""
-        return read_raster(self.extra(key, extra).path if extra else self.path(key))
+        item = self.input(key)
+        refused = shifted_raster(item.name, item.source.crs) if item.source else None
+        if refused and extra is None:
+            raise BuildError(self.layer, refused)
+        return read_raster(self.extra(key, extra).path if extra else item.path)
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Record the :class:`layers.errors.SourceWarning` s raised inside as build warnings.
+
+        Readers in :mod:`layers` warn about guesses (an undeclared encoding) with
+        Python warnings; a build reports them with its other warnings instead.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SourceWarning)
+            yield
+        for w in caught:
+            if issubclass(w.category, SourceWarning):
+                if str(w.message) not in self.warnings:
+                    self.warn(str(w.message))
+            else:  # not ours to record: as if never caught
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def recorded(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(*args, **kwargs)`` with its source warnings recorded (see :meth:`recording`)."""
+        with self.recording():
+            return fn(*args, **kwargs)
 
     def extra(self, key: str, name: str) -> Input:
         """The layer named ``<upstream>_<name>`` made by the same build as input ``key``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.raster import RESAMPLING, reproject_raster
 from layers.vector import CleanReport, clean_vector
@@ -96,6 +97,8 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
                 x=src.x if src else None,
                 y=src.y if src else None,
                 npartitions=max(1, workers),
+                # found here, so that a guessed encoding is a warning of this build
+                encoding=ctx.recorded(resolve_encoding, item.path, src.encoding) if src else None,
             )
             # The cleaned partitions wait in the scratch directory (the cluster sees the build
             # directory, see twin._executors) for the writer; without one it cleans again.
