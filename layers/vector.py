@@ -22,7 +22,7 @@ from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet 
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from layers._tables import (
+from layers.tables import (
     EXCEL_SUFFIXES,
     TEXT_SUFFIXES,
     X_COLUMNS,
@@ -193,7 +193,7 @@ def read_table(
 ) -> pd.DataFrame:
     """Read an attribute table: CSV/TSV, Excel (``.xlsx``/``.xls``) or any OGR file's attributes.
 
-    Code and id columns of CSV/Excel are read as text (see :mod:`layers._tables`);
+    Code and id columns of CSV/Excel are read as text (see :mod:`layers.tables`);
     ``encoding`` is as in :func:`read_vector`; ``layer`` is the Excel sheet or OGR layer.
 
     Raises

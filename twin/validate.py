@@ -9,7 +9,7 @@ import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from layers._tables import EXCEL_SUFFIXES, has_point_columns
+from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.errors import LayerError, SourceWarning
 from layers.vector import read_table, read_vector
 from twin.builders.context import shifted_raster
