@@ -173,7 +173,7 @@ class Twin:
             raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
         toml = root / CONFIG_NAME
         if toml.exists():
-            toml.write_text(dump_config(config), encoding="utf-8")
+            atomic_write(toml, dump_config(config))
             twin = cls.open(root)
         else:
             twin = cls.init(root, config=config)
