@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import anyio.to_thread
+
+from tiles._lru import LRU
 
 
 @dataclass(frozen=True)
@@ -42,28 +43,28 @@ class TileCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._items: OrderedDict[Hashable, EncodedTile] = OrderedDict()
+        self._items: LRU[Hashable, EncodedTile] = LRU(max_bytes, sizeof=lambda t: t.nbytes)
         self._inflight: dict[Hashable, concurrent.futures.Future[EncodedTile]] = {}
+        # Guards the look-up together with the in-flight check, so a request never misses
+        # both the stored tile and the encoding that is about to store it.
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def _store(self, key: Hashable, tile: EncodedTile) -> None:
-        if tile.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._items[key] = tile
-            self.nbytes += tile.nbytes
-            while self.nbytes > self.max_bytes and self._items:
-                _, dropped = self._items.popitem(last=False)
-                self.nbytes -= dropped.nbytes
+    @property
+    def nbytes(self) -> int:
+        """The summed sizes of the tiles held."""
+        return self._items.total
+
+    @property
+    def hits(self) -> int:
+        return self._items.hits
+
+    @property
+    def misses(self) -> int:
+        """Requests that found no stored tile (those that waited for an encoding included)."""
+        return self._items.misses
 
     async def get(
         self, key: Hashable, encode: Callable[[], EncodedTile]
@@ -72,10 +73,7 @@ class TileCache:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
                 return found, True
-            self.misses += 1
             future = self._inflight.get(key)
             owner = future is None
             if future is None:
@@ -88,7 +86,7 @@ class TileCache:
                 # the owning request is cancelled (client gone) while encoding.
                 try:
                     tile = encode()
-                    self._store(key, tile)
+                    self._items.put(key, tile)
                     future.set_result(tile)
                 except BaseException as exc:
                     future.set_exception(exc)

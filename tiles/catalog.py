@@ -21,13 +21,15 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import tempfile
+import secrets
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -212,28 +214,129 @@ def read_catalog(path: str | os.PathLike[str]) -> Catalog:
 
 
 def write_catalog(catalog: Catalog, path: str | os.PathLike[str]) -> None:
-    """Publish ``catalog`` at ``path`` atomically.
+    """Publish ``catalog`` at ``path`` atomically (see :func:`atomic_write`).
 
-    The JSON goes to a temporary file in the same directory, is flushed and
-    fsynced, then renamed over ``path`` with :func:`os.replace`; the directory is
-    fsynced so that the rename survives a crash. Readers see the old file or
-    the new one, never a partial write.
+    Readers see the old file or the new one, never a partial write.
+    """
+    atomic_write(path, catalog.model_dump_json(indent=2).encode() + b"\n")
+
+
+#: How :func:`atomic_write` names its temporary file next to the target ``name``:
+#: hidden, the writer's pid and a random token, and the target's suffix kept last
+#: (GDAL picks some drivers' behaviour from the extension), e.g.
+#: ``.catalog.json.4242-1f2e3d4c.tmp.json``.
+TEMP_NAME = ".{name}.{pid}-{token}.tmp{suffix}"
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp(?P<suffix>\.[^.]*)?$")
+
+T = TypeVar("T")
+
+
+def _temp_path(path: Path) -> Path:
+    name = TEMP_NAME.format(
+        name=path.name, pid=os.getpid(), token=secrets.token_hex(4), suffix=path.suffix
+    )
+    return path.with_name(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], fsync: bool = True) -> Iterator[Path]:
+    """A temporary path next to ``path`` that replaces ``path`` when the block succeeds.
+
+    The block writes a file at the yielded path (named after :data:`TEMP_NAME`,
+    not yet existing). On success the file is fsynced, renamed over ``path``
+    with :func:`os.replace` and the directory fsynced, so the rename survives a
+    crash; if the block raises, the temporary file is removed and ``path`` is
+    left as it was. A killed process leaves the temporary file behind:
+    :func:`leftover_temp_files` finds it.
+
+    Parameters
+    ----------
+    path
+        The file to replace.
+    fsync
+        Flush the file and the directory to disk; False for caches whose loss costs
+        only time.
     """
     path = Path(path)
-    payload = catalog.model_dump_json(indent=2).encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temp_path(path)
     try:
-        # mkstemp makes the file private; the catalog is meant to be read by the server.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield tmp
+        if fsync:
+            _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes | str | Callable[[Path], T],
+    fsync: bool = True,
+) -> T | None:
+    """Replace ``path`` with ``data`` so that no reader ever sees a partial file.
+
+    Parameters
+    ----------
+    path
+        The file to replace.
+    data
+        The new content (``str`` is written as UTF-8), or a function that writes
+        the file at the temporary path it is given (a GDAL driver, a copy).
+    fsync
+        See :func:`atomic_path`.
+
+    Returns
+    -------
+    object
+        What the writer function returned (None for ``bytes``/``str``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> atomic_write(d / "a.txt", "one")
+    >>> atomic_write(d / "a.txt", lambda tmp: tmp.write_text("two"))
+    3
+    >>> (d / "a.txt").read_text(), leftover_temp_files(d)
+    ('two', [])
+    """
+    with atomic_path(path, fsync=fsync) as tmp:
+        if callable(data):
+            return data(tmp)
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    return None
+
+
+def leftover_temp_files(directory: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """The temporary files that :func:`atomic_write` calls killed mid-write left in ``directory``.
+
+    Parameters
+    ----------
+    directory
+        Where to look (not recursively).
+    name
+        Only the leftovers of writes to this file name (e.g. ``"catalog.json"``).
+    """
+    found = []
+    for child in sorted(Path(directory).iterdir()):
+        m = _TEMP_RE.match(child.name)
+        if m is None or (name is not None and m["name"] != name):
+            continue
+        if m["suffix"] is not None and not m["name"].endswith(m["suffix"]):
+            continue
+        found.append(child)
+    return found
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

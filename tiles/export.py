@@ -26,6 +26,7 @@ import shapely
 from pyproj import Transformer
 
 from tiles._pmtiles_write import PMTilesWriter
+from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
     Generalization,
@@ -226,6 +227,39 @@ def _metadata(
     }
 
 
+def _fill(
+    writer: PMTilesWriter | MBTilesWriter,
+    plan: list[Any],
+    workers: int,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """Encode the planned tiles (in ``workers`` forked processes when > 1) into ``writer``."""
+    done = 0
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        results: Iterator[tuple[int, list[tuple[int, int, int, bytes]]]] = pool.imap(
+            _encode_chunk, _chunks(plan)
+        )
+    else:
+        pool = None
+        results = map(_encode_chunk, _chunks(plan))
+    try:
+        for visited, tiles in results:
+            for z, x, y, data in tiles:
+                if isinstance(writer, PMTilesWriter):
+                    writer.add(zxy_to_tileid(z, x, y), data)
+                else:
+                    writer.add(z, x, y, data)
+            done += visited
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
 def export_vector(
     parquet: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -277,45 +311,21 @@ def export_vector(
     # every zoom's non-empty tiles up front: an exact total for the progress bar
     plan = [(z, *layer.tiles_of_zoom(z)) for z in range(options.minzoom, options.maxzoom + 1)]
     total = sum(len(p[3]) for p in plan)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     writer: PMTilesWriter | MBTilesWriter
-    writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
-    done = 0
     _WORKER_LAYER = layer
     try:
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            results: Iterator[tuple[int, list[tuple[int, int, int, bytes]]]] = pool.imap(
-                _encode_chunk, _chunks(plan)
-            )
-        else:
-            pool = None
-            results = map(_encode_chunk, _chunks(plan))
-        try:
-            for visited, tiles in results:
-                for z, x, y, data in tiles:
-                    if isinstance(writer, PMTilesWriter):
-                        writer.add(zxy_to_tileid(z, x, y), data)
-                    else:
-                        writer.add(z, x, y, data)
-                done += visited
-                if progress is not None:
-                    progress(done, total)
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-        meta = _metadata(layer, name, lonlat, metadata or {})
-        if isinstance(writer, PMTilesWriter):
-            writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
-        else:
-            writer.finish(name, options.minzoom, options.maxzoom, lonlat, meta)
-        os.replace(tmp, out)
-    except BaseException:
-        writer.abort()
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(out) as tmp:
+            writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
+            try:
+                _fill(writer, plan, workers, total, progress)
+                meta = _metadata(layer, name, lonlat, metadata or {})
+                if isinstance(writer, PMTilesWriter):
+                    writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
+                else:
+                    writer.finish(name, options.minzoom, options.maxzoom, lonlat, meta)
+            except BaseException:
+                writer.abort()
+                raise
     finally:
         _WORKER_LAYER = None
     return ExportResult(

@@ -14,14 +14,32 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from morecantile import TileMatrixSet
 
 from tiles.catalog import LayerEntry
 from tiles.grids import GRID_IDS, get_grid, grid_bounds
-from tiles.routes import RasterQuery, serve_tile, settings_of, snapshot
+from tiles.models import (
+    Collection,
+    Collections,
+    Conformance,
+    LandingPage,
+    Link,
+    TileMatrixLimits,
+    TileMatrixSetRef,
+    TileMatrixSets,
+    TileSet,
+    TileSetLayer,
+    TileSets,
+    TileSetSummary,
+)
+from tiles.routes import TILE_RESPONSES, RasterQuery, serve_tile, settings_of, snapshot
 from tiles.settings import Settings
 from tiles.store import Snapshot
 
-router = APIRouter(tags=["OGC API - Tiles"])
+# JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
+# default path would render through pydantic's own JSON writer, which writes some floats
+# differently, e.g. 1e-5 for 1e-05).
+router = APIRouter(tags=["OGC API - Tiles"], default_response_class=JSONResponse)
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
@@ -47,16 +65,16 @@ TILE_TYPES = {"mvt": "application/vnd.mapbox-vector-tile", "png": "image/png", "
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
-def _link(href: str, rel: str, type_: str = "application/json", **extra: Any) -> dict[str, Any]:
-    return {"href": href, "rel": rel, "type": type_, **extra}
+def _link(href: str, rel: str, type_: str = "application/json", **extra: Any) -> Link:
+    return Link(href=href, rel=rel, type=type_, **extra)
 
 
-def landing_page(snap: Snapshot, public: str) -> dict[str, Any]:
+def landing_page(snap: Snapshot, public: str) -> LandingPage:
     """The OGC API landing page."""
-    return {
-        "title": snap.catalog.workspace,
-        "description": f"Tiles of {snap.catalog.workspace}: {len(snap.catalog.layers)} layers",
-        "links": [
+    return LandingPage(
+        title=snap.catalog.workspace,
+        description=f"Tiles of {snap.catalog.workspace}: {len(snap.catalog.layers)} layers",
+        links=[
             _link(f"{public}/?f=json", "self"),
             _link(f"{public}/", "alternate", "text/html", title="map viewer"),
             _link(
@@ -71,63 +89,62 @@ def landing_page(snap: Snapshot, public: str) -> dict[str, Any]:
                 f"{public}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
             ),
         ],
-    }
+    )
 
 
-def _collection(name: str, entry: LayerEntry, public: str) -> dict[str, Any]:
-    return {
-        "id": name,
-        "title": entry.title,
-        "description": entry.description,
-        "itemType": "feature" if entry.kind == "vector" else "coverage",
-        "dataType": DATA_TYPES[entry.kind],
-        "extent": {"spatial": {"bbox": [list(entry.bounds)], "crs": CRS84}},
-        "storageCrs": entry.crs,
-        "links": [
+def _collection(name: str, entry: LayerEntry, public: str) -> Collection:
+    return Collection(
+        id=name,
+        title=entry.title,
+        description=entry.description,
+        itemType="feature" if entry.kind == "vector" else "coverage",
+        dataType=DATA_TYPES[entry.kind],
+        extent={"spatial": {"bbox": [entry.bounds], "crs": CRS84}},
+        storageCrs=entry.crs,
+        links=[
             _link(f"{public}/collections/{name}", "self"),
             _link(f"{public}/collections/{name}/tiles", REL_TILESETS[entry.kind], title="tilesets"),
         ],
-    }
+    )
 
 
-def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str, Any]:
+def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSetSummary:
     grid = get_grid(grid_id)
-    return {
-        "title": f"{entry.title} ({grid_id})",
-        "dataType": DATA_TYPES[entry.kind],
-        "crs": grid.tms.crs.srs,
-        "tileMatrixSetURI": grid.tms.uri or f"{public}/tileMatrixSets/{grid_id}",
-        "links": [
+    return TileSetSummary(
+        title=f"{entry.title} ({grid_id})",
+        dataType=DATA_TYPES[entry.kind],
+        crs=grid.tms.crs.srs,
+        tileMatrixSetURI=grid.tms.uri or f"{public}/tileMatrixSets/{grid_id}",
+        links=[
             _link(f"{public}/collections/{name}/tiles/{grid_id}", "self"),
             _link(
                 f"{public}/tileMatrixSets/{grid_id}",
                 "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
             ),
         ],
-    }
+    )
 
 
-def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str, Any]:
+def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSet:
     """Tileset metadata: limits per zoom of the tiles that hold the layer, and a URL template."""
     grid = get_grid(grid_id)
-    doc = _tileset_summary(name, entry, grid_id, public)
+    summary = _tileset_summary(name, entry, grid_id, public)
     bounds = grid_bounds(grid_id, entry.bounds)
     limits = []
     for z in range(entry.minzoom, entry.maxzoom + 1):
         col0, row0, col1, row1 = grid.tile_range(bounds, z)
         limits.append(
-            {
-                "tileMatrix": str(z),
-                "minTileRow": row0,
-                "maxTileRow": row1,
-                "minTileCol": col0,
-                "maxTileCol": col1,
-            }
+            TileMatrixLimits(
+                tileMatrix=str(z),
+                minTileRow=row0,
+                maxTileRow=row1,
+                minTileCol=col0,
+                maxTileCol=col1,
+            )
         )
-    doc["tileMatrixSetLimits"] = limits
     fmts = ["mvt"] if entry.kind == "vector" else ["png", "webp"]
     for fmt in fmts:
-        doc["links"].append(
+        summary.links.append(
             _link(
                 f"{public}/collections/{name}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
                 "item",
@@ -135,21 +152,22 @@ def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> dict[str
                 templated=True,
             )
         )
+    layers = None
     if entry.kind == "vector":
-        doc["layers"] = [
-            {
-                "id": name,
-                "dataType": "vector",
-                "geometryDimension": _dimension(entry.geometry_type),
-                "minTileMatrix": str(entry.minzoom),
-                "maxTileMatrix": str(entry.maxzoom),
-                "propertiesSchema": {
+        layers = [
+            TileSetLayer(
+                id=name,
+                dataType="vector",
+                geometryDimension=_dimension(entry.geometry_type),
+                minTileMatrix=str(entry.minzoom),
+                maxTileMatrix=str(entry.maxzoom),
+                propertiesSchema={
                     "type": "object",
                     "properties": {f: {"type": _json_type(t)} for f, t in entry.fields.items()},
                 },
-            }
+            )
         ]
-    return doc
+    return TileSet(**dict(summary), tileMatrixSetLimits=limits, layers=layers)
 
 
 def _dimension(geometry_type: str | None) -> int | None:
@@ -166,42 +184,48 @@ Conf = Annotated[Settings, Depends(settings_of)]
 Layer = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance() -> dict[str, list[str]]:
-    return {"conformsTo": CONFORMANCE}
+@router.get("/conformance", summary="Conformance classes", response_model=Conformance)
+def conformance() -> Conformance:
+    return Conformance(conformsTo=CONFORMANCE)
 
 
-@router.get("/collections", summary="Every layer as a collection")
-def collections(snap: Snap, settings: Conf) -> dict[str, Any]:
+@router.get("/collections", summary="Every layer as a collection", response_model=Collections)
+def collections(snap: Snap, settings: Conf) -> Collections:
     public = settings.public_url
-    return {
-        "links": [_link(f"{public}/collections", "self")],
-        "collections": [_collection(n, e, public) for n, e in snap.catalog.layers.items()],
-    }
+    return Collections(
+        links=[_link(f"{public}/collections", "self")],
+        collections=[_collection(n, e, public) for n, e in snap.catalog.layers.items()],
+    )
 
 
-@router.get("/collections/{layer}", summary="One collection")
-def collection(layer: Layer, snap: Snap, settings: Conf) -> dict[str, Any]:
+@router.get("/collections/{layer}", summary="One collection", response_model=Collection)
+def collection(layer: Layer, snap: Snap, settings: Conf) -> Collection:
     return _collection(layer, snap.entry(layer), settings.public_url)
 
 
-@router.get("/collections/{layer}/tiles", summary="The tilesets of a collection")
-def tilesets(layer: Layer, snap: Snap, settings: Conf) -> dict[str, Any]:
+@router.get(
+    "/collections/{layer}/tiles", summary="The tilesets of a collection", response_model=TileSets
+)
+def tilesets(layer: Layer, snap: Snap, settings: Conf) -> TileSets:
     entry = snap.entry(layer)
     public = settings.public_url
-    return {
-        "links": [_link(f"{public}/collections/{layer}/tiles", "self")],
-        "tilesets": [_tileset_summary(layer, entry, g, public) for g in GRID_IDS],
-    }
+    return TileSets(
+        links=[_link(f"{public}/collections/{layer}/tiles", "self")],
+        tilesets=[_tileset_summary(layer, entry, g, public) for g in GRID_IDS],
+    )
 
 
-@router.get("/collections/{layer}/tiles/{tileMatrixSetId}", summary="Tileset metadata")
+@router.get(
+    "/collections/{layer}/tiles/{tileMatrixSetId}",
+    summary="Tileset metadata",
+    response_model=TileSet,
+)
 def tileset_route(
     layer: Layer,
     tileMatrixSetId: Annotated[str, Path(max_length=64)],
     snap: Snap,
     settings: Conf,
-) -> dict[str, Any]:
+) -> TileSet:
     entry = snap.entry(layer)
     get_grid(tileMatrixSetId)
     return tileset(layer, entry, tileMatrixSetId, settings.public_url)
@@ -210,6 +234,8 @@ def tileset_route(
 @router.get(
     "/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
     summary="A tile of a collection in any grid",
+    response_class=Response,
+    responses=TILE_RESPONSES,
 )
 async def ogc_tile(
     request: Request,
@@ -229,26 +255,30 @@ async def ogc_tile(
     )
 
 
-@router.get("/tileMatrixSets", summary="The tile grids")
-def tile_matrix_sets(settings: Conf) -> dict[str, Any]:
+@router.get("/tileMatrixSets", summary="The tile grids", response_model=TileMatrixSets)
+def tile_matrix_sets(settings: Conf) -> TileMatrixSets:
     public = settings.public_url
-    return {
-        "tileMatrixSets": [
-            {
-                "id": g,
-                "title": get_grid(g).title,
-                "uri": get_grid(g).tms.uri,
-                "crs": get_grid(g).tms.crs.srs,
-                "links": [_link(f"{public}/tileMatrixSets/{g}", "self")],
-            }
+    return TileMatrixSets(
+        tileMatrixSets=[
+            TileMatrixSetRef(
+                id=g,
+                title=get_grid(g).title,
+                uri=get_grid(g).tms.uri,
+                crs=get_grid(g).tms.crs.srs,
+                links=[_link(f"{public}/tileMatrixSets/{g}", "self")],
+            )
             for g in GRID_IDS
         ]
-    }
+    )
 
 
-@router.get("/tileMatrixSets/{tileMatrixSetId}", summary="A tile grid definition (OGC TMS 2.0)")
+@router.get(
+    "/tileMatrixSets/{tileMatrixSetId}",
+    summary="A tile grid definition (OGC TMS 2.0)",
+    response_model=TileMatrixSet,
+    response_model_exclude_none=True,
+)
 def tile_matrix_set(
     tileMatrixSetId: Annotated[str, Path(max_length=64)],
-) -> JSONResponse:
-    grid = get_grid(tileMatrixSetId)
-    return JSONResponse(grid.tms.model_dump(exclude_none=True, mode="json"))
+) -> TileMatrixSet:
+    return get_grid(tileMatrixSetId).tms

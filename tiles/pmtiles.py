@@ -17,13 +17,13 @@ import gzip
 import json
 import os
 import struct
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from tiles._lru import LRU
 from tiles.errors import ArtifactError
 
 HEADER_SIZE = 127
@@ -174,9 +174,7 @@ class PMTilesReader:
                 f"{path}: directory compression "
                 f"{COMPRESSION.get(self.header.internal_compression)} is not supported"
             )
-        self._cache: OrderedDict[tuple[int, int], Directory] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LRU[tuple[int, int], Directory] = LRU(cache_size)
 
     def close(self) -> None:
         """Close the archive (idempotent: the descriptor is never closed twice)."""
@@ -201,22 +199,14 @@ class PMTilesReader:
         raise ArtifactError(f"{self.path}: compression {COMPRESSION.get(code)} is not supported")
 
     def _directory(self, offset: int, length: int) -> Directory:
-        key = (offset, length)
-        with self._lock:
-            found = self._cache.get(key)
-            if found is not None:
-                self._cache.move_to_end(key)
-                return found
+        return self._cache.get_or_create((offset, length), partial(self._load, offset, length))
+
+    def _load(self, offset: int, length: int) -> Directory:
         raw = self._decompress(self._read(offset, length), self.header.internal_compression)
         try:
-            directory = parse_directory(raw)
+            return parse_directory(raw)
         except (ValueError, IndexError):
             raise ArtifactError(f"{self.path}: corrupt directory at byte {offset}") from None
-        with self._lock:
-            self._cache[key] = directory
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return directory
 
     def metadata(self) -> dict[str, Any]:
         """The archive's JSON metadata."""

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from tiles._http import not_modified, tile_response
+from tiles.catalog import LayerEntry
 from tiles.errors import InvalidParameterError
 from tiles.grids import DEFAULT_GRID, get_grid
+from tiles.models import CATALOG_HIDDEN, CatalogLayer, Health, MapLibreStyle, TileJSON
 from tiles.raster import check_colormap, parse_rescale
-from tiles.service import TileService
+from tiles.service import MEDIA_TYPES, TileService
 from tiles.settings import Settings
 from tiles.store import Snapshot
 from tiles.style import build_style
 from tiles.tilejson import tilejson
 
-router = APIRouter()
+# JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
+# default path would render through pydantic's own JSON writer, which writes some floats
+# differently, e.g. 1e-5 for 1e-05).
+router = APIRouter(default_response_class=JSONResponse)
 
 TileFormat = Literal["mvt", "pbf", "png", "webp"]
 LayersParam = Annotated[
@@ -29,6 +35,15 @@ LayersParam = Annotated[
         max_length=1100,
     ),
 ]
+#: what /docs shows a tile route answers: a tile in one of these media types (or 204 empty)
+TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The tile",
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}} for t in MEDIA_TYPES.values()
+        },
+    }
+}
 Z = Annotated[int, Path(ge=0, description="zoom level (tile matrix)")]
 X = Annotated[int, Path(ge=0, description="column")]
 Y = Annotated[int, Path(ge=0, description="row, counted from the top")]
@@ -99,6 +114,8 @@ async def serve_tile(
     "/tiles/{layers}/{z}/{x}/{y}@{scale}x.{fmt}",
     summary="A high-resolution raster tile (@2x ... @4x)",
     tags=["tiles"],
+    response_class=Response,
+    responses=TILE_RESPONSES,
 )
 async def tile_scaled(
     request: Request,
@@ -118,6 +135,8 @@ async def tile_scaled(
     "/tiles/{layers}/{z}/{x}/{y}.{fmt}",
     summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters",
     tags=["tiles"],
+    response_class=Response,
+    responses=TILE_RESPONSES,
 )
 async def tile(
     request: Request,
@@ -132,14 +151,19 @@ async def tile(
     return await serve_tile(request, snap, layers, z, x, y, fmt, 1, DEFAULT_GRID, raster)
 
 
-@router.get("/tiles/{layers}/tilejson.json", summary="TileJSON 3.0.0", tags=["metadata"])
+@router.get(
+    "/tiles/{layers}/tilejson.json",
+    summary="TileJSON 3.0.0",
+    tags=["metadata"],
+    response_model=TileJSON,
+)
 def tilejson_route(
     layers: LayersParam,
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
     tms: Annotated[str, Query(description="tile grid of the tile URLs")] = DEFAULT_GRID,
     raster: Annotated[RasterQuery, Depends()] = RasterQuery(),
-) -> JSONResponse:
+) -> TileJSON:
     entries = snap.entries(layers, settings.max_composite)
     get_grid(tms)  # unknown grid -> 400
     colormap_name, rescale = raster.parsed()
@@ -150,43 +174,69 @@ def tilejson_route(
         query["rescale"] = f"{rescale[0]:g},{rescale[1]:g}"
     if len(entries) > 1 and any(e.kind != "vector" for _, e in entries):
         raise InvalidParameterError(f"layers {layers!r}: only vector layers can be combined")
-    return JSONResponse(tilejson(entries, settings.public_url, tms, query=query or None))
+    return tilejson(entries, settings.public_url, tms, query=query or None)
 
 
-@router.get("/style.json", summary="A MapLibre style with every layer", tags=["metadata"])
+@router.get(
+    "/style.json",
+    summary="A MapLibre style with every layer",
+    tags=["metadata"],
+    response_model=MapLibreStyle,
+)
 def style_route(
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
-) -> JSONResponse:
-    return JSONResponse(build_style(snap.catalog, settings.public_url, settings.raster_tile_size))
+) -> MapLibreStyle:
+    style = build_style(snap.catalog, settings.public_url, settings.raster_tile_size)
+    return MapLibreStyle.model_validate(style)
 
 
-@router.get("/catalog", summary="Every published layer", tags=["metadata"])
+def catalog_layer(name: str, entry: LayerEntry, public_url: str) -> BaseModel:
+    """The ``/catalog`` item of one layer (a :data:`~tiles.models.CatalogLayer`)."""
+    return CatalogLayer.model_validate(
+        {
+            **entry.model_dump(exclude=set(CATALOG_HIDDEN)),
+            "name": name,
+            "tilejson": f"{public_url}/tiles/{name}/tilejson.json",
+        }
+    )
+
+
+@router.get(
+    "/catalog",
+    summary="Every published layer",
+    tags=["metadata"],
+    response_model=list[CatalogLayer],
+)
 def catalog_route(
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
-) -> JSONResponse:
+) -> list[BaseModel]:
     public = settings.public_url
-    items = []
-    for name, entry in snap.catalog.layers.items():
-        item = entry.model_dump(mode="json", exclude={"artifacts", "provenance", "history"})
-        item["name"] = name
-        item["tilejson"] = f"{public}/tiles/{name}/tilejson.json"
-        items.append(item)
-    return JSONResponse(items)
+    return [catalog_layer(name, entry, public) for name, entry in snap.catalog.layers.items()]
 
 
-@router.get("/healthz", summary="Liveness and the catalog served", tags=["service"])
-def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> dict[str, object]:
-    return {
-        "status": "ok",
-        "workspace": snap.catalog.workspace,
-        "updated": snap.catalog.updated,
-        "layers": len(snap.catalog.layers),
-    }
+@router.get(
+    "/healthz",
+    summary="Liveness and the catalog served",
+    tags=["service"],
+    response_model=Health,
+)
+def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> Health:
+    return Health(
+        status="ok",
+        workspace=snap.catalog.workspace,
+        updated=snap.catalog.updated,
+        layers=len(snap.catalog.layers),
+    )
 
 
-@router.get("/metrics", summary="Prometheus metrics", tags=["service"])
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    tags=["service"],
+    response_class=PlainTextResponse,
+)
 def metrics(request: Request) -> PlainTextResponse:
     service: TileService = request.app.state.service
     cache = service.cache

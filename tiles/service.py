@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
 
+from tiles._lru import LRU
 from tiles.cache import EncodedTile, TileCache
 from tiles.catalog import LayerEntry
 from tiles.errors import InvalidParameterError, TileOutsideError
@@ -82,8 +81,7 @@ class TileService:
         self.metrics = metrics
         self.cache = TileCache(int(settings.cache_mb * 1_000_000))
         self.sources = SourceCache()
-        self._archives: OrderedDict[str, PMTilesReader] = OrderedDict()
-        self._archives_lock = threading.Lock()
+        self._archives: LRU[str, PMTilesReader] = LRU(16)
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -164,16 +162,7 @@ class TileService:
         return self._vector(req)
 
     def _archive(self, path: str) -> PMTilesReader:
-        with self._archives_lock:
-            reader = self._archives.get(path)
-            if reader is None:
-                reader = PMTilesReader(path)
-                self._archives[path] = reader
-                while len(self._archives) > 16:
-                    self._archives.popitem(last=False)
-            else:
-                self._archives.move_to_end(path)
-            return reader
+        return self._archives.get_or_create(path, partial(PMTilesReader, path))
 
     def _from_archive(self, req: TileRequest, name: str, fmt: str) -> tuple[bytes, str] | None:
         """The stored tile and its compression when a published archive covers the request."""

@@ -10,11 +10,11 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from tiles.catalog import LayerEntry
 from tiles.grids import DEFAULT_GRID
+from tiles.models import TileJSON, VectorLayer
 
 #: catalog field types -> the value types TileJSON's vector_layers describe
 FIELD_TYPES = {
@@ -60,7 +60,7 @@ def tilejson(
     grid_id: str = DEFAULT_GRID,
     fmt: str | None = None,
     query: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> TileJSON:
     """The TileJSON 3.0.0 document of one layer or a composite of vector layers."""
     names = ",".join(name for name, _ in layers)
     entries = [entry for _, entry in layers]
@@ -68,30 +68,28 @@ def tilejson(
     minzoom = min(e.minzoom for e in entries)
     maxzoom = max(e.maxzoom for e in entries)
     west, south, east, north = _union(entries)
-    doc: dict[str, Any] = {
-        "tilejson": "3.0.0",
-        "name": " + ".join(e.title for e in entries),
-        "description": " ".join(e.description for e in entries if e.description),
-        "version": "1.0.0",
-        "attribution": "; ".join(sorted({e.attribution for e in entries if e.attribution})),
-        "scheme": "xyz",
-        "tiles": [tile_url(public_url, names, kind, grid_id, fmt, query)],
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "bounds": [west, south, east, north],
-        "center": [(west + east) / 2, (south + north) / 2, min(maxzoom, minzoom + 2)],
-        "twin:versions": {name: e.version for name, e in layers},
-        "twin:tileMatrixSet": grid_id,
-    }
+    vector_layers = None
     if kind == "vector":
-        doc["vector_layers"] = [
-            {
-                "id": name,
-                "description": e.description or e.title,
-                "minzoom": e.minzoom,
-                "maxzoom": e.maxzoom,
-                "fields": {f: FIELD_TYPES.get(t, "String") for f, t in e.fields.items()},
-            }
+        vector_layers = [
+            VectorLayer(
+                id=name,
+                description=e.description or e.title,
+                minzoom=e.minzoom,
+                maxzoom=e.maxzoom,
+                fields={f: FIELD_TYPES.get(t, "String") for f, t in e.fields.items()},
+            )
             for name, e in layers
         ]
-    return doc
+    return TileJSON(
+        name=" + ".join(e.title for e in entries),
+        description=" ".join(e.description for e in entries if e.description),
+        attribution="; ".join(sorted({e.attribution for e in entries if e.attribution})),
+        tiles=[tile_url(public_url, names, kind, grid_id, fmt, query)],
+        minzoom=minzoom,
+        maxzoom=maxzoom,
+        bounds=(west, south, east, north),
+        center=((west + east) / 2, (south + north) / 2, min(maxzoom, minzoom + 2)),
+        versions={name: e.version for name, e in layers},
+        tile_matrix_set=grid_id,
+        vector_layers=vector_layers,
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from tiles._lru import LRU
 from tiles.errors import ArtifactError
 from tiles.grids import Grid
 from tiles.mvt import LayerEncoder, PropertyTable, to_tile_coords
@@ -147,10 +147,9 @@ class SourceCache:
 
     def __init__(self, max_items: int = 32) -> None:
         self.max_items = max_items
-        self._items: OrderedDict[tuple[str, str, str], VectorSource] = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict[tuple[str, str, str], threading.Lock] = {}
+        self._items: LRU[tuple[str, str, str], VectorSource] = LRU(max_items)
         self.builds = 0
+        self._count_lock = threading.Lock()
 
     def get(
         self,
@@ -158,20 +157,11 @@ class SourceCache:
         build: Callable[[], VectorSource],
     ) -> VectorSource:
         """The source for ``key`` (path, version, grid id), building it once if needed."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            lock = self._building.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
+
+        def counted() -> VectorSource:
             source = build()
-            with self._lock:
+            with self._count_lock:  # builds of different keys run at the same time
                 self.builds += 1
-                self._items[key] = source
-                while len(self._items) > self.max_items:
-                    self._items.popitem(last=False)
-                self._building.pop(key, None)
             return source
+
+        return self._items.get_or_create(key, counted)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from tiles.models import LandingPage
 from tiles.ogc import landing_page
 from tiles.raster import RasterStyle, legend_colors
 from tiles.routes import settings_of, snapshot
@@ -103,17 +104,24 @@ def render_viewer(snap: Snapshot, settings: Settings) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _template())
 
 
-@router.get("/", summary="Map viewer (HTML) or OGC API landing page (f=json)", tags=["viewer"])
+@router.get(
+    "/",
+    summary="Map viewer (HTML) or OGC API landing page (f=json)",
+    tags=["viewer"],
+    response_model=LandingPage,
+    response_class=JSONResponse,  # json.dumps, as tiles.routes explains
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+)
 def index(
     request: Request,
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
     f: Annotated[Literal["html", "json"] | None, Query(description="response format")] = None,
-) -> Response:
+) -> LandingPage | Response:
     accept = request.headers.get("accept", "")
     wants_json = f == "json" or (
         f is None and "application/json" in accept and "text/html" not in accept
     )
     if wants_json:
-        return JSONResponse(landing_page(snap, settings.public_url))
+        return landing_page(snap, settings.public_url)
     return HTMLResponse(render_viewer(snap, settings))

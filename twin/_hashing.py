@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from tiles import atomic_write
 
 _CHUNK = 1 << 20
 
@@ -60,7 +61,6 @@ class HashCache:
     def save(self) -> None:
         if not self._dirty:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._data, sort_keys=True))
-        os.replace(tmp, self.path)
+        # a cache: losing it to a crash costs only rehashing, so no fsync
+        atomic_write(self.path, json.dumps(self._data, sort_keys=True), fsync=False)
         self._dirty = False

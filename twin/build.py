@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from layers.errors import LayerError
+from tiles import leftover_temp_files
 from tiles.catalog import (
     Catalog,
     Figure,
@@ -335,7 +336,7 @@ def clean_leftovers(build_dir: Path, catalog: Catalog) -> list[Path]:
             if child.is_dir() and child not in referenced:
                 shutil.rmtree(child, ignore_errors=True)
                 removed.append(child)
-    for tmp in build_dir.glob(f".{'catalog.json'}.*.tmp"):
+    for tmp in leftover_temp_files(build_dir, "catalog.json"):
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed

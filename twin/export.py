@@ -16,18 +16,17 @@ over it, so an interrupted export leaves nothing half-written.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.chinacrs import china_crs, from_wgs84
+from tiles import atomic_write
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
@@ -54,18 +53,6 @@ class Exported:
     bytes: int
     tiles: int | None = None
     seconds: float | None = None
-
-
-def _atomic(out: Path, write: Callable[[Path], Any]) -> Any:
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part{out.suffix}")
-    tmp.unlink(missing_ok=True)
-    try:
-        result = write(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return result
 
 
 def _in_crs(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
@@ -128,7 +115,7 @@ def export_layer(
     if fmt == "cog":
         if entry.kind != "raster":
             raise ExportError(f"layer {name!r} is a vector layer: export it as gpkg or geojson")
-        _atomic(out, lambda tmp: shutil.copyfile(data, tmp))
+        atomic_write(out, lambda tmp: shutil.copyfile(data, tmp))
         return Exported(out, fmt, out.stat().st_size)
     if entry.kind != "vector":
         raise ExportError(f"layer {name!r} is a raster layer: export it as cog")
@@ -140,7 +127,7 @@ def export_layer(
             gdf = gdf.to_crs("EPSG:4326")
         driver = "GPKG" if fmt == "gpkg" else "GeoJSON"
         kwargs = {"layer": name} if fmt == "gpkg" else {}
-        _atomic(out, lambda tmp: gdf.to_file(tmp, driver=driver, engine="pyogrio", **kwargs))
+        atomic_write(out, lambda tmp: gdf.to_file(tmp, driver=driver, engine="pyogrio", **kwargs))
         return Exported(out, fmt, out.stat().st_size)
     lo = entry.minzoom if minzoom is None else minzoom
     hi = min(entry.maxzoom, max(lo, DEFAULT_MAXZOOM)) if maxzoom is None else maxzoom

@@ -21,13 +21,13 @@ the destination by URI, for a tile server that reads them from there.
 
 from __future__ import annotations
 
-import contextlib
-import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyarrow import fs
 
+from tiles import atomic_write
 from tiles.catalog import Catalog, read_catalog, write_catalog
 from twin.errors import TwinError
 
@@ -69,23 +69,17 @@ def _put(filesystem: fs.FileSystem, source: Path, target: str) -> None:
     """Copy ``source`` to ``target`` so that no reader sees a partial file."""
     parent = target.rsplit("/", 1)[0]
     filesystem.create_dir(parent, recursive=True)
-    local = isinstance(filesystem, fs.LocalFileSystem)
-    # A local or mounted target is written aside and renamed; an object appears whole.
-    staged = f"{parent}/.{target.rsplit('/', 1)[1]}.{os.getpid()}.tmp" if local else target
-    try:
-        fs.copy_files(
-            str(source),
-            staged,
-            source_filesystem=fs.LocalFileSystem(),
-            destination_filesystem=filesystem,
-        )
-        if local:
-            filesystem.move(staged, target)
-    except BaseException:
-        if local:
-            with contextlib.suppress(OSError):
-                filesystem.delete_file(staged)
-        raise
+    if isinstance(filesystem, fs.LocalFileSystem):
+        # A local or mounted target is written aside and renamed.
+        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+        return
+    # An object store shows an object only once it is whole.
+    fs.copy_files(
+        str(source),
+        target,
+        source_filesystem=fs.LocalFileSystem(),
+        destination_filesystem=filesystem,
+    )
 
 
 def publish(catalog_path: Path, dest: str, catalog_out: Path | None = None) -> PublishReport:

@@ -25,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 from layers.errors import LayerError, SourceError, SourceWarning
 from layers.sources import expand, is_glob
 from layers.vector import read_vector
+from tiles import atomic_write
 from tiles.catalog import (
     Catalog,
     Figure,
@@ -134,9 +135,7 @@ class Twin:
         try:
             (root / "sources").mkdir(parents=True, exist_ok=True)
             (root / BUILD_DIR).mkdir(exist_ok=True)
-            tmp = root / f".{CONFIG_NAME}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, toml)
+            atomic_write(toml, text)
         except OSError as exc:
             raise WorkspaceError(f"{root}: cannot create the workspace: {exc.strerror}") from None
         return cls.open(root)
@@ -174,7 +173,7 @@ class Twin:
             raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
         toml = root / CONFIG_NAME
         if toml.exists():
-            toml.write_text(dump_config(config), encoding="utf-8")
+            atomic_write(toml, dump_config(config))
             twin = cls.open(root)
         else:
             twin = cls.init(root, config=config)

@@ -29,6 +29,7 @@ import pytest
 import rasterio
 
 from tests.reliability.conftest import Server, Zygote, cli, published_files
+from tiles import leftover_temp_files
 from tiles.catalog import Catalog, read_catalog
 from twin import artifacts
 from twin.workspace import Twin
@@ -76,7 +77,7 @@ def _leftovers(build: Path, catalog: Catalog) -> list[str]:
     for name, entry in catalog.layers.items():
         owner = build / (entry.parent or name)
         live.update(owner / v for v in [entry.version, *entry.history])
-    out = [p.name for p in build.glob(".catalog.json.*.tmp")]
+    out = [p.name for p in leftover_temp_files(build, "catalog.json")]
     for layer_dir in (p for p in build.iterdir() if p.is_dir()):
         out += [str(p.relative_to(build)) for p in layer_dir.iterdir() if p not in live]
     return out

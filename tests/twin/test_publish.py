@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.twin.conftest import TOML, make_sources
+from tiles import leftover_temp_files
 from tiles.app import create_app
 from tiles.catalog import Catalog, read_catalog
 from twin.cli import app
@@ -56,6 +57,7 @@ def test_publish_to_a_directory_serves_the_same_layers(built: Path, tmp_path: Pa
         assert (dest / rel).read_bytes() == (built / "build" / rel).read_bytes()
     assert (dest / "catalog.json").read_bytes() == local.read_bytes()
     assert not [p for p in dest.rglob("*") if p.name.endswith(".tmp")]
+    assert not [p for d in dest.rglob("*") if d.is_dir() for p in leftover_temp_files(d)]
     served = {}
     for path in (local, dest / "catalog.json"):
         with TestClient(create_app(path)) as client:
