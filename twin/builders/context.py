@@ -94,8 +94,13 @@ class BuildContext:
         return read_table(item.path, layer=item.source.layer if item.source else None)
 
     def read_raster(self, key: str, extra: str | None = None) -> RasterData:
-        """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster."""
-        return read_raster(self.extra(key, extra).path if extra else self.path(key))
+        """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster.
+
+        A source's files (one, or the tiles its glob names) are mosaicked in
+        their own CRS; the source's ``crs`` is assumed for files that declare none.
+        """
+        item = self.extra(key, extra) if extra else self.input(key)
+        return read_raster(item.path, crs=item.source.crs if item.source else None)
 
     def extra(self, key: str, name: str) -> Input:
         """The layer named ``<upstream>_<name>`` made by the same build as input ``key``."""
