@@ -224,7 +224,9 @@ def _vector_layer(
     ident = entry.style.get("id")
     if label in out and ident in gdf and label != ident:
         # a feature without a label is named by its id (a village without a name: its code)
-        out[label] = out[label].where(out[label].notna(), gdf[ident])
+        names = out[label]
+        blank = names.isna() | names.astype(str).str.strip().eq("")
+        out[label] = names.where(~blank, gdf[ident])
     for col in fields:
         if out[col].dtype.kind in "Mm" or out[col].dtype == object:
             out[col] = out[col].astype(str).where(out[col].notna(), "")
