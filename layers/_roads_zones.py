@@ -9,6 +9,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
+from layers.crs import same_crs
 from layers.errors import ParameterError
 from layers.types import RasterData
 
@@ -136,7 +137,7 @@ def edge_coverage(
         raise ParameterError(f"edge_coverage: values must be 2-D, got shape {array.shape}")
     if transform is None:
         raise ParameterError("edge_coverage: transform is required with an array")
-    if crs is not None and edges.crs is not None and CRS.from_user_input(crs) != edges.crs:
+    if crs is not None and edges.crs is not None and not same_crs(crs, edges.crs):
         raise ParameterError(
             f"edge_coverage: raster CRS {CRS.from_user_input(crs).to_string()} differs from the "
             f"edges' CRS {edges.crs.to_string()}; reproject one of them"

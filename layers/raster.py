@@ -1,53 +1,224 @@
-"""Generic raster sources: read anything GDAL reads, reproject to the working CRS."""
+"""Generic raster sources: read anything GDAL reads (one file or tiles), reproject.
+
+A DEM often comes as tiles (SRTM, ASTER and Copernicus cut theirs by 1°x1°,
+neighbours sharing their edge row and column or not). :func:`read_raster`
+mosaics tiles in their own CRS, pixel for pixel, so that the one warp to the
+working CRS (:func:`reproject_raster`) never sees a tile edge.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import calculate_default_transform, reproject
 
+from layers.crs import as_crs, parse_crs, same_crs
 from layers.errors import ParameterError, SourceError
-from layers.types import RasterData
+from layers.sources import expand
+from layers.types import RasterData, valid_pixels
 
 RESAMPLING = {r.name: r for r in Resampling if r.value <= 14}
 
+#: How far (in pixels) a tile's origin may sit off the mosaic's pixel grid, or its pixel
+#: size differ from the others' (relative), and still be taken as on the grid.
+GRID_TOLERANCE = 1e-3
 
-def read_raster(path: str | os.PathLike[str], bands: list[int] | None = None) -> RasterData:
-    """Read a GDAL raster into memory.
+
+def read_raster(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    bands: list[int] | None = None,
+    crs: str | CRS | None = None,
+) -> RasterData:
+    """Read a GDAL raster, or tiles of one mosaicked, into memory.
+
+    Parameters
+    ----------
+    path
+        A file, a glob (``sources/dem/*.tif``) or a list of files. Several files
+        are tiles of one raster: they must share CRS, band count, data type and
+        pixel size and lie on one pixel grid; where they overlap (SRTM tiles
+        share their edge pixels) the later file's valid pixels are kept.
+    bands
+        1-based band indexes to read (default: all).
+    crs
+        CRS to assume for files that declare none. A file that declares a CRS
+        keeps it.
 
     Raises
     ------
     SourceError
-        Naming the file when it cannot be opened or has no CRS.
+        Naming the file when it cannot be opened, has no CRS (and ``crs`` is
+        not given), or does not fit the other tiles.
     """
-    path = Path(path)
+    files = expand(path) if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
+    if not files:
+        raise SourceError("no raster file to read")
+    tiles = [_header(f, crs) for f in files]
+    if len(tiles) == 1:
+        return _read(tiles[0], bands)
+    return _mosaic(tiles, bands)
+
+
+@dataclass
+class _Tile:
+    """What a raster file holds, from its header."""
+
+    path: Path
+    crs: CRS
+    count: int
+    dtype: np.dtype
+    transform: Affine
+    width: int
+    height: int
+    nodata: float | None
+    band_names: list[str]
+    units: list[str | None]
+    tags: dict[str, str]
+
+
+def _header(path: Path, crs: str | CRS | None) -> _Tile:
     if not path.exists():
         raise SourceError(f"{path}: no such file")
     try:
         with rasterio.open(path) as src:
             if src.crs is None:
-                raise SourceError(f"{path}: declares no CRS")
-            indexes = bands or list(range(1, src.count + 1))
-            data = src.read(indexes)
-            names = [src.descriptions[i - 1] or f"band{i}" for i in indexes]
-            units = [src.units[i - 1] or None for i in indexes]
-            return RasterData(
-                data=data,
+                if crs is None:
+                    raise SourceError(f"{path}: declares no CRS; set 'crs' on the source")
+                own = parse_crs(crs, path)
+            else:
+                own = as_crs(src.crs)
+            return _Tile(
+                path=path,
+                crs=own,
+                count=src.count,
+                dtype=np.dtype(src.dtypes[0]),
                 transform=src.transform,
-                crs=CRS.from_user_input(src.crs),
+                width=src.width,
+                height=src.height,
                 nodata=src.nodata,
-                band_names=names,
-                units=units,
+                band_names=[d or f"band{i}" for i, d in enumerate(src.descriptions, 1)],
+                units=[u or None for u in src.units],
                 tags=dict(src.tags()),
             )
     except RasterioIOError as exc:
         raise SourceError(f"{path}: cannot read as a raster: {exc}") from None
+
+
+def _indexes(tile: _Tile, bands: list[int] | None) -> list[int]:
+    indexes = bands or list(range(1, tile.count + 1))
+    bad = [i for i in indexes if not 1 <= i <= tile.count]
+    if bad:
+        raise SourceError(f"{tile.path}: has no band {bad[0]} (it has {tile.count})")
+    return indexes
+
+
+def _pixels(tile: _Tile, indexes: list[int]) -> np.ndarray:
+    try:
+        with rasterio.open(tile.path) as src:
+            return src.read(indexes)
+    except RasterioIOError as exc:
+        raise SourceError(f"{tile.path}: cannot read as a raster: {exc}") from None
+
+
+def _read(tile: _Tile, bands: list[int] | None) -> RasterData:
+    indexes = _indexes(tile, bands)
+    return RasterData(
+        data=_pixels(tile, indexes),
+        transform=tile.transform,
+        crs=tile.crs,
+        nodata=tile.nodata,
+        band_names=[tile.band_names[i - 1] for i in indexes],
+        units=[tile.units[i - 1] for i in indexes],
+        tags=dict(tile.tags),
+    )
+
+
+def _mosaic(tiles: list[_Tile], bands: list[int] | None) -> RasterData:
+    """The tiles pasted on one grid, pixel for pixel (no resampling)."""
+    first = tiles[0]
+    res_x, res_y = first.transform.a, first.transform.e
+    for tile in tiles:
+        t = tile.transform
+        if t.b or t.d or t.a <= 0 or t.e >= 0:
+            raise SourceError(f"{tile.path}: a rotated or flipped grid cannot be mosaicked")
+        odd = _odd_one(tile, first)
+        if odd:
+            raise SourceError(f"{tile.path}: {odd}; tiles of one source must agree")
+        col = (t.c - first.transform.c) / res_x
+        row = (t.f - first.transform.f) / res_y
+        if abs(col - round(col)) > GRID_TOLERANCE or abs(row - round(row)) > GRID_TOLERANCE:
+            raise SourceError(
+                f"{tile.path}: origin is {col:.3f}, {row:.3f} pixels from {first.path.name}'s, "
+                "off its pixel grid; tiles of one source must share a grid"
+            )
+    west = min(t.transform.c for t in tiles)
+    north = max(t.transform.f for t in tiles)
+    east = max(t.transform.c + t.width * res_x for t in tiles)
+    south = min(t.transform.f + t.height * res_y for t in tiles)
+    width = round((east - west) / res_x)
+    height = round((south - north) / res_y)
+    nodata = next((t.nodata for t in tiles if t.nodata is not None), None)
+    if nodata is None and np.issubdtype(first.dtype, np.floating):
+        nodata = float("nan")
+    indexes = _indexes(first, bands)
+    data = np.full((len(indexes), height, width), 0 if nodata is None else nodata, first.dtype)
+    covered = np.zeros((height, width), dtype=bool)
+    for tile in tiles:
+        c0 = round((tile.transform.c - west) / res_x)
+        r0 = round((tile.transform.f - north) / res_y)
+        window = (slice(r0, r0 + tile.height), slice(c0, c0 + tile.width))
+        pixels = _pixels(tile, indexes)
+        # later tiles win where both hold a value (SRTM neighbours repeat their edge pixels)
+        valid = valid_pixels(pixels, tile.nodata)
+        data[(slice(None), *window)] = np.where(valid, pixels, data[(slice(None), *window)])
+        covered[window] = True
+    if nodata is None and not covered.all():
+        raise SourceError(
+            f"{first.path.parent}: the tiles leave {int((~covered).sum())} pixels of their "
+            "extent uncovered and declare no nodata to mark them"
+        )
+    return RasterData(
+        data=data,
+        transform=Affine(res_x, 0.0, west, 0.0, res_y, north),
+        crs=first.crs,
+        nodata=nodata,
+        band_names=[first.band_names[i - 1] for i in indexes],
+        units=[first.units[i - 1] for i in indexes],
+        tags=dict(first.tags),
+    )
+
+
+def _odd_one(tile: _Tile, first: _Tile) -> str | None:
+    """How ``tile`` differs from the first tile in a way a mosaic cannot take, if it does."""
+    name = first.path.name
+    if not same_crs(tile.crs, first.crs):
+        return f"CRS {tile.crs.to_string()}, {name} has {first.crs.to_string()}"
+    if tile.count != first.count:
+        return f"{tile.count} band(s), {name} has {first.count}"
+    if tile.dtype != first.dtype:
+        return f"data type {tile.dtype}, {name} has {first.dtype}"
+    size = (tile.transform.a, -tile.transform.e)
+    ref = (first.transform.a, -first.transform.e)
+    if not np.allclose(size, ref, rtol=GRID_TOLERANCE / max(tile.width, tile.height), atol=0):
+        return f"pixel size {size[0]:g} x {size[1]:g}, {name} has {ref[0]:g} x {ref[1]:g}"
+    if not _same_nodata(tile.nodata, first.nodata) and None not in (tile.nodata, first.nodata):
+        return f"nodata {tile.nodata}, {name} has {first.nodata}"
+    return None
+
+
+def _same_nodata(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (np.isnan(a) and np.isnan(b)) or a == b
 
 
 def reproject_raster(
@@ -69,7 +240,7 @@ def reproject_raster(
         )
     dst_crs = CRS.from_user_input(crs)
     same_res = resolution is None or np.allclose(raster.resolution, (resolution, resolution))
-    if dst_crs == raster.crs and same_res:
+    if same_crs(dst_crs, raster.crs) and same_res:
         return raster
     dst_nodata = raster.nodata if raster.nodata is not None else nodata
     dtype = raster.data.dtype

@@ -9,6 +9,8 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
+from layers.crs import as_crs
+
 #: west, south, east, north
 BBox = tuple[float, float, float, float]
 
@@ -48,7 +50,7 @@ class RasterData:
             self.data = self.data[np.newaxis]
         if self.data.ndim != 3:
             raise ValueError(f"raster data must be 2-D or 3-D, got shape {self.data.shape}")
-        self.crs = CRS.from_user_input(self.crs)
+        self.crs = as_crs(self.crs)
         n = self.data.shape[0]
         if not self.band_names:
             self.band_names = [f"band{i + 1}" for i in range(n)]

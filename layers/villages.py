@@ -245,7 +245,9 @@ def domain_scores(
     Returns
     -------
     ``score_<domain>`` columns and ``score_total`` (the mean of the domains).
-    A village missing an indicator is scored on the others of its domain.
+    A village missing an indicator is scored on the others of its domain. A
+    domain with no indicator holding a value gets no column, and with no
+    domain to score there is no ``score_total`` either: absent, not NaN.
     """
     if method not in ("minmax", "rank"):
         raise ParameterError(f"score method must be 'minmax' or 'rank', got {method!r}")
@@ -254,12 +256,14 @@ def domain_scores(
         missing = [c for c in weights if c not in table.columns]
         if missing:
             raise ParameterError(f"scores.{domain}: no indicator column {missing[0]!r}")
-        if not weights:
+        values = {c: pd.to_numeric(table[c], errors="coerce").astype(float) for c in weights}
+        values = {c: x for c, x in values.items() if x.notna().any()}
+        if not values:
             continue
         total = np.zeros(len(table))
         wsum = np.zeros(len(table))
-        for col, weight in weights.items():
-            x = pd.to_numeric(table[col], errors="coerce").astype(float)
+        for col, x in values.items():
+            weight = weights[col]
             norm = _normalise(x, method)
             if weight < 0:
                 norm = 1.0 - norm
@@ -269,7 +273,8 @@ def domain_scores(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"score_{domain}"] = np.round(100 * total / wsum, 2)
     domains = list(out.columns)
-    out["score_total"] = out[domains].mean(axis=1).round(2) if domains else np.nan
+    if domains:
+        out["score_total"] = out[domains].mean(axis=1).round(2)
     return out
 
 
@@ -288,9 +293,13 @@ def _normalise(x: pd.Series, method: str) -> pd.Series:
 def lagging(scores: pd.DataFrame, threshold: float) -> pd.Series:
     """For each village, the domains scoring below ``threshold``, comma-separated."""
     cols = [c for c in scores.columns if c.startswith("score_") and c != "score_total"]
-    below = scores[cols].lt(threshold)
-    names = np.array([c.removeprefix("score_") for c in cols])
-    return below.apply(lambda row: ",".join(names[row.to_numpy()]), axis=1)
+    below = scores[cols].lt(threshold).to_numpy()
+    names = [c.removeprefix("score_") for c in cols]
+    return pd.Series(
+        [",".join(n for n, low in zip(names, row, strict=True) if low) for row in below],
+        index=scores.index,
+        dtype=object,
+    )
 
 
 # -- the whole layer -------------------------------------------------------------------------
@@ -337,6 +346,8 @@ class VillagesResult:
     figures: dict[str, float | int | str]
     units: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    #: the domains some indicator of which holds a value, in :data:`DOMAINS` order
+    domains: list[str] = field(default_factory=list)
 
 
 def build_villages(
@@ -354,8 +365,14 @@ def build_villages(
     scores: Mapping[str, Mapping[str, float]] | None = None,
     score_method: Literal["minmax", "rank"] = "rank",
     lag_threshold: float = 40.0,
+    name: str | None = "name",
 ) -> VillagesResult:
-    """Every village's indicators in five domains, scores and lagging flags.
+    """Every village's indicators in the domains its inputs cover, scores and lagging flags.
+
+    Boundaries alone make a layer (codes, names, areas). Each input adds the
+    indicators it can: a domain no input covers is absent, never a column of
+    NaN, and scores cover the domains and indicators present
+    (:attr:`VillagesResult.domains` lists them).
 
     Parameters
     ----------
@@ -384,6 +401,9 @@ def build_villages(
         indicators that could not be computed left out).
     score_method, lag_threshold
         How indicators are normalised, and the score below which a domain lags.
+    name
+        The village name column of ``boundaries``; where a name is missing the
+        figures show the village's code.
     """
     from layers.coverage_zones import coverage_share
     from layers.roads import edge_coverage, zone_figures
@@ -405,10 +425,10 @@ def build_villages(
             warnings.append(f"indicator {col!r} has no domain; kept as it is")
             out[col] = joined[col].to_numpy()
             continue
-        name = f"{PREFIX[_domain(domain)]}_{col}"
-        out[name] = joined[col].to_numpy()
+        column = f"{PREFIX[_domain(domain)]}_{col}"
+        out[column] = joined[col].to_numpy()
         if col in TABLE_COLUMNS:
-            units[name] = TABLE_COLUMNS[col][1]
+            units[column] = TABLE_COLUMNS[col][1]
 
     centres = out.geometry.representative_point()
     for layer in points:
@@ -475,21 +495,49 @@ def build_villages(
                 out["inf_smart_road_km"] = 0.0
             units["inf_smart_road_km"] = "km"
 
+    for col in [c for c in out.columns if _is_indicator(c) and out[c].isna().all()]:
+        warnings.append(f"{col}: no village has a value; left out")
+        out = out.drop(columns=col)
+        units.pop(col, None)
+
     spec = scores
     if spec is None:
         spec = {
             d: {c: w for c, w in cols.items() if c in out.columns}
             for d, cols in DEFAULT_SCORES.items()
         }
-        skipped = [c for d in DEFAULT_SCORES.values() for c in d if c not in out.columns]
+        unscored = [d for d, cols in spec.items() if not cols]
+        if unscored:
+            warnings.append(f"no indicator to score domain(s) {', '.join(unscored)}")
+        skipped = [
+            c for d, cols in DEFAULT_SCORES.items() if spec[d] for c in cols if c not in out.columns
+        ]
         if skipped:
             warnings.append(f"scores leave out indicators not available: {', '.join(skipped)}")
     scored = domain_scores(out, spec, method=score_method)
     for col in scored.columns:
         out[col] = scored[col].to_numpy()
-    out["lagging"] = lagging(scored, lag_threshold).to_numpy()
+    if len(scored.columns):
+        out["lagging"] = lagging(scored, lag_threshold).to_numpy()
     _check_output(out, code)
-    return VillagesResult(out, report, _figures(out, code), units, warnings)
+    present = [d for d in DOMAINS if any(c.startswith(PREFIX[d] + "_") for c in out.columns)]
+    figures = _figures(out, code, name)
+    return VillagesResult(out, report, figures, units, warnings, present)
+
+
+def _is_indicator(column: str) -> bool:
+    """Whether ``column`` is one of the domains' indicators (``biz_`` ... ``inf_``)."""
+    return any(column.startswith(p + "_") for p in PREFIX.values())
+
+
+def display_names(villages: pd.DataFrame, code: str, name: str | None = "name") -> pd.Series:
+    """Each village's name, or its code where the name is missing or blank."""
+    codes = villages[code].astype(str)
+    if name is None or name not in villages.columns:
+        return codes
+    names = villages[name]
+    blank = names.isna() | names.astype(str).str.strip().eq("")
+    return names.astype(object).where(~blank, codes).astype(str)
 
 
 def _domain(name: str) -> str:
@@ -509,7 +557,7 @@ def _check_output(out: gpd.GeoDataFrame, code: str) -> None:
                 raise ValidationError(f"villages: {col} outside 0-1 for village {bad}")
 
 
-def _figures(out: gpd.GeoDataFrame, code: str) -> dict[str, float | int | str]:
+def _figures(out: gpd.GeoDataFrame, code: str, name: str | None) -> dict[str, float | int | str]:
     """The county's key figures that come from the villages."""
     fig: dict[str, float | int | str] = {"villages": len(out)}
     area = out["area_km2"]
@@ -530,8 +578,7 @@ def _figures(out: gpd.GeoDataFrame, code: str) -> dict[str, float | int | str]:
         )
     if "score_total" in out:
         lowest = out.nsmallest(3, "score_total")
-        label = "name" if "name" in out else code
-        fig["lowest_scoring"] = ", ".join(str(v) for v in lowest[label])
+        fig["lowest_scoring"] = ", ".join(display_names(lowest, code, name))
     return fig
 
 
@@ -546,6 +593,7 @@ __all__ = [
     "assign_points",
     "build_villages",
     "check_boundaries",
+    "display_names",
     "domain_scores",
     "join_tables",
     "lagging",

@@ -73,6 +73,10 @@ def viewer_config(snap: Snapshot, settings: Settings) -> dict[str, Any]:
             }
         else:
             item["color"] = layer_color(entry, index)
+            # the properties naming a feature in its popup: the label, else the id
+            item["label"] = [
+                p for p in (entry.style.get("label"), entry.style.get("id")) if isinstance(p, str)
+            ]
         layers.append(item)
     bounds = None
     if catalog.layers:

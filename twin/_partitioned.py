@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS
 
+from layers.crs import same_crs
 from twin import artifacts
 from twin._executors import dask_client
 
@@ -216,7 +217,7 @@ def _table(part: gpd.GeoDataFrame, index: int, crs: CRS) -> pa.Table:
         table = artifacts.vector_table(part)
     except artifacts.ArtifactCheckError as exc:
         raise artifacts.ArtifactCheckError(f"partition {index}: {exc}") from None
-    if not CRS.from_user_input(part.crs).equals(crs):
+    if not same_crs(part.crs, crs):
         raise artifacts.ArtifactCheckError(f"partition {index}: CRS differs from the layer's")
     return table
 
@@ -263,7 +264,7 @@ def verify_partitioned(path: Path, crs: CRS, columns: list[str], count: int) -> 
         back_crs = CRS.from_json_dict(geo["columns"][geo["primary_column"]]["crs"])
     except (KeyError, TypeError):
         raise artifacts.ArtifactCheckError(f"{path}: no GeoParquet metadata") from None
-    if not back_crs.equals(crs):
+    if not same_crs(back_crs, crs):
         raise artifacts.ArtifactCheckError(f"{path}: CRS did not survive the round trip")
     names = [n for n in pf.schema_arrow.names if n != "bbox"]
     if names != columns:

@@ -28,6 +28,7 @@ from rasterio._err import CPLE_BaseError  # rasterio exports no public base of G
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from layers.crs import same_crs
 from layers.types import RasterData, valid_pixels
 from tiles.catalog import Band
 
@@ -270,7 +271,7 @@ def verify_vector(path: Path, expected: gpd.GeoDataFrame) -> None:
     back = gpd.read_parquet(path)
     if len(back) != len(expected):
         raise ArtifactCheckError(f"{path}: read back {len(back)} rows, wrote {len(expected)}")
-    if back.crs is None or not back.crs.equals(expected.crs):
+    if back.crs is None or not same_crs(back.crs, expected.crs):
         raise ArtifactCheckError(f"{path}: CRS did not survive the round trip")
     if list(back.columns) != list(expected.columns):
         raise ArtifactCheckError(
@@ -284,7 +285,7 @@ def verify_raster(path: Path, expected: RasterData) -> None:
     with rasterio.open(path) as src:
         if (src.count, src.height, src.width) != expected.data.shape:
             raise ArtifactCheckError(f"{path}: shape changed on the round trip")
-        if src.crs is None or CRS.from_user_input(src.crs) != expected.crs:
+        if src.crs is None or not same_crs(src.crs, expected.crs):
             raise ArtifactCheckError(f"{path}: CRS did not survive the round trip")
         if max(src.width, src.height) > 1024 and not src.overviews(1):
             raise ArtifactCheckError(f"{path}: has no overviews")
@@ -295,7 +296,7 @@ def verify_raster(path: Path, expected: RasterData) -> None:
 
 def wgs84_bounds(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, ...]:
     """``bounds`` in ``crs`` transformed to WGS84 (densified edges), rounded to 1e-7 degrees."""
-    if CRS.from_user_input(crs).equals(WGS84):
+    if same_crs(crs, WGS84):
         west, south, east, north = bounds
     else:
         tr = Transformer.from_crs(crs, WGS84, always_xy=True)

@@ -36,7 +36,7 @@ from tiles.catalog import (
 )
 from twin import artifacts
 from twin._executors import resolve_scheduler
-from twin._hashing import HashCache
+from twin._hashing import HashCache, json_sha256
 from twin.build import (
     BuildEvents,
     BuildReport,
@@ -464,7 +464,12 @@ class Twin:
                 source = self.config.sources[ref]
                 path = _resolve(self.root, source.path)
                 inputs[key] = Input(key, "source", ref, path, source=source)
-                digest = hashes.hash(path) if hashes else "(unhashed)"
+                digest = "(unhashed)"
+                if hashes and is_glob(path):
+                    # every tile a glob matches, in order (a tile added or removed rebuilds)
+                    digest = json_sha256([[str(p), hashes.hash(p)] for p in expand(path)])
+                elif hashes:
+                    digest = hashes.hash(path)
                 fingerprints[key] = f"{digest} {_reading(source)}"
         boundary = None
         if self.config.region.boundary:

@@ -94,8 +94,17 @@
   // Feature popups: a table of the clicked features' properties.
   var vectorLayers = {};
   config.layers.forEach(function (layer) {
-    if (layer.kind === "vector") vectorLayers[layer.name] = layer.title;
+    if (layer.kind === "vector") vectorLayers[layer.name] = layer;
   });
+  // A feature's name: its label property, else its id (a village without a name: its code).
+  function featureName(layer, properties) {
+    var keys = layer.label || [];
+    for (var i = 0; i < keys.length; i++) {
+      var value = properties[keys[i]];
+      if (value !== undefined && value !== null && String(value).trim() !== "") return String(value);
+    }
+    return null;
+  }
   map.on("click", function (event) {
     var features = map.queryRenderedFeatures(event.point).filter(function (feature) {
       return Object.prototype.hasOwnProperty.call(vectorLayers, feature.source);
@@ -104,7 +113,9 @@
     var content = el("div");
     features.slice(0, 3).forEach(function (feature) {
       var table = el("table", "popup-table");
-      table.appendChild(el("caption", null, vectorLayers[feature.source]));
+      var layer = vectorLayers[feature.source];
+      var name = featureName(layer, feature.properties);
+      table.appendChild(el("caption", null, name ? layer.title + ": " + name : layer.title));
       Object.keys(feature.properties).forEach(function (key) {
         var row = el("tr");
         row.appendChild(el("th", null, key));

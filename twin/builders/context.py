@@ -122,12 +122,16 @@ class BuildContext:
             )
 
     def read_raster(self, key: str, extra: str | None = None) -> RasterData:
-        """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster."""
-        item = self.input(key)
+        """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster.
+
+        A source's files (one, or the tiles its glob names) are mosaicked in
+        their own CRS; the source's ``crs`` is assumed for files that declare none.
+        """
+        item = self.extra(key, extra) if extra else self.input(key)
         refused = shifted_raster(item.name, item.source.crs) if item.source else None
-        if refused and extra is None:
+        if refused:
             raise BuildError(self.layer, refused)
-        return read_raster(self.extra(key, extra).path if extra else item.path)
+        return read_raster(item.path, crs=item.source.crs if item.source else None)
 
     @contextmanager
     def recording(self) -> Iterator[None]:

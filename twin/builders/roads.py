@@ -36,6 +36,7 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field
 
+from layers.crs import same_crs
 from layers.errors import LayerError
 from layers.roads import (
     LINE_FIELDS,
@@ -214,7 +215,7 @@ def _zones(ctx: BuildContext, params: RoadsParams, edges: gpd.GeoDataFrame) -> O
 def _check(ctx: BuildContext, net: RoadNetwork) -> None:
     """Builder-level checks on top of :func:`layers.roads.validate_network`."""
     edges = net.edges
-    if edges.crs is None or edges.crs != ctx.crs:
+    if edges.crs is None or not same_crs(edges.crs, ctx.crs):
         raise BuildError(ctx.layer, f"edges are not in the working CRS {ctx.crs.to_string()}")
     if not np.isfinite(edges["travel_time_s"]).all():
         raise BuildError(ctx.layer, "an edge has no finite travel time")

@@ -18,7 +18,9 @@
 
 Inputs other than ``boundaries``, ``roads`` and ``coverage`` are named by the
 parameters: each is either an indicator table (``tables``) or a point layer
-(``points``), so any number of each can be joined.
+(``points``), so any number of each can be joined. Only ``boundaries`` is
+required: the layer holds the domains its inputs cover, and the catalog's
+``stats.domains`` lists them.
 """
 
 from __future__ import annotations
@@ -76,7 +78,11 @@ class VillagesParams(BaseModel):
         "rank", description="rank is robust to skewed indicators such as revenue"
     )
     lag_threshold: float = Field(40.0, ge=0, le=100, description="a domain score below this lags")
-    style_by: str = Field("score_total", description="the indicator the map colours by")
+    style_by: str | None = Field(
+        None,
+        description="the indicator the map colours by (default: score_total, or area_km2 "
+        "when no domain has indicators to score)",
+    )
 
     @model_validator(mode="after")
     def _roles_once(self) -> VillagesParams:
@@ -159,14 +165,16 @@ def build(ctx: BuildContext) -> Output:
             scores=params.scores,
             score_method=params.score_method,
             lag_threshold=params.lag_threshold,
+            name=params.name,
         )
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
     for message in result.report.messages() + result.warnings:
         ctx.warn(message)
     gdf = result.villages
-    if params.style_by not in gdf.columns:
-        raise BuildError(ctx.layer, f"params.style_by: no indicator {params.style_by!r}")
+    style_by = params.style_by or ("score_total" if "score_total" in gdf else "area_km2")
+    if style_by not in gdf.columns:
+        raise BuildError(ctx.layer, f"params.style_by: no indicator {style_by!r}")
     # The county's coverage share is the coverage layer's figure; the villages' own
     # (area-weighted, equal to it) stays in the statistics only.
     figures = [
@@ -174,21 +182,29 @@ def build(ctx: BuildContext) -> Output:
         for key, value in result.figures.items()
         if key in LABELS and key != "coverage_share_pct"
     ]
-    values = gdf[params.style_by].astype(float)
+    values = gdf[style_by].astype(float)
     style = {
-        "property": params.style_by,
+        "property": style_by,
         "range": [float(values.min()), float(values.max())],
+        # clients name a feature by "label", or by "id" where it has none (a village
+        # without a name shows its code)
         "label": params.name if params.name in gdf.columns else params.code,
+        "id": params.code,
         "units": result.units,
     }
-    stats: dict[str, float | int | str] = {**result.figures, **result.report.as_stats()}
+    stats: dict[str, float | int | str] = {
+        **result.figures,
+        "domains": ",".join(result.domains),
+        **result.report.as_stats(),
+    }
     return Output(data=gdf, stats=stats, figures=figures, style=style, title="Villages")
 
 
 register(
     Builder(
         name="villages",
-        version="1",
+        # 2: domains without inputs are absent, scores cover the domains present
+        version="2",
         run=build,
         params=VillagesParams,
         inputs=("boundaries",),

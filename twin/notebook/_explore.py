@@ -258,9 +258,15 @@ def _vector_layer(
     fields = [f for f in dict.fromkeys([label, prop, *entry.fields]) if f and f in gdf.columns]
     fields = fields[:6]
     out = gdf[fields].copy()
+    ident = entry.style.get("id")
+    if label in out and ident in gdf and label != ident:
+        # a feature without a label is named by its id (a village without a name: its code)
+        names = out[label]
+        blank = names.isna() | names.astype(str).str.strip().eq("")
+        out[label] = names.where(~blank, gdf[ident])
     for col in fields:
         if out[col].dtype.kind in "Mm" or out[col].dtype == object:
-            out[col] = out[col].astype(str)
+            out[col] = out[col].astype(str).where(out[col].notna(), "")
     out["_colour"] = colours
     # 1e-6 degree (~0.1 m) is finer than any screen shows and halves the document's size.
     lonlat = shapely.set_precision(gdf.geometry.to_crs(4326).to_numpy(), 1e-6, mode="pointwise")
