@@ -42,8 +42,8 @@ HERE = Path(__file__).resolve().parent
 
 def run_case(args: argparse.Namespace) -> None:
     """Child process: one coverage run, prints a JSON line with its measurements."""
-    from layers.cells import prepare_cells
     from layers.coverage import CoverageModel, CoverageParams
+    from layers.coverage.cells import prepare_cells
     from layers.raster import read_raster, reproject_raster
     from layers.vector import read_vector
 

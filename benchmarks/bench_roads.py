@@ -148,8 +148,8 @@ def to_drive_xml(pbf: Path, xml: Path) -> Path:
     import osmium
     from osmium.osm.mutable import Node, Way
 
-    from layers._osm_reader import WAY_KEYS, read_osm_ways
-    from layers._roads_filters import network_mask
+    from layers.roads.filters import network_mask
+    from layers.roads.osm import WAY_KEYS, read_osm_ways
 
     ways = read_osm_ways(pbf, keys=WAY_KEYS)
     keep = network_mask("drive", ways.tags)

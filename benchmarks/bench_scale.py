@@ -9,7 +9,7 @@ from scratch once in one process (``twin build``) and once on a Dask
 LocalCluster of 2 single-threaded workers (``twin build --scheduler``), and
 reports wall time and the peak resident memory of the parent and of each
 worker. It then times a sample of coverage windows of the demo county at 10 m
-(each window with its DEM halo, :mod:`layers.coverage_windows`) and turns the
+(each window with its DEM halo, :mod:`layers.coverage.windows`) and turns the
 mean into a paper estimate for a province of ~105,000 km² at 10 m on a
 32-node cluster. Prints a markdown table and writes it to
 ``DIR/scale_bench.md``.
@@ -114,9 +114,9 @@ def case_windows(root: Path, samples: int) -> dict:
     """Child: time ``samples`` coverage windows of the demo county at 10 m."""
     import numpy as np
 
-    from layers.cells import prepare_cells
     from layers.coverage import CoverageModel, CoverageParams
-    from layers.coverage_windows import WINDOW_PX, run_window, window_tasks
+    from layers.coverage.cells import prepare_cells
+    from layers.coverage.windows import WINDOW_PX, run_window, window_tasks
     from layers.raster import read_raster, reproject_raster
     from layers.vector import read_vector
 

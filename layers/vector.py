@@ -22,6 +22,9 @@ from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet 
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from layers.chinacrs import china_crs, to_wgs84
+from layers.encodings import not_decodable, resolve_encoding
+from layers.errors import SourceError, ValidationError
 from layers.tables import (
     EXCEL_SUFFIXES,
     TEXT_SUFFIXES,
@@ -30,9 +33,6 @@ from layers.tables import (
     points_from_table,
     read_text_table,
 )
-from layers.chinacrs import china_crs, to_wgs84
-from layers.encodings import not_decodable, resolve_encoding
-from layers.errors import SourceError, ValidationError
 
 __all__ = [
     "X_COLUMNS",

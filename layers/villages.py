@@ -405,7 +405,7 @@ def build_villages(
         The village name column of ``boundaries``; where a name is missing the
         figures show the village's code.
     """
-    from layers.coverage_zones import coverage_share
+    from layers.coverage.zones import coverage_share
     from layers.roads import edge_coverage, zone_figures
 
     if boundaries.crs is None or not boundaries.crs.is_projected:

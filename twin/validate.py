@@ -9,8 +9,8 @@ import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.errors import LayerError, SourceWarning
+from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.vector import read_table, read_vector
 from twin.builders.context import shifted_raster
 from twin.config import SourceConfig

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.antenna import element_pattern, sector_gain, to_local
+from layers.coverage.antenna import element_pattern, sector_gain, to_local
 
 
 def test_boresight_is_the_element_gain():
@@ -92,7 +92,7 @@ def test_local_angles_follow_eq_7_1_7_and_7_1_8():
 
 
 def test_the_per_site_fast_path_matches_the_reference():
-    from layers.antenna import sector_gain_trig
+    from layers.coverage.antenna import sector_gain_trig
 
     rng = np.random.default_rng(7)
     bearing = rng.uniform(0, 360, 2000).astype(np.float32)

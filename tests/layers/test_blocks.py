@@ -13,7 +13,7 @@ import shapely
 from affine import Affine
 
 from layers.blocks import Window, disk_array, exact_median, windows
-from layers.coverage_zones import coverage_polygons, coverage_share, zone_labels
+from layers.coverage.zones import coverage_polygons, coverage_share, zone_labels
 from layers.types import RasterData
 
 CRS = "EPSG:32650"

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams, compute_coverage
+from layers.coverage.cells import prepare_cells
 from tests.layers._coverage_fixtures import (
     CRS,
     cell,

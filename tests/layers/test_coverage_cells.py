@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from layers.cells import power_per_re, prepare_cells, resource_blocks
 from layers.coverage import CoverageModel, CoverageParams
+from layers.coverage.cells import power_per_re, prepare_cells, resource_blocks
+from layers.coverage.propagation import Flag
 from layers.errors import ParameterError, SourceError
-from layers.propagation import Flag
 from tests.layers._coverage_fixtures import CRS, cell, cells_frame, centre, flat_dem
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams
-from layers.coverage_windows import run_window, run_windowed, window_tasks, windows
+from layers.coverage.cells import prepare_cells
+from layers.coverage.windows import run_window, run_windowed, window_tasks, windows
 from layers.errors import LayerError
 from layers.types import RasterData
 from tests.layers._coverage_fixtures import CRS, RES, X0, Y1, cell, cells_frame, centre

@@ -9,9 +9,9 @@ import shapely
 from affine import Affine
 from shapely.geometry import box
 
-from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams
-from layers.coverage_zones import coverage_polygons, coverage_share, covered_mask, what_if
+from layers.coverage.cells import prepare_cells
+from layers.coverage.zones import coverage_polygons, coverage_share, covered_mask, what_if
 from layers.types import RasterData
 from tests.layers._coverage_fixtures import CRS, X0, Y1, cell, cells_frame, centre, flat_dem
 

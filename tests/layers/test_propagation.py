@@ -11,8 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.errors import ParameterError
-from layers.propagation import (
+from layers.coverage.propagation import (
     Flag,
     cost231_hata,
     free_space,
@@ -28,6 +27,7 @@ from layers.propagation import (
     umi_los,
     umi_nlos,
 )
+from layers.errors import ParameterError
 
 C = 3.0e8
 log10 = math.log10

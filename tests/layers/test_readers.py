@@ -55,7 +55,7 @@ def test_csv_errors_name_the_file(tmp_path: Path, text: str, kwargs: dict, messa
 def test_undecodable_csv_is_named(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(b"lon,lat,name\n120,30,\xff\xfe\x80\n")
-    with pytest.raises(SourceError, match="neither UTF-8 nor GB18030.*set encoding"):
+    with pytest.raises(SourceError, match=r"neither UTF-8 nor GB18030.*set encoding"):
         read_vector(path)
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from layers import _roads_tags as tags
-from layers._roads_filters import network_mask
+from layers.roads import _tags as tags
+from layers.roads.filters import network_mask
 
 MPH = 1.609344
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.terrain import EARTH_RADIUS_M, knife_edge_loss, sweep
+from layers.coverage.terrain import EARTH_RADIUS_M, knife_edge_loss, sweep
 
 LAMBDA = 3.0e8 / 3.5e9
 
@@ -153,7 +153,7 @@ def test_wanted_pixels_keep_their_values_and_only_they_get_losses():
 
 
 def test_running_maximum_down_the_steps_matches_numpy():
-    from layers.terrain import _cummax
+    from layers.coverage.terrain import _cummax
 
     rng = np.random.default_rng(3)
     for a in (rng.normal(size=(37, 5)).astype(np.float32), rng.integers(0, 9, (20, 3))):

@@ -11,7 +11,7 @@ import rasterio
 import rasterio.features
 from pyproj import Transformer
 
-from layers.coverage_zones import coverage_share
+from layers.coverage.zones import coverage_share
 from layers.raster import read_raster
 from tests.twin.conftest import TOML, X0, Y0, make_sources
 from tiles.catalog import read_catalog

@@ -21,10 +21,10 @@ import shapely
 from affine import Affine
 
 from layers.blocks import BLOCK_PX, disk_array, windows
-from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams
-from layers.coverage_windows import run_windowed
-from layers.coverage_zones import coverage_polygons, coverage_share
+from layers.coverage.cells import prepare_cells
+from layers.coverage.windows import run_windowed
+from layers.coverage.zones import coverage_polygons, coverage_share
 from layers.types import RasterData
 from tests.layers._coverage_fixtures import CRS, RES, X0, Y1, cell, cells_frame, centre
 from twin import artifacts

@@ -13,7 +13,7 @@ import pytest
 import rasterio
 from typer.testing import CliRunner
 
-from layers.coverage_windows import WINDOW_PX, run_windowed, window_tasks, windows
+from layers.coverage.windows import WINDOW_PX, run_windowed, window_tasks, windows
 from layers.errors import LayerError
 from tests.layers.test_coverage_windows import model as small_model
 from tests.twin.conftest import TOML, make_sources

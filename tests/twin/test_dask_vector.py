@@ -21,8 +21,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from layers._roads_parts import spatial_partitions
 from layers.roads import read_osm_roads
+from layers.roads._parts import spatial_partitions
 from tests.twin import test_dask
 from tests.twin.test_dask import assert_same_layers
 from tests.twin.test_roads_builder import HELSINKI, grid_workspace
@@ -391,7 +391,7 @@ def test_roads_with_zones_on_a_cluster_equal_one_process(tmp_path: Path, cluster
 
 
 def test_per_way_stages_on_spatial_partitions(cluster: str) -> None:
-    from layers._osm_reader import read_osm_ways
+    from layers.roads.osm import read_osm_ways
 
     ways = read_osm_ways(HELSINKI)
     parts = spatial_partitions(ways.offsets, ways.lon, 4)

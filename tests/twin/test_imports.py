@@ -34,7 +34,6 @@ OURS = (*SCANNED, "tests")
 #: removes them; the test fails when one is gone, so that the list only shrinks.
 PENDING_PRIVATE = {
     ("benchmarks.bench_load", "tests"),  # tests.reliability._mix, _wrk
-    ("benchmarks.bench_roads", "layers"),  # layers._osm_reader, layers._roads_filters
     ("benchmarks.bench_scale", "twin"),  # twin._gdal.allow_vrt
     ("benchmarks.bench_tiles", "tiles"),  # tiles.export._Layer
 }

@@ -1,9 +1,9 @@
 """The coverage builder's model run: whole-grid here, or window by window on a Dask cluster.
 
 With a scheduler (``twin build --scheduler``), the grid is cut into windows
-of :data:`layers.coverage_windows.WINDOW_PX` pixels; each window is one Dask
+of :data:`layers.coverage.windows.WINDOW_PX` pixels; each window is one Dask
 task holding its cells and the DEM halo they need
-(:mod:`layers.coverage_windows`), retried once, and written into the output
+(:mod:`layers.coverage.windows`), retried once, and written into the output
 grids as it arrives: files the operating system pages (:func:`layers.blocks.disk_array`).
 Only a few tasks are in flight at once, so no process holds more than a few
 windows and their halos in memory.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from layers.coverage import CoverageModel, CoverageResult
-from layers.coverage_windows import (
+from layers.coverage.windows import (
     WINDOW_PX,
     Grids,
     WindowResult,
@@ -47,7 +47,7 @@ def run_model(
     """``model.run()``, on the Dask ``scheduler`` window by window when there is one.
 
     ``out()`` makes the grids windows are written into (see
-    :func:`layers.coverage_windows.run_windowed`); it is called only for a
+    :func:`layers.coverage.windows.run_windowed`); it is called only for a
     windowed run.
     """
     with dask_client(scheduler) as client:

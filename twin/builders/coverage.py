@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from rasterio.warp import Resampling, reproject
 
 from layers.blocks import disk_array, exact_median, windows
-from layers.cells import prepare_cells
 from layers.coverage import CoverageModel, CoverageParams, CoverageResult
-from layers.coverage_windows import Grids
-from layers.coverage_zones import RSRP_BANDS_DBM, coverage_polygons, coverage_share
+from layers.coverage.cells import prepare_cells
+from layers.coverage.terrain import K_FACTOR
+from layers.coverage.windows import Grids
+from layers.coverage.zones import RSRP_BANDS_DBM, coverage_polygons, coverage_share
 from layers.errors import LayerError
 from layers.raster import reproject_raster
-from layers.terrain import K_FACTOR
 from layers.types import RasterData
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register

@@ -16,9 +16,9 @@ per zone as ``<layer>_zones``.
 On a Dask cluster (``twin build --scheduler``), an OSM input is read here
 (pyosmium places every way from the node locations of the whole file) into
 compact arrays, the per-way stages (projection, tag normalisation) run on
-spatial partitions of the ways on the workers (:mod:`layers._roads_parts`).
+spatial partitions of the ways on the workers (:mod:`layers.roads._parts`).
 A line source is read by partitions of its rows on the workers, each
-projected, clipped, exploded and normalised there (:mod:`layers._roads_lines`).
+projected, clipped, exploded and normalised there (:mod:`layers.roads._lines`).
 The global stages (snapping line vertices to nodes, splitting at shared nodes,
 simplification, consolidation, components, speeds) then run here on the
 reassembled arrays: they need the whole graph, so the network is in this

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from layers.coverage import CellField, CoverageModel
+    from layers.coverage.model import CellField, CoverageModel
 
 _LN10_OVER_10 = float(np.log(10.0) / 10.0)
 

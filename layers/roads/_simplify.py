@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from layers._roads_topology import union_labels
+from layers.roads._topology import union_labels
 
 
 def simplify(edges: gpd.GeoDataFrame, attrs: list[str]) -> tuple[gpd.GeoDataFrame, int]:

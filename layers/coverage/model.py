@@ -1,16 +1,16 @@
 """5G coverage of every cell at once: best-server SS-RSRP, serving cell and SS-SINR rasters.
 
-For each cell (one row of :func:`layers.cells.prepare_cells`) and each pixel
+For each cell (one row of :func:`layers.coverage.cells.prepare_cells`) and each pixel
 within its radius:
 
 ``RSRP = P_RE + G_ant(φ, θ) - L_cable - PL - L_diffraction - L_clutter - L_body + G_rx``
 
 - ``P_RE``: transmit power per resource element (total power over ``12 N_RB``
-  sub-carriers, :func:`layers.cells.power_per_re`);
-- ``G_ant``: the 3GPP sector pattern towards the pixel (:mod:`layers.antenna`),
+  sub-carriers, :func:`layers.coverage.cells.power_per_re`);
+- ``G_ant``: the 3GPP sector pattern towards the pixel (:mod:`layers.coverage.antenna`),
   from the antenna's azimuth, mechanical and electrical down-tilt;
-- ``PL``: TR 38.901 Table 7.4.1-1 for the cell's scenario (:mod:`layers.propagation`).
-  Where the terrain blocks the direct path (:mod:`layers.terrain`) the NLOS
+- ``PL``: TR 38.901 Table 7.4.1-1 for the cell's scenario (:mod:`layers.coverage.propagation`).
+  Where the terrain blocks the direct path (:mod:`layers.coverage.terrain`) the NLOS
   formula applies plus knife-edge diffraction; where it is clear, either the
   LOS formula (``los_mode="terrain"``) or the mean power of LOS and NLOS
   weighted by the standard's LOS probability (``los_mode="probability"``, the
@@ -23,7 +23,7 @@ Per band, the best server is the strongest cell; SS-SINR is
 the serving cell is the strongest one and the SINR is that of its band.
 
 Each cell's field is cached by :class:`CoverageModel`, so a what-if with added
-or removed cells recomputes only the new ones (:func:`layers.coverage_zones.what_if`).
+or removed cells recomputes only the new ones (:func:`layers.coverage.zones.what_if`).
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.ndimage import distance_transform_edt
 
-from layers._coverage_sum import BandSum, band_sums_in_processes, can_fork
-from layers.antenna import sector_gain_trig
+from layers.coverage._sum import BandSum, band_sums_in_processes, can_fork
+from layers.coverage.antenna import sector_gain_trig
+from layers.coverage.propagation import VALIDITY, C, Flag, los_nlos, los_probability
+from layers.coverage.terrain import K_FACTOR, site_window, sweep
 from layers.errors import ParameterError, SourceError
-from layers.propagation import VALIDITY, C, Flag, los_nlos, los_probability
-from layers.terrain import K_FACTOR, site_window, sweep
 from layers.types import RasterData
 
 THERMAL_NOISE_DBM_HZ = -174.0
@@ -121,7 +121,7 @@ class _SiteLoss:
     """Path loss (with diffraction and clutter) from one antenna position to its pixels.
 
     ``idx`` are flat indices into the grid; the direction cosines serve every
-    sector of the site (:func:`layers.antenna.sector_gain_trig`).
+    sector of the site (:func:`layers.coverage.antenna.sector_gain_trig`).
     """
 
     idx: NDArray[np.int64]
@@ -179,7 +179,7 @@ class CoverageModel:
     dem
         Ground heights on the output grid (square pixels, metric CRS, north up).
     cells
-        A table from :func:`layers.cells.prepare_cells` in the DEM's CRS.
+        A table from :func:`layers.coverage.cells.prepare_cells` in the DEM's CRS.
     params
         Link budget and model settings.
     region

@@ -24,7 +24,7 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from layers.blocks import BLOCK_PX, Window, windows
-from layers.coverage import CoverageModel, CoverageResult
+from layers.coverage.model import CoverageModel, CoverageResult
 from layers.errors import ParameterError
 from layers.types import RasterData
 
@@ -319,7 +319,7 @@ def what_if(
 
     Only the added cells are computed; every other cell's field comes from the
     model's cache (the first call fills it). ``add`` holds prepared rows
-    (:func:`layers.cells.prepare_cells`); ``remove`` cell ids.
+    (:func:`layers.coverage.cells.prepare_cells`); ``remove`` cell ids.
 
     Returns
     -------

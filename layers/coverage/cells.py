@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from layers.coverage.propagation import SCENARIOS, VALIDITY
 from layers.errors import ParameterError, SourceError
-from layers.propagation import SCENARIOS, VALIDITY
 
 REQUIRED = ("cell_id", "height_m", "azimuth_deg", "freq_mhz", "bandwidth_mhz", "tx_power_dbm")
 OPTIONAL = ("site_id", "downtilt_deg", "etilt_deg", "band", "scs_khz", "scenario", "gain_dbi")

@@ -3,7 +3,7 @@
 Two readers produce the same :class:`RoadNetwork` (an edge and a node table):
 
 - :func:`read_osm_roads` reads an OSM file (PBF, XML, O5M) with pyosmium (see
-  :mod:`layers._osm_reader` for why), keeps the ways of a network type (the
+  :mod:`layers.roads.osm` for why), keeps the ways of a network type (the
   osmnx ``drive`` / ``bike`` / ``walk`` / ``all`` rules), normalises their tags
   and splits them at shared nodes;
 - :func:`read_line_roads` reads any OGR line source with a column mapping;
@@ -37,17 +37,17 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from layers import _roads_lines as _lines
-from layers import _roads_parts as _parts
-from layers import _roads_tags as tags
-from layers._osm_reader import WAY_KEYS, is_osm_path, read_osm_ways
-from layers._roads_filters import NETWORK_TYPES, highway_exclude, network_mask
-from layers._roads_lines import LINE_FIELDS
-from layers._roads_parts import MapParts
-from layers._roads_simplify import consolidate, simplify
-from layers._roads_topology import component_labels, edge_keys, split_lines
-from layers._roads_zones import edge_coverage, zone_figures
 from layers.errors import ParameterError, SourceError, ValidationError
+from layers.roads import _lines as _lines
+from layers.roads import _parts as _parts
+from layers.roads import _tags as tags
+from layers.roads._lines import LINE_FIELDS
+from layers.roads._parts import MapParts
+from layers.roads._simplify import consolidate, simplify
+from layers.roads._topology import component_labels, edge_keys, split_lines
+from layers.roads._zones import edge_coverage, zone_figures
+from layers.roads.filters import NETWORK_TYPES, highway_exclude, network_mask
+from layers.roads.osm import WAY_KEYS, is_osm_path, read_osm_ways
 from layers.vector import count_rows, read_vector
 
 #: Attributes that must be equal for two edges to merge in :func:`simplify`.
@@ -123,7 +123,7 @@ def read_osm_roads(
         The per-way stages (projection, tag normalisation) run on ``partitions``
         spatial partitions of the ways through ``map_parts`` (a ``map``; the
         ``roads`` builder passes one that runs them on a Dask cluster); the
-        network is the same whatever the partitions (see :mod:`layers._roads_parts`).
+        network is the same whatever the partitions (see :mod:`layers.roads._parts`).
 
     Raises
     ------
@@ -215,7 +215,7 @@ def read_line_roads(
     map_parts, partitions
         With a working ``crs``, the per-row stages (reading, projection, clip,
         attributes) run on ``partitions`` partitions of the rows through
-        ``map_parts`` (see :mod:`layers._roads_lines`); the network is the same.
+        ``map_parts`` (see :mod:`layers.roads._lines`); the network is the same.
     """
     _check_params(network, consolidate_m)
     if snap_m <= 0:
@@ -304,7 +304,7 @@ def build_network(
     clip: shapely.Geometry | None = None,
     origin: str = "roads",
 ) -> RoadNetwork:
-    """Build the network from polylines in slot layout (see :mod:`layers._roads_topology`).
+    """Build the network from polylines in slot layout (see :mod:`layers.roads._topology`).
 
     ``attrs`` has one row per polyline with the normalised attribute columns.
     """

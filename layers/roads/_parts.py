@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from layers import _roads_tags as tags
+from layers.roads import _tags as tags
 
 #: ``map(function, batches)`` as the stages are run: the builtin or a cluster's.
 MapParts = Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]

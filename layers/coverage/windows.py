@@ -25,9 +25,9 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from layers.blocks import Window, windows
-from layers.coverage import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage.model import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage.terrain import site_window
 from layers.errors import LayerError, ParameterError, SourceError
-from layers.terrain import site_window
 from layers.types import RasterData
 
 #: default window edge, pixels

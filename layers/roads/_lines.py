@@ -21,9 +21,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from layers import _roads_tags as tags
-from layers._roads_filters import network_mask
-from layers._roads_parts import _concat, normalise_columns
+from layers.roads import _tags as tags
+from layers.roads._parts import _concat, normalise_columns
+from layers.roads.filters import network_mask
 from layers.vector import read_vector
 
 #: Fields a line source can map to its own columns (see :func:`layers.roads.read_line_roads`).

@@ -1,0 +1,36 @@
+"""5G coverage: cell sites + DEM -> best-server SS-RSRP, SINR and serving-cell rasters.
+
+- :mod:`layers.coverage.model`: :class:`CoverageModel` (TR 38.901 path loss, terrain
+  line of sight and diffraction, sector antennas, link budget) and its parameters;
+- :mod:`layers.coverage.cells`: :func:`prepare_cells`, a sites table checked and
+  completed into cells;
+- :mod:`layers.coverage.propagation`, :mod:`~layers.coverage.antenna`,
+  :mod:`~layers.coverage.terrain`: the formulas, each against its standard;
+- :mod:`layers.coverage.windows`: the model window by window (bounded memory, a cluster);
+- :mod:`layers.coverage.zones`: coverage shares per zone, coverage polygons, what-if runs.
+"""
+
+from layers.coverage.cells import prepare_cells
+from layers.coverage.model import (
+    THERMAL_NOISE_DBM_HZ,
+    CellField,
+    CoverageModel,
+    CoverageParams,
+    CoverageResult,
+    compute_coverage,
+)
+from layers.coverage.zones import coverage_polygons, coverage_share, covered_mask, what_if
+
+__all__ = [
+    "THERMAL_NOISE_DBM_HZ",
+    "CellField",
+    "CoverageModel",
+    "CoverageParams",
+    "CoverageResult",
+    "compute_coverage",
+    "coverage_polygons",
+    "coverage_share",
+    "covered_mask",
+    "prepare_cells",
+    "what_if",
+]
