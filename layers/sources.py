@@ -19,11 +19,12 @@ from layers.errors import SourceError
 SIDECARS: dict[str, tuple[str, ...]] = {
     ".shp": (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml"),
     ".dbf": (".cpg",),
-    ".tif": (".tfw", ".tifw", ".wld"),
-    ".tiff": (".tfw", ".tiffw", ".wld"),
-    ".jpg": (".jgw", ".jpgw", ".wld"),
-    ".jpeg": (".jgw", ".jpegw", ".wld"),
-    ".png": (".pgw", ".pngw", ".wld"),
+    # GDAL takes georeferencing from a MapInfo .tab too (GDAL_GEOREF_SOURCES)
+    ".tif": (".tfw", ".tifw", ".wld", ".tab"),
+    ".tiff": (".tfw", ".tiffw", ".wld", ".tab"),
+    ".jpg": (".jgw", ".jpgw", ".wld", ".tab"),
+    ".jpeg": (".jgw", ".jpegw", ".wld", ".tab"),
+    ".png": (".pgw", ".pngw", ".wld", ".tab"),
     ".img": (".rrd", ".ige"),
     ".asc": (".prj",),
     ".bil": (".hdr", ".prj", ".blw"),
@@ -85,8 +86,8 @@ def source_files(path: str | os.PathLike[str]) -> list[Path]:
     A directory (a FileGDB, a folder of tiles) is listed as itself; hash it
     as a whole.
     """
-    out: list[Path] = []
+    out: dict[Path, None] = {}  # a glob may match a sidecar too (dem/*): list it once
     for main in expand(path):
-        out.append(main)
-        out.extend(sidecars(main))
-    return out
+        out[main] = None
+        out.update(dict.fromkeys(sidecars(main)))
+    return list(out)
