@@ -36,6 +36,7 @@ from tiles.catalog import (
 from twin import artifacts
 from twin._executors import resolve_scheduler
 from twin._hashing import HashCache, files_digest
+from twin._stale import stale
 from twin.build import (
     BuildEvents,
     BuildReport,
@@ -419,7 +420,7 @@ class Twin:
             built_at="",
             files=files,
         )
-        return ctx, inputs, files, fp, _stale(name, now, catalog, self.build_dir, force)
+        return ctx, inputs, files, fp, stale(name, now, catalog, self.build_dir, force)
 
     def _targets(self, names: Iterable[str] | None) -> set[str]:
         if names is None:
@@ -561,69 +562,6 @@ def _resolve(root: Path, path: str) -> Path:
 def _reading(source: Any) -> str:
     """How a source is read, as part of the fingerprint (a changed CSV column mapping rebuilds)."""
     return str(sorted(source.model_dump(include={"layer", "crs", "x", "y", "synthetic"}).items()))
-
-
-def _stale(
-    name: str, now: Provenance, catalog: Catalog, build_dir: Path, force: bool
-) -> str | None:
-    """Why layer ``name`` must be rebuilt, or ``None`` when it is up to date.
-
-    ``now`` is what the layer's provenance would say if it were built now.
-    """
-    if force:
-        return "forced"
-    entry = catalog.layers.get(name)
-    if entry is None:
-        return "never built"
-    if entry.provenance.fingerprint != now.fingerprint:
-        return "; ".join(_changes(entry.provenance, now))
-    owned = [e for e in catalog.layers.values() if e.parent == name] + [entry]
-    for e in owned:
-        for path in e.artifacts.values():
-            if not (build_dir / path).exists():
-                return f"artifact {path} is missing"
-    return None
-
-
-#: changes named by :func:`_changes` before "and N more"
-_MAX_CHANGES = 4
-
-
-def _changes(old: Provenance, now: Provenance) -> list[str]:
-    """What differs between a published layer's provenance and a build's now, most telling first."""
-    out: list[str] = []
-    if old.files:  # catalogs written before files were recorded cannot say
-        for path in sorted(old.files.keys() | now.files.keys()):
-            before, after = old.files.get(path), now.files.get(path)
-            if before != after:
-                what = "added" if before is None else "removed" if after is None else "changed"
-                out.append(f"{path} {what}")
-    for key in sorted(old.inputs.keys() | now.inputs.keys()):
-        before, after = old.inputs.get(key), now.inputs.get(key)
-        if before == after:
-            continue
-        if before is None or after is None:
-            out.append(f"input {key} {'added' if before is None else 'removed'}")
-        elif after.startswith("layer:") and before.startswith("layer:"):
-            upstream, _, version = after.removeprefix("layer:").partition("@")
-            out.append(f"upstream layer {upstream} is now {version}")
-        elif before.split(" ", 1)[0] == after.split(" ", 1)[0]:
-            out.append(f"how input {key} is read changed")
-        elif not old.files:
-            out.append(f"input {key} changed")
-    for key in sorted(old.params.keys() | now.params.keys()):
-        before, after = old.params.get(key), now.params.get(key)
-        if before != after:
-            out.append(f"params.{key} changed ({before!r} -> {after!r})")
-    if (old.builder, old.builder_version) != (now.builder, now.builder_version):
-        out.append(
-            f"builder {old.builder} {old.builder_version} -> {now.builder} {now.builder_version}"
-        )
-    if not out:
-        out.append("working CRS, boundary, title or tile options changed")
-    if len(out) > _MAX_CHANGES:
-        out[_MAX_CHANGES - 1 :] = [f"and {len(out) - _MAX_CHANGES + 1} more changes"]
-    return out
 
 
 def _with_region_figures(catalog: Catalog) -> Catalog:
