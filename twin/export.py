@@ -6,8 +6,10 @@
 - ``geojson``: the same in WGS84 (RFC 7946);
 - ``cog``: a raster layer's Cloud-Optimized GeoTIFF, as published.
 
-Every format is written to a temporary file next to the output and renamed
-over it, so an interrupted export leaves nothing half-written.
+The published artifact is read whole first (:func:`twin.artifacts.check_file`),
+so a damaged one stops the export with one line. Every format is written to
+a temporary file next to the output and renamed over it, so an interrupted
+export leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
+from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
 
@@ -57,6 +60,18 @@ def _atomic(out: Path, write: Callable[[Path], Any]) -> Any:
         tmp.unlink(missing_ok=True)
         raise
     return result
+
+
+def _check_input(name: str, data: Path) -> None:
+    """Read the whole published artifact first: a damaged one is named, never copied on."""
+    if not data.exists():
+        if "://" in str(data) or str(data).startswith("/vsi"):
+            return  # on object storage: the export reads it as it goes
+        raise ExportError(f"layer {name!r}: {data}: the published artifact is missing")
+    try:
+        check_file(data)
+    except ArtifactCheckError as exc:
+        raise ExportError(f"{data}: {exc} (rebuild it: twin build {name} --force)") from None
 
 
 def export_layer(
@@ -96,6 +111,7 @@ def export_layer(
         raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     out = Path(out) if out is not None else Path.cwd() / f"{name}{SUFFIXES[fmt]}"
     data = resolve_artifact(catalog_path, entry.artifacts["data"])
+    _check_input(name, Path(data))
     if fmt == "cog":
         if entry.kind != "raster":
             raise ExportError(f"layer {name!r} is a vector layer: export it as gpkg or geojson")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from twin.artifacts import ArtifactCheckError, check_file
 from twin.workspace import Twin
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2"}
@@ -18,7 +21,7 @@ def validate_workspace(twin: Twin) -> list[str]:
 
     ``Twin.open`` has already checked ``twin.toml`` (keys, files, builders,
     inputs, parameters, cycles); this opens each source and each published
-    artifact.
+    artifact, reading every byte of the artifacts (:func:`twin.artifacts.check_file`).
     """
     problems: list[str] = []
     for name in twin.config.sources:
@@ -35,7 +38,20 @@ def validate_workspace(twin: Twin) -> list[str]:
             path = twin.build_dir / rel
             if not path.exists():
                 problems.append(f"layer {layer}: artifact {key} missing at {path}")
+                continue
+            try:
+                check_file(path)  # every row group, block, overview and directory
+            except ArtifactCheckError as exc:
+                problems.append(f"layer {layer}: {_shown(path, twin.root)}: {exc}")
     return problems
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the user knows it: relative to the workspace when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _open_source(path: object) -> str | None:
