@@ -296,7 +296,7 @@ def verify_raster(path: Path, expected: RasterData) -> None:
 
 
 #: bytes of pixels :func:`check_raster_file` decodes per read (a row of blocks, or part of one)
-CHECK_BYTES = 64 << 20
+CHECK_BYTES = 32 << 20
 
 
 def check_file(path: Path) -> None:
@@ -364,10 +364,12 @@ def check_vector_file(path: Path) -> None:
 def check_raster_file(path: Path) -> None:
     """Decode every block of every band of a GeoTIFF, at full resolution and each overview.
 
-    Blocks are read a row of blocks at a time (at most :data:`CHECK_BYTES`);
-    a read that fails is retried block by block to name the blocks that
-    cannot be decoded. Every level is read, so the error counts every bad
-    block, not just the first.
+    Blocks are read a row of blocks at a time (at most :data:`CHECK_BYTES`),
+    each row through its own dataset: closing it frees the blocks GDAL
+    cached, so memory stays at about one row of blocks whatever the raster's
+    size and ``GDAL_CACHEMAX``. A read that fails is retried block by block to
+    name the blocks that cannot be decoded, and every level is read, so the
+    error counts every bad block, not just the first.
     """
     try:
         with rasterio.open(path) as src:
@@ -379,8 +381,7 @@ def check_raster_file(path: Path) -> None:
         where = "" if level is None else f" of overview {level + 1}"
         kwargs = {} if level is None else {"overview_level": level}
         try:
-            with rasterio.open(path, **kwargs) as src:
-                bad += [f"block {b}{where}: {why}" for b, why in _bad_blocks(src)]
+            bad += [f"block {b}{where}: {why}" for b, why in _bad_blocks(path, kwargs)]
         except (RasterioError, CPLE_BaseError) as exc:
             bad.append(f"level{where or ' 0'} cannot be opened: {_one_line(exc)}")
     if bad:
@@ -389,25 +390,27 @@ def check_raster_file(path: Path) -> None:
         raise ArtifactCheckError(f"{first} cannot be read: {why}{more}")
 
 
-def _bad_blocks(src: Any) -> Iterator[tuple[str, str]]:
-    """``("(row r, col c)", reason)`` for each block of ``src`` that cannot be decoded."""
-    bh, bw = src.block_shapes[0]
-    per_block = bh * bw * src.count * np.dtype(src.dtypes[0]).itemsize
+def _bad_blocks(path: Path, kwargs: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``("(row r, col c)", reason)`` for each block of one level that cannot be decoded."""
+    with rasterio.open(path, **kwargs) as src:
+        (bh, bw), height, width = src.block_shapes[0], src.height, src.width
+        per_block = bh * bw * src.count * np.dtype(src.dtypes[0]).itemsize
     span = max(1, CHECK_BYTES // max(1, per_block)) * bw  # columns read at once
-    for r0 in range(0, src.height, bh):
-        h = min(bh, src.height - r0)
-        for c0 in range(0, src.width, span):
-            window = Window(c0, r0, min(span, src.width - c0), h)
-            try:
-                src.read(window=window)
-                continue
-            except (RasterioError, CPLE_BaseError):
-                pass
-            for c in range(c0, c0 + window.width, bw):
+    for r0 in range(0, height, bh):
+        h = min(bh, height - r0)
+        with rasterio.open(path, **kwargs) as src:
+            for c0 in range(0, width, span):
+                window = Window(c0, r0, min(span, width - c0), h)
                 try:
-                    src.read(window=Window(c, r0, min(bw, src.width - c), h))
-                except (RasterioError, CPLE_BaseError) as exc:
-                    yield f"(row {r0 // bh}, col {c // bw})", _one_line(exc)
+                    src.read(window=window)
+                    continue
+                except (RasterioError, CPLE_BaseError):
+                    pass
+                for c in range(c0, c0 + window.width, bw):
+                    try:
+                        src.read(window=Window(c, r0, min(bw, width - c), h))
+                    except (RasterioError, CPLE_BaseError) as exc:
+                        yield f"(row {r0 // bh}, col {c // bw})", _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:
