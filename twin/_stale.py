@@ -55,7 +55,10 @@ def changes(old: Provenance, now: Provenance) -> list[str]:
             out.append(f"input {key} {'added' if before is None else 'removed'}")
         elif after.startswith("layer:") and before.startswith("layer:"):
             upstream, _, version = after.removeprefix("layer:").partition("@")
-            out.append(f"upstream layer {upstream} is now {version}")
+            if version.startswith("("):  # (new) in a plan, (unbuilt): no version yet
+                out.append(f"upstream layer {upstream} is to be rebuilt")
+            else:
+                out.append(f"upstream layer {upstream} is now {version}")
         elif before.split(" ", 1)[0] == after.split(" ", 1)[0]:
             out.append(f"how input {key} is read changed")
         elif not old.files:

@@ -213,3 +213,21 @@ def test_a_catalog_from_before_files_were_recorded_stays_up_to_date(twin: Twin) 
     points = twin.root / "sources" / "points.csv"
     points.write_text(points.read_text(encoding="utf-8").replace("k0", "k9", 1), encoding="utf-8")
     assert twin.plan()["points"] == "build: input source changed"
+
+
+def test_a_rebuilt_upstream_layer_is_named(workspace: Path) -> None:
+    copy = '\n[layers.zones_copy]\nbuilder = "vector"\ninputs = { source = "layers.zones" }\n'
+    (workspace / "twin.toml").write_text(TOML + copy, encoding="utf-8")
+    twin = Twin.open(workspace)
+    twin.build(["zones_copy"])
+    geojson = workspace / "sources" / "zones.geojson"
+    geojson.write_text(geojson.read_text(encoding="utf-8").replace("Z03", "Q03"), "utf-8")
+    assert twin.plan(["zones_copy"]) == {
+        "zones": "build: sources/zones.geojson changed",
+        "zones_copy": "build: upstream layer zones is to be rebuilt",
+    }
+    twin.build(["zones"])
+    version = twin.catalog.layers["zones"].version
+    assert (
+        twin.plan(["zones_copy"])["zones_copy"] == f"build: upstream layer zones is now {version}"
+    )
