@@ -231,3 +231,24 @@ def test_a_rebuilt_upstream_layer_is_named(workspace: Path) -> None:
     assert (
         twin.plan(["zones_copy"])["zones_copy"] == f"build: upstream layer zones is now {version}"
     )
+
+
+def test_a_file_geodatabase_is_hashed_file_by_file(workspace: Path) -> None:
+    src = workspace / "sources"
+    zones = gpd.read_file(src / "zones.geojson")
+    zones.to_file(src / "zones.gdb", driver="OpenFileGDB", layer="zones")
+    text = TOML.replace(
+        'path = "sources/zones.geojson"', 'path = "sources/zones.gdb"\nlayer = "zones"'
+    )
+    (workspace / "twin.toml").write_text(text, encoding="utf-8")
+    twin = Twin.open(workspace)
+    twin.build(["zones"])
+    files = twin.catalog.layers["zones"].provenance.files
+    assert len([f for f in files if f.startswith("sources/zones.gdb/")]) > 10
+
+    zones.loc[zones["code"] == "Z03", "pop"] = 12345
+    zones.to_file(src / "zones.gdb", driver="OpenFileGDB", layer="zones")  # rewritten in place
+    why = _dry_run(workspace, "zones")["zones"]
+    assert why.startswith("build: sources/zones.gdb/") and " changed" in why
+    Twin.open(workspace).build(["zones"])
+    assert twin.layer("zones").set_index("code").loc["Z03", "pop"] == 12345
