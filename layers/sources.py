@@ -19,11 +19,12 @@ from layers.errors import SourceError
 SIDECARS: dict[str, tuple[str, ...]] = {
     ".shp": (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml"),
     ".dbf": (".cpg",),
-    ".tif": (".tfw", ".tifw", ".wld"),
-    ".tiff": (".tfw", ".tiffw", ".wld"),
-    ".jpg": (".jgw", ".jpgw", ".wld"),
-    ".jpeg": (".jgw", ".jpegw", ".wld"),
-    ".png": (".pgw", ".pngw", ".wld"),
+    # GDAL takes georeferencing from a MapInfo .tab too (GDAL_GEOREF_SOURCES)
+    ".tif": (".tfw", ".tifw", ".wld", ".tab"),
+    ".tiff": (".tfw", ".tiffw", ".wld", ".tab"),
+    ".jpg": (".jgw", ".jpgw", ".wld", ".tab"),
+    ".jpeg": (".jgw", ".jpegw", ".wld", ".tab"),
+    ".png": (".pgw", ".pngw", ".wld", ".tab"),
     ".img": (".rrd", ".ige"),
     ".asc": (".prj",),
     ".bil": (".hdr", ".prj", ".blw"),
@@ -60,11 +61,12 @@ def expand(path: str | os.PathLike[str]) -> list[Path]:
     return [p]
 
 
-def sidecars(path: Path) -> list[Path]:
+def sidecars(path: Path, listing: dict[str, Path] | None = None) -> list[Path]:
     """The existing sidecar files read together with main file ``path`` (not ``path`` itself).
 
     Matching is case-insensitive, as files from Windows machines come as
-    ``ROADS.SHP`` with ``roads.dbf``.
+    ``ROADS.SHP`` with ``roads.dbf``. ``listing`` is the directory's
+    :func:`_listing`, when the caller lists many files of one directory.
     """
     if path.is_dir():
         return []
@@ -72,21 +74,31 @@ def sidecars(path: Path) -> list[Path]:
     suffix = path.suffix.lower()
     stem = name[: -len(suffix)] if suffix else name
     wanted = {stem + s for s in SIDECARS.get(suffix, ())} | {name + s for s in APPENDED}
+    if listing is None:
+        listing = _listing(path.parent)
+    return sorted(listing[w] for w in wanted if w in listing and listing[w].is_file())
+
+
+def _listing(directory: Path) -> dict[str, Path]:
+    """A directory's entries by lower-case name."""
     try:
-        siblings = list(path.parent.iterdir())
+        return {p.name.lower(): p for p in directory.iterdir()}
     except OSError:
-        return []
-    return sorted(p for p in siblings if p.name.lower() in wanted and p.is_file())
+        return {}
 
 
 def source_files(path: str | os.PathLike[str]) -> list[Path]:
     """Every file or directory a reader of ``path`` may open, main files first then sidecars.
 
     A directory (a FileGDB, a folder of tiles) is listed as itself; hash it
-    as a whole.
+    as a whole. Each directory is listed once, so a glob of thousands of
+    tiles costs one listing, not one per tile.
     """
-    out: list[Path] = []
+    out: dict[Path, None] = {}  # a glob may match a sidecar too (dem/*): list it once
+    listings: dict[Path, dict[str, Path]] = {}
     for main in expand(path):
-        out.append(main)
-        out.extend(sidecars(main))
-    return out
+        if main.parent not in listings:
+            listings[main.parent] = _listing(main.parent)
+        out[main] = None
+        out.update(dict.fromkeys(sidecars(main, listings[main.parent])))
+    return list(out)

@@ -71,6 +71,11 @@ class Provenance(_Model):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     fingerprint: str
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="every source file read (sidecars, tiles, the region boundary): "
+        "path relative to the workspace -> 'sha256:<hex>'; empty in catalogs from before",
+    )
     built_at: str
     synthetic: bool = Field(False, description="built from synthetic (demo) data")
 

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -202,10 +203,10 @@ class PMTilesReader:
         return self._cache.get_or_create((offset, length), partial(self._load, offset, length))
 
     def _load(self, offset: int, length: int) -> Directory:
-        raw = self._decompress(self._read(offset, length), self.header.internal_compression)
         try:
+            raw = self._decompress(self._read(offset, length), self.header.internal_compression)
             return parse_directory(raw)
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, EOFError, zlib.error, gzip.BadGzipFile):
             raise ArtifactError(f"{self.path}: corrupt directory at byte {offset}") from None
 
     def metadata(self) -> dict[str, Any]:
@@ -213,6 +214,71 @@ class PMTilesReader:
         h = self.header
         raw = self._read(h.metadata_offset, h.metadata_length)
         return json.loads(self._decompress(raw, h.internal_compression) or b"{}")
+
+    def check(self) -> int:
+        """Walk every directory and check that every entry points inside the archive.
+
+        The header's sections must lie inside the file, the metadata must
+        decode, every directory must decode, leaf entries must point inside
+        the leaf section and tile entries inside the data section. Tiles
+        themselves are not decoded.
+
+        Returns
+        -------
+        The number of tiles the archive addresses.
+
+        Raises
+        ------
+        ArtifactError
+            Naming the first section, directory or entry that is wrong.
+        """
+        h = self.header
+        size = os.fstat(self._fd).st_size
+        sections = {
+            "root directory": (h.root_offset, h.root_length),
+            "metadata": (h.metadata_offset, h.metadata_length),
+            "leaf directories": (h.leaf_offset, h.leaf_length),
+            "tile data": (h.data_offset, h.data_length),
+        }
+        for name, (offset, length) in sections.items():
+            if offset + length > size:
+                raise ArtifactError(
+                    f"{self.path}: the {name} end at byte {offset + length}, "
+                    f"past the end of the file ({size} bytes)"
+                )
+        try:
+            self.metadata()
+        except (ValueError, EOFError, zlib.error, gzip.BadGzipFile):
+            raise ArtifactError(f"{self.path}: the metadata cannot be decoded") from None
+        tiles = 0
+        stack = [(h.root_offset, h.root_length, 0)]
+        while stack:
+            offset, length, depth = stack.pop()
+            if depth >= _MAX_DEPTH:
+                raise ArtifactError(f"{self.path}: directories nest deeper than {_MAX_DEPTH}")
+            d = self._directory(offset, length)
+            leaf = d.run_lengths == 0
+            ends = d.offsets + d.lengths
+            limit = np.where(leaf, np.uint64(h.leaf_length), np.uint64(h.data_length))
+            out = np.flatnonzero(ends > limit)
+            if out.size:
+                i = int(out[0])
+                what = "leaf directory" if leaf[i] else "tile"
+                raise ArtifactError(
+                    f"{self.path}: directory at byte {offset}: entry {i} ({what} "
+                    f"{int(d.tile_ids[i])}) ends at byte {int(ends[i])} of a "
+                    f"{int(limit[i])}-byte section ({out.size} such entries)"
+                )
+            if d.tile_ids.size > 1 and not (np.diff(d.tile_ids.astype(np.int64)) > 0).all():
+                raise ArtifactError(
+                    f"{self.path}: directory at byte {offset}: tile ids not ascending"
+                )
+            tiles += int(d.run_lengths.sum())
+            stack += [
+                (h.leaf_offset + int(o), int(n), depth + 1)
+                for o, n in zip(d.offsets[leaf], d.lengths[leaf], strict=True)
+            ]
+        return tiles
 
     def get(self, z: int, x: int, y: int) -> bytes | None:
         """The stored bytes of tile ``z/x/y`` (still tile-compressed), or None if absent."""

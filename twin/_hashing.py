@@ -1,4 +1,10 @@
-"""Content hashes of input files, cached by (size, mtime) so big sources hash once."""
+"""Content hashes of input files, cached by (size, mtime) so big sources hash once.
+
+A source is hashed file by file (:meth:`HashCache.files`): the catalog keeps
+each file's hash, so a rebuild can say which file changed, and the source's
+digest (:func:`files_digest`) covers the file names as well as their bytes,
+so a tile added to or removed from a glob rebuilds the layer.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,25 @@ def json_sha256(value: object) -> str:
     return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
+def files_digest(files: dict[str, str], single: bool) -> str:
+    """The digest of a source made of ``files`` (name -> hash, see :meth:`HashCache.files`).
+
+    A ``single`` file is its own hash, as before sidecars were hashed, so
+    that a one-file source keeps the fingerprint it had; anything else
+    hashes the names with the contents.
+    """
+    if single and len(files) == 1:
+        return next(iter(files.values()))
+    return json_sha256(files)
+
+
+def _name(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
 class HashCache:
     """File hashes remembered across builds in a small JSON file.
 
@@ -57,6 +82,20 @@ class HashCache:
         self._data[key] = [*stamp, digest]
         self._dirty = True
         return digest
+
+    def files(self, paths: list[Path], root: Path) -> dict[str, str]:
+        """``name -> sha256`` of every file of ``paths``, a directory's files one by one.
+
+        Names are relative to ``root`` (the workspace) in POSIX form when the
+        file lies inside it, else absolute, so a workspace moved elsewhere
+        keeps its fingerprints.
+        """
+        out: dict[str, str] = {}
+        for path in paths:
+            inside = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for file in inside:
+                out[_name(file, root)] = self.hash(file)
+        return out
 
     def save(self) -> None:
         if not self._dirty:

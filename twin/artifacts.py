@@ -31,6 +31,8 @@ from rasterio.windows import Window
 from layers.crs import same_crs
 from layers.types import RasterData, valid_pixels
 from tiles.catalog import Band
+from tiles.errors import ArtifactError
+from tiles.pmtiles import PMTilesReader
 
 #: Key of the project's own entry in GeoParquet schema metadata and GeoTIFF tags.
 METADATA_KEY = "twin"
@@ -292,6 +294,132 @@ def verify_raster(path: Path, expected: RasterData) -> None:
         # A checksum per band proves every block decodes.
         for i in range(1, src.count + 1):
             src.checksum(i)
+
+
+#: bytes of pixels :func:`check_raster_file` decodes per read (a row of blocks, or part of one)
+CHECK_BYTES = 32 << 20
+
+
+def check_file(path: Path) -> None:
+    """Read every byte of a published artifact that a reader may need, by its suffix.
+
+    GeoParquet: every row group, geometries decoded (:func:`check_vector_file`);
+    COG: every block of every band and overview (:func:`check_raster_file`);
+    PMTiles: every directory (:meth:`tiles.pmtiles.PMTilesReader.check`).
+
+    Raises
+    ------
+    ArtifactCheckError
+        Saying what cannot be read, without the path (the caller names it).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        check_vector_file(path)
+    elif suffix in (".tif", ".tiff"):
+        check_raster_file(path)
+    elif suffix == ".pmtiles":
+        try:
+            reader = PMTilesReader(str(path))
+            try:
+                reader.check()
+            finally:
+                reader.close()
+        except ArtifactError as exc:
+            raise ArtifactCheckError(str(exc).removeprefix(f"{path}: ")) from None
+    elif not path.is_file():
+        raise ArtifactCheckError("not a file")
+
+
+def check_vector_file(path: Path) -> None:
+    """Read every row group of a GeoParquet file and decode every geometry.
+
+    One row group is in memory at a time.
+    """
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ArtifactCheckError(f"not a readable Parquet file: {_one_line(exc)}") from None
+    with pf:
+        raw = (pf.schema_arrow.metadata or {}).get(b"geo")
+        try:
+            column = json.loads(raw)["primary_column"] if raw else None
+        except (ValueError, KeyError, TypeError):
+            raise ArtifactCheckError("the GeoParquet 'geo' metadata is not valid") from None
+        if column is None or column not in pf.schema_arrow.names:
+            raise ArtifactCheckError("no GeoParquet geometry column")
+        groups, rows = pf.num_row_groups, 0
+        for i in range(groups):
+            try:
+                table = pf.read_row_group(i)
+                wkb = table.column(column).to_numpy(zero_copy_only=False)
+                shapely.from_wkb(wkb)
+            except (OSError, pa.ArrowException, shapely.errors.GEOSException, ValueError) as exc:
+                raise ArtifactCheckError(
+                    f"row group {i} of {groups} cannot be read: {_one_line(exc)}"
+                ) from None
+            rows += table.num_rows
+        if rows != pf.metadata.num_rows:
+            raise ArtifactCheckError(f"{rows} rows read, the footer says {pf.metadata.num_rows}")
+
+
+def check_raster_file(path: Path) -> None:
+    """Decode every block of every band of a GeoTIFF, at full resolution and each overview.
+
+    Blocks are read a row of blocks at a time (at most :data:`CHECK_BYTES`),
+    each row through its own dataset: closing it frees the blocks GDAL
+    cached, so memory stays at about one row of blocks whatever the raster's
+    size and ``GDAL_CACHEMAX``. A read that fails is retried block by block to
+    name the blocks that cannot be decoded, and every level is read, so the
+    error counts every bad block, not just the first.
+    """
+    try:
+        with rasterio.open(path) as src:
+            overviews = len(src.overviews(1))
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise ArtifactCheckError(f"not a readable GeoTIFF: {_one_line(exc)}") from None
+    bad: list[str] = []
+    for level in [None, *range(overviews)]:
+        where = "" if level is None else f" of overview {level + 1}"
+        kwargs = {} if level is None else {"overview_level": level}
+        try:
+            bad += [f"block {b}{where}: {why}" for b, why in _bad_blocks(path, kwargs)]
+        except (RasterioError, CPLE_BaseError) as exc:
+            bad.append(f"level{where or ' 0'} cannot be opened: {_one_line(exc)}")
+    if bad:
+        more = f" (and {len(bad) - 1} more bad blocks)" if len(bad) > 1 else ""
+        first, _, why = bad[0].partition(": ")
+        raise ArtifactCheckError(f"{first} cannot be read: {why}{more}")
+
+
+def _bad_blocks(path: Path, kwargs: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """``("(row r, col c)", reason)`` for each block of one level that cannot be decoded."""
+    with rasterio.open(path, **kwargs) as src:
+        (bh, bw), height, width = src.block_shapes[0], src.height, src.width
+        per_block = bh * bw * src.count * np.dtype(src.dtypes[0]).itemsize
+    span = max(1, CHECK_BYTES // max(1, per_block)) * bw  # columns read at once
+    for r0 in range(0, height, bh):
+        h = min(bh, height - r0)
+        with rasterio.open(path, **kwargs) as src:
+            for c0 in range(0, width, span):
+                window = Window(c0, r0, min(span, width - c0), h)
+                try:
+                    src.read(window=window)
+                    continue
+                except (RasterioError, CPLE_BaseError):
+                    pass
+                for c in range(c0, c0 + window.width, bw):
+                    try:
+                        src.read(window=Window(c, r0, min(bw, width - c), h))
+                    except (RasterioError, CPLE_BaseError) as exc:
+                        yield f"(row {r0 // bh}, col {c // bw})", _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of what went wrong; rasterio's "see previous exception" is GDAL's error."""
+    while exc.__cause__ is not None and "previous exception" in str(exc):
+        exc = exc.__cause__
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def wgs84_bounds(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, ...]:

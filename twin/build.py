@@ -124,6 +124,8 @@ class Job:
     params: dict[str, Any]
     ctx: BuildContext
     build_dir: Path
+    #: every source file read, workspace-relative name -> sha256 (for the provenance)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -419,6 +421,7 @@ class Publisher:
                 inputs=job.inputs,
                 params=job.params,
                 fingerprint=job.fingerprint,
+                files=job.files,
                 built_at=utc_now(),
                 synthetic=ctx.synthetic,
             ),

@@ -337,7 +337,7 @@ def list_layers(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> Non
 @app.command()
 @_errors
 def validate(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
-    """Check twin.toml, that every source opens, and that the catalog's artifacts exist.
+    """Check twin.toml, that every source opens, and every byte of the published artifacts.
 
     Exits 1 when anything is wrong, after listing every problem found.
     """

@@ -10,8 +10,10 @@
   EPSG:4326 (no CRS code exists for them);
 - ``cog``: a raster layer's Cloud-Optimized GeoTIFF, as published.
 
-Every format is written to a temporary file next to the output and renamed
-over it, so an interrupted export leaves nothing half-written.
+The published artifact is read whole first (:func:`twin.artifacts.check_file`),
+so a damaged one stops the export with one line. Every format is written to
+a temporary file next to the output and renamed over it, so an interrupted
+export leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tiles import atomic_write
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
+from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
 
@@ -68,6 +71,18 @@ def _in_crs(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     wgs84 = gdf.to_crs("EPSG:4326")
     moved = from_wgs84(wgs84.geometry.values, shifted)
     return wgs84.set_geometry(gpd.GeoSeries(moved, index=wgs84.index, crs="EPSG:4326"))
+
+
+def _check_input(name: str, data: Path) -> None:
+    """Read the whole published artifact first: a damaged one is named, never copied on."""
+    if not data.exists():
+        if "://" in str(data) or str(data).startswith("/vsi"):
+            return  # on object storage: the export reads it as it goes
+        raise ExportError(f"layer {name!r}: {data}: the published artifact is missing")
+    try:
+        check_file(data)
+    except ArtifactCheckError as exc:
+        raise ExportError(f"{data}: {exc} (rebuild it: twin build {name} --force)") from None
 
 
 def export_layer(
@@ -112,6 +127,7 @@ def export_layer(
         raise ExportError(f"--crs {crs}: only gpkg and geojson exports can change CRS, not {fmt}")
     out = Path(out) if out is not None else Path.cwd() / f"{name}{SUFFIXES[fmt]}"
     data = resolve_artifact(catalog_path, entry.artifacts["data"])
+    _check_input(name, Path(data))
     if fmt == "cog":
         if entry.kind != "raster":
             raise ExportError(f"layer {name!r} is a vector layer: export it as gpkg or geojson")

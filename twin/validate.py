@@ -10,8 +10,10 @@ import rasterio
 from rasterio.errors import RasterioIOError
 
 from layers.errors import LayerError, SourceWarning
+from layers.sources import expand
 from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.vector import read_table, read_vector
+from twin.artifacts import ArtifactCheckError, check_file
 from twin.builders.context import shifted_raster
 from twin.config import SourceConfig
 from twin.workspace import Twin
@@ -25,7 +27,7 @@ def validate_workspace(twin: Twin) -> list[str]:
 
     ``Twin.open`` has already checked ``twin.toml`` (keys, files, builders,
     inputs, parameters, cycles); this opens each source and each published
-    artifact.
+    artifact, reading every byte of the artifacts (:func:`twin.artifacts.check_file`).
     """
     problems: list[str] = []
     columns: dict[str, list[str]] = {}
@@ -45,7 +47,20 @@ def validate_workspace(twin: Twin) -> list[str]:
             path = twin.build_dir / rel
             if not path.exists():
                 problems.append(f"layer {layer}: artifact {key} missing at {path}")
+                continue
+            try:
+                check_file(path)  # every row group, block, overview and directory
+            except ArtifactCheckError as exc:
+                problems.append(f"layer {layer}: {_shown(path, twin.root)}: {exc}")
     return problems
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` as the user knows it: relative to the workspace when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _open_source(
@@ -62,8 +77,9 @@ def _open_source(
             refused = shifted_raster(name, source.crs)
             if refused:
                 return refused.removeprefix(f"sources.{name}: "), None
-            with rasterio.open(path):
-                pass
+            for file in expand(path):  # one file, or every tile a glob names
+                with rasterio.open(file):
+                    pass
             return None, None
         if suffix == ".pbf":
             with path.open("rb") as fh:

@@ -23,12 +23,13 @@ import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.errors import LayerError, SourceError, SourceWarning
-from layers.sources import expand, is_glob
+from layers.sources import expand, is_glob, source_files
 from layers.vector import read_vector
 from tiles import atomic_write
 from tiles.catalog import (
     Catalog,
     Figure,
+    Provenance,
     RegionInfo,
     read_catalog,
     utc_now,
@@ -36,7 +37,8 @@ from tiles.catalog import (
 )
 from twin import artifacts
 from twin._executors import resolve_scheduler
-from twin._hashing import HashCache, json_sha256
+from twin._hashing import HashCache, files_digest
+from twin._stale import stale
 from twin.build import (
     BuildEvents,
     BuildReport,
@@ -258,9 +260,7 @@ class Twin:
         for name in self._order:
             if name not in targets:
                 continue
-            _, _, _, reason = self._assess(
-                name, catalog, hashes, versions, force and name in forced
-            )
+            *_, reason = self._assess(name, catalog, hashes, versions, force and name in forced)
             out[name] = f"build: {reason}" if reason else "skip: up to date"
             if reason:
                 versions[name] = "(new)"  # its dependents will see a new upstream version
@@ -325,7 +325,7 @@ class Twin:
 
             def make_job(name: str) -> Job | None:
                 versions = {n: e.version for n, e in publisher.catalog.layers.items()}
-                ctx, inputs, fp, reason = self._assess(
+                ctx, inputs, files, fp, reason = self._assess(
                     name, publisher.catalog, hashes, versions, force and name in forced
                 )
                 if not reason:
@@ -340,6 +340,7 @@ class Twin:
                     fingerprint=fp,
                     inputs=inputs,
                     params=ctx.params.model_dump(mode="json"),
+                    files=files,
                     ctx=ctx,
                     build_dir=self.build_dir,
                 )
@@ -408,14 +409,25 @@ class Twin:
         hashes: HashCache | None,
         versions: dict[str, str],
         force: bool,
-    ) -> tuple[BuildContext, dict[str, str], str, str | None]:
-        """Layer ``name``'s build context, input hashes, fingerprint and why it is stale.
+    ) -> tuple[BuildContext, dict[str, str], dict[str, str], str, str | None]:
+        """Layer ``name``'s build context, input hashes, file hashes, fingerprint and why
+        it is stale.
 
         ``versions`` maps layer names to the versions their dependents will read.
         """
-        ctx, inputs = self._context(name, catalog, hashes, versions)
-        fp = self._fingerprint(name, ctx, inputs, hashes)
-        return ctx, inputs, fp, _stale(name, fp, catalog, self.build_dir, force)
+        files: dict[str, str] = {}
+        ctx, inputs = self._context(name, catalog, hashes, versions, files)
+        fp = self._fingerprint(name, ctx, inputs, hashes, files)
+        now = Provenance(
+            builder=self._builders[name].name,
+            builder_version=self._builders[name].version,
+            inputs=inputs,
+            params=ctx.params.model_dump(mode="json"),
+            fingerprint=fp,
+            built_at="",
+            files=files,
+        )
+        return ctx, inputs, files, fp, stale(name, now, catalog, self.build_dir, force)
 
     def _targets(self, names: Iterable[str] | None) -> set[str]:
         if names is None:
@@ -440,6 +452,7 @@ class Twin:
         catalog: Catalog,
         hashes: HashCache | None,
         versions: dict[str, str],
+        files: dict[str, str],
     ) -> tuple[BuildContext, dict[str, str]]:
         cfg = self.config.layers[name]
         builder = self._builders[name]
@@ -464,12 +477,7 @@ class Twin:
                 source = self.config.sources[ref]
                 path = _resolve(self.root, source.path)
                 inputs[key] = Input(key, "source", ref, path, source=source)
-                digest = "(unhashed)"
-                if hashes and is_glob(path):
-                    # every tile a glob matches, in order (a tile added or removed rebuilds)
-                    digest = json_sha256([[str(p), hashes.hash(p)] for p in expand(path)])
-                elif hashes:
-                    digest = hashes.hash(path)
+                digest = self._hash_source(f"sources.{ref}", path, hashes, files)
                 fingerprints[key] = f"{digest} {_reading(source)}"
         boundary = None
         if self.config.region.boundary:
@@ -497,15 +505,38 @@ class Twin:
         src = SourceConfig(path=ref)
         return Input("boundary", "source", ref, _resolve(self.root, ref), source=src)
 
+    def _hash_source(
+        self, key: str, path: Path, hashes: HashCache | None, files: dict[str, str]
+    ) -> str:
+        """The digest of every file a source is read from (:func:`layers.sources.source_files`);
+        each file's hash is added to ``files``."""
+        if hashes is None:
+            return "(unhashed)"
+        try:
+            found = hashes.files(source_files(path), self.root)
+        except SourceError as exc:
+            raise ConfigError(f"{CONFIG_NAME}: {key}.path: {exc}") from None
+        files.update(found)
+        return files_digest(found, single=not is_glob(path))
+
     def _fingerprint(
-        self, name: str, ctx: BuildContext, inputs: dict[str, str], hashes: HashCache | None
+        self,
+        name: str,
+        ctx: BuildContext,
+        inputs: dict[str, str],
+        hashes: HashCache | None,
+        files: dict[str, str],
     ) -> str:
         cfg = self.config.layers[name]
         builder = self._builders[name]
         boundary = ctx.boundary_input
         extra = {
             "crs": self.config.region.crs,
-            "boundary": (hashes.hash(boundary.path) if hashes and boundary else None),
+            "boundary": (
+                self._hash_source("region.boundary", boundary.path, hashes, files)
+                if hashes and boundary
+                else None
+            ),
             "presentation": cfg.model_dump(mode="json", include={"title", "description", "tiles"}),
         }
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
@@ -551,23 +582,6 @@ def _reading(source: Any) -> str:
     if source.encoding is not None:  # only when set: fingerprints from before stay valid
         reading["encoding"] = source.encoding
     return str(sorted(reading.items()))
-
-
-def _stale(name: str, fp: str, catalog: Catalog, build_dir: Path, force: bool) -> str | None:
-    """Why layer ``name`` must be rebuilt, or ``None`` when it is up to date."""
-    if force:
-        return "forced"
-    entry = catalog.layers.get(name)
-    if entry is None:
-        return "never built"
-    if entry.provenance.fingerprint != fp:
-        return "inputs, parameters or builder changed"
-    owned = [e for e in catalog.layers.values() if e.parent == name] + [entry]
-    for e in owned:
-        for path in e.artifacts.values():
-            if not (build_dir / path).exists():
-                return f"artifact {path} is missing"
-    return None
 
 
 def _with_region_figures(catalog: Catalog) -> Catalog:

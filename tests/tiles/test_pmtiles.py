@@ -128,3 +128,48 @@ def test_reader_rejects_other_files(tmp_path: Path, bad: bytes) -> None:
     path.write_bytes(bad)
     with pytest.raises(ArtifactError, match=r"x\.pmtiles"):
         PMTilesReader(str(path))
+
+
+def test_check_walks_every_directory_and_names_a_bad_entry(tmp_path: Path) -> None:
+    import struct
+
+    from tiles.errors import ArtifactError
+
+    rng = random.Random(11)
+    tiles = {}
+    for _ in range(9000):  # leaf directories
+        z = rng.randint(10, 16)
+        tiles[(z, rng.randrange(2**z), rng.randrange(2**z))] = gzip.compress(
+            rng.randbytes(8), mtime=0
+        )
+    path = tmp_path / "big.pmtiles"
+    _write_archive(path, tiles)
+    good = path.read_bytes()
+    reader = PMTilesReader(str(path))
+    h = reader.header
+    assert h.leaf_length > 0 and reader.check() == len(tiles)
+    reader.close()
+
+    def damaged(name: str, data: bytes) -> str:
+        bad = tmp_path / f"{name}.pmtiles"
+        bad.write_bytes(data)
+        reader = PMTilesReader(str(bad))
+        try:
+            with pytest.raises(ArtifactError) as info:
+                reader.check()
+        finally:
+            reader.close()
+        assert str(info.value).startswith(f"{bad}: ")
+        return str(info.value)
+
+    # leaf entries pointing past a (shortened) leaf section; tile entries past the data
+    short_leaves = good[:48] + struct.pack("<Q", h.leaf_length // 2) + good[56:]
+    assert "(leaf directory " in damaged("leaves", short_leaves)
+    short_data = good[:64] + struct.pack("<Q", h.data_length // 2) + good[72:]
+    assert "(tile " in damaged("data", short_data)
+    # a leaf directory overwritten: found only by walking every leaf
+    leaf = h.leaf_offset + h.leaf_length // 2
+    scribbled = good[:leaf] + bytes(64) + good[leaf + 64 :]
+    assert "corrupt directory at byte" in damaged("scribbled", scribbled)
+    # a truncated file: the sections end past it
+    assert "past the end of the file" in damaged("cut", good[: h.data_offset + 100])

@@ -97,7 +97,7 @@ def test_changed_parameter_rebuilds(workspace: Path) -> None:
     assert twin.plan() == {
         "zones": "skip: up to date",
         "points": "skip: up to date",
-        "dem": "build: inputs, parameters or builder changed",
+        "dem": "build: params.resolution changed (100.0 -> 200.0)",
     }
     report = twin.build()
     assert set(report.built) == {"dem"}
