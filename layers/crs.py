@@ -54,7 +54,7 @@ def suggest_crs(bounds: BBox) -> CRS:
         gk = CRS.from_epsg(CGCS2000_GK3_FIRST + (meridian - 75) // 3)
         if _inside(gk, bounds):
             return gk
-    zone = min(60, max(1, int(math.floor((lon + 180) / 6)) + 1))
+    zone = min(60, max(1, math.floor((lon + 180) / 6) + 1))
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
@@ -102,9 +102,15 @@ def _inside(crs: CRS, bounds: BBox, tolerance: float = TOLERANCE_DEG) -> bool:
 
 
 def _extent(bounds: BBox | tuple[float, ...]) -> str:
+    """``24.7°E–25.3°E, 60.1°N–60.3°N``: rounded outwards to 0.1 degree."""
     west, south, east, north = bounds
-    return f"{_deg(west, 'E', 'W')}–{_deg(east, 'E', 'W')}, {_deg(south, 'N', 'S')}–{_deg(north, 'N', 'S')}"
+    lo = [math.floor(v * 10 + 1e-9) / 10 for v in (west, south)]
+    hi = [math.ceil(v * 10 - 1e-9) / 10 for v in (east, north)]
+    return (
+        f"{_deg(lo[0], 'E', 'W')}–{_deg(hi[0], 'E', 'W')}, "
+        f"{_deg(lo[1], 'N', 'S')}–{_deg(hi[1], 'N', 'S')}"
+    )
 
 
 def _deg(value: float, positive: str, negative: str) -> str:
-    return f"{round(abs(value), 1):g}°{positive if value >= 0 else negative}"
+    return f"{abs(value):g}°{positive if value >= 0 else negative}"

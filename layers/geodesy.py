@@ -58,9 +58,7 @@ def to_lonlat(
     return shapely.transform(arr, project), geod
 
 
-def geodesic_length(
-    geoms: Sequence[shapely.Geometry] | np.ndarray, crs: CRS | str
-) -> np.ndarray:
+def geodesic_length(geoms: Sequence[shapely.Geometry] | np.ndarray, crs: CRS | str) -> np.ndarray:
     """Length in metres of each geometry on the ellipsoid (polygons: their rings' length).
 
     Each segment between two vertices is measured as the geodesic between

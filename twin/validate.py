@@ -7,6 +7,7 @@ import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from twin.errors import ConfigError
 from twin.workspace import Twin
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2"}
@@ -17,10 +18,14 @@ def validate_workspace(twin: Twin) -> list[str]:
     """Every problem found, one line each (empty when all is well).
 
     ``Twin.open`` has already checked ``twin.toml`` (keys, files, builders,
-    inputs, parameters, cycles); this opens each source and each published
-    artifact.
+    inputs, parameters, cycles); this checks the working CRS fits the region
+    (:meth:`Twin.check_crs`), opens each source and each published artifact.
     """
     problems: list[str] = []
+    try:
+        twin.check_crs()
+    except ConfigError as exc:
+        problems.append(str(exc))
     for name in twin.config.sources:
         path = twin.source_path(name)
         problem = _open_source(path)

@@ -12,17 +12,22 @@ Examples
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio
 from pydantic import ValidationError as PydanticValidationError
 
+from layers.crs import crs_misfit, suggest_crs
 from layers.errors import LayerError, SourceError
-from layers.sources import expand, is_glob
+from layers.geodesy import geodesic_area
+from layers.sources import expand, is_glob, source_files
 from layers.vector import read_vector
 from tiles.catalog import (
     Catalog,
@@ -56,6 +61,10 @@ from twin.notebook import Layers, explore, progress_events
 
 BUILD_DIR = "build"
 CATALOG_NAME = "catalog.json"
+#: The working CRS of a workspace made without a boundary to choose one from.
+DEFAULT_CRS = "EPSG:4549"
+#: The source name ``Twin.init`` gives the boundary it copies in.
+BOUNDARY_SOURCE = "boundary"
 
 
 def find_workspace(start: str | os.PathLike[str] | None = None, search_up: bool = False) -> Path:
@@ -108,8 +117,9 @@ class Twin:
         cls,
         path: str | os.PathLike[str],
         name: str | None = None,
-        crs: str = "EPSG:4549",
+        crs: str | None = None,
         config: TwinConfig | None = None,
+        boundary: str | os.PathLike[str] | None = None,
     ) -> Twin:
         """Create a workspace: ``twin.toml``, ``sources/`` and ``build/``.
 
@@ -120,20 +130,45 @@ class Twin:
         name
             The region's name (default: the directory's name).
         crs
-            The working CRS, a projected CRS in metres.
+            The working CRS, a projected CRS in metres. Default: the one that
+            fits the boundary (:func:`layers.crs.suggest_crs`: the CGCS2000
+            3-degree Gauss-Kruger zone inside China, else the UTM zone), or
+            EPSG:4549 without a boundary.
         config
             A whole config to write instead of the minimal one.
+        boundary
+            The region's boundary polygons: copied with their sidecar files
+            into ``sources/``, added as source ``boundary`` and named as
+            ``region.boundary``.
         """
         root = Path(path).resolve()
         toml = root / CONFIG_NAME
         if toml.exists():
             raise WorkspaceError(f"{toml}: already exists")
+        copies: list[tuple[Path, Path]] = []
         if config is None:
-            config = validate_config({"region": {"name": name or root.name, "crs": crs}})
+            region: dict[str, Any] = {"name": name or root.name, "crs": crs or DEFAULT_CRS}
+            sources: dict[str, Any] = {}
+            if boundary is not None:
+                main, copies = _boundary_copies(Path(boundary), root / "sources")
+                try:
+                    extent = _lonlat_extent(Path(boundary), None)
+                except LayerError as exc:
+                    raise WorkspaceError(f"--boundary: {exc}") from None
+                region.update(boundary=BOUNDARY_SOURCE)
+                if crs is None:
+                    region["crs"] = suggest_crs(extent).to_string()
+                sources[BOUNDARY_SOURCE] = {"path": main.relative_to(root).as_posix()}
+            config = validate_config({"region": region, "sources": sources})
         text = dump_config(config)
         try:
             (root / "sources").mkdir(parents=True, exist_ok=True)
             (root / BUILD_DIR).mkdir(exist_ok=True)
+            for src, dst in copies:
+                if src.is_dir():
+                    shutil.copytree(src, dst, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(src, dst)
             tmp = root / f".{CONFIG_NAME}.tmp"
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, toml)
@@ -247,6 +282,7 @@ class Twin:
         Upstream layers that are not built yet are reported as to be built.
         """
         targets = self._targets(names)
+        self.check_crs()
         forced = set(targets) if names is not None else set(self.config.layers)
         catalog = self.catalog
         hashes = HashCache(self.build_dir / ".hashes.json") if self.build_dir.exists() else None
@@ -301,6 +337,7 @@ class Twin:
         """
         events = events or progress_events(progress) or NoEvents()
         targets = self._targets(names)
+        self.check_crs()
         forced = set(targets) if names is not None else set(self.config.layers)
         report = BuildReport()
         with build_lock(self.build_dir):
@@ -498,24 +535,110 @@ class Twin:
         }
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
 
+    def check_crs(self) -> None:
+        """Check the working CRS is made for where the region lies.
+
+        A transverse Mercator zone far from its central meridian distorts
+        every geometry (areas by a third, 95 degrees away), so a working CRS
+        whose area of use does not hold the region's boundary is an error,
+        unless ``allow_outside_area = true`` in ``[region]``. Only the
+        boundary's extent is read (cheap, even for a large boundary).
+
+        Raises
+        ------
+        ConfigError
+            Naming the CRS, where it is made for, where the region lies and the
+            CRS that fits it.
+        """
+        region = self.config.region
+        if not region.boundary or region.allow_outside_area:
+            return
+        problem = crs_misfit(region.crs, self._boundary_lonlat_bounds())
+        if problem:
+            raise ConfigError(
+                f"{CONFIG_NAME}: region.crs: {problem}, "
+                "or set allow_outside_area = true in [region]"
+            )
+
+    def _boundary_lonlat_bounds(self) -> tuple[float, float, float, float]:
+        item = self._boundary_input()
+        try:
+            return _lonlat_extent(item.path, item.source)
+        except LayerError as exc:
+            raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+
+    def _read_boundary(self) -> gpd.GeoDataFrame:
+        item = self._boundary_input()
+        src = item.source
+        assert src is not None
+        try:
+            return read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
+        except LayerError as exc:
+            raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+
     def _region_info(self) -> RegionInfo:
         region = self.config.region
         info = RegionInfo(name=region.name, crs=region.crs)
         if region.boundary:
-            item = self._boundary_input()
-            src = item.source
-            assert src is not None
-            try:
-                gdf = read_vector(item.path, layer=src.layer, crs=src.crs, x=src.x, y=src.y)
-            except LayerError as exc:
-                raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+            gdf = self._read_boundary()
+            # On the ellipsoid: the region's area must not depend on the working CRS.
+            info.area_km2 = round(float(geodesic_area(gdf.geometry.values, gdf.crs).sum()) / 1e6, 3)
             gdf = gdf.to_crs(region.crs)
-            info.area_km2 = round(float(gdf.area.sum()) / 1e6, 3)
             info.bounds = artifacts.wgs84_bounds(tuple(gdf.total_bounds), gdf.crs)  # type: ignore[assignment]
         return info
 
     def __repr__(self) -> str:
         return f"<Twin {self.name!r} at {self.root} with {len(self.config.layers)} layers>"
+
+
+def _lonlat_extent(path: Path, src: Any) -> tuple[float, float, float, float]:
+    """A vector file's extent in degrees, from its header where the format keeps one.
+
+    ``src`` is the :class:`~twin.config.SourceConfig` saying how to read it (or None).
+
+    Raises
+    ------
+    LayerError
+        When the file cannot be read or has no CRS.
+    """
+    layer, assumed = (src.layer, src.crs) if src is not None else (None, None)
+    info: dict[str, Any] = {}
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        try:
+            info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
+        except (pyogrio.errors.DataSourceError, OSError, ValueError):
+            info = {}  # read_vector below says what is wrong with the file
+    crs = info.get("crs") or assumed
+    bounds = info.get("total_bounds")
+    if crs is None or bounds is None or not np.isfinite(bounds).all():
+        x, y = (src.x, src.y) if src is not None else (None, None)
+        gdf = read_vector(path, layer=layer, crs=assumed, x=x, y=y)
+        if gdf.crs is None:
+            raise SourceError(f"{path}: has no CRS")
+        crs, bounds = gdf.crs, gdf.total_bounds
+    return artifacts.wgs84_bounds(tuple(float(b) for b in bounds), crs)  # type: ignore[return-value]
+
+
+def _boundary_copies(boundary: Path, sources: Path) -> tuple[Path, list[tuple[Path, Path]]]:
+    """Where a boundary file lands in ``sources``, and the (from, to) copies that put it there.
+
+    Its sidecars go with it (a shapefile's .dbf, .shx, .prj, .cpg); a file
+    already in ``sources`` stays where it is.
+    """
+    boundary = boundary.resolve()
+    try:
+        files = source_files(boundary)
+    except SourceError as exc:
+        raise WorkspaceError(f"--boundary: {exc}") from None
+    if boundary.parent == sources.resolve():
+        return boundary, []
+    copies = []
+    for f in files:
+        target = sources / f.name
+        if target.exists():
+            raise WorkspaceError(f"{target}: already exists; not overwriting it with {f}")
+        copies.append((f, target))
+    return sources / boundary.name, copies
 
 
 def _resolve(root: Path, path: str) -> Path:
