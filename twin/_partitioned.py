@@ -137,6 +137,9 @@ def write_partitioned(
         if writer is not None:
             writer.close()
             path.unlink(missing_ok=True)
+    if totals.count == 0:
+        path.unlink(missing_ok=True)
+        raise artifacts.ArtifactCheckError(artifacts.NO_FEATURES)
     artifacts.fsync_file(path)
     verify_partitioned(path, crs, columns, totals.count)
     return {

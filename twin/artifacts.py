@@ -47,12 +47,18 @@ class ArtifactCheckError(Exception):
     """An output breaks a rule; the build reports it against the layer."""
 
 
+#: Why an empty vector layer cannot be published: a layer without features has no extent.
+NO_FEATURES = "the layer has no features (nothing to publish; the previous version stays)"
+
+
 def check_vector(gdf: gpd.GeoDataFrame) -> None:
     """Raise :class:`ArtifactCheckError` unless ``gdf`` can be published."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ArtifactCheckError(f"expected a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
         raise ArtifactCheckError("the output has no CRS")
+    if len(gdf) == 0:
+        raise ArtifactCheckError(NO_FEATURES)
     geom = gdf.geometry.values
     missing = shapely.is_missing(geom) | shapely.is_empty(geom)
     if missing.any():
