@@ -12,22 +12,19 @@ Examples
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import pyogrio
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.crs import crs_misfit, suggest_crs
 from layers.errors import LayerError, SourceError
 from layers.geodesy import geodesic_area
-from layers.sources import expand, is_glob, source_files
+from layers.sources import expand, is_glob
 from layers.vector import read_vector
 from tiles.catalog import (
     Catalog,
@@ -40,6 +37,7 @@ from tiles.catalog import (
 from twin import artifacts
 from twin._executors import resolve_scheduler
 from twin._hashing import HashCache
+from twin._region import boundary_copies, copy_files, lonlat_extent
 from twin.build import (
     BuildEvents,
     BuildReport,
@@ -150,9 +148,9 @@ class Twin:
             region: dict[str, Any] = {"name": name or root.name, "crs": crs or DEFAULT_CRS}
             sources: dict[str, Any] = {}
             if boundary is not None:
-                main, copies = _boundary_copies(Path(boundary), root / "sources")
+                main, copies = boundary_copies(Path(boundary), root / "sources")
                 try:
-                    extent = _lonlat_extent(Path(boundary), None)
+                    extent = lonlat_extent(Path(boundary), None)
                 except LayerError as exc:
                     raise WorkspaceError(f"--boundary: {exc}") from None
                 region.update(boundary=BOUNDARY_SOURCE)
@@ -164,11 +162,7 @@ class Twin:
         try:
             (root / "sources").mkdir(parents=True, exist_ok=True)
             (root / BUILD_DIR).mkdir(exist_ok=True)
-            for src, dst in copies:
-                if src.is_dir():
-                    shutil.copytree(src, dst, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(src, dst)
+            copy_files(copies)
             tmp = root / f".{CONFIG_NAME}.tmp"
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, toml)
@@ -563,7 +557,7 @@ class Twin:
     def _boundary_lonlat_bounds(self) -> tuple[float, float, float, float]:
         item = self._boundary_input()
         try:
-            return _lonlat_extent(item.path, item.source)
+            return lonlat_extent(item.path, item.source)
         except LayerError as exc:
             raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
 
@@ -589,56 +583,6 @@ class Twin:
 
     def __repr__(self) -> str:
         return f"<Twin {self.name!r} at {self.root} with {len(self.config.layers)} layers>"
-
-
-def _lonlat_extent(path: Path, src: Any) -> tuple[float, float, float, float]:
-    """A vector file's extent in degrees, from its header where the format keeps one.
-
-    ``src`` is the :class:`~twin.config.SourceConfig` saying how to read it (or None).
-
-    Raises
-    ------
-    LayerError
-        When the file cannot be read or has no CRS.
-    """
-    layer, assumed = (src.layer, src.crs) if src is not None else (None, None)
-    info: dict[str, Any] = {}
-    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-        try:
-            info = pyogrio.read_info(path, layer=layer, force_total_bounds=True)
-        except (pyogrio.errors.DataSourceError, OSError, ValueError):
-            info = {}  # read_vector below says what is wrong with the file
-    crs = info.get("crs") or assumed
-    bounds = info.get("total_bounds")
-    if crs is None or bounds is None or not np.isfinite(bounds).all():
-        x, y = (src.x, src.y) if src is not None else (None, None)
-        gdf = read_vector(path, layer=layer, crs=assumed, x=x, y=y)
-        if gdf.crs is None:
-            raise SourceError(f"{path}: has no CRS")
-        crs, bounds = gdf.crs, gdf.total_bounds
-    return artifacts.wgs84_bounds(tuple(float(b) for b in bounds), crs)  # type: ignore[return-value]
-
-
-def _boundary_copies(boundary: Path, sources: Path) -> tuple[Path, list[tuple[Path, Path]]]:
-    """Where a boundary file lands in ``sources``, and the (from, to) copies that put it there.
-
-    Its sidecars go with it (a shapefile's .dbf, .shx, .prj, .cpg); a file
-    already in ``sources`` stays where it is.
-    """
-    boundary = boundary.resolve()
-    try:
-        files = source_files(boundary)
-    except SourceError as exc:
-        raise WorkspaceError(f"--boundary: {exc}") from None
-    if boundary.parent == sources.resolve():
-        return boundary, []
-    copies = []
-    for f in files:
-        target = sources / f.name
-        if target.exists():
-            raise WorkspaceError(f"{target}: already exists; not overwriting it with {f}")
-        copies.append((f, target))
-    return sources / boundary.name, copies
 
 
 def _resolve(root: Path, path: str) -> Path:
