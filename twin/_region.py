@@ -41,7 +41,9 @@ def lonlat_extent(path: Path, src: Any) -> tuple[float, float, float, float]:
         if gdf.crs is None:
             raise SourceError(f"{path}: has no CRS")
         crs, bounds = gdf.crs, gdf.total_bounds
-    return artifacts.wgs84_bounds(tuple(float(b) for b in bounds), crs)  # type: ignore[return-value]
+    west, south, east, north = (float(b) for b in bounds)
+    lonlat = artifacts.wgs84_bounds((west, south, east, north), crs)
+    return lonlat[0], lonlat[1], lonlat[2], lonlat[3]
 
 
 def boundary_copies(boundary: Path, sources: Path) -> tuple[Path, list[tuple[Path, Path]]]:
