@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from layers._villages_join import JoinReport, check_boundaries, join_tables
 from layers.errors import ParameterError, ValidationError
+from layers.geodesy import geodesic_area
 
 DOMAINS = ("business", "services", "supervision", "governance", "infrastructure")
 PREFIX = {
@@ -415,7 +416,7 @@ def build_villages(
     units: dict[str, str] = {"area_km2": "km²"}
     villages = check_boundaries(boundaries, code, report, region=region)
     out = villages.copy()
-    out["area_km2"] = out.area / 1e6
+    out["area_km2"] = geodesic_area(out.geometry.values, out.crs) / 1e6  # on the ellipsoid
 
     domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
     joined = join_tables(out[code], tables or {}, code, report)

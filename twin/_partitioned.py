@@ -138,6 +138,9 @@ def write_partitioned(
         if writer is not None:
             writer.close()
             path.unlink(missing_ok=True)
+    if totals.count == 0:
+        path.unlink(missing_ok=True)
+        raise artifacts.ArtifactCheckError(artifacts.NO_FEATURES)
     artifacts.fsync_file(path)
     verify_partitioned(path, crs, columns, totals.count)
     return {
@@ -214,7 +217,7 @@ def _encoded(frame: Any, crs: CRS, scheduler: str | None) -> Any:
 def _table(part: gpd.GeoDataFrame, index: int, crs: CRS) -> pa.Table:
     """One partition as :func:`twin.artifacts.write_vector` lays a layer out (no metadata)."""
     try:
-        table = artifacts.vector_table(part)
+        table = artifacts.vector_table(part, empty_ok=True)  # the whole is counted at the end
     except artifacts.ArtifactCheckError as exc:
         raise artifacts.ArtifactCheckError(f"partition {index}: {exc}") from None
     if not same_crs(part.crs, crs):

@@ -50,12 +50,22 @@ class ArtifactCheckError(Exception):
     """An output breaks a rule; the build reports it against the layer."""
 
 
-def check_vector(gdf: gpd.GeoDataFrame) -> None:
-    """Raise :class:`ArtifactCheckError` unless ``gdf`` can be published."""
+#: Why an empty vector layer cannot be published: a layer without features has no extent.
+NO_FEATURES = "the layer has no features (nothing to publish; the previous version stays)"
+
+
+def check_vector(gdf: gpd.GeoDataFrame, empty_ok: bool = False) -> None:
+    """Raise :class:`ArtifactCheckError` unless ``gdf`` can be published.
+
+    ``empty_ok``: ``gdf`` is one partition of a layer, which may hold no rows
+    (the layer's count is checked as a whole).
+    """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ArtifactCheckError(f"expected a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
         raise ArtifactCheckError("the output has no CRS")
+    if len(gdf) == 0 and not empty_ok:
+        raise ArtifactCheckError(NO_FEATURES)
     geom = gdf.geometry.values
     missing = shapely.is_missing(geom) | shapely.is_empty(geom)
     if missing.any():
@@ -129,9 +139,12 @@ def write_vector(gdf: gpd.GeoDataFrame, path: Path, metadata: dict[str, Any]) ->
     fsync_file(path)
 
 
-def vector_table(gdf: gpd.GeoDataFrame) -> pa.Table:
-    """``gdf`` checked and laid out as its GeoParquet rows: WKB and bbox columns, no metadata."""
-    check_vector(gdf)
+def vector_table(gdf: gpd.GeoDataFrame, empty_ok: bool = False) -> pa.Table:
+    """``gdf`` checked and laid out as its GeoParquet rows: WKB and bbox columns, no metadata.
+
+    ``empty_ok`` as for :func:`check_vector`.
+    """
+    check_vector(gdf, empty_ok=empty_ok)
     geom_col = gdf.geometry.name
     geoms = np.asarray(gdf.geometry.values)
     bounds = shapely.bounds(geoms)

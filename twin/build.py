@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from layers.errors import LayerError
 from tiles import leftover_temp_files
@@ -174,15 +175,15 @@ def run_job(job: Job) -> JobResult:
     try:
         output = builder.run(job.ctx)
     except (TwinError, LayerError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         msg = str(exc)
         prefix = f"layer {job.name!r}: "
         raise BuildError(job.name, msg.removeprefix(prefix)) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
     if not isinstance(output, Output):
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise BuildError(job.name, f"builder {job.builder!r} returned {type(output).__name__}")
     metadata = {
         "layer": job.name,
@@ -229,15 +230,25 @@ def run_job(job: Job) -> JobResult:
                 extra_files=extra_files,
             )
     except artifacts.ArtifactCheckError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise BuildError(job.name, f"output check failed: {exc}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
     del output  # the scratch files it may map go now
     shutil.rmtree(job.ctx.scratch_dir, ignore_errors=True)
     fsync_dir(tmp)
     return JobResult(job.name, tmp, results, job.ctx.warnings, time.perf_counter() - start)
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a failed job's temporary directory, and its layer's directory if that is empty.
+
+    A layer that never built leaves no ``build/<layer>/`` behind.
+    """
+    shutil.rmtree(tmp, ignore_errors=True)
+    with suppress(OSError):
+        tmp.parent.rmdir()
 
 
 def _write_pmtiles(tmp: Path, fname: str, layer: str, opts: TileOptions) -> str:
@@ -353,9 +364,11 @@ class Publisher:
         self.build_dir = build_dir
 
     def publish(self, job: Job, result: JobResult) -> None:
-        final = self.build_dir / job.name / job.version
-        os.rename(result.tmp_dir, final)
-        fsync_dir(final.parent)
+        """Move the job's directory into place and publish the new catalog.
+
+        The catalog entries are made first: an output the catalog cannot
+        describe fails the layer with nothing moved into ``build/<layer>/``.
+        """
         layers = dict(self.catalog.layers)
         figures = [f for f in self.catalog.figures if f.layer not in result.outputs]
         # Extras that the new build no longer makes must not linger in the catalog.
@@ -364,11 +377,21 @@ class Publisher:
                 del layers[name]
                 figures = [f for f in figures if f.layer != name]
         for layer, out in result.outputs.items():
-            layers[layer] = self._entry(job, layer, out)
+            try:
+                layers[layer] = self._entry(job, layer, out)
+            except PydanticValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                raise BuildError(job.name, f"{layer}: catalog entry {where}: {msg}") from None
             figures += [f.model_copy(update={"layer": f.layer or layer}) for f in out.figures]
-        self.catalog = self.catalog.model_copy(
+        catalog = self.catalog.model_copy(
             update={"layers": layers, "figures": figures, "updated": utc_now()}
         )
+        final = self.build_dir / job.name / job.version
+        os.rename(result.tmp_dir, final)
+        fsync_dir(final.parent)
+        self.catalog = catalog
         write_catalog(self.catalog, self.path)
 
     def _entry(self, job: Job, layer: str, out: Built) -> LayerEntry:
@@ -493,9 +516,13 @@ def _execute(
             assert result is not None
             try:
                 publisher.publish(job, result)
-            except OSError as exc:
-                shutil.rmtree(result.tmp_dir, ignore_errors=True)
-                message = f"layer {job.name!r}: cannot publish: {exc.strerror or exc}"
+            except (OSError, BuildError) as exc:
+                _discard(result.tmp_dir)
+                message = (
+                    str(exc)
+                    if isinstance(exc, BuildError)
+                    else f"layer {job.name!r}: cannot publish: {exc.strerror or exc}"
+                )
                 report.failed[job.name] = message
                 events.fail(job.name, message)
                 blocked.add(job.name)

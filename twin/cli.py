@@ -267,13 +267,33 @@ def demo(
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory of the new workspace.")],
     name: Annotated[str | None, typer.Option(help="Region name (default: directory name).")] = None,
-    crs: Annotated[str, typer.Option(help="Working CRS: projected, in metres.")] = "EPSG:4549",
+    boundary: Annotated[
+        Path | None,
+        typer.Option(help="The region's boundary polygons: copied into sources/ with sidecars."),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            help="Working CRS, projected in metres (default: the CGCS2000 3-degree GK zone of "
+            "the boundary in China, else its UTM zone; EPSG:4549 without a boundary)."
+        ),
+    ] = None,
 ) -> None:
-    """Create an empty workspace: twin.toml, sources/ and build/."""
+    """Create a workspace: twin.toml, sources/ and build/ (and the region's boundary)."""
+    from twin.errors import ConfigError
     from twin.workspace import Twin
 
-    twin = Twin.init(directory, name=name, crs=crs)
-    out.print(f"created {twin.root / 'twin.toml'}; put your files in sources/ and add layers")
+    twin = Twin.init(directory, name=name, crs=crs, boundary=boundary)
+    try:
+        twin.check_crs()
+    except ConfigError as exc:
+        # a CRS chosen on purpose: made, but builds stop until it is changed or allowed
+        err.print(f"twin: warning: {exc}", markup=False)
+    out.print(
+        f"created {twin.root / 'twin.toml'} (working CRS {twin.config.region.crs}); "
+        "put your files in sources/ and add layers",
+        markup=False,
+    )
 
 
 @app.command()

@@ -39,6 +39,9 @@ class RegionConfig(_Model):
     name: str = Field(min_length=1)
     crs: str = Field("EPSG:4549", description="working CRS: a projected CRS in metres")
     boundary: str | None = Field(None, description="a source name or a path to a polygon file")
+    allow_outside_area: bool = Field(
+        False, description="accept a working CRS whose area of use does not hold the region"
+    )
 
     @field_validator("crs")
     @classmethod
@@ -238,7 +241,10 @@ def load_config(path: Path) -> TwinConfig:
 def dump_config(config: TwinConfig) -> str:
     """Render a config back to TOML (used by ``twin init`` and ``twin demo``)."""
     lines: list[str] = ["[region]"]
-    lines += _toml_table(config.region.model_dump(exclude_none=True))
+    region = config.region.model_dump(exclude_none=True)
+    if not region["allow_outside_area"]:
+        del region["allow_outside_area"]  # only written when someone chose it
+    lines += _toml_table(region)
     for name, source in config.sources.items():
         lines += ["", f"[sources.{name}]"]
         lines += _toml_table(source.model_dump(exclude_defaults=True))

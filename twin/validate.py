@@ -16,6 +16,7 @@ from layers.vector import read_table, read_vector
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.builders.context import shifted_raster
 from twin.config import SourceConfig
+from twin.errors import ConfigError
 from twin.workspace import Twin
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img", ".asc", ".nc", ".jp2"}
@@ -26,10 +27,15 @@ def validate_workspace(twin: Twin) -> list[str]:
     """Every problem found, one line each (empty when all is well).
 
     ``Twin.open`` has already checked ``twin.toml`` (keys, files, builders,
-    inputs, parameters, cycles); this opens each source and each published
-    artifact, reading every byte of the artifacts (:func:`twin.artifacts.check_file`).
+    inputs, parameters, cycles); this checks the working CRS fits the region
+    (:meth:`Twin.check_crs`), opens each source and reads every byte of each
+    published artifact (:func:`twin.artifacts.check_file`).
     """
     problems: list[str] = []
+    try:
+        twin.check_crs()
+    except ConfigError as exc:
+        problems.append(str(exc))
     columns: dict[str, list[str]] = {}
     for name, source in twin.config.sources.items():
         problem, found = _open_source(twin.source_path(name), source, name)

@@ -22,7 +22,9 @@ import geopandas as gpd
 import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
+from layers.crs import crs_misfit, suggest_crs
 from layers.errors import LayerError, SourceError, SourceWarning
+from layers.geodesy import geodesic_area
 from layers.sources import expand, is_glob, source_files
 from layers.vector import read_vector
 from tiles import atomic_write
@@ -38,6 +40,7 @@ from tiles.catalog import (
 from twin import artifacts
 from twin._executors import resolve_scheduler
 from twin._hashing import HashCache, files_digest
+from twin._region import boundary_copies, copy_files, lonlat_extent
 from twin._stale import stale
 from twin.build import (
     BuildEvents,
@@ -59,6 +62,10 @@ from twin.handles import Layers, Raster
 
 BUILD_DIR = "build"
 CATALOG_NAME = "catalog.json"
+#: The working CRS of a workspace made without a boundary to choose one from.
+DEFAULT_CRS = "EPSG:4549"
+#: The source name ``Twin.init`` gives the boundary it copies in.
+BOUNDARY_SOURCE = "boundary"
 
 
 def find_workspace(start: str | os.PathLike[str] | None = None, search_up: bool = False) -> Path:
@@ -111,8 +118,9 @@ class Twin:
         cls,
         path: str | os.PathLike[str],
         name: str | None = None,
-        crs: str = "EPSG:4549",
+        crs: str | None = None,
         config: TwinConfig | None = None,
+        boundary: str | os.PathLike[str] | None = None,
     ) -> Twin:
         """Create a workspace: ``twin.toml``, ``sources/`` and ``build/``.
 
@@ -123,20 +131,41 @@ class Twin:
         name
             The region's name (default: the directory's name).
         crs
-            The working CRS, a projected CRS in metres.
+            The working CRS, a projected CRS in metres. Default: the one that
+            fits the boundary (:func:`layers.crs.suggest_crs`: the CGCS2000
+            3-degree Gauss-Kruger zone inside China, else the UTM zone), or
+            EPSG:4549 without a boundary.
         config
             A whole config to write instead of the minimal one.
+        boundary
+            The region's boundary polygons: copied with their sidecar files
+            into ``sources/``, added as source ``boundary`` and named as
+            ``region.boundary``.
         """
         root = Path(path).resolve()
         toml = root / CONFIG_NAME
         if toml.exists():
             raise WorkspaceError(f"{toml}: already exists")
+        copies: list[tuple[Path, Path]] = []
         if config is None:
-            config = validate_config({"region": {"name": name or root.name, "crs": crs}})
+            region: dict[str, Any] = {"name": name or root.name, "crs": crs or DEFAULT_CRS}
+            sources: dict[str, Any] = {}
+            if boundary is not None:
+                main, copies = boundary_copies(Path(boundary), root / "sources")
+                try:
+                    extent = lonlat_extent(Path(boundary), None)
+                except LayerError as exc:
+                    raise WorkspaceError(f"--boundary: {exc}") from None
+                region.update(boundary=BOUNDARY_SOURCE)
+                if crs is None:
+                    region["crs"] = suggest_crs(extent).to_string()
+                sources[BOUNDARY_SOURCE] = {"path": main.relative_to(root).as_posix()}
+            config = validate_config({"region": region, "sources": sources})
         text = dump_config(config)
         try:
             (root / "sources").mkdir(parents=True, exist_ok=True)
             (root / BUILD_DIR).mkdir(exist_ok=True)
+            copy_files(copies)
             atomic_write(toml, text)
         except OSError as exc:
             raise WorkspaceError(f"{root}: cannot create the workspace: {exc.strerror}") from None
@@ -252,6 +281,7 @@ class Twin:
         Upstream layers that are not built yet are reported as to be built.
         """
         targets = self._targets(names)
+        self.check_crs()
         forced = set(targets) if names is not None else set(self.config.layers)
         catalog = self.catalog
         hashes = HashCache(self.build_dir / ".hashes.json") if self.build_dir.exists() else None
@@ -308,6 +338,7 @@ class Twin:
 
         events = events or progress_events(progress) or NoEvents()
         targets = self._targets(names)
+        self.check_crs()
         forced = set(targets) if names is not None else set(self.config.layers)
         report = BuildReport()
         with build_lock(self.build_dir):
@@ -541,29 +572,65 @@ class Twin:
         }
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
 
+    def check_crs(self) -> None:
+        """Check the working CRS is made for where the region lies.
+
+        A transverse Mercator zone far from its central meridian distorts
+        every geometry (areas by a third, 95 degrees away), so a working CRS
+        whose area of use does not hold the region's boundary is an error,
+        unless ``allow_outside_area = true`` in ``[region]``. Only the
+        boundary's extent is read (cheap, even for a large boundary).
+
+        Raises
+        ------
+        ConfigError
+            Naming the CRS, where it is made for, where the region lies and the
+            CRS that fits it.
+        """
+        region = self.config.region
+        if not region.boundary or region.allow_outside_area:
+            return
+        problem = crs_misfit(region.crs, self._boundary_lonlat_bounds())
+        if problem:
+            raise ConfigError(
+                f"{CONFIG_NAME}: region.crs: {problem}, "
+                "or set allow_outside_area = true in [region]"
+            )
+
+    def _boundary_lonlat_bounds(self) -> tuple[float, float, float, float]:
+        item = self._boundary_input()
+        try:
+            return lonlat_extent(item.path, item.source)
+        except LayerError as exc:
+            raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+
+    def _read_boundary(self) -> gpd.GeoDataFrame:
+        item = self._boundary_input()
+        src = item.source
+        assert src is not None
+        try:
+            with warnings.catch_warnings():
+                # the layers built from the boundary report how its text was read
+                warnings.simplefilter("ignore", SourceWarning)
+                return read_vector(
+                    item.path,
+                    layer=src.layer,
+                    crs=src.crs,
+                    x=src.x,
+                    y=src.y,
+                    encoding=src.encoding,
+                )
+        except LayerError as exc:
+            raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+
     def _region_info(self) -> RegionInfo:
         region = self.config.region
         info = RegionInfo(name=region.name, crs=region.crs)
         if region.boundary:
-            item = self._boundary_input()
-            src = item.source
-            assert src is not None
-            try:
-                with warnings.catch_warnings():
-                    # the layers built from the boundary report how its text was read
-                    warnings.simplefilter("ignore", SourceWarning)
-                    gdf = read_vector(
-                        item.path,
-                        layer=src.layer,
-                        crs=src.crs,
-                        x=src.x,
-                        y=src.y,
-                        encoding=src.encoding,
-                    )
-            except LayerError as exc:
-                raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
+            gdf = self._read_boundary()
+            # On the ellipsoid: the region's area must not depend on the working CRS.
+            info.area_km2 = round(float(geodesic_area(gdf.geometry.values, gdf.crs).sum()) / 1e6, 3)
             gdf = gdf.to_crs(region.crs)
-            info.area_km2 = round(float(gdf.area.sum()) / 1e6, 3)
             info.bounds = artifacts.wgs84_bounds(tuple(gdf.total_bounds), gdf.crs)  # type: ignore[assignment]
         return info
 

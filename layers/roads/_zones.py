@@ -11,6 +11,7 @@ from pyproj import CRS
 
 from layers.crs import same_crs
 from layers.errors import ParameterError
+from layers.geodesy import geodesic_area, geodesic_length
 from layers.types import RasterData
 
 
@@ -40,7 +41,8 @@ def zone_figures(
     Returns
     -------
     One row per zone (indexed by the zone id, every zone present, zeros where
-    no road): ``road_km``, ``km_<class>`` ..., ``area_km2``, ``density_km_per_km2``
+    no road), lengths and areas measured on the ellipsoid: ``road_km``,
+    ``km_<class>`` ..., ``area_km2``, ``density_km_per_km2``
     and, when the edges carry ``covered_m``, ``covered_km`` and ``covered_share``
     (each edge's covered share applied to its length inside the zone).
     """
@@ -56,7 +58,8 @@ def zone_figures(
     egeom = edges.geometry.to_numpy()
     tree = shapely.STRtree(egeom)
     zi, ei = tree.query(zgeom, predicate="intersects")
-    pieces = shapely.length(shapely.intersection(egeom[ei], zgeom[zi]))
+    # Lengths and areas on the ellipsoid: the figures must not depend on the working CRS.
+    pieces = geodesic_length(shapely.intersection(egeom[ei], zgeom[zi]), edges.crs)
     name = zone_id or "zone"
     frame = pd.DataFrame(
         {name: ids[zi], "road_class": edges["road_class"].to_numpy()[ei], "m": pieces}
@@ -70,7 +73,7 @@ def zone_figures(
     for c in wanted:
         col = by_class[c] if c in by_class.columns else pd.Series(dtype=float)
         out[f"km_{c}"] = col.reindex(ids, fill_value=0.0).to_numpy() / 1000.0
-    out["area_km2"] = shapely.area(zgeom) / 1e6
+    out["area_km2"] = geodesic_area(zgeom, zones.crs) / 1e6
     with np.errstate(divide="ignore", invalid="ignore"):
         out["density_km_per_km2"] = np.where(
             out["area_km2"] > 0, out["road_km"] / out["area_km2"], 0.0

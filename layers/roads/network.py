@@ -38,6 +38,7 @@ import shapely
 from pyproj import CRS
 
 from layers.errors import ParameterError, SourceError, ValidationError
+from layers.geodesy import geodesic_length
 from layers.roads import _lines as _lines
 from layers.roads import _parts as _parts
 from layers.roads import _tags as tags
@@ -354,7 +355,8 @@ def _finish(
     node_ids = nodes["node_id"].to_numpy(np.int64)
     comp = component_labels(node_ids, u, v)
     edges["key"] = edge_keys(u, v)
-    edges["length_m"] = shapely.length(edges.geometry.to_numpy())
+    # on the ellipsoid, so that road km do not depend on the working CRS
+    edges["length_m"] = geodesic_length(edges.geometry.to_numpy(), crs)
     edges["component"] = comp[np.searchsorted(node_ids, u)]
     _impute_speed(edges)
     edges.insert(0, "edge_id", np.arange(len(edges), dtype=np.int64))

@@ -342,6 +342,7 @@ def test_csv_points_and_invalid_geometries(workspace: Path) -> None:
         "dropped_empty": 1,
         "repaired": 1,
         "dropped_invalid": 0,
+        "outside_region": 0,
     }
     points = twin.layer("points") if "points" in twin.catalog.layers else None
     assert points is None  # only zones was asked for

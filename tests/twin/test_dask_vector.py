@@ -489,3 +489,31 @@ def test_a_bad_row_in_a_later_partition_is_named_as_in_one_process(
         messages.append(str(info.value).replace(str(root), ""))
     assert messages[0] == messages[1]
     assert "row 37: coordinates cannot be projected" in messages[1]
+
+
+def test_outside_counts_and_an_emptying_clip_on_a_cluster_equal_one_process(
+    tmp_path: Path, cluster: str
+) -> None:
+    stats, messages = [], []
+    for name, scheduler in (("one", None), ("two", cluster)):
+        root = tmp_path / name
+        make_workspace(root)
+        report = Twin.open(root).build(["parcels"], scheduler=scheduler)
+        entry = Twin.open(root).catalog.layers["parcels"]
+        stats.append(entry.stats)
+        assert 0 < entry.stats["outside_region"] < entry.count  # the county covers some
+        assert (
+            f"{entry.stats['outside_region']} of {entry.count} features lie outside the "
+            "region boundary"
+        ) in report.warnings["parcels"]
+        # the county moves 20 km east: the clip leaves nothing, the published layer stands
+        county = gpd.read_file(root / "sources/county.gpkg")
+        county.geometry = county.translate(20_000, 0)
+        county.to_file(root / "sources/county.gpkg", layer="county")
+        with pytest.raises(BuildError) as info:
+            Twin.open(root).build(["parcels_in_county"], scheduler=scheduler)
+        messages.append(str(info.value))
+        assert not (root / "build/parcels_in_county").exists()
+    assert stats[0] == stats[1]
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("layer 'parcels_in_county': clip_to_region removed all ")

@@ -30,6 +30,7 @@ import pandas as pd
 from pyproj import CRS
 
 from layers.errors import ValidationError
+from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, check_unique_ids, clean_vector, count_rows, read_vector
 
 #: Rows per partition for large sources (the row-group size of the written GeoParquet).
@@ -60,6 +61,9 @@ class Cleaning:
     rename: dict[str, str] | None
     origin: str
     boundary: gpd.GeoDataFrame | None
+    """Clip to these polygons (None: no clip)."""
+    region: gpd.GeoDataFrame | None = None
+    """Count the features outside these polygons (the region's boundary, if any)."""
 
 
 def plan_parts(
@@ -103,9 +107,11 @@ def read_part(part: Part) -> gpd.GeoDataFrame:
     )
 
 
-def _clean(part: Part, cleaning: Cleaning) -> tuple[gpd.GeoDataFrame, CleanReport]:
+def _clean(
+    part: Part, cleaning: Cleaning, raw: gpd.GeoDataFrame | None = None
+) -> tuple[gpd.GeoDataFrame, CleanReport]:
     return clean_vector(
-        read_part(part),
+        read_part(part) if raw is None else raw,
         cleaning.crs,
         repair=cleaning.repair,
         columns=cleaning.columns,
@@ -136,6 +142,8 @@ def clean_part(part: Part, cleaning: Cleaning) -> gpd.GeoDataFrame:
 class Summary:
     """What the job process learns of one cleaned partition."""
 
+    read: int
+    """Rows read from the source."""
     cleaned: int
     """Rows left by the cleaning (before any clip)."""
     rows: int
@@ -145,6 +153,12 @@ class Summary:
     """The id column as cleaned (before any clip, where the single-process build checks it)."""
     empty: gpd.GeoDataFrame
     """The partition's first 0 rows: its columns, dtypes and CRS."""
+    outside: int | None = None
+    """Cleaned rows outside the region (None: no region to count against)."""
+    inside_if_swapped: int = 0
+    """Rows read that would lie inside the region with x and y swapped."""
+    source_crs: Any = None
+    """The CRS of the rows as read."""
 
 
 def summarise_part(
@@ -156,7 +170,13 @@ def summarise_part(
     partition is also written there, for :func:`load_kept`: the writer then
     reads it instead of cleaning the partition again.
     """
-    gdf, report = _clean(part, cleaning)
+    raw = read_part(part)
+    gdf, report = _clean(part, cleaning, raw)
+    outside, swapped = None, 0
+    if cleaning.region is not None:
+        outside = int(outside_region(gdf, cleaning.region).sum())
+        # whether the whole source lies outside is known only later; the count is cheap
+        swapped = inside_if_swapped(raw, cleaning.region) if outside == len(gdf) else 0
     ids = None
     if id_column is not None:
         present = id_column in gdf.columns
@@ -166,12 +186,16 @@ def summarise_part(
     if keep is not None:
         out.to_parquet(keep, index=False, compression="zstd")
     return Summary(
+        read=len(raw),
         cleaned=len(gdf),
         rows=len(out),
         report=report.as_stats(),
         dtypes=dict(out.dtypes.items()),
         ids=ids,
         empty=out.iloc[:0],
+        outside=outside,
+        inside_if_swapped=swapped,
+        source_crs=raw.crs,
     )
 
 

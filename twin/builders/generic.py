@@ -10,11 +10,17 @@ These are what an analyst uses to add a layer of their own::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pyproj import CRS
 
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.raster import RESAMPLING, reproject_raster
+from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, clean_vector
 from twin._executors import dask_client
 from twin.builders import Builder, Output, register
@@ -41,10 +47,10 @@ def build_vector(ctx: BuildContext) -> Output:
     item = ctx.input("source")
     if ctx.scheduler is not None:
         return _build_vector_on_cluster(ctx, params)
-    gdf = ctx.read_vector("source", to_crs=False)
+    raw = ctx.read_vector("source", to_crs=False)
     try:
         gdf, report = clean_vector(
-            gdf,
+            raw,
             ctx.crs,
             repair=params.repair,
             columns=params.columns,
@@ -54,10 +60,75 @@ def build_vector(ctx: BuildContext) -> Output:
         )
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
+    stats: dict[str, float | int | str] = dict(report.as_stats())
+    region = ctx.boundary
+    where = Whereabouts(read=len(raw), cleaned=len(gdf))
+    if region is not None:
+        where.outside = int(outside_region(gdf, region).sum())
+        if where.outside == len(gdf):
+            where.inside_if_swapped = inside_if_swapped(raw, region)
     if params.clip_to_region:
-        gdf = vd.clip_rows(gdf, ctx.boundary)
+        gdf = vd.clip_rows(gdf, region)
+    where.published = len(gdf)
+    _check_whereabouts(ctx, where, raw.crs, stats)
     _warn_report(ctx, report)
-    return Output(data=gdf, stats=dict(report.as_stats()))
+    return Output(data=gdf, stats=stats)
+
+
+@dataclass
+class Whereabouts:
+    """How many features the ``vector`` builder read, kept and found outside the region."""
+
+    read: int
+    cleaned: int
+    outside: int | None = None
+    """Cleaned features not touching the region's boundary (None: the region has none)."""
+    inside_if_swapped: int = 0
+    """Source features that would touch the boundary with x and y swapped."""
+    published: int = 0
+
+
+def _check_whereabouts(
+    ctx: BuildContext, where: Whereabouts, source_crs: CRS | None, stats: dict[str, Any]
+) -> None:
+    """Stop on a layer that would be empty, or whose features all lie where they cannot;
+    warn of features outside the region and count them in ``stats``.
+    """
+    item = ctx.input("source")
+    shown = _shown(ctx, item.path)
+    if where.read == 0:
+        raise BuildError(ctx.layer, f"{shown} has no rows")
+    if where.outside is not None:
+        stats["outside_region"] = where.outside
+        n = where.cleaned
+        if n and where.outside == n and where.inside_if_swapped * 2 >= n:
+            swap = (
+                "longitude and latitude"
+                if source_crs is not None and source_crs.is_geographic
+                else "x and y"
+            )
+            ref = f"sources.{item.name}" if item.kind == "source" else f"layers.{item.name}"
+            raise BuildError(
+                ctx.layer,
+                f"all {n:,} features lie outside the region; with {swap} swapped they would "
+                f"lie inside it: check the x/y columns of {ref}",
+            )
+        if where.outside:
+            ctx.warn(f"{where.outside:,} of {n:,} features lie outside the region boundary")
+    if where.cleaned and not where.published:
+        raise BuildError(
+            ctx.layer,
+            f"clip_to_region removed all {where.cleaned:,} rows; "
+            "the source lies outside the region",
+        )
+
+
+def _shown(ctx: BuildContext, path: Path) -> str:
+    """``path`` as the user wrote it: relative to the workspace when it is inside."""
+    try:
+        return path.relative_to(ctx.root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _warn_report(ctx: BuildContext, report: CleanReport) -> None:
@@ -86,6 +157,7 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
         rename=params.rename or None,
         origin=str(item.path),
         boundary=ctx.boundary if params.clip_to_region else None,
+        region=ctx.boundary,
     )
     try:
         with dask_client(ctx.scheduler) as client:
@@ -122,6 +194,15 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
         vd.check_whole(summaries, report, params.id, str(item.path))
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
+    stats: dict[str, float | int | str] = dict(report.as_stats())
+    where = Whereabouts(
+        read=sum(s.read for s in summaries),
+        cleaned=sum(s.cleaned for s in summaries),
+        outside=None if ctx.boundary is None else sum(s.outside or 0 for s in summaries),
+        inside_if_swapped=sum(s.inside_if_swapped for s in summaries),
+        published=sum(s.rows for s in summaries),
+    )
+    _check_whereabouts(ctx, where, summaries[0].source_crs, stats)
     dtypes = vd.unify_dtypes(summaries)
     meta = vd.cast_part(summaries[0].empty, dtypes)
     if keep[0] is not None:
@@ -143,7 +224,7 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
             enforce_metadata=False,
         )
     _warn_report(ctx, report)
-    return Output(data=frame, stats=dict(report.as_stats()))
+    return Output(data=frame, stats=stats)
 
 
 class RasterParams(BaseModel):
@@ -186,8 +267,8 @@ def build_raster(ctx: BuildContext) -> Output:
 register(
     Builder(
         name="vector",
-        # 2: clip_to_region keeps the source's row order
-        version="2",
+        # 2: clip_to_region keeps the source's row order; 3: counts features outside the region
+        version="3",
         run=build_vector,
         params=VectorParams,
         inputs=("source",),

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from layers.crs import same_crs
 from layers.errors import LayerError
+from layers.geodesy import geodesic_area
 from layers.roads import (
     LINE_FIELDS,
     RoadNetwork,
@@ -118,7 +119,8 @@ def build_roads(ctx: BuildContext) -> Output:
         )
     ]
     if ctx.boundary is not None:
-        area_km2 = float(shapely.area(shapely.union_all(ctx.boundary.geometry.to_numpy())) / 1e6)
+        region = shapely.union_all(ctx.boundary.geometry.to_numpy())
+        area_km2 = float(geodesic_area([region], ctx.boundary.crs)[0] / 1e6)
         if area_km2 > 0:
             figures.append(
                 Figure(
