@@ -33,13 +33,15 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from layers.errors import SourceError
-from layers.types import BBox
+
+if TYPE_CHECKING:  # layers.types builds on this module
+    from layers.types import BBox
 
 __all__ = [
     "TOLERANCE_DEG",
