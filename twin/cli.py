@@ -159,7 +159,25 @@ def _print_report(report: Any, as_json: bool, quiet: bool) -> None:
         for name, warnings in report.warnings.items():
             for w in warnings:
                 err.print(f"twin: warning: {name}: {w}", markup=False)
-        out.print(f"{len(report.built)} built, {len(report.skipped)} skipped")
+        failed = f", {len(report.failed)} failed" if report.failed else ""
+        out.print(f"{len(report.built)} built, {len(report.skipped)} skipped{failed}")
+
+
+def _build_and_report(build: Callable[[Any], Any], quiet: bool, as_json: bool) -> Any:
+    """Run ``build(events)`` and print its report, also when a layer failed.
+
+    The layers that did publish, their warnings and the counts are said before
+    the failure's one-line errors (:func:`_errors`) and exit code 1.
+    """
+    try:
+        report = _run_build(build, quiet, as_json)
+    except BuildError as exc:
+        if hasattr(exc, "report"):
+            _print_report(exc.report, as_json, quiet)
+        raise
+    if report is not None:
+        _print_report(report, as_json, quiet)
+    return report
 
 
 @app.command()
@@ -200,19 +218,13 @@ def build(
             for name, what in plan.items():
                 out.print(f"{name}: {what}", markup=False)
         return
-    try:
-        report = _run_build(
-            lambda ev: twin.build(
-                layers or None, force=force, workers=workers, events=ev, scheduler=scheduler
-            ),
-            quiet,
-            as_json,
-        )
-    except BuildError as exc:
-        if as_json and hasattr(exc, "report"):
-            out.print_json(json.dumps(exc.report.as_dict()))
-        raise
-    _print_report(report, as_json, quiet)
+    _build_and_report(
+        lambda ev: twin.build(
+            layers or None, force=force, workers=workers, events=ev, scheduler=scheduler
+        ),
+        quiet,
+        as_json,
+    )
 
 
 @app.command()
@@ -255,9 +267,7 @@ def demo(
             return None
         return twin.build(workers=workers, events=events, scheduler=scheduler)
 
-    report = _run_build(run, quiet, as_json)
-    if report is not None:
-        _print_report(report, as_json, quiet)
+    _build_and_report(run, quiet, as_json)
     if not quiet and not as_json:
         out.print(f"demo county ready: {holder['twin'].root}")
 
