@@ -391,7 +391,9 @@ def serve(
     TWIN_* environment variables (see the README).
     """
     from tiles.catalog import read_catalog
+    from tiles.server import PortInUseError, check_can_listen
     from tiles.server import serve as run_server
+    from tiles.settings import Settings
 
     if catalog is not None:
         path, served = catalog, read_catalog(catalog)  # checked here: one line if it is bad
@@ -400,8 +402,14 @@ def serve(
         twin = _open(workspace)
         path, served, name = twin.catalog_path, twin.catalog, twin.name
     shown = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    out.print(f"serving {name} ({len(served.layers)} layers) at {shown}/")
-    run_server(path, host=host, port=port, workers=workers, public_url=public_url)
+    try:
+        # checked before saying "serving" (run_server checks again, for library callers)
+        Settings.from_env(catalog=path, public_url=shown)
+        check_can_listen(host, port)
+        out.print(f"serving {name} ({len(served.layers)} layers) at {shown}/")
+        run_server(path, host=host, port=port, workers=workers, public_url=public_url)
+    except PortInUseError as exc:
+        raise TwinError(f"{exc}; pick another with --port") from None
 
 
 @app.command()
