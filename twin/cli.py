@@ -3,31 +3,45 @@
 Like git, every command works on the workspace in the current directory (or
 its nearest parent holding a ``twin.toml``), or on the one ``-w/--workspace``
 names. Errors are one line on stderr and exit code 1; ``--debug`` shows the
-traceback instead.
+traceback instead. Ctrl-C is one line and exit code 130 (:mod:`twin._interrupt`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import asdict
-from functools import wraps
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from twin import _interrupt
 
-from layers.errors import LayerError
-from tiles.errors import TilesError
-from twin._gdal import allow_vrt
-from twin._version import __version__
-from twin.errors import BuildError, TwinError
+# Run as the `twin` command rather than imported (tests, notebooks): Ctrl-C is handled
+# from here on, through the heavy imports below.
+if __name__ == "__main__" or (getattr(sys.modules["__main__"], "__file__", None) or "").endswith(
+    "/twin"
+):
+    _interrupt.install()
+
+try:
+    import json
+    import logging
+    import time
+    from collections.abc import Callable
+    from dataclasses import asdict
+    from functools import wraps
+    from pathlib import Path
+    from typing import Annotated, Any, TypeVar
+
+    import typer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+    from rich.table import Table
+
+    from layers.errors import LayerError
+    from tiles.errors import TilesError
+    from twin._gdal import allow_vrt
+    from twin._version import __version__
+    from twin.errors import BuildError, TwinError
+except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
+    _interrupt.finish()
+    raise SystemExit(_interrupt.EXIT_CODE) from None
 
 app = typer.Typer(
     name="twin",
@@ -210,6 +224,7 @@ def build(
     previous version published.
     """
     twin = _open(workspace)
+    _interrupt.watch_catalog(twin.catalog_path)
     if dry_run:
         plan = twin.plan(layers or None, force=force)
         if as_json:
@@ -254,6 +269,7 @@ def demo(
     """
     from twin.workspace import Twin
 
+    _interrupt.watch_catalog(directory.resolve() / "build" / "catalog.json")
     if not quiet and not as_json:
         out.print(f"generating the demo county in {directory} ...")
     holder: dict[str, Any] = {}
@@ -556,11 +572,15 @@ def main() -> None:
     # GDAL's own messages reach Python's logging through rasterio; without a handler
     # they would print as a second line next to the one-line error the CLI gives.
     logging.getLogger("rasterio").addHandler(logging.NullHandler())
+    _interrupt.install()
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("twin: interrupted; nothing half-written was published")
-        sys.exit(130)
+    except (SystemExit, KeyboardInterrupt):
+        # typer turns KeyboardInterrupt into a silent exit 130; say what it left
+        if _interrupt.interrupted():
+            _interrupt.finish()
+            sys.exit(_interrupt.EXIT_CODE)
+        raise
 
 
 if __name__ == "__main__":
