@@ -45,13 +45,15 @@ def end_processes(pids: Iterable[int], grace: float = GRACE) -> list[int]:
     """
     signalled = []
     for pid in pids:
-        if _send(pid, signal.SIGTERM):
+        # a process that ignores SIGTERM (multiprocessing's resource tracker) gets SIGKILL
+        sig = signal.SIGKILL if _ignores_sigterm(pid) else signal.SIGTERM
+        if _send(pid, sig):
             signalled.append(pid)
     deadline = time.monotonic() + grace
-    left = [p for p in signalled if _running(p)]
+    left = [p for p in signalled if running(p)]
     while left and time.monotonic() < deadline:
         time.sleep(0.01)
-        left = [p for p in left if _running(p)]
+        left = [p for p in left if running(p)]
     for pid in left:
         _send(pid, signal.SIGKILL)
     return signalled
@@ -89,7 +91,18 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()[:2]
 
 
-def _running(pid: int) -> bool:
+def _ignores_sigterm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigIgn:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def running(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie has ended; its parent reaps it)."""
     stat = _stat(pid)
     if stat is not None:

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 #: the exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it
@@ -37,6 +38,7 @@ _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 class _State:
     installed = False
+    pid = 0
     interrupted = False
     catalog: Path | None = None
     #: layer -> version published when the command began; None: no catalog
@@ -53,6 +55,8 @@ def install() -> None:
     if _state.installed or threading.current_thread() is not threading.main_thread():
         return
     _state.installed = True
+    _state.pid = os.getpid()
+    os.register_at_fork(after_in_child=_forget)
     _adopt_orphans()
     read, write = os.pipe()
     os.set_blocking(write, False)
@@ -79,11 +83,39 @@ def finish() -> None:
 
 
 def _finish_locked() -> None:
-    if _state.said:
+    if _state.said or os.getpid() != _state.pid:  # said, or a forked child: not its to say
         return
-    end_descendants()
+    tracker = _resource_tracker()
+    end_descendants(keep={tracker} if tracker else set())
     os.write(2, f"{message()}\n".encode())
     _state.said = True
+    if tracker:
+        # Last: ended earlier, a pool's queue finalizer in another thread relaunches it
+        # with a warning. Its semaphore names stay in /dev/shm, as after a kill -9.
+        with suppress(OSError):
+            os.kill(tracker, signal.SIGKILL)
+            os.waitpid(tracker, 0)
+
+
+def _resource_tracker() -> int | None:
+    """multiprocessing's resource tracker process, if this process started one."""
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    pid = getattr(getattr(tracker, "_resource_tracker", None), "_pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+def leave() -> None:
+    """:func:`finish`, then exit with :data:`EXIT_CODE` at once.
+
+    Everything this process started has ended and its ``finally`` blocks have
+    run; interpreter exit would only join the pools' threads and tear down
+    GDAL and numpy (half a second), or hang on a thread that will not end.
+    """
+    finish()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_CODE)
 
 
 def message() -> str:
@@ -101,8 +133,8 @@ def message() -> str:
     return "twin: interrupted: nothing published, the previous catalog stands"
 
 
-def end_descendants(grace: float | None = None) -> list[int]:
-    """End every process under this one (SIGTERM, SIGKILL after a grace) and reap them.
+def end_descendants(grace: float | None = None, keep: set[int] | None = None) -> list[int]:
+    """End every process under this one but ``keep`` (SIGTERM, SIGKILL later) and reap them.
 
     Returns
     -------
@@ -112,19 +144,29 @@ def end_descendants(grace: float | None = None) -> list[int]:
     if pools is None:  # interrupted before the first import of layers: nothing started
         return []
     grace = pools.GRACE if grace is None else grace
-    descendants, end_processes = pools.descendants, pools.end_processes
-    ended = end_processes(descendants(os.getpid()), grace)
+    me = os.getpid()
+    keep = keep or set()
+    ended = pools.end_processes([p for p in pools.descendants(me) if p not in keep], grace)
+    # Again until none is left: a process may have been started meanwhile, and the
+    # workers of an ended worker are adopted here (see _adopt_orphans) to be reaped.
     deadline = time.monotonic() + grace
     while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:  # none left
-            break
-        if pid == 0:  # some have not ended yet (SIGKILL is on its way)
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.005)
-    return ended
+        for pid in pools.descendants(me):
+            if pid not in keep:
+                with suppress(ChildProcessError):  # not ours (yet): its parent reaps it
+                    os.waitpid(pid, os.WNOHANG)
+        left = [p for p in pools.descendants(me) if p not in keep]
+        if not left or time.monotonic() > deadline:
+            return ended
+        ended += pools.end_processes([p for p in left if pools.running(p)], 0.0)
+        time.sleep(0.005)
+
+
+def _forget() -> None:
+    """In a forked child (a builder's worker): Ctrl-C is the command's to handle."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _state.installed = False
 
 
 def _on_sigint(signum: int, frame: object) -> None:

@@ -12,10 +12,12 @@ import sys
 
 from twin import _interrupt
 
-# Run as the `twin` command rather than imported (tests, notebooks): Ctrl-C is handled
+# Run as the `twin` command rather than imported (tests, notebooks, or multiprocessing's
+# forkserver, which imports the command's script as "__mp_main__"): Ctrl-C is handled
 # from here on, through the heavy imports below.
-if __name__ == "__main__" or (getattr(sys.modules["__main__"], "__file__", None) or "").endswith(
-    "/twin"
+_main = sys.modules["__main__"]
+if __name__ == "__main__" or (
+    _main.__name__ == "__main__" and (getattr(_main, "__file__", None) or "").endswith("/twin")
 ):
     _interrupt.install()
 
@@ -40,8 +42,7 @@ try:
     from twin._version import __version__
     from twin.errors import BuildError, TwinError
 except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
-    _interrupt.finish()
-    raise SystemExit(_interrupt.EXIT_CODE) from None
+    _interrupt.leave()
 
 app = typer.Typer(
     name="twin",
@@ -578,8 +579,7 @@ def main() -> None:
     except (SystemExit, KeyboardInterrupt):
         # typer turns KeyboardInterrupt into a silent exit 130; say what it left
         if _interrupt.interrupted():
-            _interrupt.finish()
-            sys.exit(_interrupt.EXIT_CODE)
+            _interrupt.leave()
         raise
 
 

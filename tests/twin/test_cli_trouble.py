@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -136,3 +139,126 @@ def test_every_documented_setting_is_accepted(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("TWIN_CORS_ORIGINS", "*")
     with pytest.raises(SettingsError, match=r"^TWIN_CORS_ORIGINS='\*': expected a JSON list"):
         Settings.from_env()
+
+
+INTERRUPTED = re.compile(
+    r"twin: interrupted: (nothing published, the previous catalog stands|"
+    r"published (?P<layers>[\w, ]+); the rest not published, the previous catalog stands for them)"
+)
+
+
+def _versions(catalog: bytes) -> dict[str, str]:
+    layers = json.loads(catalog)["layers"]
+    return {n: e["version"] for n, e in layers.items() if not e.get("parent")}
+
+
+def _wait_until_handled(pid: int) -> None:
+    """Until the command handles SIGINT: its watchdog thread (the first thread) runs.
+
+    Before that the interpreter itself is starting, which no program of ours can handle.
+    """
+    deadline = time.monotonic() + 30
+    while len(os.listdir(f"/proc/{pid}/task")) < 2:
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.005)
+
+
+def _group(pgid: int) -> list[str]:
+    """The processes (zombies included) of process group ``pgid``: ``pid ppid state``."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            found.append(f"{entry} {fields[1]} {fields[0]}")
+    return found
+
+
+def _depth(pgid: int) -> int:
+    """How deep the command's process tree is (1: the command alone).
+
+    3 under ``-j 2``: the forkserver's layer workers; 4: the coverage builder's
+    forked workers under one of them.
+    """
+    parent = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = (Path("/proc") / entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            parent[int(entry)] = int(fields[1])
+    depth = 0
+    for pid in parent:
+        n = 1
+        while pid != pgid and pid in parent:
+            pid, n = parent[pid], n + 1
+        depth = max(depth, n)
+    return depth
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_a_build(tmp_path: Path) -> None:
+    """SIGINT at random moments of `twin build -j 2`, a third in the coverage step."""
+    ws = tmp_path / "county"
+    made = _twin("demo", str(ws), "--resolution", "100", "-q", "-j", "2")
+    assert made.returncode == 0, made.stderr
+    catalog = ws / "build" / "catalog.json"
+    exe = shutil.which("twin", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(14)
+    interrupted = in_coverage = 0
+    for attempt in range(30):
+        before = catalog.read_bytes()
+        proc = subprocess.Popen(
+            [exe, "-w", str(ws), "build", "--force", "coverage", "-j", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group: what is left of it can be found
+        )
+        _wait_until_handled(proc.pid)
+        if attempt % 3 == 0:  # while coverage's forked workers sum the bands
+            deadline = time.monotonic() + 20
+            while _depth(proc.pid) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            in_coverage += _depth(proc.pid) == 4
+            time.sleep(rng.uniform(0.0, 0.3))
+        else:
+            time.sleep(rng.uniform(0.0, 2.5))
+        sent = time.monotonic()
+        # as a terminal does (the whole group), or to the command alone
+        if attempt % 2:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
+        try:
+            _, stderr = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"attempt {attempt}: hung after SIGINT")
+        took = time.monotonic() - sent
+        assert _group(proc.pid) == [], f"attempt {attempt}: left behind"
+        after = catalog.read_bytes()
+        if proc.returncode == 0:  # done before the signal: a complete new build
+            continue
+        interrupted += 1
+        assert proc.returncode == 130, stderr
+        assert took < 2.0, f"attempt {attempt}: {took:.2f} s to exit"
+        said = INTERRUPTED.fullmatch(stderr.strip())
+        assert said is not None, stderr
+        if said["layers"] is None:
+            assert after == before
+        else:
+            old, new = _versions(before), _versions(after)
+            changed = {n for n in new if new[n] != old.get(n)}
+            assert changed == set(said["layers"].split(", "))
+            for name in changed:
+                entry = json.loads(after)["layers"][name]
+                assert (ws / "build" / entry["artifacts"]["data"]).is_file()
+    assert interrupted >= 25 and in_coverage >= 8
