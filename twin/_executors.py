@@ -110,9 +110,10 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
             if interrupted and cluster is not None:
                 # A graceful close waits on the workers' running tasks; end them first.
                 end_processes(_cluster_pids(cluster))
-            client.close(timeout=2 if interrupted else None)
+            bounded = {"timeout": 2} if interrupted else {}
+            client.close(**bounded)
             if cluster is not None:
-                cluster.close(timeout=2 if interrupted else None)
+                cluster.close(**bounded)
         return
     if workers <= 1:
         yield Running(None)
