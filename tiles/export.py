@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -237,7 +238,11 @@ def _fill(
     """Encode the planned tiles (in ``workers`` forked processes when > 1) into ``writer``."""
     done = 0
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        pool = multiprocessing.get_context("fork").Pool(workers)
+        # Workers leave Ctrl-C to this process, which terminates them (finally below),
+        # rather than each printing a KeyboardInterrupt traceback.
+        pool = multiprocessing.get_context("fork").Pool(
+            workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+        )
         results: Iterator[tuple[int, list[tuple[int, int, int, bytes]]]] = pool.imap(
             _encode_chunk, _chunks(plan)
         )

@@ -8,11 +8,22 @@ Examples
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
+
+from tiles.errors import TilesError
+
+ENV_PREFIX = "TWIN_"
+
+
+class SettingsError(TilesError):
+    """A ``TWIN_*`` variable holds a value the server cannot use."""
+
 
 MAPLIBRE_VERSION = "5.24.1"
 _CDN = f"https://unpkg.com/maplibre-gl@{MAPLIBRE_VERSION}/dist"
@@ -21,7 +32,7 @@ _CDN = f"https://unpkg.com/maplibre-gl@{MAPLIBRE_VERSION}/dist"
 class Settings(BaseSettings):
     """Everything the server can be configured with (env prefix ``TWIN_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     catalog: Path | None = Field(None, description="catalog.json to serve (the factory reads it)")
     public_url: str = Field(
@@ -49,6 +60,35 @@ class Settings(BaseSettings):
     maplibre_js: str = Field(f"{_CDN}/maplibre-gl.js", description="MapLibre GL JS script URL")
     maplibre_css: str = Field(f"{_CDN}/maplibre-gl.css", description="MapLibre GL CSS URL")
 
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """The settings the ``TWIN_*`` variables give, or one line naming the bad one.
+
+        Raises
+        ------
+        SettingsError
+            Naming the variable, its value and what is expected.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "?"
+            expected = str(first["msg"]).removeprefix("Value error, ")
+            expected = expected[:1].lower() + expected[1:]
+            raise SettingsError(f"{_variable(field)}: {expected}") from None
+        except _SourceError as exc:  # a list or dict variable that is not JSON
+            field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+            raise SettingsError(f'{_variable(field)}: expected a JSON list such as ["*"]') from None
+
+    @field_validator("empty_tile_status", mode="before")
+    @classmethod
+    def _status_from_text(cls, value: Any) -> Any:
+        # An environment variable is text; a Literal of ints accepts no "204" by itself.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -62,3 +102,10 @@ class Settings(BaseSettings):
         if value not in (256, 512):
             raise ValueError(f"raster_tile_size {value} must be 256 or 512")
         return value
+
+
+def _variable(field: str) -> str:
+    """The variable a field is read from, with the value it holds when it is set."""
+    name = f"{ENV_PREFIX}{field.upper()}"
+    value = os.environ.get(name)
+    return f"{name}={value!r}" if value is not None else name

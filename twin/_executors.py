@@ -9,6 +9,11 @@ futures.
 A Dask cluster must see the workspace's build directory at the same path as
 the parent (the same machine, or a shared file system mounted alike): a job
 writes its layer into ``build/<layer>/.tmp-...`` and the parent renames it.
+
+On Ctrl-C (or any error) the pool's workers are ended by PID without waiting
+for their jobs (:func:`layers._pools.end_pool`); they ignore SIGINT themselves.
+The CLI then ends whatever else this process started (:mod:`twin._interrupt`):
+the forkserver, a local Dask cluster's processes, workers a builder forked.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
+from layers._pools import end_pool, end_processes, ignore_sigint
 from twin._gdal import allow_vrt
 from twin.errors import TwinError
 
@@ -93,24 +99,49 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
     if scheduler is not None:
         client, cluster = _dask_client(scheduler)
         pool = client.get_executor(pure=False)
+        interrupted = False
         try:
             yield Running(pool, client.scheduler.address)
+        except BaseException:
+            interrupted = True
+            raise
         finally:
             pool.shutdown(wait=False)
-            client.close()
+            if interrupted and cluster is not None:
+                # A graceful close waits on the workers' running tasks; end them first.
+                end_processes(_cluster_pids(cluster))
+            bounded = {"timeout": 2} if interrupted else {}
+            client.close(**bounded)
             if cluster is not None:
-                cluster.close()
+                cluster.close(**bounded)
         return
     if workers <= 1:
         yield Running(None)
         return
     # The workers start GDAL afresh from this environment (see twin._gdal).
     allow_vrt()
-    process_pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+    process_pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("forkserver"), initializer=ignore_sigint
+    )
     try:
         yield Running(process_pool)
-    finally:
-        process_pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        # Ctrl-C or an error in this process: the running layer jobs are not waited for
+        # (their temporary directories are swept by the next build).
+        end_pool(process_pool)
+        raise
+    process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cluster_pids(cluster: Any) -> list[int]:
+    """The worker processes of a local Dask cluster (its nannies' children)."""
+    pids = []
+    for worker in getattr(cluster, "workers", {}).values():
+        process = getattr(getattr(worker, "process", None), "process", None)
+        pid = getattr(process, "pid", None)
+        if isinstance(pid, int):
+            pids.append(pid)
+    return pids
 
 
 @contextmanager

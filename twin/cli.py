@@ -3,31 +3,46 @@
 Like git, every command works on the workspace in the current directory (or
 its nearest parent holding a ``twin.toml``), or on the one ``-w/--workspace``
 names. Errors are one line on stderr and exit code 1; ``--debug`` shows the
-traceback instead.
+traceback instead. Ctrl-C is one line and exit code 130 (:mod:`twin._interrupt`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import asdict
-from functools import wraps
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from twin import _interrupt
 
-from layers.errors import LayerError
-from tiles.errors import TilesError
-from twin._gdal import allow_vrt
-from twin._version import __version__
-from twin.errors import BuildError, TwinError
+# Run as the `twin` command rather than imported (tests, notebooks, or multiprocessing's
+# forkserver, which imports the command's script as "__mp_main__"): Ctrl-C is handled
+# from here on, through the heavy imports below.
+_main = sys.modules["__main__"]
+if __name__ == "__main__" or (
+    _main.__name__ == "__main__" and (getattr(_main, "__file__", None) or "").endswith("/twin")
+):
+    _interrupt.install()
+
+try:
+    import json
+    import logging
+    import time
+    from collections.abc import Callable
+    from dataclasses import asdict
+    from functools import wraps
+    from pathlib import Path
+    from typing import Annotated, Any, TypeVar
+
+    import typer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+    from rich.table import Table
+
+    from layers.errors import LayerError
+    from tiles.errors import TilesError
+    from twin._gdal import allow_vrt
+    from twin._version import __version__
+    from twin.errors import BuildError, TwinError
+except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
+    _interrupt.leave()
 
 app = typer.Typer(
     name="twin",
@@ -159,7 +174,25 @@ def _print_report(report: Any, as_json: bool, quiet: bool) -> None:
         for name, warnings in report.warnings.items():
             for w in warnings:
                 err.print(f"twin: warning: {name}: {w}", markup=False)
-        out.print(f"{len(report.built)} built, {len(report.skipped)} skipped")
+        failed = f", {len(report.failed)} failed" if report.failed else ""
+        out.print(f"{len(report.built)} built, {len(report.skipped)} skipped{failed}")
+
+
+def _build_and_report(build: Callable[[Any], Any], quiet: bool, as_json: bool) -> Any:
+    """Run ``build(events)`` and print its report, also when a layer failed.
+
+    The layers that did publish, their warnings and the counts are said before
+    the failure's one-line errors (:func:`_errors`) and exit code 1.
+    """
+    try:
+        report = _run_build(build, quiet, as_json)
+    except BuildError as exc:
+        if hasattr(exc, "report"):
+            _print_report(exc.report, as_json, quiet)
+        raise
+    if report is not None:
+        _print_report(report, as_json, quiet)
+    return report
 
 
 @app.command()
@@ -192,6 +225,7 @@ def build(
     previous version published.
     """
     twin = _open(workspace)
+    _interrupt.watch_catalog(twin.catalog_path)
     if dry_run:
         plan = twin.plan(layers or None, force=force)
         if as_json:
@@ -200,19 +234,13 @@ def build(
             for name, what in plan.items():
                 out.print(f"{name}: {what}", markup=False)
         return
-    try:
-        report = _run_build(
-            lambda ev: twin.build(
-                layers or None, force=force, workers=workers, events=ev, scheduler=scheduler
-            ),
-            quiet,
-            as_json,
-        )
-    except BuildError as exc:
-        if as_json and hasattr(exc, "report"):
-            out.print_json(json.dumps(exc.report.as_dict()))
-        raise
-    _print_report(report, as_json, quiet)
+    _build_and_report(
+        lambda ev: twin.build(
+            layers or None, force=force, workers=workers, events=ev, scheduler=scheduler
+        ),
+        quiet,
+        as_json,
+    )
 
 
 @app.command()
@@ -242,6 +270,7 @@ def demo(
     """
     from twin.workspace import Twin
 
+    _interrupt.watch_catalog(directory.resolve() / "build" / "catalog.json")
     if not quiet and not as_json:
         out.print(f"generating the demo county in {directory} ...")
     holder: dict[str, Any] = {}
@@ -255,9 +284,7 @@ def demo(
             return None
         return twin.build(workers=workers, events=events, scheduler=scheduler)
 
-    report = _run_build(run, quiet, as_json)
-    if report is not None:
-        _print_report(report, as_json, quiet)
+    _build_and_report(run, quiet, as_json)
     if not quiet and not as_json:
         out.print(f"demo county ready: {holder['twin'].root}")
 
@@ -401,7 +428,9 @@ def serve(
     TWIN_* environment variables (see the README).
     """
     from tiles.catalog import read_catalog
+    from tiles.server import PortInUseError, check_can_listen
     from tiles.server import serve as run_server
+    from tiles.settings import Settings
 
     if catalog is not None:
         path, served = catalog, read_catalog(catalog)  # checked here: one line if it is bad
@@ -410,8 +439,14 @@ def serve(
         twin = _open(workspace)
         path, served, name = twin.catalog_path, twin.catalog, twin.name
     shown = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    out.print(f"serving {name} ({len(served.layers)} layers) at {shown}/")
-    run_server(path, host=host, port=port, workers=workers, public_url=public_url)
+    try:
+        # checked before saying "serving" (run_server checks again, for library callers)
+        Settings.from_env(catalog=path, public_url=shown)
+        check_can_listen(host, port)
+        out.print(f"serving {name} ({len(served.layers)} layers) at {shown}/")
+        run_server(path, host=host, port=port, workers=workers, public_url=public_url)
+    except PortInUseError as exc:
+        raise TwinError(f"{exc}; pick another with --port") from None
 
 
 @app.command()
@@ -567,11 +602,14 @@ def main() -> None:
     # GDAL's own messages reach Python's logging through rasterio; without a handler
     # they would print as a second line next to the one-line error the CLI gives.
     logging.getLogger("rasterio").addHandler(logging.NullHandler())
+    _interrupt.install()
     try:
         app()
-    except KeyboardInterrupt:
-        err.print("twin: interrupted; nothing half-written was published")
-        sys.exit(130)
+    except (SystemExit, KeyboardInterrupt):
+        # typer turns KeyboardInterrupt into a silent exit 130; say what it left
+        if _interrupt.interrupted():
+            _interrupt.leave()
+        raise
 
 
 if __name__ == "__main__":

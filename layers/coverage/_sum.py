@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from layers._pools import end_pool, ignore_sigint
+
 if TYPE_CHECKING:
     from layers.coverage.model import CellField, CoverageModel
 
@@ -149,8 +151,9 @@ def _keep_freed_memory() -> None:
 
 
 def _init_worker(parent: int) -> None:
-    """Pool initializer: die with the parent, keep freed memory for the next site."""
+    """Pool initializer: die with the parent, leave Ctrl-C to it, keep freed memory."""
     _die_with_parent(parent)
+    ignore_sigint()
     _keep_freed_memory()
 
 
@@ -177,37 +180,44 @@ def band_sums_in_processes(
     """Each band's sum, its site groups shared out over ``workers`` forked processes."""
     global _MODEL
     _MODEL = model
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=mp.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
     try:
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=mp.get_context("fork"),
-            initializer=_init_worker,
-            initargs=(os.getpid(),),
-        ) as pool:
 
-            def combine(band: str, futures: list[Future[Any]]) -> BandSum:
-                acc: BandSum | None = None
-                for fut in futures:
-                    best, total, arg, flags = fut.result()
-                    on_flags(flags)
-                    if acc is None:
-                        # The first partial sum is the band's so far: absorbing it into
-                        # an empty sum would copy three full grids to the same values.
-                        acc = model.band_sum(band, start=(best, total, arg))
-                    else:
-                        acc.absorb(best, total, arg)
-                return acc if acc is not None else model.band_sum(band)
+        def combine(band: str, futures: list[Future[Any]]) -> BandSum:
+            acc: BandSum | None = None
+            for fut in futures:
+                best, total, arg, flags = fut.result()
+                on_flags(flags)
+                if acc is None:
+                    # The first partial sum is the band's so far: absorbing it into
+                    # an empty sum would copy three full grids to the same values.
+                    acc = model.band_sum(band, start=(best, total, arg))
+                else:
+                    acc.absorb(best, total, arg)
+            return acc if acc is not None else model.band_sum(band)
 
-            # The next band's sites are queued before this band's partial sums are
-            # combined: the workers keep computing while this process combines and
-            # merges (one band ahead bounds the partial grids held in memory).
-            ahead: deque[tuple[str, list[Future[Any]]]] = deque()
-            for band, groups in bands:
-                chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
-                ahead.append((band, [pool.submit(_partial, band, chunk) for chunk in chunks]))
-                if len(ahead) > 1:
-                    yield combine(*ahead.popleft())
-            while ahead:
+        # The next band's sites are queued before this band's partial sums are
+        # combined: the workers keep computing while this process combines and
+        # merges (one band ahead bounds the partial grids held in memory).
+        ahead: deque[tuple[str, list[Future[Any]]]] = deque()
+        for band, groups in bands:
+            chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
+            ahead.append((band, [pool.submit(_partial, band, chunk) for chunk in chunks]))
+            if len(ahead) > 1:
                 yield combine(*ahead.popleft())
+        while ahead:
+            yield combine(*ahead.popleft())
+    except BaseException:
+        # Ctrl-C, an error, or the consumer closing this generator early: a band's
+        # sites can take minutes, and shutdown(wait=True) would wait for them.
+        end_pool(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
     finally:
         _MODEL = None
