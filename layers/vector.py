@@ -307,6 +307,7 @@ def clean_vector(
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     report.dropped_empty = int(empty.sum())
     gdf = gdf[~empty]
+    _check_lonlat(gdf, origin)
     # Project before repairing: validity is what the working CRS sees, and a coordinate
     # PROJ cannot project must be reported as such, not as an invalid geometry.
     gdf = gdf.to_crs(crs)
@@ -337,6 +338,33 @@ def clean_vector(
     if id_column is not None:
         check_unique_ids(gdf, id_column, origin)
     return gdf, report
+
+
+def _check_lonlat(gdf: gpd.GeoDataFrame, origin: str) -> None:
+    """Raise for longitudes/latitudes off the globe, with a hint when they are swapped.
+
+    A latitude of 120 is a longitude in the wrong column far more often than
+    anything else (Deqing's 119.97/30.54 read as y/x); say so, not "cannot project".
+    """
+    if gdf.crs is None or not gdf.crs.is_geographic or not len(gdf):
+        return
+    coords, index = shapely.get_coordinates(gdf.geometry.values, return_index=True)
+    x, y = coords[:, 0], coords[:, 1]
+    off = np.isfinite(coords).all(axis=1) & ((np.abs(x) > 180.0) | (np.abs(y) > 90.0))
+    if not off.any():
+        return
+    row = gdf.index[int(index[np.flatnonzero(off)[0]])]
+    rows = len(np.unique(index[off]))
+    swapped = bool(((np.abs(y[off]) <= 180.0) & (np.abs(x[off]) <= 90.0)).all())
+    hint = (
+        "longitude and latitude look swapped: check the x/y columns"
+        if swapped
+        else "is the source's CRS right?"
+    )
+    raise ValidationError(
+        f"{origin}: row {row}: coordinates ({x[off][0]:g}, {y[off][0]:g}) are not "
+        f"longitude/latitude ({rows} row(s)); {hint}"
+    )
 
 
 def _check_projected(gdf: gpd.GeoDataFrame, crs: CRS | str, origin: str) -> None:

@@ -481,14 +481,14 @@ def test_a_bad_row_in_a_later_partition_is_named_as_in_one_process(
         root = tmp_path / name
         make_workspace(root)
         gdf = parcels()
-        # a polygon beyond the pole in the last partition: PROJ cannot project it
+        # a polygon beyond the pole in the last partition: no longitude/latitude
         gdf.loc[37, "geometry"] = Polygon([(120, 91), (120.01, 91), (120.01, 91.01)])
         gdf.to_file(root / "sources/parcels.gpkg", layer="parcels")
         with pytest.raises(BuildError) as info:
             Twin.open(root).build(["parcels"], scheduler=scheduler)
         messages.append(str(info.value).replace(str(root), ""))
     assert messages[0] == messages[1]
-    assert "row 37: coordinates cannot be projected" in messages[1]
+    assert "row 37: coordinates (120, 91) are not longitude/latitude (1 row(s))" in messages[1]
 
 
 def test_outside_counts_and_an_emptying_clip_on_a_cluster_equal_one_process(

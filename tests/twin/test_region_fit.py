@@ -256,8 +256,12 @@ def test_swapped_lon_lat_stops_the_build_with_a_hint(
             "and latitude swapped they would lie inside it: check the x/y columns of sources.shops"
         )
     else:
-        # (30.5, 120.0) as lon/lat has no latitude 120: the reader says so
+        # (30.5, 120.0) as lon/lat has no latitude 120: the reader says so, and why
         assert line.startswith("twin: error: layer 'shops': ") and "shops.csv: row 0" in line
+        assert line.endswith(
+            "are not longitude/latitude (50 row(s)); longitude and latitude look swapped: "
+            "check the x/y columns"
+        )
     assert Twin.open(root).catalog.layers["shops"].version == published
     assert sorted(p.name for p in (root / "build" / "shops").iterdir()) == [published]
 
