@@ -134,9 +134,9 @@ def test_sites_on_dem_nodata_are_outside():
 
 
 def test_bad_model_parameters():
-    with pytest.raises(ParameterError, match="rx_height_m must be above the ground"):
+    with pytest.raises(ParameterError, match="rx_height_m: Input should be greater than 0"):
         CoverageParams(rx_height_m=-1)
-    with pytest.raises(ParameterError, match="cell_load"):
+    with pytest.raises(ParameterError, match="cell_load: Input should be less than or equal to 1"):
         CoverageParams(cell_load=2)
     cells, _ = prepare_cells(cells_frame([cell("S-1", *centre(50, 50))]), CRS)
     with pytest.raises(ParameterError, match="clutter: shape"):
