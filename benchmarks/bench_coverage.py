@@ -61,7 +61,7 @@ def run_case(args: argparse.Namespace) -> None:
         cx, cy = np.mean(dem.bounds[::2]), np.mean(dem.bounds[1::2])
         i = int(np.argmin(np.hypot(table["x"] - cx, table["y"] - cy)))
         table = table.iloc[[i]]
-        params = CoverageParams(max_radius_m=20_000.0, min_rsrp_dbm=-200.0)
+        params = CoverageParams(max_radius_km=20.0, min_rsrp_dbm=-200.0)
     prep = time.perf_counter() - t0
 
     def children_cpu() -> float:

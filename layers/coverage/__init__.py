@@ -1,7 +1,11 @@
 """5G coverage: cell sites + DEM -> best-server SS-RSRP, SINR and serving-cell rasters.
 
+- :mod:`layers.coverage.pipeline`: :func:`run_coverage`, a whole coverage layer (grid,
+  region mask, clutter, the model run, checks, cells, zones, polygons) in one call;
+- :mod:`layers.coverage.params`: :class:`CoverageParams`, every parameter of a run (what
+  ``twin.toml`` validates a coverage layer's ``params`` with);
 - :mod:`layers.coverage.model`: :class:`CoverageModel` (TR 38.901 path loss, terrain
-  line of sight and diffraction, sector antennas, link budget) and its parameters;
+  line of sight and diffraction, sector antennas, link budget);
 - :mod:`layers.coverage.cells`: :func:`prepare_cells`, a sites table checked and
   completed into cells;
 - :mod:`layers.coverage.propagation`, :mod:`~layers.coverage.antenna`,
@@ -15,10 +19,11 @@ from layers.coverage.model import (
     THERMAL_NOISE_DBM_HZ,
     CellField,
     CoverageModel,
-    CoverageParams,
     CoverageResult,
     compute_coverage,
 )
+from layers.coverage.params import CoverageParams
+from layers.coverage.pipeline import CoveragePipelineResult, run_coverage
 from layers.coverage.zones import coverage_polygons, coverage_share, covered_mask, what_if
 
 __all__ = [
@@ -26,11 +31,13 @@ __all__ = [
     "CellField",
     "CoverageModel",
     "CoverageParams",
+    "CoveragePipelineResult",
     "CoverageResult",
     "compute_coverage",
     "coverage_polygons",
     "coverage_share",
     "covered_mask",
     "prepare_cells",
+    "run_coverage",
     "what_if",
 ]

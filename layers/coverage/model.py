@@ -44,76 +44,13 @@ from scipy.ndimage import distance_transform_edt
 
 from layers.coverage._sum import BandSum, band_sums_in_processes, can_fork
 from layers.coverage.antenna import sector_gain_trig
+from layers.coverage.params import CoverageParams
 from layers.coverage.propagation import VALIDITY, C, Flag, los_nlos, los_probability
-from layers.coverage.terrain import K_FACTOR, site_window, sweep
+from layers.coverage.terrain import site_window, sweep
 from layers.errors import ParameterError, SourceError
 from layers.types import RasterData
 
 THERMAL_NOISE_DBM_HZ = -174.0
-
-
-@dataclass(frozen=True)
-class CoverageParams:
-    """Link budget and model settings shared by every cell.
-
-    Parameters
-    ----------
-    rx_height_m
-        Receiver height above the ground, m.
-    noise_figure_db
-        Receiver noise figure, dB.
-    cable_loss_db, body_loss_db, rx_gain_dbi
-        Transmit feeder loss, user body loss, receiver antenna gain.
-    cell_load
-        Share of neighbour cells' resource elements that interfere (SS bursts of a
-        synchronised network collide: 1.0).
-    los_mode
-        ``"probability"`` or ``"terrain"`` (see the module doc).
-    max_radius_m
-        Radius computed around each cell; ``None`` uses the model's NLOS validity
-        limit (5 km). Beyond 5 km distances are clamped and flagged.
-    min_rsrp_dbm
-        Signals below this are dropped (and shrink each cell's radius). ``None``:
-        ``noise_margin_db`` below the thermal noise per resource element of the
-        cell's sub-carrier spacing (with the noise figure), where a signal no
-        longer matters for SINR.
-    noise_margin_db
-        How far below the noise ``min_rsrp_dbm=None`` drops signals (10 dB: one
-        such interferer moves SINR by at most 0.4 dB).
-    building_height_m, street_width_m
-        RMa environment (average building height, street width).
-    k_factor
-        Effective earth radius factor for terrain clearance.
-    terrain
-        Use the DEM for line of sight and diffraction (False: flat ground, LOS everywhere).
-    """
-
-    rx_height_m: float = 1.5
-    noise_figure_db: float = 7.0
-    cable_loss_db: float = 0.0
-    body_loss_db: float = 0.0
-    rx_gain_dbi: float = 0.0
-    cell_load: float = 1.0
-    los_mode: Literal["probability", "terrain"] = "probability"
-    max_radius_m: float | None = None
-    min_rsrp_dbm: float | None = None
-    noise_margin_db: float = 10.0
-    building_height_m: float = 5.0
-    street_width_m: float = 20.0
-    k_factor: float = K_FACTOR
-    terrain: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.rx_height_m > 0:
-            raise ParameterError(f"rx_height_m must be above the ground, got {self.rx_height_m}")
-        if not 0.0 <= self.cell_load <= 1.0:
-            raise ParameterError(f"cell_load must lie in [0, 1], got {self.cell_load}")
-        if self.max_radius_m is not None and not self.max_radius_m > 0:
-            raise ParameterError(f"max_radius_m must be positive, got {self.max_radius_m}")
-        if self.los_mode not in ("probability", "terrain"):
-            raise ParameterError(
-                f"los_mode must be 'probability' or 'terrain', got {self.los_mode!r}"
-            )
 
 
 @dataclass
@@ -560,7 +497,6 @@ __all__ = [
     "THERMAL_NOISE_DBM_HZ",
     "CellField",
     "CoverageModel",
-    "CoverageParams",
     "CoverageResult",
     "compute_coverage",
 ]

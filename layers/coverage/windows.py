@@ -25,7 +25,8 @@ from affine import Affine
 from numpy.typing import NDArray
 
 from layers.blocks import Window, windows
-from layers.coverage.model import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage.model import CoverageModel, CoverageResult
+from layers.coverage.params import CoverageParams
 from layers.coverage.terrain import site_window
 from layers.errors import LayerError, ParameterError, SourceError
 from layers.types import RasterData

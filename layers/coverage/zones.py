@@ -25,11 +25,9 @@ from numpy.typing import NDArray
 
 from layers.blocks import BLOCK_PX, Window, windows
 from layers.coverage.model import CoverageModel, CoverageResult
+from layers.coverage.params import RSRP_BANDS_DBM
 from layers.errors import ParameterError
 from layers.types import RasterData
-
-#: The usual RSRP bands of a coverage map, dBm.
-RSRP_BANDS_DBM = (-80.0, -90.0, -100.0, -105.0, -110.0)
 
 
 def _meets(

@@ -3,7 +3,8 @@
 - :mod:`layers.roads.network`: :func:`read_roads` (either reader), :class:`RoadNetwork`,
   :func:`validate_network`, :func:`to_networkx`, per-zone figures and 5G coverage along roads;
 - :mod:`layers.roads.osm`: ways of an OSM file read with pyosmium;
-- :mod:`layers.roads.filters`: the osmnx-style network types (``drive``, ``walk`` ...).
+- :mod:`layers.roads.filters`: the osmnx-style network types (``drive``, ``walk`` ...);
+- :mod:`layers.roads.params`: :class:`RoadsParams`, the parameters of a ``roads`` layer.
 
 Private modules hold the stages: tag normalisation (``_tags``), line sources
 (``_lines``), partitions of the ways (``_parts``), splitting at intersections
@@ -23,10 +24,12 @@ from layers.roads.network import (
     validate_network,
     zone_figures,
 )
+from layers.roads.params import RoadsParams
 
 __all__ = [
     "LINE_FIELDS",
     "RoadNetwork",
+    "RoadsParams",
     "build_network",
     "edge_coverage",
     "is_osm_path",

@@ -37,7 +37,7 @@ def model(max_radius_m: float = 900.0) -> CoverageModel:
     cells, _ = prepare_cells(cells_frame(rows), CRS)
     region = np.ones((N, N), dtype=bool)
     region[:, :5] = False
-    params = CoverageParams(max_radius_m=max_radius_m, los_mode="terrain")
+    params = CoverageParams(max_radius_km=max_radius_m / 1000, los_mode="terrain")
     return CoverageModel(hilly_dem(), cells, params, region=region, workers=1, keep=False)
 
 

@@ -11,13 +11,13 @@ import rasterio
 import rasterio.features
 from pyproj import Transformer
 
+from layers.coverage import CoverageParams
 from layers.coverage.zones import coverage_share
 from layers.raster import read_raster
 from tests.twin.conftest import TOML, X0, Y0, make_sources
 from tiles.catalog import read_catalog
 from twin.builders import get_builder
 from twin.builders.context import BuildContext, Input
-from twin.builders.coverage import CoverageBuildParams
 from twin.config import LayerConfig, RegionConfig, SourceConfig
 from twin.errors import BuildError
 from twin.workspace import Twin
@@ -165,7 +165,7 @@ def test_run_with_a_hand_made_context_and_overrides(ws: Path):
     ctx = BuildContext(
         layer="cov",
         config=LayerConfig(builder="coverage"),
-        params=CoverageBuildParams(resolution=100, scenario="UMi", outside="skip", max_radius_km=2),
+        params=CoverageParams(resolution=100, scenario="UMi", outside="skip", max_radius_km=2),
         region=RegionConfig(name="T", crs="EPSG:4549"),
         root=ws,
         inputs={

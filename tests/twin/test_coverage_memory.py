@@ -52,7 +52,7 @@ def grid_model(n: int) -> CoverageModel:
         for k in range(3)
     ]
     cells, _ = prepare_cells(cells_frame(rows), CRS)
-    params = CoverageParams(max_radius_m=600.0, los_mode="terrain")
+    params = CoverageParams(max_radius_km=0.6, los_mode="terrain")
     return CoverageModel(dem, cells, params, workers=1, keep=False)
 
 

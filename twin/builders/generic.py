@@ -14,31 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyproj import CRS
 
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
-from layers.raster import RESAMPLING, reproject_raster
+from layers.raster import RasterParams, reproject_raster
 from layers.region import inside_if_swapped, outside_region
-from layers.vector import CleanReport, clean_vector
+from layers.vector import CleanReport, VectorParams, clean_vector
 from twin._executors import dask_client
 from twin.builders import Builder, Output, register
 from twin.builders import _vector_dask as vd
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
-
-
-class VectorParams(BaseModel):
-    """Parameters of the ``vector`` builder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str | None = Field(None, description="column whose values must be unique and non-null")
-    columns: list[str] | None = Field(None, description="columns to keep (default: all)")
-    rename: dict[str, str] = Field(default_factory=dict, description="old name -> new name")
-    repair: bool = Field(True, description="repair invalid geometries; False drops them")
-    clip_to_region: bool = Field(False, description="keep only what intersects the boundary")
 
 
 def build_vector(ctx: BuildContext) -> Output:
@@ -225,25 +212,6 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
         )
     _warn_report(ctx, report)
     return Output(data=frame, stats=stats)
-
-
-class RasterParams(BaseModel):
-    """Parameters of the ``raster`` builder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resolution: float | None = Field(None, gt=0, description="pixel size in metres (default: keep)")
-    resampling: str = Field("bilinear", description=f"one of {', '.join(sorted(RESAMPLING))}")
-    nodata: float | None = Field(None, description="nodata to use when the source has none")
-    unit: str | None = Field(None, description="unit of the values, e.g. 'm'")
-
-    @field_validator("resampling")
-    @classmethod
-    def _known_resampling(cls, value: str) -> str:
-        # Checked with the config, so a typo is a twin.toml error, not a failed build.
-        if value not in RESAMPLING:
-            raise ValueError(f"{value!r} is not one of {', '.join(sorted(RESAMPLING))}")
-        return value
 
 
 def build_raster(ctx: BuildContext) -> Output:

@@ -29,19 +29,18 @@ published layers are identical to a single-process build's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from pydantic import BaseModel, ConfigDict, Field
 
 from layers.crs import same_crs
 from layers.errors import LayerError
 from layers.geodesy import geodesic_area
 from layers.roads import (
-    LINE_FIELDS,
     RoadNetwork,
+    RoadsParams,
     is_osm_path,
     read_line_roads,
     read_osm_roads,
@@ -52,30 +51,6 @@ from twin._executors import dask_client
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
-
-
-class RoadsParams(BaseModel):
-    """Parameters of the ``roads`` builder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    network: Literal["drive", "bike", "walk", "all"] = Field(
-        "drive", description="which ways to keep, with osmnx's rules"
-    )
-    simplify: bool = Field(True, description="merge edges through nodes where nothing changes")
-    consolidate_m: float | None = Field(
-        None, gt=0, description="merge intersections within this many metres (osmnx style)"
-    )
-    clip_to_region: bool = Field(False, description="keep only roads inside the region boundary")
-    columns: dict[str, str] = Field(
-        default_factory=dict,
-        description=f"line sources: our field -> source column, fields {', '.join(LINE_FIELDS)}",
-    )
-    class_map: dict[str, str] = Field(
-        default_factory=dict, description="line sources: source class value -> road class"
-    )
-    snap_m: float = Field(0.01, gt=0, description="line sources: vertices this close are a node")
-    zone_id: str | None = Field(None, description="zones: the column naming each zone")
 
 
 def build_roads(ctx: BuildContext) -> Output:

@@ -25,75 +25,15 @@ required: the layer holds the domains its inputs cover, and the catalog's
 
 from __future__ import annotations
 
-from typing import Literal
-
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from layers.errors import LayerError
-from layers.villages import DEFAULT_SCORES, DOMAINS, PointLayer, build_villages
+from layers.villages import PointLayer, build_villages
+from layers.villages_params import VillagesParams
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
-
-
-class PointsParams(BaseModel):
-    """How one point input is aggregated per village."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    domain: Literal[DOMAINS] = "business"  # type: ignore[valid-type]
-    category: str | None = Field(None, description="count per value of this column too")
-    sum: list[str] = Field(default_factory=list, description="numeric columns to sum")
-    reach: list[str] = Field(
-        default_factory=list, description="category values to measure the distance to"
-    )
-
-
-class VillagesParams(BaseModel):
-    """Parameters of the ``villages`` builder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = Field("village_code", description="the village code column in every input")
-    name: str = Field("name", description="the village name column of the boundaries")
-    tables: list[str] = Field(default_factory=list, description="inputs that are tables")
-    points: dict[str, PointsParams] = Field(
-        default_factory=dict, description="inputs that are point layers, and how to aggregate"
-    )
-    domains: dict[str, Literal[DOMAINS]] = Field(  # type: ignore[valid-type]
-        default_factory=dict, description="table column -> domain, for columns not known"
-    )
-    threshold_dbm: float | None = Field(
-        None, description="RSRP (dBm) from which an area is covered (default: the coverage layer's)"
-    )
-    sinr_threshold_db: float | None = Field(
-        None, description="SINR (dB) a covered area also needs (default: the coverage layer's)"
-    )
-    scores: dict[str, dict[str, float]] | None = Field(
-        None, description=f"domain -> {{column: weight}} (default {DEFAULT_SCORES})"
-    )
-    score_method: Literal["minmax", "rank"] = Field(
-        "rank", description="rank is robust to skewed indicators such as revenue"
-    )
-    lag_threshold: float = Field(40.0, ge=0, le=100, description="a domain score below this lags")
-    style_by: str | None = Field(
-        None,
-        description="the indicator the map colours by (default: score_total, or area_km2 "
-        "when no domain has indicators to score)",
-    )
-
-    @model_validator(mode="after")
-    def _roles_once(self) -> VillagesParams:
-        both = set(self.tables) & set(self.points)
-        if both:
-            raise ValueError(f"input {sorted(both)[0]!r} is both a table and a point layer")
-        reserved = {"boundaries", "roads", "coverage"} & (set(self.tables) | set(self.points))
-        if reserved:
-            raise ValueError(f"input {sorted(reserved)[0]!r} has a fixed role")
-        return self
-
 
 LABELS = {
     "villages": ("Villages", ""),
