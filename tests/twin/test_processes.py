@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from layers.coverage._sum import _keep_freed_memory
+from twin._executors import _keep_freed_memory
 
 
 def _faults_of_a_second_big_array(keep: bool) -> int:
