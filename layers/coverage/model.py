@@ -514,8 +514,9 @@ class CoverageModel:
             without the what-if cache, each band's sites are shared out in ``workers``
             tasks through it (``twin`` passes a pool of processes forked at the first
             submit, which inherit this model; see :mod:`layers.coverage._sum`). None,
-            or with ``keep`` (the cache lives in this process): ``workers`` threads.
-            The result is the same either way.
+            or with ``keep`` (the cache lives in this process): ``workers`` threads,
+            with the same RSRP and serving cell (the SINR's interference is summed in
+            another order: equal to float64 rounding).
         """
         h, w = self.shape
         rsrp = np.full((h, w), -np.inf, dtype=np.float32)
