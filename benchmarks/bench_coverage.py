@@ -46,6 +46,7 @@ def run_case(args: argparse.Namespace) -> None:
     from layers.coverage.cells import prepare_cells
     from layers.raster import read_raster, reproject_raster
     from layers.vector import read_vector
+    from twin import forked_pool
 
     root = Path(args.workdir)
     t0 = time.perf_counter()
@@ -71,7 +72,9 @@ def run_case(args: argparse.Namespace) -> None:
     c0, k0 = time.process_time(), children_cpu()
     t1 = time.perf_counter()
     model = CoverageModel(dem, table, params, keep=False, workers=args.workers)
-    result = model.run()
+    # the coverage builder's processes: forked at the first band's sites, inheriting the model
+    with forked_pool(model.workers, keep_freed_memory=True) as pool:
+        result = model.run(None if pool is None else pool.submit)
     wall = time.perf_counter() - t1
     # CPU of this process and of the worker processes it forked
     cpu = time.process_time() - c0 + children_cpu() - k0

@@ -153,8 +153,11 @@ OURS_EXPORT = textwrap.dedent(
     """
     import sys
     from tiles.export import ExportOptions, export_vector
+    from twin import forked_pool
     src, out, name, lo, hi, workers = sys.argv[1:7]
-    r = export_vector(src, out, name, ExportOptions(int(lo), int(hi)), workers=int(workers))
+    with forked_pool(int(workers)) as pool:  # what `twin export -j N` hands the export
+        r = export_vector(src, out, name, ExportOptions(int(lo), int(hi)),
+                          map_chunks=map if pool is None else pool.map)
     """
 )
 GDAL_EXPORT = textwrap.dedent(

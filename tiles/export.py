@@ -7,16 +7,20 @@ with :mod:`tiles.mvt` and :mod:`tiles.generalize`, gzips it and writes the
 archive (identical tiles stored once). The archive is written to a temporary
 file next to ``out`` and renamed over it at the end, so nothing half-written
 is ever visible under ``out``.
+
+Tiles are encoded in chunks through the ``map_chunks`` the caller gives
+(the builtin ``map`` by default: in this process). This module starts no
+process; ``twin export -j N`` passes the ``map`` of a pool of processes forked
+at its first submit, which inherit the layer being tiled (module state set
+just before) instead of having it pickled with every chunk.
 """
 
 from __future__ import annotations
 
 import gzip
-import multiprocessing
 import os
-import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,6 +51,8 @@ _CHUNK = 64  # tiles per task handed to a worker process
 
 #: progress callback: (tiles done, tiles total)
 Progress = Callable[[int, int], None]
+#: ``map(function, chunks)``, results in order: the builtin or a process pool's
+MapChunks = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -168,16 +174,23 @@ class _Layer:
         return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
 
 
-# One layer per worker process, inherited through fork (not pickled per task).
+# The layer being tiled: this process's, or inherited by a worker forked at the first
+# submit (not pickled per task); and which export set it, so that a worker forked for
+# an earlier export cannot encode tiles of a stale layer.
 _WORKER_LAYER: _Layer | None = None
+_EXPORT = 0
 
 
 _Chunk = list[tuple[int, int, int, np.ndarray]]
 
 
-def _encode_chunk(chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
+def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
     """Encoded, gzipped non-empty tiles of a chunk, and how many tiles it held."""
-    assert _WORKER_LAYER is not None
+    if _WORKER_LAYER is None or export != _EXPORT:
+        raise RuntimeError(
+            "tile export: this worker does not hold the layer (its process was started "
+            "before the first submit; use processes forked then)"
+        )
     out = []
     level = _WORKER_LAYER.options.compress_level
     for z, x, y, hits in chunk:
@@ -231,38 +244,24 @@ def _metadata(
 def _fill(
     writer: PMTilesWriter | MBTilesWriter,
     plan: list[Any],
-    workers: int,
+    map_chunks: MapChunks,
     total: int,
     progress: Progress | None,
 ) -> None:
-    """Encode the planned tiles (in ``workers`` forked processes when > 1) into ``writer``."""
+    """Encode the planned tiles (through ``map_chunks``) into ``writer``."""
     done = 0
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        # Workers leave Ctrl-C to this process, which terminates them (finally below),
-        # rather than each printing a KeyboardInterrupt traceback.
-        pool = multiprocessing.get_context("fork").Pool(
-            workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
-        )
-        results: Iterator[tuple[int, list[tuple[int, int, int, bytes]]]] = pool.imap(
-            _encode_chunk, _chunks(plan)
-        )
-    else:
-        pool = None
-        results = map(_encode_chunk, _chunks(plan))
-    try:
-        for visited, tiles in results:
-            for z, x, y, data in tiles:
-                if isinstance(writer, PMTilesWriter):
-                    writer.add(zxy_to_tileid(z, x, y), data)
-                else:
-                    writer.add(z, x, y, data)
-            done += visited
-            if progress is not None:
-                progress(done, total)
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = map_chunks(
+        partial(_encode_chunk, _EXPORT), _chunks(plan)
+    )
+    for visited, tiles in results:
+        for z, x, y, data in tiles:
+            if isinstance(writer, PMTilesWriter):
+                writer.add(zxy_to_tileid(z, x, y), data)
+            else:
+                writer.add(z, x, y, data)
+        done += visited
+        if progress is not None:
+            progress(done, total)
 
 
 def export_vector(
@@ -271,7 +270,7 @@ def export_vector(
     name: str,
     options: ExportOptions | None = None,
     fmt: str = "pmtiles",
-    workers: int = 1,
+    map_chunks: MapChunks = map,
     progress: Progress | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ExportResult:
@@ -289,8 +288,11 @@ def export_vector(
         Zooms, MVT parameters and generalisation.
     fmt
         ``"pmtiles"`` or ``"mbtiles"``.
-    workers
-        Encoding processes (1: encode in this process).
+    map_chunks
+        ``map(function, chunks)`` yielding results in order, as the builtin (in
+        this process, the default) or :meth:`concurrent.futures.Executor.map`. A
+        process pool's workers must start at its first submit (fork), so that
+        they inherit the layer: ``twin`` passes such a pool's (``twin export -j N``).
     progress
         Called with (tiles done, tiles to visit) as tiles are written.
     metadata
@@ -301,7 +303,7 @@ def export_vector(
     ExportResult
         The path, tile counts, size and wall time.
     """
-    global _WORKER_LAYER
+    global _WORKER_LAYER, _EXPORT
     if fmt not in FORMATS:
         raise InvalidParameterError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     options = options or ExportOptions()
@@ -318,11 +320,12 @@ def export_vector(
     total = sum(len(p[3]) for p in plan)
     writer: PMTilesWriter | MBTilesWriter
     _WORKER_LAYER = layer
+    _EXPORT += 1
     try:
         with atomic_path(out) as tmp:
             writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
             try:
-                _fill(writer, plan, workers, total, progress)
+                _fill(writer, plan, map_chunks, total, progress)
                 meta = _metadata(layer, name, lonlat, metadata or {})
                 if isinstance(writer, PMTilesWriter):
                     writer.finish(meta, options.minzoom, options.maxzoom, lonlat)

@@ -1,38 +1,56 @@
-"""Where layer jobs run: this process, a local process pool, or a Dask cluster.
+"""Where processes run: every pool this package starts, and how they are ended.
 
-A build picks one executor for its whole graph (:func:`open_executor`); the
-parent process alone publishes, whatever runs the jobs. Every executor is a
-:class:`concurrent.futures.Executor` (Dask's through
-:meth:`distributed.Client.get_executor`), so the graph runner waits on plain
-futures.
+Layer jobs
+    A build picks one executor for its whole graph (:func:`open_executor`):
+    this process, a forkserver pool, or a Dask cluster. The parent process
+    alone publishes, whatever runs the jobs. Every executor is a
+    :class:`concurrent.futures.Executor` (Dask's through
+    :meth:`distributed.Client.get_executor`), so the graph runner waits on
+    plain futures. A Dask cluster must see the workspace's build directory at
+    the same path as the parent (the same machine, or a shared file system
+    mounted alike): a job writes its layer into ``build/<layer>/.tmp-...`` and
+    the parent renames it.
+Work inside a job
+    ``layers`` and ``tiles`` start no process: they take a ``submit`` or
+    ``map`` from their caller. :func:`forked_pool` makes one (the coverage
+    model's band sums, the tiles of an export). Its workers are forked at its
+    first submit, so they inherit, copy-on-write, what the callee set up just
+    before (the coverage model with its DEM, the layer being tiled) instead of
+    having it pickled to them.
 
-A Dask cluster must see the workspace's build directory at the same path as
-the parent (the same machine, or a shared file system mounted alike): a job
-writes its layer into ``build/<layer>/.tmp-...`` and the parent renames it.
-
-On Ctrl-C (or any error) the pool's workers are ended by PID without waiting
-for their jobs (:func:`layers._pools.end_pool`); they ignore SIGINT themselves.
-The CLI then ends whatever else this process started (:mod:`twin._interrupt`):
-the forkserver, a local Dask cluster's processes, workers a builder forked.
+Every worker ignores SIGINT (:func:`ignore_sigint`: the parent decides), and
+on Ctrl-C or an error a pool's workers are ended by PID without waiting for
+what they run (:func:`end_pool`): ``shutdown`` would wait for items that can
+take minutes, and a Ctrl-C signalling the whole process group would raise
+KeyboardInterrupt inside each item, print a traceback from each worker and
+leave the pool half broken (python/cpython#125886). The CLI then ends
+whatever else this process started (:mod:`twin._interrupt`, through
+:func:`descendants` and :func:`end_processes`): the forkserver, a local Dask
+cluster's processes, workers a job forked.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing as mp
 import os
-from collections.abc import Iterator
+import signal
+import sys
+import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from typing import Any
 
-from layers._pools import end_pool, end_processes, ignore_sigint
 from twin._gdal import allow_vrt
 from twin.errors import TwinError
 
 #: the environment variable naming the scheduler when ``--scheduler`` is not given
 SCHEDULER_ENV = "TWIN_SCHEDULER"
 LOCAL_PREFIX = "local:"
+#: seconds a worker has between SIGTERM and SIGKILL
+GRACE = 0.3
 
 
 @dataclass
@@ -89,6 +107,9 @@ def _dask_client(scheduler: str) -> tuple[Any, Any]:
 def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Running]:
     """The executor a build's layer jobs run on, shut down (and a local cluster closed) after.
 
+    On Ctrl-C or an error the pool's workers are ended now (:func:`end_pool`);
+    a local cluster's workers too, before the client and cluster close.
+
     Parameters
     ----------
     workers
@@ -121,7 +142,7 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
     # The workers start GDAL afresh from this environment (see twin._gdal).
     allow_vrt()
     process_pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("forkserver"), initializer=ignore_sigint
+        max_workers=workers, mp_context=mp.get_context("forkserver"), initializer=ignore_sigint
     )
     try:
         yield Running(process_pool)
@@ -166,3 +187,213 @@ def dask_client(scheduler: str | None) -> Iterator[Any]:
         return
     with worker_client() as client:
         yield client
+
+
+# ----------------------------------------------------------------------------- forked pools
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers (not on spawn-only platforms or in daemons)."""
+    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
+
+
+@contextmanager
+def forked_pool(
+    workers: int, *, keep_freed_memory: bool = False
+) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``workers`` processes forked from this one; None: work in this process.
+
+    The workers are forked at the pool's first ``submit`` (or ``map``): a
+    :class:`~concurrent.futures.ProcessPoolExecutor` with the fork start
+    method starts all its processes then, not when it is made. So a callee
+    handed ``pool.submit`` or ``pool.map`` may put what its tasks need in
+    module state just before its first submit, and the workers inherit it
+    copy-on-write, never pickled (:mod:`layers.coverage._sum`,
+    :func:`tiles.export.export_vector`).
+
+    Each worker dies with this process, ignores SIGINT and, with
+    ``keep_freed_memory``, keeps the memory numpy frees (:func:`_init_forked`).
+    Leaving the block normally waits for the pool; on Ctrl-C, an error, or a
+    generator closed early, its workers are ended now (:func:`end_pool`).
+
+    Parameters
+    ----------
+    workers
+        Processes; with 1 or fewer, or where this process cannot fork
+        (:func:`can_fork`), None is yielded and the caller works serially.
+    keep_freed_memory
+        For work whose items allocate the same large arrays over and over.
+    """
+    if workers <= 1 or not can_fork():
+        yield None
+        return
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=mp.get_context("fork"),
+        initializer=_init_forked,
+        initargs=(os.getpid(), keep_freed_memory),
+    )
+    try:
+        yield pool
+    except BaseException:
+        # a coverage band's sites or a zoom's tiles can take minutes: not waited for
+        end_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # from glibc's <malloc.h>
+
+
+def _init_forked(parent: int, keep_freed_memory: bool) -> None:
+    """Initializer of a forked worker: die with the parent, leave Ctrl-C to it, and
+    keep freed memory if asked."""
+    _die_with_parent(parent)
+    ignore_sigint()
+    if keep_freed_memory:
+        _keep_freed_memory()
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the process that forked it ends.
+
+    A build killed with SIGKILL cannot shut its pool down, and forked workers
+    share the pool's pipes, so they would wait on each other forever. On Linux
+    the kernel sends them SIGKILL when their parent dies (``PR_SET_PDEATHSIG``).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _keep_freed_memory() -> None:
+    """Let this worker's allocator keep the memory numpy frees (glibc only).
+
+    Every coverage site allocates the same few dozen arrays of the same sizes,
+    a few MB each. glibc serves such blocks with fresh ``mmap`` pages and
+    unmaps them on free, so each site paid for page faults and zeroed pages
+    again (a tenth of its CPU at 10 m). From the heap, without trimming, the
+    next site reuses the pages; the worker's memory stays at its peak until
+    the pool ends.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(2**31 - 1))
+    except (OSError, AttributeError):  # not glibc: keep its defaults
+        return
+
+
+# ----------------------------------------------------------------------------- ending processes
+
+
+def ignore_sigint() -> None:
+    """Pool initializer: a Ctrl-C reaches the parent, which ends the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def end_pool(pool: ProcessPoolExecutor, grace: float = GRACE) -> None:
+    """Cancel what waits in ``pool`` and end its workers now, without waiting for them."""
+    # The PIDs first: shutdown forgets the processes it hands to its manager thread.
+    pids = list(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    end_processes(pids, grace)
+
+
+def end_processes(pids: Iterable[int], grace: float = GRACE) -> list[int]:
+    """SIGTERM each process, SIGKILL those still running after ``grace`` seconds.
+
+    Returns
+    -------
+    The PIDs that were signalled (those that had not already ended).
+    """
+    signalled = []
+    for pid in pids:
+        # a process that ignores SIGTERM (multiprocessing's resource tracker) gets SIGKILL
+        sig = signal.SIGKILL if _ignores_sigterm(pid) else signal.SIGTERM
+        if _send(pid, sig):
+            signalled.append(pid)
+    deadline = time.monotonic() + grace
+    left = [p for p in signalled if running(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = [p for p in left if running(p)]
+    for pid in left:
+        _send(pid, signal.SIGKILL)
+    return signalled
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (children first), from ``/proc``; [] where there is none."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        stat = _stat(int(entry))
+        if stat is not None:
+            parents.setdefault(int(stat[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(0), [])
+        found += children
+        todo += children
+    return found
+
+
+def _stat(pid: int) -> list[str] | None:
+    """``[state, ppid]`` of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after its last ")"
+    return text.rsplit(")", 1)[1].split()[:2]
+
+
+def _ignores_sigterm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigIgn:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has ended; its parent reaps it)."""
+    stat = _stat(pid)
+    if stat is not None:
+        return stat[0] not in ("Z", "X")
+    if os.path.isdir("/proc"):
+        return False
+    try:  # no /proc: ask the kernel (which cannot tell a zombie)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _send(pid: int, sig: signal.Signals) -> bool:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

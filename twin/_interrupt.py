@@ -140,8 +140,11 @@ def end_descendants(grace: float | None = None, keep: set[int] | None = None) ->
     -------
     The PIDs that were still running.
     """
-    pools = sys.modules.get("layers._pools")
-    if pools is None:  # interrupted before the first import of layers: nothing started
+    # Looked up, not imported: the watchdog thread must not wait on the import lock the
+    # main thread may hold. Every pool is started by twin._executors (layers and tiles
+    # start none): before its import, nothing was started.
+    pools = sys.modules.get("twin._executors")
+    if pools is None:
         return []
     grace = pools.GRACE if grace is None else grace
     me = os.getpid()

@@ -32,6 +32,7 @@ from tiles import atomic_write
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
+from twin._executors import forked_pool
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
@@ -159,14 +160,16 @@ def export_layer(
         "attribution": entry.attribution,
         "version": entry.version,
     }
-    res = export_vector(
-        data,
-        out,
-        name,
-        ExportOptions(minzoom=lo, maxzoom=hi, generalization=general),
-        fmt=fmt,
-        workers=workers,
-        progress=progress,
-        metadata=meta,
-    )
+    # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the layer)
+    with forked_pool(workers) as pool:
+        res = export_vector(
+            data,
+            out,
+            name,
+            ExportOptions(minzoom=lo, maxzoom=hi, generalization=general),
+            fmt=fmt,
+            map_chunks=map if pool is None else pool.map,
+            progress=progress,
+            metadata=meta,
+        )
     return Exported(out, fmt, res.bytes, res.tiles, res.seconds)

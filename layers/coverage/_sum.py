@@ -1,27 +1,26 @@
 """Best server and total power per band, summed over cells in one process or several.
 
 numpy releases the GIL for arithmetic but not for the fancy indexing and the
-many small steps of a site, so threads overlap poorly; forked processes each
-sum a share of the sites into their own grids, and the parent combines them
-(max for the best server, sum for the power).
+many small steps of a site, so threads overlap poorly; processes each sum a
+share of the sites into their own grids, and the parent combines them (max
+for the best server, sum for the power).
+
+This module starts no process: :func:`band_sums_submitted` hands its tasks
+to a ``submit`` from the caller (``twin`` passes a fork pool's). A task reads
+the model from this module's state, set before the first submit, so that
+processes forked at that submit inherit the model and its DEM copy-on-write
+instead of having them pickled.
 """
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing as mp
-import os
-import signal
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-
-from layers._pools import end_pool, ignore_sigint
 
 if TYPE_CHECKING:
     from layers.coverage.model import CellField, CoverageModel
@@ -101,65 +100,23 @@ class BandSum:
             serving[rows][take] = arg[take]
 
 
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # from glibc's <malloc.h>
+#: ``submit(fn, *args)`` returning a future, like :meth:`concurrent.futures.Executor.submit`
+Submit = Callable[..., "Future[Any]"]
 
-# The model a forked worker computes with (inherited, never pickled).
+# The model a task computes with: this process's, or inherited by a worker forked
+# at the first submit (never pickled); and which call of band_sums_submitted set it,
+# so that a worker forked for an earlier call cannot compute with a stale model.
 _MODEL: CoverageModel | None = None
+_CALL = 0
 
 
-def can_fork() -> bool:
-    """Whether this process may fork workers (not on spawn-only platforms or in daemons)."""
-    return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
-
-
-def _die_with_parent(parent: int) -> None:
-    """Pool initializer: end this worker when the process that forked it ends.
-
-    A build killed with SIGKILL cannot shut its pool down, and forked workers
-    share the pool's pipes, so they would wait on each other forever. On Linux
-    the kernel sends them SIGKILL when their parent dies (``PR_SET_PDEATHSIG``).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _keep_freed_memory() -> None:
-    """Let this worker's allocator keep the memory numpy frees (glibc only).
-
-    Every site allocates the same few dozen arrays of the same sizes, a few MB
-    each. glibc serves such blocks with fresh ``mmap`` pages and unmaps them on
-    free, so each site paid for page faults and zeroed pages again (a tenth of
-    its CPU at 10 m). From the heap, without trimming, the next site reuses the
-    pages; the worker's memory stays at its peak until the pool ends.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(_M_MMAP_MAX, 0)
-        libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(2**31 - 1))
-    except (OSError, AttributeError):  # not glibc: keep its defaults
-        return
-
-
-def _init_worker(parent: int) -> None:
-    """Pool initializer: die with the parent, leave Ctrl-C to it, keep freed memory."""
-    _die_with_parent(parent)
-    ignore_sigint()
-    _keep_freed_memory()
-
-
-def _partial(band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[str, int]]:
+def _partial(call: int, band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[str, int]]:
     model = _MODEL
-    assert model is not None
+    if model is None or call != _CALL:
+        raise RuntimeError(
+            "coverage band sums: this worker does not hold the model (its process was "
+            "started before the first submit; use threads or processes forked then)"
+        )
     acc = model.band_sum(band)
     flags: dict[str, int] = {}
     for group in groups:
@@ -171,21 +128,23 @@ def _partial(band: str, groups: list[list[int]]) -> tuple[Any, Any, Any, dict[st
     return acc.best, acc.total, acc.arg, flags
 
 
-def band_sums_in_processes(
+def band_sums_submitted(
     model: CoverageModel,
     bands: list[tuple[str, list[list[int]]]],
-    workers: int,
+    parts: int,
+    submit: Submit,
     on_flags: Callable[[dict[str, int]], None],
 ) -> Iterator[BandSum]:
-    """Each band's sum, its site groups shared out over ``workers`` forked processes."""
-    global _MODEL
+    """Each band's sum, its site groups shared out in ``parts`` tasks through ``submit``.
+
+    The caller owns what runs the tasks: on an error, or when this generator is
+    closed early, the tasks not started are cancelled and the running ones left
+    to it (a band's sites can take minutes; ``twin`` ends its pool's workers).
+    """
+    global _MODEL, _CALL
     _MODEL = model
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=mp.get_context("fork"),
-        initializer=_init_worker,
-        initargs=(os.getpid(),),
-    )
+    _CALL += 1
+    ahead: deque[tuple[str, list[Future[Any]]]] = deque()
     try:
 
         def combine(band: str, futures: list[Future[Any]]) -> BandSum:
@@ -204,20 +163,17 @@ def band_sums_in_processes(
         # The next band's sites are queued before this band's partial sums are
         # combined: the workers keep computing while this process combines and
         # merges (one band ahead bounds the partial grids held in memory).
-        ahead: deque[tuple[str, list[Future[Any]]]] = deque()
         for band, groups in bands:
-            chunks = [groups[k::workers] for k in range(workers) if groups[k::workers]]
-            ahead.append((band, [pool.submit(_partial, band, chunk) for chunk in chunks]))
+            chunks = [groups[k::parts] for k in range(parts) if groups[k::parts]]
+            ahead.append((band, [submit(_partial, _CALL, band, chunk) for chunk in chunks]))
             if len(ahead) > 1:
                 yield combine(*ahead.popleft())
         while ahead:
             yield combine(*ahead.popleft())
     except BaseException:
-        # Ctrl-C, an error, or the consumer closing this generator early: a band's
-        # sites can take minutes, and shutdown(wait=True) would wait for them.
-        end_pool(pool)
+        for _, futures in ahead:
+            for fut in futures:
+                fut.cancel()
         raise
-    else:
-        pool.shutdown(wait=True)
     finally:
         _MODEL = None

@@ -42,7 +42,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.ndimage import distance_transform_edt
 
-from layers.coverage._sum import BandSum, band_sums_in_processes, can_fork
+from layers.coverage._sum import BandSum, Submit, band_sums_submitted
 from layers.coverage.antenna import sector_gain_trig
 from layers.coverage.params import CoverageParams
 from layers.coverage.propagation import VALIDITY, C, Flag, los_nlos, los_probability
@@ -126,8 +126,8 @@ class CoverageModel:
     outside
         What to do with cells outside the DEM: ``"error"`` or ``"skip"``.
     workers
-        Cells computed concurrently: forked processes, or threads with ``keep``
-        (the what-if cache lives in this process) or where fork is unavailable.
+        Cells computed concurrently: on threads, or in that many tasks through the
+        ``submit`` given to :meth:`run` (without ``keep``).
     keep
         Cache each cell's field (needed for cheap what-ifs; costs memory).
     """
@@ -414,18 +414,18 @@ class CoverageModel:
         """A running sum for ``band`` on this grid: empty, or taking over the grids ``start``."""
         return BandSum(band, self.shape, self._noise_mw(band), self.params.cell_load, start)
 
-    def _band_sums(self, flags: dict[str, int]) -> Iterator[BandSum]:
+    def _band_sums(self, flags: dict[str, int], submit: Submit | None) -> Iterator[BandSum]:
         """Every band's best server and total power, counting validity flags into ``flags``."""
 
         def count(more: dict[str, int]) -> None:
             for k, v in more.items():
                 flags[k] = flags.get(k, 0) + v
 
-        if self.workers > 1 and not self.keep and can_fork():
+        if submit is not None and not self.keep:
             bands: dict[str, list[list[int]]] = {}
             for group in self._groups():
                 bands.setdefault(str(self.cells["band"].iloc[group[0]]), []).append(group)
-            yield from band_sums_in_processes(self, list(bands.items()), self.workers, count)
+            yield from band_sums_submitted(self, list(bands.items()), self.workers, submit, count)
             return
         names = self.cells["band"].to_numpy()
         acc: BandSum | None = None
@@ -441,18 +441,26 @@ class CoverageModel:
 
     # ------------------------------------------------------------------ all cells
 
-    def run(self) -> CoverageResult:
+    def run(self, submit: Submit | None = None) -> CoverageResult:
         """Best server, serving cell and SINR over the grid.
 
-        With ``workers > 1`` and no what-if cache, sites are shared out over
-        forked processes; otherwise over threads (the cache lives in this process).
+        Parameters
+        ----------
+        submit
+            ``submit(fn, *args) -> Future``, as :meth:`concurrent.futures.Executor.submit`:
+            without the what-if cache, each band's sites are shared out in ``workers``
+            tasks through it (``twin`` passes a pool of processes forked at the first
+            submit, which inherit this model; see :mod:`layers.coverage._sum`). None,
+            or with ``keep`` (the cache lives in this process): ``workers`` threads,
+            with the same RSRP and serving cell (the SINR's interference is summed in
+            another order: equal to float64 rounding).
         """
         h, w = self.shape
         rsrp = np.full((h, w), -np.inf, dtype=np.float32)
         sinr = np.full((h, w), np.nan, dtype=np.float32)
         serving = np.full((h, w), -1, dtype=np.int32)
         flags: dict[str, int] = {}
-        for acc in self._band_sums(flags):
+        for acc in self._band_sums(flags, submit):
             acc.merge_into(rsrp, sinr, serving)
         rsrp[~np.isfinite(rsrp) | ~self.region] = np.nan
         sinr[np.isnan(rsrp)] = np.nan
@@ -487,10 +495,17 @@ class CoverageModel:
 
 
 def compute_coverage(
-    dem: RasterData, cells: pd.DataFrame, params: CoverageParams | None = None, **kwargs
+    dem: RasterData,
+    cells: pd.DataFrame,
+    params: CoverageParams | None = None,
+    submit: Submit | None = None,
+    **kwargs,
 ) -> CoverageResult:
-    """One-shot :class:`CoverageModel` run without the per-cell cache."""
-    return CoverageModel(dem, cells, params, keep=False, **kwargs).run()
+    """One-shot :class:`CoverageModel` run without the per-cell cache.
+
+    ``submit`` is :meth:`CoverageModel.run`'s.
+    """
+    return CoverageModel(dem, cells, params, keep=False, **kwargs).run(submit)
 
 
 __all__ = [

@@ -140,7 +140,7 @@ def test_radius_stops_where_even_the_best_case_is_too_weak():
     assert rsrp_by_hand((0, 0), (r + 20, 0), 90.0, h_bs=25.0) + (8 - 8) < -100 + 0.5
 
 
-@pytest.mark.parametrize("keep", [True, False])  # threads / forked processes
+@pytest.mark.parametrize("keep", [True, False])  # threads (processes: tests/twin/test_processes.py)
 def test_workers_give_the_same_answer(keep):
     a, b, _ = two_sites()
     rows = [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing as mp
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -161,16 +163,18 @@ def test_mbtiles_matches_the_pmtiles_archive(mixed: Path, tmp_path: Path) -> Non
 
 def test_workers_write_the_same_archive(points: Path, tmp_path: Path) -> None:
     opts = ExportOptions(minzoom=8, maxzoom=13)
-    export_vector(points, tmp_path / "one.pmtiles", "p", opts, workers=1)
+    export_vector(points, tmp_path / "one.pmtiles", "p", opts)
     calls: list[tuple[int, int]] = []
-    export_vector(
-        points,
-        tmp_path / "two.pmtiles",
-        "p",
-        opts,
-        workers=2,
-        progress=lambda d, t: calls.append((d, t)),
-    )
+    # processes forked at the first chunk, as twin's pools are (tiles starts none itself)
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        export_vector(
+            points,
+            tmp_path / "two.pmtiles",
+            "p",
+            opts,
+            map_chunks=pool.map,
+            progress=lambda d, t: calls.append((d, t)),
+        )
     assert (tmp_path / "one.pmtiles").read_bytes() == (tmp_path / "two.pmtiles").read_bytes()
     assert calls and calls[-1][0] == calls[-1][1]
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)

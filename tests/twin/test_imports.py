@@ -157,6 +157,65 @@ def test_layers_and_tiles_import_neither_twin_nor_each_other() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+#: modules that start or manage processes; ``twin._executors`` owns every pool
+PROCESS_MODULES = ("multiprocessing", "concurrent.futures.process", "ctypes", "subprocess")
+PROCESS_NAMES = ("concurrent.futures.ProcessPoolExecutor",)
+#: ``os`` functions that start, replace or signal processes
+OS_PROCESS_CALLS = {"fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen", "kill"}
+OS_PROCESS_PREFIXES = ("spawn", "exec")
+
+
+def _starts_processes(target: str) -> bool:
+    """Whether an import of ``target`` (a module, or a module and a name) manages processes."""
+    if target.startswith("os."):
+        return _os_process_call(target.removeprefix("os."))
+    return any(_inside(target, m) for m in PROCESS_MODULES) or target in PROCESS_NAMES
+
+
+def _os_process_call(name: str) -> bool:
+    return name in OS_PROCESS_CALLS or name.startswith(OS_PROCESS_PREFIXES)
+
+
+def test_layers_and_tiles_start_no_process() -> None:
+    # They take a map or submit from their caller (DESIGN.md: processes start in twin).
+    wrong = [
+        f"{imp.where}: {imp.module} imports {imp.target}"
+        for imp in _all_imports()
+        if _top(imp.module) in ("layers", "tiles") and _starts_processes(imp.target)
+    ]
+    for name, path in _modules(("layers", "tiles")).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and _os_process_call(node.attr)
+            ):
+                wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name} uses os.{node.attr}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_process_rule() -> None:
+    for target in (
+        "ctypes",
+        "multiprocessing",
+        "multiprocessing.get_context",
+        "concurrent.futures.ProcessPoolExecutor",
+        "concurrent.futures.process",
+        "subprocess.run",
+        "os.fork",
+        "os.execvp",
+    ):
+        assert _starts_processes(target), target
+    # threads and futures are not processes (the coverage model's threads, the tile cache)
+    for target in (
+        "concurrent.futures.ThreadPoolExecutor",
+        "concurrent.futures.Future",
+        "os.getpid",
+    ):
+        assert not _starts_processes(target), target
+
+
 def _private_owner(target: str) -> str | None:
     """The package a private module or name belongs to, or ``None`` if ``target`` is public.
 

@@ -1,5 +1,9 @@
 """The coverage builder's model run: whole-grid here, or window by window on a Dask cluster.
 
+Here, each band's sites are summed in ``model.workers`` processes forked for
+the run (:func:`twin._executors.forked_pool`), which inherit the model and its
+DEM copy-on-write; with one worker, in this process.
+
 With a scheduler (``twin build --scheduler``), the grid is cut into windows
 of :data:`layers.coverage.windows.WINDOW_PX` pixels; each window is one Dask
 task holding its cells and the DEM halo they need
@@ -23,7 +27,7 @@ from layers.coverage.windows import (
     run_window,
     run_windowed,
 )
-from twin._executors import dask_client
+from twin._executors import dask_client, forked_pool
 
 
 def dask_submit(client: Any) -> Callable[[WindowTask], Any]:
@@ -52,7 +56,10 @@ def run_model(
     """
     with dask_client(scheduler) as client:
         if client is None:
-            return model.run()
+            # the what-if cache (keep) lives in this process: threads, no processes
+            workers = 1 if model.keep else model.workers
+            with forked_pool(workers, keep_freed_memory=True) as pool:
+                return model.run(None if pool is None else pool.submit)
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         return run_windowed(
             model,

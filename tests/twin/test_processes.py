@@ -1,0 +1,186 @@
+"""twin's forked pools: what they hand layers and tiles gives the same results as this
+process alone, their workers leave Ctrl-C to the parent, die with it and are ended at once
+on an error, and the coverage sums' workers reuse freed memory."""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import os
+import resource
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+
+from layers.coverage import CoverageModel, CoverageParams, CoverageResult
+from layers.coverage.cells import prepare_cells
+from layers.types import RasterData
+from tests.layers._coverage_fixtures import CRS, RES, X0, Y1, cell, cells_frame, centre
+from tiles.export import ExportOptions, export_vector
+from twin._executors import _keep_freed_memory, forked_pool, running
+from twin.builders._coverage_dask import run_model
+
+
+def _faults_of_a_second_big_array(keep: bool) -> int:
+    """Minor page faults while filling a 64 MB array after one was freed (in a fresh child).
+
+    64 MB is above the largest threshold glibc ever serves from the heap by default.
+    """
+    if keep:
+        _keep_freed_memory()
+    a = np.ones(1 << 23)
+    del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    b = np.ones(1 << 23)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    del b
+    return after - before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_worker_reuses_the_pages_numpy_freed():
+    with mp.get_context("fork").Pool(1) as pool:
+        default = pool.apply(_faults_of_a_second_big_array, (False,))
+    with mp.get_context("fork").Pool(1) as pool:
+        kept = pool.apply(_faults_of_a_second_big_array, (True,))
+    assert default > 0  # the allocator hands back fresh pages by default
+    assert kept * 4 < default  # a few faults of Python objects, none for the array
+
+
+# -- twin's forked pools, handed to layers and tiles ----------------------------------------
+
+N = 90
+
+
+def _model(workers: int = 2, max_radius_m: float = 700.0) -> CoverageModel:
+    """Two bands over ridges: three sites of three sectors, and one low-band site."""
+    yy, xx = np.mgrid[0:N, 0:N].astype(np.float32)
+    z = 40 * np.sin(xx / 9) * np.cos(yy / 13) + 0.5 * xx + 20
+    dem = RasterData(z[None], Affine(RES, 0, X0, 0, -RES, Y1), CRS, -9999.0)
+    rows = [
+        cell(f"{n}-{k}", *centre(r, c), azimuth_deg=120.0 * k, height_m=20.0 + 5 * k)
+        for n, (r, c) in (("A", (20, 25)), ("B", (60, 70)), ("C", (25, 75)))
+        for k in range(3)
+    ]
+    rows.append(
+        cell("D-1", *centre(75, 15), band="n28", freq_mhz=700.0, bandwidth_mhz=20.0,
+             scenario="RMa", height_m=30.0)
+    )  # fmt: skip
+    cells, _ = prepare_cells(cells_frame(rows), CRS)
+    params = CoverageParams(max_radius_m=max_radius_m, los_mode="terrain")
+    return CoverageModel(dem, cells, params, workers=workers, keep=False)
+
+
+def _serial_submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``Executor.submit`` run at once in this process."""
+    done: Future[Any] = Future()
+    done.set_result(fn(*args))
+    return done
+
+
+def _pids(pool: ProcessPoolExecutor) -> set[int]:
+    return set(pool._processes)  # the workers the pool forked
+
+
+def _assert_identical(a: CoverageResult, b: CoverageResult) -> None:
+    for x, y in ((a.rsrp, b.rsrp), (a.sinr, b.sinr), (a.serving, b.serving)):
+        np.testing.assert_array_equal(x.data, y.data)
+    assert a.flags == b.flags and a.cell_ids == b.cell_ids
+
+
+def test_band_sums_are_identical_in_this_process_and_in_twins_pool() -> None:
+    serial = _model().run(_serial_submit)  # the same two parts per band, one after another
+    assert np.isfinite(serial.rsrp.data).sum() > N * N // 4
+    assert set(np.unique(serial.serving.data)) >= {-1, 0, 9}  # both bands serve somewhere
+    with forked_pool(2, keep_freed_memory=True) as pool:
+        assert pool is not None
+        forked = _model().run(pool.submit)
+        assert len(_pids(pool)) == 2 and os.getpid() not in _pids(pool)
+    _assert_identical(serial, forked)
+    # the coverage builder's path: twin makes the pool, from the model's workers
+    _assert_identical(serial, run_model(None, _model()))
+    # threads (no submit) sum every site into one grid: the same up to float64 rounding
+    threads = _model().run()
+    np.testing.assert_array_equal(threads.rsrp.data, serial.rsrp.data)
+    np.testing.assert_array_equal(threads.serving.data, serial.serving.data)
+    np.testing.assert_allclose(threads.sinr.data, serial.sinr.data, atol=1e-9, equal_nan=True)
+
+
+def _points(tmp_path: Path) -> Path:
+    """Points spread over enough tiles at zoom 14 for several chunks of tiles per worker."""
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 40_000, (2000, 2)) + np.array([X0, Y1 - 40_000])
+    gdf = gpd.GeoDataFrame(
+        {"kind": [f"k{i % 4}" for i in range(2000)], "rank": np.arange(2000)},
+        geometry=shapely.points(xy),
+        crs=CRS,
+    )
+    path = tmp_path / "points.parquet"
+    gdf.to_parquet(path)
+    return path
+
+
+def test_export_is_identical_in_this_process_and_in_twins_pool(tmp_path: Path) -> None:
+    src, opts = _points(tmp_path), ExportOptions(minzoom=8, maxzoom=14)
+    one = export_vector(src, tmp_path / "one.pmtiles", "p", opts)
+    with forked_pool(2) as pool:
+        assert pool is not None
+        two = export_vector(src, tmp_path / "two.pmtiles", "p", opts, map_chunks=pool.map)
+        assert len(_pids(pool)) == 2
+    assert one.tiles == two.tiles > 4 * 64  # several chunks of 64 tiles per worker
+    assert (tmp_path / "one.pmtiles").read_bytes() == (tmp_path / "two.pmtiles").read_bytes()
+
+
+def test_workers_forked_for_an_earlier_call_refuse_to_compute(tmp_path: Path) -> None:
+    # They hold the earlier model or layer: computing with it would be silently wrong.
+    with pytest.raises(RuntimeError, match="does not hold the model"), forked_pool(2) as pool:
+        assert pool is not None
+        _model().run(pool.submit)
+        _model(max_radius_m=400.0).run(pool.submit)
+    src, opts = _points(tmp_path), ExportOptions(minzoom=8, maxzoom=10)
+    with pytest.raises(RuntimeError, match="does not hold the layer"), forked_pool(2) as pool:
+        assert pool is not None
+        export_vector(src, tmp_path / "a.pmtiles", "p", opts, map_chunks=pool.map)
+        export_vector(src, tmp_path / "b.pmtiles", "p", opts, map_chunks=pool.map)
+    assert (tmp_path / "a.pmtiles").exists() and not (tmp_path / "b.pmtiles").exists()
+
+
+def _pdeathsig() -> int:
+    sig = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(sig))  # PR_GET_PDEATHSIG
+    return sig.value
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl")
+def test_forked_workers_leave_ctrl_c_to_the_parent_and_die_with_it() -> None:
+    with forked_pool(2) as pool:
+        assert pool is not None
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+        assert pool.submit(_pdeathsig).result() == signal.SIGKILL
+
+
+def test_an_error_ends_the_workers_without_waiting_for_them() -> None:
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="stop"), forked_pool(2) as pool:
+        assert pool is not None
+        for _ in range(3):
+            pool.submit(time.sleep, 60)
+        pids = _pids(pool)
+        raise ValueError("stop")
+    assert time.monotonic() - start < 5
+    assert not [p for p in pids if running(p)]
+
+
+def test_one_worker_means_this_process() -> None:
+    with forked_pool(1) as pool:
+        assert pool is None
