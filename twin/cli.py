@@ -38,9 +38,9 @@ try:
 
     from layers.errors import LayerError
     from tiles.errors import TilesError
-    from twin._gdal import allow_vrt
     from twin._version import __version__
     from twin.errors import BuildError, TwinError
+    from twin.gdal_env import allow_vrt
 except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
     _interrupt.leave()
 
