@@ -122,12 +122,54 @@ def _version(value: bool) -> None:
 def _main(
     workspace: WorkspaceOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log what runs on stderr (-v: INFO, -vv: DEBUG)."
+        ),
+    ] = 0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
+    _log_to_stderr(verbose)
+
+
+#: the packages whose loggers the command shows
+LOGGERS = ("twin", "layers", "tiles")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (typer's test runner swaps it per call)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+_handler = _StderrHandler()
+_handler.setFormatter(logging.Formatter("twin: %(levelname)s: %(name)s: %(message)s"))
+
+
+def _log_to_stderr(verbose: int) -> None:
+    """Show the packages' log records at WARNING (default), INFO (-v) or DEBUG (-vv).
+
+    The libraries only add a :class:`logging.NullHandler`; the command is the
+    application, so it is the one place that decides what reaches the terminal.
+    Nothing goes to stdout, which stays the command's output.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if _handler not in logger.handlers:
+            logger.addHandler(_handler)
 
 
 class _ProgressEvents:
