@@ -2,7 +2,7 @@
 
 Serves a demo county (built here at 200 m unless ``--workspace`` names a built
 one), sends a fixed mix of requests (cached and uncached vector tiles, raster
-tiles, TileJSON, 404s; see ``tests/reliability/_mix.py``) and prints requests/s,
+tiles, TileJSON, 404s; see ``tests/reliability/load_mix.py``) and prints requests/s,
 p50/p90/p99 latency, the status counts and the workers' memory as a Markdown
 table.
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.reliability._mix import MIX, request_mix
-from tests.reliability._wrk import run_wrk
 from tests.reliability.conftest import Server
+from tests.reliability.load_mix import MIX, request_mix
+from tests.reliability.wrk import run_wrk
 from tiles.catalog import read_catalog
 
 

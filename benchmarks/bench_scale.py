@@ -67,7 +67,7 @@ def _anon_peak() -> float:
 
 def case_build(root: Path, cluster: bool) -> dict:
     """Child: rebuild every layer of ``root``; one process or a LocalCluster of 2."""
-    from twin._gdal import allow_vrt
+    from twin.gdal_env import allow_vrt
     from twin.workspace import Twin
 
     twin = Twin.open(root)

@@ -1,8 +1,24 @@
 """Pure builders of the one map's layers, and readers for GIS sources.
 
 GeoDataFrames and arrays in, GeoDataFrames and arrays out; nothing here knows
-about workspaces or HTTP.
+about workspaces or HTTP. Where things live:
+
+- reading sources: :mod:`~layers.vector` (anything OGR reads, CSV of points) and
+  :mod:`~layers.raster` (anything GDAL reads, tiled DEMs), with :mod:`~layers.sources`
+  (which files a source is), :mod:`~layers.encodings` (the GBK/UTF-8 guess) and
+  :mod:`~layers.tables` (CSV/Excel with Chinese headers);
+- building layers: :mod:`layers.roads` (a routable network), :mod:`layers.coverage`
+  (5G coverage rasters) and :mod:`~layers.villages` (every village's figures);
+- coordinates: :mod:`~layers.crs`, :mod:`~layers.chinacrs` (GCJ-02, BD-09),
+  :mod:`~layers.geodesy` (areas and lengths on the ellipsoid), :mod:`~layers.region`;
+- :mod:`~layers.blocks` walks a raster block by block; :mod:`~layers.errors` holds
+  :class:`LayerError` and the :class:`SourceWarning` family a caller may filter.
+
+Logging goes to the ``layers`` logger (a :class:`logging.NullHandler` only: whoever
+runs the builders decides what is shown).
 """
+
+import logging
 
 from layers.errors import (
     LayerError,
@@ -13,11 +29,12 @@ from layers.errors import (
     ValidationError,
 )
 from layers.raster import read_raster, reproject_raster
-from layers.types import BBox, RasterData
+from layers.types import RasterData
 from layers.vector import clean_vector, read_vector
 
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __all__ = [
-    "BBox",
     "LayerError",
     "ParameterError",
     "RasterData",
@@ -25,8 +42,23 @@ __all__ = [
     "SourceError",
     "SourceWarning",
     "ValidationError",
+    "blocks",
+    "chinacrs",
     "clean_vector",
+    "coverage",
+    "crs",
+    "encodings",
+    "errors",
+    "geodesy",
+    "raster",
     "read_raster",
     "read_vector",
+    "region",
     "reproject_raster",
+    "roads",
+    "sources",
+    "tables",
+    "types",
+    "vector",
+    "villages",
 ]

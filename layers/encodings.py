@@ -13,11 +13,14 @@ it, and text that is neither is refused with the key to set.
 from __future__ import annotations
 
 import codecs
+import logging
 import struct
 import warnings
 from pathlib import Path
 
 from layers.errors import SourceEncodingWarning, SourceError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DECLARABLE",
@@ -94,6 +97,7 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
     else:
         return None
     if found in ("UTF-8", "utf-8-sig"):
+        log.debug("%s: no encoding declared; its text is %s", path, found)
         return found
     if found is None:
         raise SourceError(
@@ -101,6 +105,7 @@ def resolve_encoding(path: str | Path, declared: str | None = None) -> str | Non
             'set encoding = "..." on the source (e.g. "GBK", "Big5", "latin-1")'
         )
     cpg = " (.cpg)" if suffix in (".shp", ".dbf") else ""
+    log.info("%s: no encoding declared%s; guessed %s from its bytes", path, cpg, found)
     warnings.warn(
         f"{path}: text is not UTF-8 and no encoding is declared{cpg}; read as {found} "
         f'— set encoding = "GBK" on the source to pin it',

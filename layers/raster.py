@@ -8,6 +8,7 @@ working CRS (:func:`reproject_raster`) never sees a tile edge.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from layers.errors import ParameterError, SourceError
 from layers.params import Params
 from layers.sources import expand
 from layers.types import RasterData, valid_pixels
+
+log = logging.getLogger(__name__)
 
 RESAMPLING = {r.name: r for r in Resampling if r.value <= 14}
 
@@ -83,6 +86,7 @@ def read_raster(
     if not files:
         raise SourceError("no raster file to read")
     tiles = [_header(f, crs) for f in files]
+    log.debug("%s: reading %d file(s)", path, len(files))
     if len(tiles) == 1:
         return _read(tiles[0], bands)
     return _mosaic(tiles, bands)

@@ -8,6 +8,7 @@ reprojected geometries with tidy columns.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from layers.tables import (
     points_from_table,
     read_text_table,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "X_COLUMNS",
@@ -108,6 +111,8 @@ def read_vector(
             )
         moved = to_wgs84(gdf.geometry.values, shifted)
         gdf = gdf.set_geometry(gpd.GeoSeries(moved, index=gdf.index, crs="EPSG:4326"))
+        log.debug("%s: %s coordinates moved to WGS84", path, shifted)
+    log.debug("%s: read %d features (layer %s, crs %s)", path, len(gdf), layer, gdf.crs)
     return gdf
 
 

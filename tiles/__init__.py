@@ -1,5 +1,23 @@
-"""Serve what a catalog describes: the catalog contract, tile encoding and the tile server."""
+"""Serve what a catalog describes: the catalog contract, tile encoding and the tile server.
 
+Where things live:
+
+- the contract: :mod:`~tiles.catalog` (:class:`Catalog`, :func:`read_catalog`,
+  :func:`write_catalog`, :func:`atomic_write`) and :mod:`~tiles.errors`;
+- encoding a tile: :mod:`~tiles.mvt` (Mapbox Vector Tiles), cut from GeoParquet by
+  ``tiles.vector`` with :mod:`~tiles.generalize`; raster tiles in ``tiles.raster``;
+  tile grids in :mod:`~tiles.grids`;
+- the server: :func:`create_app` in :mod:`~tiles.app` (routes in ``tiles.routes`` and
+  ``tiles.ogc``, from a request to a cached tile in ``tiles.service``), configured by
+  :mod:`~tiles.settings`, its JSON answers typed in :mod:`~tiles.models`, run under
+  uvicorn by :func:`serve` in :mod:`~tiles.server`;
+- archives: :mod:`~tiles.export` writes a layer's tiles into PMTiles or MBTiles,
+  :mod:`~tiles.pmtiles` reads PMTiles.
+
+Logging goes to the ``tiles`` logger (a :class:`logging.NullHandler` only).
+"""
+
+import logging
 from typing import TYPE_CHECKING, Any
 
 from tiles.catalog import (
@@ -19,6 +37,8 @@ if TYPE_CHECKING:
     from tiles.app import create_app
     from tiles.server import serve
 
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 __all__ = [
     "Catalog",
     "CatalogError",
@@ -27,12 +47,23 @@ __all__ = [
     "LayerNotFoundError",
     "Provenance",
     "TilesError",
+    "app",
     "atomic_write",
+    "catalog",
     "create_app",
+    "errors",
+    "export",
+    "generalize",
+    "grids",
     "leftover_temp_files",
+    "models",
+    "mvt",
+    "pmtiles",
     "read_catalog",
     "resolve_artifact",
     "serve",
+    "server",
+    "settings",
     "write_catalog",
 ]
 

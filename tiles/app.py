@@ -34,7 +34,7 @@ from tiles.service import TileService
 from tiles.settings import Settings
 from tiles.store import CatalogStore
 
-log = logging.getLogger("tiles")
+log = logging.getLogger(__name__)
 
 
 class _RequestMetrics:

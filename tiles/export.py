@@ -18,6 +18,7 @@ just before) instead of having it pickled with every chunk.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +46,8 @@ from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords
 from tiles.pmtiles import zxy_to_tileid
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("pmtiles", "mbtiles")
 _CHUNK = 64  # tiles per task handed to a worker process
@@ -318,6 +321,7 @@ def export_vector(
     # every zoom's non-empty tiles up front: an exact total for the progress bar
     plan = [(z, *layer.tiles_of_zoom(z)) for z in range(options.minzoom, options.maxzoom + 1)]
     total = sum(len(p[3]) for p in plan)
+    log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
     writer: PMTilesWriter | MBTilesWriter
     _WORKER_LAYER = layer
     _EXPORT += 1

@@ -9,6 +9,8 @@ Examples
 --------
 >>> zxy_to_tileid(0, 0, 0), zxy_to_tileid(1, 0, 0), zxy_to_tileid(1, 1, 0)
 (0, 1, 4)
+>>> tileid_to_zxy(4)
+(1, 1, 0)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -100,6 +103,29 @@ def zxy_to_tileid(z: int, x: int, y: int) -> int:
             x, y = y, x
         s >>= 1
     return acc + d
+
+
+def tileid_to_zxy(tile_id: int) -> tuple[int, int, int]:
+    """The tile ``(z, x, y)`` of a PMTiles tile id (the inverse of :func:`zxy_to_tileid`)."""
+    z, acc = 0, 0
+    while tile_id >= acc + (1 << (2 * z)):
+        acc += 1 << (2 * z)
+        z += 1
+    t, n = tile_id - acc, 1 << z
+    x = y = 0
+    s = 1
+    while s < n:  # the Hilbert curve unwound from the finest quadrant up
+        rx = 1 & (t // 2)
+        ry = 1 & (t ^ rx)
+        if ry == 0:
+            if rx == 1:
+                x, y = s - 1 - x, s - 1 - y
+            x, y = y, x
+        x += s * rx
+        y += s * ry
+        t //= 4
+        s *= 2
+    return z, x, y
 
 
 def _read_varints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
@@ -251,12 +277,7 @@ class PMTilesReader:
         except (ValueError, EOFError, zlib.error, gzip.BadGzipFile):
             raise ArtifactError(f"{self.path}: the metadata cannot be decoded") from None
         tiles = 0
-        stack = [(h.root_offset, h.root_length, 0)]
-        while stack:
-            offset, length, depth = stack.pop()
-            if depth >= _MAX_DEPTH:
-                raise ArtifactError(f"{self.path}: directories nest deeper than {_MAX_DEPTH}")
-            d = self._directory(offset, length)
+        for offset, d in self._directories():
             leaf = d.run_lengths == 0
             ends = d.offsets + d.lengths
             limit = np.where(leaf, np.uint64(h.leaf_length), np.uint64(h.data_length))
@@ -274,11 +295,35 @@ class PMTilesReader:
                     f"{self.path}: directory at byte {offset}: tile ids not ascending"
                 )
             tiles += int(d.run_lengths.sum())
+        return tiles
+
+    def tiles(self) -> list[tuple[int, int, int]]:
+        """Every tile the archive addresses, as ``(z, x, y)`` in tile-id order."""
+        ids: list[int] = []
+        for _, d in self._directories():
+            for first, run in zip(d.tile_ids.tolist(), d.run_lengths.tolist(), strict=True):
+                ids.extend(range(first, first + run))  # a run of 0 is a leaf directory
+        return [tileid_to_zxy(i) for i in sorted(ids)]
+
+    def _directories(self) -> Iterator[tuple[int, Directory]]:
+        """Each directory with its byte offset, the root first, then its leaves depth-first.
+
+        A leaf's entries are followed only after the caller has looked at the
+        directory that points to it (so that :meth:`check` stops at a bad entry).
+        """
+        h = self.header
+        stack = [(h.root_offset, h.root_length, 0)]
+        while stack:
+            offset, length, depth = stack.pop()
+            if depth >= _MAX_DEPTH:
+                raise ArtifactError(f"{self.path}: directories nest deeper than {_MAX_DEPTH}")
+            d = self._directory(offset, length)
+            yield offset, d
+            leaf = d.run_lengths == 0
             stack += [
                 (h.leaf_offset + int(o), int(n), depth + 1)
                 for o, n in zip(d.offsets[leaf], d.lengths[leaf], strict=True)
             ]
-        return tiles
 
     def get(self, z: int, x: int, y: int) -> bytes | None:
         """The stored bytes of tile ``z/x/y`` (still tile-compressed), or None if absent."""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 
 from tiles._lru import LRU
 from tiles.cache import EncodedTile, TileCache
 from tiles.catalog import LayerEntry
-from tiles.errors import InvalidParameterError, TileOutsideError
+from tiles.errors import ArtifactError, InvalidParameterError, TileOutsideError, TilesError
 from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
 from tiles.metrics import Metrics
 from tiles.mvt import encode_tile
@@ -32,6 +33,8 @@ MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 MEDIA_TYPES = {"mvt": MVT_MEDIA_TYPE, "png": "image/png", "webp": "image/webp"}
 VECTOR_FORMATS = ("mvt", "pbf")
 RASTER_FORMATS = ("png", "webp")
+
+log = logging.getLogger(__name__)
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -58,6 +61,11 @@ class TileRequest:
     @property
     def kind(self) -> str:
         return self.layers[0][1].kind
+
+    def describe(self) -> str:
+        """``layer/z/x/y.fmt`` and the grid, for a log line."""
+        names = ",".join(name for name, _ in self.layers)
+        return f"{names}/{self.z}/{self.x}/{self.y}.{self.fmt} ({self.grid.id})"
 
     @property
     def etag(self) -> str:
@@ -157,9 +165,18 @@ class TileService:
 
     def _encode(self, req: TileRequest) -> EncodedTile:
         self.metrics.tile_encoded(req.kind)
-        if req.kind == "raster":
-            return self._raster(req)
-        return self._vector(req)
+        try:
+            if req.kind == "raster":
+                return self._raster(req)
+            return self._vector(req)
+        except ArtifactError as exc:  # a published file that cannot be read: 503
+            log.warning("tile %s: %s", req.describe(), exc)
+            raise
+        except TilesError:
+            raise  # the request's mistake (4xx), answered in words
+        except Exception:  # a bug: 500, with the traceback for whoever runs the server
+            log.exception("tile %s: cannot encode", req.describe())
+            raise
 
     def _archive(self, path: str) -> PMTilesReader:
         return self._archives.get_or_create(path, partial(PMTilesReader, path))

@@ -20,7 +20,7 @@ from pathlib import Path
 from tiles.catalog import Catalog, LayerEntry, read_catalog, resolve_artifact
 from tiles.errors import CatalogError, InvalidParameterError, LayerNotFoundError
 
-log = logging.getLogger("tiles")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

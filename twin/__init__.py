@@ -1,8 +1,23 @@
 """OneMap Twin: a county's one map, from GIS sources to high-precision tiles.
 
-Every process is started by :mod:`twin._executors` (``layers`` and ``tiles``
-take a ``map`` or ``submit`` from their caller); :func:`forked_pool` is the
-one to hand them outside a build.
+:class:`Twin` (in :mod:`~twin.workspace`) is the notebook API over a workspace; the
+``twin`` command is :mod:`~twin.cli`. Where things live:
+
+- the workspace: ``twin.toml`` read by :mod:`~twin.config`, artifacts written and read
+  back by :mod:`~twin.artifacts`;
+- building a layer: the graph (fingerprints, incremental rebuilds, atomic publishing)
+  in :mod:`~twin.build`; each layer kind is a builder in :mod:`twin.builders`, which
+  hands the geoprocessing to :mod:`layers`;
+- processes: every one is started in ``twin._executors`` (the build's process pool
+  or Dask cluster, coverage and export workers; ``layers`` and ``tiles`` take a
+  ``map`` or ``submit`` from their caller, and :func:`forked_pool` is the one to hand
+  them outside a build; GDAL's environment for them in :mod:`~twin.gdal_env`), and
+  Ctrl-C ends them in ``twin._interrupt``;
+- :mod:`twin.demo` generates the demo county, :mod:`twin.notebook` draws maps and
+  progress in Jupyter; :mod:`~twin.errors` holds :class:`TwinError` and its kinds.
+
+Logging goes to the ``twin`` logger (a :class:`logging.NullHandler` only; the ``twin``
+command shows it on stderr with ``--verbose``).
 
 Examples
 --------
@@ -11,8 +26,12 @@ Examples
 >>> t.stats()  # doctest: +SKIP
 """
 
+import logging
+
 from twin._version import __version__
 from twin.errors import BuildError, ConfigError, TwinError, WorkspaceError
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BuildError",
@@ -21,7 +40,17 @@ __all__ = [
     "TwinError",
     "WorkspaceError",
     "__version__",
+    "artifacts",
+    "build",
+    "builders",
+    "cli",
+    "config",
+    "demo",
+    "errors",
     "forked_pool",
+    "gdal_env",
+    "notebook",
+    "workspace",
 ]
 
 

@@ -43,8 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from twin._gdal import allow_vrt
 from twin.errors import TwinError
+from twin.gdal_env import allow_vrt
 
 #: the environment variable naming the scheduler when ``--scheduler`` is not given
 SCHEDULER_ENV = "TWIN_SCHEDULER"
@@ -81,7 +81,7 @@ def _dask_client(scheduler: str) -> tuple[Any, Any]:
         ) from None
     cluster = None
     if scheduler.startswith(LOCAL_PREFIX):
-        # Worker processes start GDAL afresh from this environment (see twin._gdal).
+        # Worker processes start GDAL afresh from this environment (see twin.gdal_env).
         allow_vrt()
         cluster = LocalCluster(
             n_workers=int(scheduler.removeprefix(LOCAL_PREFIX)),
@@ -139,7 +139,7 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
     if workers <= 1:
         yield Running(None)
         return
-    # The workers start GDAL afresh from this environment (see twin._gdal).
+    # The workers start GDAL afresh from this environment (see twin.gdal_env).
     allow_vrt()
     process_pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=mp.get_context("forkserver"), initializer=ignore_sigint

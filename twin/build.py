@@ -17,6 +17,7 @@ removed by the next build.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -58,6 +59,8 @@ from twin.errors import BuildError, TwinError, WorkspaceError
 
 TMP_PREFIX = ".tmp-"
 
+log = logging.getLogger(__name__)
+
 
 class BuildEvents(Protocol):
     """What a build reports as it goes (the CLI draws progress from these)."""
@@ -86,6 +89,38 @@ class NoEvents:
 
     def fail(self, name: str, message: str) -> None:
         pass
+
+
+class LoggedEvents:
+    """Log each event on the ``twin.build`` logger, then hand it to ``events``.
+
+    Every event is at INFO: what a build did is also in its :class:`BuildReport`
+    (and a failure in its :class:`~twin.errors.BuildError`), so the log is a trace
+    for whoever asks for one (``twin -v build``), not a second report.
+    """
+
+    def __init__(self, events: BuildEvents) -> None:
+        self.events = events
+
+    def plan(self, names: list[str]) -> None:
+        log.info("plan: %d layers: %s", len(names), ", ".join(names))
+        self.events.plan(names)
+
+    def skip(self, name: str, reason: str) -> None:
+        log.info("%s: skipped: %s", name, reason)
+        self.events.skip(name, reason)
+
+    def start(self, name: str) -> None:
+        log.info("%s: building", name)
+        self.events.start(name)
+
+    def finish(self, name: str, version: str, seconds: float) -> None:
+        log.info("%s: built %s in %.1f s", name, version, seconds)
+        self.events.finish(name, version, seconds)
+
+    def fail(self, name: str, message: str) -> None:
+        log.info("%s: failed: %s", name, message)
+        self.events.fail(name, message)
 
 
 @dataclass
@@ -531,6 +566,8 @@ def _execute(
                 report.seconds[job.name] = result.seconds
                 if result.warnings:
                     report.warnings[job.name] = result.warnings
+                for warning in result.warnings:
+                    log.info("%s: warning: %s", job.name, warning)
                 events.finish(job.name, job.version, result.seconds)
         jobs.done(job.name)
 
@@ -584,4 +621,12 @@ def _one_line(layer: str, error: BaseException) -> str:
     return f"layer {layer!r}: unexpected {type(error).__name__}: {error}{at}"
 
 
-__all__ = ["BuildEvents", "BuildReport", "Figure", "NoEvents", "execute", "fingerprint"]
+__all__ = [
+    "BuildEvents",
+    "BuildReport",
+    "Figure",
+    "LoggedEvents",
+    "NoEvents",
+    "execute",
+    "fingerprint",
+]

@@ -15,9 +15,9 @@ from twin import _interrupt
 # Run as the `twin` command rather than imported (tests, notebooks, or multiprocessing's
 # forkserver, which imports the command's script as "__mp_main__"): Ctrl-C is handled
 # from here on, through the heavy imports below.
-_main = sys.modules["__main__"]
+_launched = sys.modules["__main__"]
 if __name__ == "__main__" or (
-    _main.__name__ == "__main__" and (getattr(_main, "__file__", None) or "").endswith("/twin")
+    _launched.__name__ == "__main__" and (getattr(_launched, "__file__", None) or "").endswith("/twin")
 ):
     _interrupt.install()
 
@@ -38,9 +38,9 @@ try:
 
     from layers.errors import LayerError
     from tiles.errors import TilesError
-    from twin._gdal import allow_vrt
     from twin._version import __version__
     from twin.errors import BuildError, TwinError
+    from twin.gdal_env import allow_vrt
 except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
     _interrupt.leave()
 
@@ -122,12 +122,54 @@ def _version(value: bool) -> None:
 def _main(
     workspace: WorkspaceOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, help="Log what runs on stderr (-v: INFO, -vv: DEBUG)."
+        ),
+    ] = 0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
+    _log_to_stderr(verbose)
+
+
+#: the packages whose loggers the command shows
+LOGGERS = ("twin", "layers", "tiles")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (typer's test runner swaps it per call)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+_handler = _StderrHandler()
+_handler.setFormatter(logging.Formatter("twin: %(levelname)s: %(name)s: %(message)s"))
+
+
+def _log_to_stderr(verbose: int) -> None:
+    """Show the packages' log records at WARNING (default), INFO (-v) or DEBUG (-vv).
+
+    The libraries only add a :class:`logging.NullHandler`; the command is the
+    application, so it is the one place that decides what reaches the terminal.
+    Nothing goes to stdout, which stays the command's output.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if _handler not in logger.handlers:
+            logger.addHandler(_handler)
 
 
 class _ProgressEvents:

@@ -18,6 +18,7 @@ export leaves nothing half-written.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from twin._executors import forked_pool
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("pmtiles", "mbtiles", "gpkg", "geojson", "cog")
 SUFFIXES = {"pmtiles": ".pmtiles", "mbtiles": ".mbtiles", "gpkg": ".gpkg", "geojson": ".geojson"}
@@ -169,7 +172,25 @@ def export_layer(
             ExportOptions(minzoom=lo, maxzoom=hi, generalization=general),
             fmt=fmt,
             map_chunks=map if pool is None else pool.map,
-            progress=progress,
+            progress=_logged_progress(name, progress),
             metadata=meta,
         )
+    log.info("%s: %d tiles, %d bytes in %.1f s: %s", name, res.tiles, res.bytes, res.seconds, out)
     return Exported(out, fmt, res.bytes, res.tiles, res.seconds)
+
+
+def _logged_progress(
+    name: str, progress: Callable[[int, int], None] | None
+) -> Callable[[int, int], None]:
+    """``progress``, and a log line at every tenth of the tiles."""
+    tenths = 0
+
+    def report(done: int, total: int) -> None:
+        nonlocal tenths
+        if total and done * 10 // total > tenths:
+            tenths = done * 10 // total
+            log.info("%s: %d of %d tiles", name, done, total)
+        if progress is not None:
+            progress(done, total)
+
+    return report

@@ -46,6 +46,7 @@ from twin.build import (
     BuildEvents,
     BuildReport,
     Job,
+    LoggedEvents,
     NoEvents,
     Publisher,
     build_lock,
@@ -336,7 +337,7 @@ class Twin:
         # import would make the two import each other (the facade reaches up only when asked).
         from twin.notebook import progress_events
 
-        events = events or progress_events(progress) or NoEvents()
+        events = LoggedEvents(events or progress_events(progress) or NoEvents())
         targets = self._targets(names)
         self.check_crs()
         forced = set(targets) if names is not None else set(self.config.layers)

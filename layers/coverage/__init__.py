@@ -15,29 +15,27 @@
 """
 
 from layers.coverage.cells import prepare_cells
-from layers.coverage.model import (
-    THERMAL_NOISE_DBM_HZ,
-    CellField,
-    CoverageModel,
-    CoverageResult,
-    compute_coverage,
-)
+from layers.coverage.model import CoverageModel, CoverageResult, compute_coverage
 from layers.coverage.params import CoverageParams
 from layers.coverage.pipeline import CoveragePipelineResult, run_coverage
 from layers.coverage.zones import coverage_polygons, coverage_share, covered_mask, what_if
 
 __all__ = [
-    "THERMAL_NOISE_DBM_HZ",
-    "CellField",
     "CoverageModel",
     "CoverageParams",
     "CoveragePipelineResult",
     "CoverageResult",
+    "antenna",
+    "cells",
     "compute_coverage",
     "coverage_polygons",
     "coverage_share",
     "covered_mask",
     "prepare_cells",
+    "propagation",
     "run_coverage",
+    "terrain",
     "what_if",
+    "windows",
+    "zones",
 ]

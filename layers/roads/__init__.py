@@ -1,7 +1,8 @@
 """Roads: a clean, routable road network from OSM or any line source.
 
-- :mod:`layers.roads.network`: :func:`read_roads` (either reader), :class:`RoadNetwork`,
-  :func:`validate_network`, :func:`to_networkx`, per-zone figures and 5G coverage along roads;
+- :mod:`layers.roads.network`: where the network is built: :func:`read_roads` (either
+  reader), :class:`RoadNetwork`, :func:`validate_network`, :func:`to_networkx`, per-zone
+  figures and 5G coverage along roads;
 - :mod:`layers.roads.osm`: ways of an OSM file read with pyosmium;
 - :mod:`layers.roads.filters`: the osmnx-style network types (``drive``, ``walk`` ...);
 - :mod:`layers.roads.params`: :class:`RoadsParams`, the parameters of a ``roads`` layer.
@@ -14,7 +15,6 @@ Private modules hold the stages: tag normalisation (``_tags``), line sources
 from layers.roads.network import (
     LINE_FIELDS,
     RoadNetwork,
-    build_network,
     edge_coverage,
     is_osm_path,
     read_line_roads,
@@ -30,9 +30,10 @@ __all__ = [
     "LINE_FIELDS",
     "RoadNetwork",
     "RoadsParams",
-    "build_network",
     "edge_coverage",
+    "filters",
     "is_osm_path",
+    "osm",
     "read_line_roads",
     "read_osm_roads",
     "read_roads",

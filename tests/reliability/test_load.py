@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability._mix import request_mix
-from tests.reliability._wrk import run_wrk
 from tests.reliability.conftest import Server
+from tests.reliability.load_mix import request_mix
+from tests.reliability.wrk import run_wrk
 from tiles.catalog import read_catalog
 
 pytestmark = pytest.mark.slow

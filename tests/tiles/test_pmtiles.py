@@ -9,13 +9,14 @@ from pathlib import Path
 import mapbox_vector_tile
 import morecantile
 import pytest
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.tile import Compression, TileType, tileid_to_zxy, zxy_to_tileid
 from pmtiles.writer import Writer
 from pyproj import Transformer
 
 from tests.tiles.conftest import CRS, X0, Y0, make_client
 from tiles.catalog import read_catalog, write_catalog
 from tiles.pmtiles import PMTilesReader
+from tiles.pmtiles import tileid_to_zxy as our_zxy
 from tiles.pmtiles import zxy_to_tileid as our_tileid
 
 MERCATOR = morecantile.tms.get("WebMercatorQuad")
@@ -53,6 +54,8 @@ def test_tile_ids_match_the_reference_implementation() -> None:
         z = rng.randint(0, 26)
         x, y = rng.randrange(2**z), rng.randrange(2**z)
         assert our_tileid(z, x, y) == zxy_to_tileid(z, x, y)
+        tile_id = zxy_to_tileid(z, x, y)
+        assert our_zxy(tile_id) == tuple(tileid_to_zxy(tile_id)) == (z, x, y)
 
 
 def test_reader_finds_every_tile_through_leaf_directories(tmp_path: Path) -> None:
@@ -74,6 +77,24 @@ def test_reader_finds_every_tile_through_leaf_directories(tmp_path: Path) -> Non
         assert reader.get(*zxy) == data
     missing = next((10, x, 0) for x in range(1024) if (10, x, 0) not in tiles)
     assert reader.get(*missing) is None
+    reader.close()
+
+
+def test_reader_lists_every_tile_runs_and_leaves_included(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    tiles = {}
+    for _ in range(6000):  # scattered: leaf directories
+        z = rng.randint(8, 15)
+        tiles[(z, rng.randrange(2**z), rng.randrange(2**z))] = rng.randbytes(6)
+    same = gzip.compress(b"sea", mtime=0)  # consecutive equal tiles: one entry, a run of 40
+    for tile_id in range(zxy_to_tileid(12, 0, 0), zxy_to_tileid(12, 0, 0) + 40):
+        tiles[tuple(tileid_to_zxy(tile_id))] = same
+    path = tmp_path / "runs.pmtiles"
+    _write_archive(path, tiles)
+    reader = PMTilesReader(str(path))
+    listed = reader.tiles()
+    assert listed == sorted(tiles, key=lambda t: zxy_to_tileid(*t))
+    assert len(listed) == reader.check()
     reader.close()
 
 

@@ -144,3 +144,23 @@ def test_real_process(workspace: Path) -> None:
     )
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1 and "no layer 'missing'" in bad.stderr
+
+
+def test_verbose_shows_the_log_on_stderr_and_stdout_stays_the_same(workspace: Path) -> None:
+    res = invoke("-vv", "build", cwd=workspace)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "3 built, 0 skipped"
+    log = res.stderr.splitlines()
+    assert any(line.startswith("twin: INFO: twin.build: plan: 3 layers: ") for line in log)
+    for name in ("zones", "points", "dem"):
+        assert any(line.startswith(f"twin: INFO: twin.build: {name}: built ") for line in log)
+    # -vv: the readers' DEBUG lines too, with what they read
+    assert any(
+        line.startswith("twin: DEBUG: layers.vector:") and "zones.geojson: read 12 features" in line
+        for line in log
+    ), log
+
+    res = invoke("build", "--force", cwd=workspace)  # default: warnings only, none here
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "3 built, 0 skipped"
+    assert "twin: INFO" not in res.stderr and "twin: DEBUG" not in res.stderr

@@ -19,10 +19,10 @@ from tests.layers.test_coverage_windows import model as small_model
 from tests.twin.conftest import TOML, make_sources
 from tiles.catalog import read_catalog
 from twin._executors import resolve_scheduler
-from twin._gdal import allow_vrt
 from twin.builders._coverage_dask import dask_submit, run_model
 from twin.cli import app
 from twin.errors import TwinError
+from twin.gdal_env import allow_vrt
 from twin.workspace import Twin
 
 distributed = pytest.importorskip("distributed")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from twin._gdal import allow_vrt
+from twin.gdal_env import allow_vrt
 from twin.workspace import Twin
 
 

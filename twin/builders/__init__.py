@@ -6,7 +6,10 @@ of every layer's fingerprint: bump it when the output would change), and a
 ``run`` callable that takes a :class:`~twin.builders.context.BuildContext` and
 returns an :class:`Output`.
 
-Builders register themselves in the modules listed in :data:`_MODULES`;
+Each layer kind is built in its own module (``generic``, ``roads``, ``coverage``,
+``villages``); what a builder may read and warn about is its
+:class:`~twin.builders.context.BuildContext`. The build graph that runs them is
+:mod:`twin.build`. Builders register themselves in the modules listed in :data:`_MODULES`;
 third-party packages can add more through the ``twin.builders`` entry point
 group (each entry point names a :class:`Builder`).
 """
@@ -129,4 +132,13 @@ def builders() -> dict[str, Builder]:
     return dict(sorted(_REGISTRY.items()))
 
 
-__all__ = ["Builder", "NoParams", "Output", "builders", "get_builder", "register"]
+__all__ = [
+    "Builder",
+    "NoParams",
+    "Output",
+    "builders",
+    "context",
+    "coverage",
+    "get_builder",
+    "register",
+]

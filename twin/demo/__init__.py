@@ -1,5 +1,8 @@
 """The synthetic demo county: source files and the ``twin.toml`` that builds them.
 
+:mod:`~twin.demo.generate` writes one county's sources, :mod:`~twin.demo.config` its
+``twin.toml``, :mod:`~twin.demo.counties` several counties at once (scale tests).
+
 Examples
 --------
 >>> from pathlib import Path
@@ -12,4 +15,11 @@ Examples
 from twin.demo.config import demo_config
 from twin.demo.generate import DEFAULT_SEED, GENERATOR_VERSION, generate_sources
 
-__all__ = ["DEFAULT_SEED", "GENERATOR_VERSION", "demo_config", "generate_sources"]
+__all__ = [
+    "DEFAULT_SEED",
+    "GENERATOR_VERSION",
+    "counties",
+    "demo_config",
+    "generate",
+    "generate_sources",
+]

@@ -6,12 +6,15 @@ the opposite case: warping and COG overviews use VRT datasets internally. A
 build process that inherits ``GDAL_SKIP=VRT`` (from a shell, or from a
 process that also runs the tile server) fails with GDAL's "Unknown error",
 so the CLI and the build's worker processes take VRT off the list before
-GDAL starts.
+GDAL starts. A script or notebook that starts its own Dask cluster for
+``Twin.build(scheduler=...)`` calls :func:`allow_vrt` before the cluster starts.
 """
 
 from __future__ import annotations
 
 import os
+
+__all__ = ["allow_vrt"]
 
 
 def allow_vrt(environ: os._Environ[str] | dict[str, str] = os.environ) -> None:
