@@ -17,7 +17,8 @@ from twin import _interrupt
 # from here on, through the heavy imports below.
 _launched = sys.modules["__main__"]
 if __name__ == "__main__" or (
-    _launched.__name__ == "__main__" and (getattr(_launched, "__file__", None) or "").endswith("/twin")
+    _launched.__name__ == "__main__"
+    and (getattr(_launched, "__file__", None) or "").endswith("/twin")
 ):
     _interrupt.install()
 
