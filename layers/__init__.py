@@ -61,4 +61,5 @@ __all__ = [
     "types",
     "vector",
     "villages",
+    "villages_params",
 ]

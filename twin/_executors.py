@@ -329,6 +329,13 @@ def end_processes(pids: Iterable[int], grace: float = GRACE) -> list[int]:
         left = [p for p in left if running(p)]
     for pid in left:
         _send(pid, signal.SIGKILL)
+    # SIGKILL is delivered when the kernel next runs the process: on a loaded machine that
+    # can take a moment, and callers count on the workers being gone when this returns.
+    deadline = time.monotonic() + 2.0
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if running(p)]
+        if left:
+            time.sleep(0.005)
     return signalled
 
 

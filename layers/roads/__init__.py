@@ -13,7 +13,6 @@ Private modules hold the stages: tag normalisation (``_tags``), line sources
 """
 
 from layers.roads.network import (
-    LINE_FIELDS,
     RoadNetwork,
     edge_coverage,
     is_osm_path,
@@ -27,7 +26,6 @@ from layers.roads.network import (
 from layers.roads.params import RoadsParams
 
 __all__ = [
-    "LINE_FIELDS",
     "RoadNetwork",
     "RoadsParams",
     "edge_coverage",

@@ -62,7 +62,7 @@ def test_a_worker_reuses_the_pages_numpy_freed():
 N = 90
 
 
-def _model(workers: int = 2, max_radius_m: float = 700.0) -> CoverageModel:
+def _model(workers: int = 2, max_radius_km: float = 0.7) -> CoverageModel:
     """Two bands over ridges: three sites of three sectors, and one low-band site."""
     yy, xx = np.mgrid[0:N, 0:N].astype(np.float32)
     z = 40 * np.sin(xx / 9) * np.cos(yy / 13) + 0.5 * xx + 20
@@ -77,7 +77,7 @@ def _model(workers: int = 2, max_radius_m: float = 700.0) -> CoverageModel:
              scenario="RMa", height_m=30.0)
     )  # fmt: skip
     cells, _ = prepare_cells(cells_frame(rows), CRS)
-    params = CoverageParams(max_radius_m=max_radius_m, los_mode="terrain")
+    params = CoverageParams(max_radius_km=max_radius_km, los_mode="terrain")
     return CoverageModel(dem, cells, params, workers=workers, keep=False)
 
 
@@ -146,7 +146,7 @@ def test_workers_forked_for_an_earlier_call_refuse_to_compute(tmp_path: Path) ->
     with pytest.raises(RuntimeError, match="does not hold the model"), forked_pool(2) as pool:
         assert pool is not None
         _model().run(pool.submit)
-        _model(max_radius_m=400.0).run(pool.submit)
+        _model(max_radius_km=0.4).run(pool.submit)
     src, opts = _points(tmp_path), ExportOptions(minzoom=8, maxzoom=10)
     with pytest.raises(RuntimeError, match="does not hold the layer"), forked_pool(2) as pool:
         assert pool is not None

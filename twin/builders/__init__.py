@@ -138,7 +138,6 @@ __all__ = [
     "Output",
     "builders",
     "context",
-    "coverage",
     "get_builder",
     "register",
 ]
