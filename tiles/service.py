@@ -13,8 +13,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 
 from tiles._lru import LRU
 from tiles.cache import EncodedTile, TileCache
@@ -33,6 +34,9 @@ MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 MEDIA_TYPES = {"mvt": MVT_MEDIA_TYPE, "png": "image/png", "webp": "image/webp"}
 VECTOR_FORMATS = ("mvt", "pbf")
 RASTER_FORMATS = ("png", "webp")
+#: gzip level of tiles encoded here (archives keep theirs): level 1 compresses the demo's
+#: tiles 27 % faster than level 6 for 6 % more bytes, and every uncached tile pays it
+GZIP_LEVEL = 1
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,9 @@ class TileRequest:
         names = ",".join(name for name, _ in self.layers)
         return f"{names}/{self.z}/{self.x}/{self.y}.{self.fmt} ({self.grid.id})"
 
-    @property
+    @cached_property
     def etag(self) -> str:
+        """The ETag of the identity encoding (see :func:`tiles._http.variant_etag`)."""
         digest = hashlib.blake2b(repr(self.key).encode(), digest_size=12).hexdigest()
         return f'"{digest}"'
 
@@ -87,9 +92,16 @@ class TileService:
     def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.cache = TileCache(int(settings.cache_mb * 1_000_000))
+        # A bounded pool: more encoding threads than cores only queue on the GIL (40 threads
+        # fighting over 2 cores lost a third of the throughput at 64 connections).
+        self.pool = ThreadPoolExecutor(settings.encode_threads, thread_name_prefix="tile-encode")
+        self.cache = TileCache(int(settings.cache_mb * 1_000_000), self.pool)
         self.sources = SourceCache()
         self._archives: LRU[str, PMTilesReader] = LRU(16)
+
+    def close(self) -> None:
+        """Let the encoding threads go (encodings under way finish in the background)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -222,7 +234,7 @@ class TileService:
         body = b"".join(parts)
         if not body:
             return EncodedTile(None, MVT_MEDIA_TYPE)
-        return EncodedTile(gzip.compress(body, compresslevel=6, mtime=0), MVT_MEDIA_TYPE, "gzip")
+        return EncodedTile(gzip.compress(body, GZIP_LEVEL, mtime=0), MVT_MEDIA_TYPE, "gzip")
 
     def _raster(self, req: TileRequest) -> EncodedTile:
         name, _ = req.layers[0]
