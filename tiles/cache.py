@@ -68,11 +68,12 @@ class TileCache:
         return self._items.misses
 
     async def get(
-        self, key: Hashable, encode: Callable[[], EncodedTile]
+        self, key: Hashable, encode: Callable[[], EncodedTile], inline: bool = False
     ) -> tuple[EncodedTile, bool]:
         """The tile for ``key`` and whether it was a cache hit; ``encode`` runs in the executor.
 
-        A hit is answered without leaving the event loop.
+        A hit is answered without leaving the event loop, and so is a miss
+        with ``inline`` (for an ``encode`` cheaper than a thread hand-over).
         """
         with self._lock:
             found = self._items.get(key)
@@ -98,5 +99,8 @@ class TileCache:
                     with self._lock:
                         self._inflight.pop(key, None)
 
-            await asyncio.get_running_loop().run_in_executor(self.executor, run)
+            if inline:
+                run()
+            else:
+                await asyncio.get_running_loop().run_in_executor(self.executor, run)
         return await asyncio.wrap_future(future), False
