@@ -2,11 +2,14 @@
 
 Nothing is built at import time: :func:`create_app` makes the app, and its
 lifespan loads the catalog onto ``app.state`` (the :class:`CatalogStore`, the
-:class:`TileService` with its caches, the metrics).
+:class:`TileService` with its caches, the metrics). The app is a FastAPI app
+(routers can be added to it) that answers tile requests before FastAPI routes
+them (:mod:`tiles._asgi`).
 
 Examples
 --------
 >>> from pathlib import Path
+from typing import Any
 >>> app = create_app(Path("build/catalog.json"))
 >>> app.title
 'OneMap Twin tiles'
@@ -19,14 +22,17 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiles import ogc, routes, viewer
+from tiles._asgi import Envelope, TileApp
+from tiles._http import ErrorResponse
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
 from tiles.metrics import Metrics
 from tiles.raster import skip_vrt_driver
@@ -37,49 +43,20 @@ from tiles.store import CatalogStore
 log = logging.getLogger(__name__)
 
 
-class _RequestMetrics:
-    """Counts every response by method, route template and status."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            route = scope.get("route")
-            # the route template, not the path: one series per route, not per tile
-            name = getattr(route, "path", None) or "unmatched"
-            self.metrics.request(scope["method"], name, status)
-
-
-# Errors quote the offending parameter; a 60 KB parameter must not come back whole.
-MAX_DETAIL = 300
-
-
 def _error_handler(status: int):
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
-        detail = str(exc)
-        if len(detail) > MAX_DETAIL:
-            detail = detail[:MAX_DETAIL] + "… (truncated)"
-        return JSONResponse({"detail": detail}, status_code=status)
+    async def handle(request: Request, exc: Exception) -> Response:
+        return ErrorResponse({"detail": str(exc)}, status_code=status)
 
     return handle
 
 
-def create_app(catalog_path: Path | str | None = None, settings: Settings | None = None) -> FastAPI:
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, with the echoed input escaped (it may hold the request's markup)."""
+    assert isinstance(exc, RequestValidationError)
+    return ErrorResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+def create_app(catalog_path: Path | str | None = None, settings: Settings | None = None) -> TileApp:
     """The tile server for the catalog at ``catalog_path``.
 
     Parameters
@@ -115,10 +92,13 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
         app.state.settings = settings
         app.state.store = store
         app.state.metrics = metrics
-        app.state.service = TileService(settings, metrics)
-        yield
+        app.state.service = service = TileService(settings, metrics)
+        try:
+            yield
+        finally:
+            service.close()
 
-    app = FastAPI(
+    app = TileApp(
         title="OneMap Twin tiles",
         description="Vector and raster tiles, TileJSON, a MapLibre style and OGC API - Tiles.",
         lifespan=lifespan,
@@ -126,16 +106,18 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
     for exc_class, status in STATUS_CODES.items():
         app.add_exception_handler(exc_class, _error_handler(status))
     app.add_exception_handler(TilesError, _error_handler(500))
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(viewer.router)
     app.include_router(routes.router)
     app.include_router(ogc.router)
     app.mount("/static", StaticFiles(directory=str(viewer.STATIC_DIR)), name="static")
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["*"],
-        expose_headers=["ETag", "Content-Encoding", "Cache-Control"],
-    )
-    app.add_middleware(_RequestMetrics, metrics=metrics)
+    cors: dict[str, Any] = {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": ["GET", "HEAD", "OPTIONS"],
+        "allow_headers": ["*"],
+        "expose_headers": ["ETag", "Content-Encoding", "Cache-Control"],
+    }
+    app.add_middleware(CORSMiddleware, **cors)
+    app.add_middleware(Envelope, metrics=metrics)
+    app.cors = CORSMiddleware(app.router, **cors)  # the same CORS on the tile fast path
     return app

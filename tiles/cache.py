@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-import anyio.to_thread
-
 from tiles._lru import LRU
 
 
@@ -39,10 +37,13 @@ class TileCache:
     ----------
     max_bytes
         Upper bound of the summed body sizes; 0 disables caching (single-flight stays).
+    executor
+        Where encodings run (default: the event loop's default executor).
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, executor: concurrent.futures.Executor | None = None) -> None:
         self.max_bytes = max_bytes
+        self.executor = executor
         self._items: LRU[Hashable, EncodedTile] = LRU(max_bytes, sizeof=lambda t: t.nbytes)
         self._inflight: dict[Hashable, concurrent.futures.Future[EncodedTile]] = {}
         # Guards the look-up together with the in-flight check, so a request never misses
@@ -67,9 +68,13 @@ class TileCache:
         return self._items.misses
 
     async def get(
-        self, key: Hashable, encode: Callable[[], EncodedTile]
+        self, key: Hashable, encode: Callable[[], EncodedTile], inline: bool = False
     ) -> tuple[EncodedTile, bool]:
-        """The tile for ``key`` and whether it was a cache hit; ``encode`` runs in a thread."""
+        """The tile for ``key`` and whether it was a cache hit; ``encode`` runs in the executor.
+
+        A hit is answered without leaving the event loop, and so is a miss
+        with ``inline`` (for an ``encode`` cheaper than a thread hand-over).
+        """
         with self._lock:
             found = self._items.get(key)
             if found is not None:
@@ -94,5 +99,8 @@ class TileCache:
                     with self._lock:
                         self._inflight.pop(key, None)
 
-            await anyio.to_thread.run_sync(run)
+            if inline:
+                run()
+            else:
+                await asyncio.get_running_loop().run_in_executor(self.executor, run)
         return await asyncio.wrap_future(future), False

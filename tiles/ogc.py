@@ -32,7 +32,7 @@ from tiles.models import (
     TileSets,
     TileSetSummary,
 )
-from tiles.routes import TILE_RESPONSES, RasterQuery, serve_tile, settings_of, snapshot
+from tiles.routes import TILE_RESPONSES, Raster, serve_tile, settings_of, snapshot
 from tiles.settings import Settings
 from tiles.store import Snapshot
 
@@ -245,7 +245,7 @@ async def ogc_tile(
     tileRow: Annotated[int, Path(ge=0)],
     tileCol: Annotated[int, Path(ge=0)],
     snap: Snap,
-    raster: Annotated[RasterQuery, Depends()],
+    raster: Raster,
     f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
 ) -> Response:
     entry = snap.entry(layer)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
-from tiles._http import not_modified, tile_response
+from tiles._asgi import SCALED_TILE_PATH, TILE_PATH
+from tiles._http import accepts_gzip, answer_tile, not_modified, tile_response, variant_etag
 from tiles.catalog import LayerEntry
 from tiles.errors import InvalidParameterError
 from tiles.grids import DEFAULT_GRID, get_grid
@@ -49,16 +50,17 @@ X = Annotated[int, Path(ge=0, description="column")]
 Y = Annotated[int, Path(ge=0, description="row, counted from the top")]
 
 
-def snapshot(request: Request) -> Snapshot:
+# The dependencies are coroutines: a plain function would cost a thread-pool hop each.
+async def snapshot(request: Request) -> Snapshot:
     """The catalog version this request uses from start to end."""
     return request.app.state.store.current()
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def service_of(request: Request) -> TileService:
+async def service_of(request: Request) -> TileService:
     return request.app.state.service
 
 
@@ -81,6 +83,23 @@ class RasterQuery:
         return name, rescale
 
 
+async def raster_query(
+    colormap_name: Annotated[
+        str | None,
+        Query(description="a rio-tiler colormap name (default: the layer's style hint)"),
+    ] = None,
+    rescale: Annotated[
+        str | None,
+        Query(description="'min,max' mapped onto the colormap (default: the layer's hint)"),
+    ] = None,
+) -> RasterQuery:
+    """The :class:`RasterQuery` of a request (a coroutine: no thread-pool hop)."""
+    return RasterQuery(colormap_name, rescale)
+
+
+Raster = Annotated[RasterQuery, Depends(raster_query)]
+
+
 async def serve_tile(
     request: Request,
     snap: Snapshot,
@@ -99,19 +118,23 @@ async def serve_tile(
     start = time.perf_counter()
     colormap_name, rescale = raster.parsed()
     req = service.request(snap, layers, z, x, y, fmt, scale, grid_id, colormap_name, rescale)
-    cached_by_client = not_modified(request, req.etag, settings)
+    gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
+    cached_by_client = not_modified(
+        request, variant_etag(req.etag, gzip_ok and req.kind == "vector"), settings
+    )
     if cached_by_client is not None:
         return cached_by_client
     tile, _ = await service.tile(req)
-    response = tile_response(
-        request, tile, req.etag, settings, settings.raster_tile_size * req.scale
-    )
+    size = settings.raster_tile_size * req.scale
+    response = tile_response(answer_tile(tile, req.etag, gzip_ok, settings, size))
     service.metrics.tile_latency(req.kind, time.perf_counter() - start)
     return response
 
 
+# These two are answered by tiles._asgi.TileApp before FastAPI routes a request; FastAPI
+# still documents them and answers the requests the fast path leaves (422s).
 @router.get(
-    "/tiles/{layers}/{z}/{x}/{y}@{scale}x.{fmt}",
+    SCALED_TILE_PATH,
     summary="A high-resolution raster tile (@2x ... @4x)",
     tags=["tiles"],
     response_class=Response,
@@ -125,14 +148,14 @@ async def tile_scaled(
     y: Y,
     scale: Annotated[int, Path(ge=1, le=4)],
     fmt: TileFormat,
-    raster: Annotated[RasterQuery, Depends()],
+    raster: Raster,
     snap: Annotated[Snapshot, Depends(snapshot)],
 ) -> Response:
     return await serve_tile(request, snap, layers, z, x, y, fmt, scale, DEFAULT_GRID, raster)
 
 
 @router.get(
-    "/tiles/{layers}/{z}/{x}/{y}.{fmt}",
+    TILE_PATH,
     summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters",
     tags=["tiles"],
     response_class=Response,
@@ -145,7 +168,7 @@ async def tile(
     x: X,
     y: Y,
     fmt: TileFormat,
-    raster: Annotated[RasterQuery, Depends()],
+    raster: Raster,
     snap: Annotated[Snapshot, Depends(snapshot)],
 ) -> Response:
     return await serve_tile(request, snap, layers, z, x, y, fmt, 1, DEFAULT_GRID, raster)
@@ -162,7 +185,7 @@ def tilejson_route(
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
     tms: Annotated[str, Query(description="tile grid of the tile URLs")] = DEFAULT_GRID,
-    raster: Annotated[RasterQuery, Depends()] = RasterQuery(),
+    raster: Raster = RasterQuery(),
 ) -> TileJSON:
     entries = snap.entries(layers, settings.max_composite)
     get_grid(tms)  # unknown grid -> 400
@@ -222,7 +245,7 @@ def catalog_route(
     tags=["service"],
     response_model=Health,
 )
-def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> Health:
+async def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> Health:
     return Health(
         status="ok",
         workspace=snap.catalog.workspace,
@@ -237,7 +260,7 @@ def healthz(snap: Annotated[Snapshot, Depends(snapshot)]) -> Health:
     tags=["service"],
     response_class=PlainTextResponse,
 )
-def metrics(request: Request) -> PlainTextResponse:
+async def metrics(request: Request) -> PlainTextResponse:
     service: TileService = request.app.state.service
     cache = service.cache
     service.metrics.reloads = request.app.state.store.reloads

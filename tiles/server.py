@@ -36,6 +36,14 @@ def app_from_env() -> FastAPI:
     return create_app(settings=Settings.from_env())
 
 
+def default_workers() -> int:
+    """One worker process per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity outside Linux
+        return os.cpu_count() or 1
+
+
 def check_can_listen(host: str, port: int) -> None:
     """Bind ``host:port`` as uvicorn will (``SO_REUSEADDR``) and let it go again.
 
@@ -69,7 +77,7 @@ def serve(
     catalog_path: Path,
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 1,
+    workers: int | None = None,
     public_url: str | None = None,
 ) -> None:
     """Serve the catalog at ``catalog_path`` until interrupted.
@@ -81,7 +89,8 @@ def serve(
     host, port
         Where to listen.
     workers
-        Worker processes (each has its own tile cache).
+        Worker processes, each with its own tile cache (default: one per core;
+        one process answers a cached tile on one core at a time).
     public_url
         The URL clients reach the server at (default ``http://{host}:{port}``);
         tile URLs in TileJSON, the style and the viewer are built from it.
@@ -98,6 +107,8 @@ def serve(
     catalog_path = Path(catalog_path).resolve()
     if not catalog_path.is_file():
         raise CatalogError(f"{catalog_path}: no catalog (has the workspace been built?)")
+    if workers is None:
+        workers = default_workers()
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     raster_tile_size: int = Field(256, description="raster tile size in pixels at @1x")
     max_composite: int = Field(16, ge=1, le=64, description="most layers in one composite tile")
+    encode_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="threads per worker process that encode uncached tiles (cached tiles and "
+        "304s are answered without one)",
+    )
     reload_interval: float = Field(
         0.0, ge=0, description="seconds between checks of catalog.json for a new version"
     )

@@ -3,9 +3,9 @@
 Every request takes the current :class:`Snapshot` once and uses only it, so a
 tile is always built from one catalog version even if a rebuild publishes a
 new one mid-request. A new ``catalog.json`` (it is replaced atomically, so its
-inode, size or mtime changes) is noticed by a ``stat`` on the next request and
-loaded without a restart; while the new file is unreadable the previous
-snapshot keeps being served.
+inode, size or mtime changes) is noticed by a ``stat`` on the next request (at
+most one per ``interval``) and loaded without a restart; while the new file is
+unreadable the previous snapshot keeps being served.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Snapshot:
         return out
 
 
-def _stamp(path: Path) -> tuple[int, int, int]:
+def _stamp(path: str | Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -73,6 +73,7 @@ class CatalogStore:
 
     def __init__(self, path: str | os.PathLike[str], interval: float = 0.0) -> None:
         self.path = Path(path)
+        self._fspath = os.fspath(self.path)
         self.interval = interval
         self.reloads = 0
         self._lock = threading.Lock()
@@ -109,11 +110,23 @@ class CatalogStore:
         return snapshot
 
     def current(self) -> Snapshot:
-        """The newest readable catalog version."""
+        """The newest readable catalog version.
+
+        The unchanged case (every request but the first after a publish) takes
+        no lock: one ``stat``, compared with the snapshot's stamp.
+        """
         now = time.monotonic()
         snapshot = self._snapshot
-        if snapshot is not None and now - self._checked < self.interval:
-            return snapshot
+        if snapshot is not None:
+            if now - self._checked < self.interval:
+                return snapshot
+            try:
+                unchanged = _stamp(self._fspath) == snapshot.stamp
+            except OSError:
+                unchanged = False  # gone: _reload decides (it keeps the snapshot)
+            if unchanged:
+                self._checked = now
+                return snapshot
         with self._lock:
             self._checked = now
             return self._reload()

@@ -454,7 +454,10 @@ def validate(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Worker processes (default: one per core)."),
+    ] = None,
     public_url: Annotated[
         str | None,
         typer.Option(help="URL clients reach the server at (tile URLs are built from it)."),

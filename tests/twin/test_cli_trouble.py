@@ -111,6 +111,7 @@ DOCUMENTED = {
     "TWIN_CORS_ORIGINS": ('["*"]', ["*"]),
     "TWIN_RASTER_TILE_SIZE": ("512", 512),
     "TWIN_MAX_COMPOSITE": ("16", 16),
+    "TWIN_ENCODE_THREADS": ("2", 2),
     "TWIN_RELOAD_INTERVAL": ("0", 0.0),
     "TWIN_MAPLIBRE_JS": ("http://intranet/maplibre-gl.js", "http://intranet/maplibre-gl.js"),
     "TWIN_MAPLIBRE_CSS": ("http://intranet/maplibre-gl.css", "http://intranet/maplibre-gl.css"),
