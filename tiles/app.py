@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tiles import ogc, routes, viewer
+from tiles import assets, ogc, routes, viewer
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
 from tiles.metrics import Metrics
 from tiles.raster import skip_vrt_driver
@@ -129,6 +129,7 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
     app.include_router(viewer.router)
     app.include_router(routes.router)
     app.include_router(ogc.router)
+    app.include_router(assets.router)
     app.mount("/static", StaticFiles(directory=str(viewer.STATIC_DIR)), name="static")
     app.add_middleware(
         CORSMiddleware,
