@@ -11,9 +11,10 @@ Each glyph is drawn the way node-fontnik makes them, which MapLibre's shader
 expects: a 24 px em, a 3 px border, the distance to the outline scaled so that
 8 px span the byte range, the outline at 192 (a quarter of the range kept for
 the inside); ``left``/``top`` place the box relative to the pen position and
-the baseline, ``top`` measured from the font's ascender. The outline is
-rasterised (Pillow's FreeType) at 4x, the distance taken on that raster
-(scipy's exact Euclidean distance transform) and averaged over each 4x4 block.
+the baseline, ``top`` measured from the font's ascender. The font's outline
+(fontTools, unhinted) is filled by matplotlib's Agg at 4x, the distance taken
+on that raster (scipy's exact Euclidean distance transform) and averaged over
+each 4x4 block.
 
 Run from the repository root (matplotlib, Pillow, fontTools and scipy are in
 the dev environment)::
@@ -30,8 +31,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from fontTools.pens.basePen import BasePen
 from fontTools.ttLib import TTFont
-from PIL import Image, ImageDraw, ImageFont
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
 from scipy.ndimage import distance_transform_edt
 
 from tiles.assets import Glyph, fontstack_pbf
@@ -68,7 +73,60 @@ def _sdf(coverage: np.ndarray) -> np.ndarray:
     return (255 - np.clip(value, 0, 255)).astype(np.uint8)
 
 
-def make_glyph(code: int, font: TTFont, big: ImageFont.FreeTypeFont, ascender: int) -> Glyph:
+class _PathPen(BasePen):
+    """Collects a glyph's contours (curves kept) as matplotlib path vertices and codes."""
+
+    def __init__(self, glyph_set: object) -> None:
+        super().__init__(glyph_set)
+        self.vertices: list[tuple[float, float]] = []
+        self.codes: list[int] = []
+
+    def _add(self, code: int, *points: tuple[float, float]) -> None:
+        self.vertices += points
+        self.codes += [code] * len(points)
+
+    def _moveTo(self, pt: tuple[float, float]) -> None:
+        self._add(MplPath.MOVETO, pt)
+
+    def _lineTo(self, pt: tuple[float, float]) -> None:
+        self._add(MplPath.LINETO, pt)
+
+    def _qCurveToOne(self, pt1: tuple[float, float], pt2: tuple[float, float]) -> None:
+        self._add(MplPath.CURVE3, pt1, pt2)
+
+    def _curveToOne(self, pt1: tuple, pt2: tuple, pt3: tuple) -> None:
+        self._add(MplPath.CURVE4, pt1, pt2, pt3)
+
+    def _closePath(self) -> None:
+        self._add(MplPath.CLOSEPOLY, self.vertices[-1])
+
+
+def _coverage(font: TTFont, name: str, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The glyph's outline filled (non-zero winding, antialiased) over ``box`` at SCALE x.
+
+    ``box`` is (left, bottom, right, top) in 24 px units, the border included.
+    """
+    pen = _PathPen(font.getGlyphSet())
+    font.getGlyphSet()[name].draw(pen)
+    units = font["head"].unitsPerEm / SIZE  # font units per 24 px pixel
+    left, bottom, right, top = box
+    width, height = (right - left) * SCALE, (top - bottom) * SCALE
+    fig = Figure(figsize=(width, height), dpi=1)  # one "inch" per pixel: exact sizes
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(left * units, right * units)
+    ax.set_ylim(bottom * units, top * units)
+    patch = PathPatch(MplPath(pen.vertices, pen.codes), facecolor="black", edgecolor="none")
+    patch.set_snap(False)  # no pixel snapping: the outline where the font puts it
+    ax.add_patch(patch)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    assert rgba.shape[:2] == (height, width), rgba.shape
+    return 255 - rgba[..., 0].astype(np.int16)
+
+
+def make_glyph(code: int, font: TTFont, ascender: int) -> Glyph:
     name = font.getBestCmap()[code]
     scale = SIZE / font["head"].unitsPerEm
     advance = round(font["hmtx"][name][0] * scale)
@@ -80,10 +138,8 @@ def make_glyph(code: int, font: TTFont, big: ImageFont.FreeTypeFont, ascender: i
     width, height = right - left, top - bottom
     if width <= 0 or height <= 0:
         return Glyph(id=code, width=0, height=0, left=0, top=-ascender, advance=advance)
-    canvas = Image.new("L", ((width + 2 * BORDER) * SCALE, (height + 2 * BORDER) * SCALE), 0)
-    origin = ((BORDER - left) * SCALE, (top + BORDER) * SCALE)  # pen position on the baseline
-    ImageDraw.Draw(canvas).text(origin, chr(code), font=big, fill=255, anchor="ls")
-    bitmap = _sdf(np.asarray(canvas))
+    box = (left - BORDER, bottom - BORDER, right + BORDER, top + BORDER)
+    bitmap = _sdf(_coverage(font, name, box))
     return Glyph(
         id=code,
         width=width,
@@ -97,7 +153,6 @@ def make_glyph(code: int, font: TTFont, big: ImageFont.FreeTypeFont, ascender: i
 
 def main() -> int:
     font = TTFont(SOURCE)
-    big = ImageFont.truetype(str(SOURCE), SIZE * SCALE, layout_engine=ImageFont.Layout.BASIC)
     # FreeType's scaled ascender, rounded up to whole pixels as node-fontnik takes it
     ascender = math.ceil(font["hhea"].ascent * SIZE / font["head"].unitsPerEm)
     cmap = font.getBestCmap()
@@ -109,7 +164,7 @@ def main() -> int:
     rows = []
     for start in RANGES:
         codes = [c for c in sorted(cmap) if start <= c <= start + 255 and c >= 0x20]
-        glyphs = [make_glyph(c, font, big, ascender) for c in codes]
+        glyphs = [make_glyph(c, font, ascender) for c in codes]
         body = fontstack_pbf(NAME, start, glyphs)
         (OUT / f"{start}-{start + 255}.pbf").write_bytes(body)
         rows.append(f"| {start}-{start + 255} | {len(glyphs)} | {len(body):,} |")
