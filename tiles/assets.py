@@ -44,7 +44,6 @@ from tiles.errors import AssetNotFoundError, InvalidParameterError
 from tiles.settings import Settings
 
 __all__ = [
-    "FONTS",
     "Glyph",
     "fontstack_pbf",
     "maplibre_file",
