@@ -48,6 +48,7 @@ __all__ = [
     "Provenance",
     "TilesError",
     "app",
+    "assets",
     "atomic_write",
     "catalog",
     "create_app",
@@ -64,6 +65,7 @@ __all__ = [
     "serve",
     "server",
     "settings",
+    "style",
     "write_catalog",
 ]
 

@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from tiles import ogc, routes, viewer
+from tiles import assets, ogc, routes, viewer
 from tiles._asgi import Envelope, TileApp
 from tiles._http import ErrorResponse
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
@@ -110,6 +110,7 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
     app.include_router(viewer.router)
     app.include_router(routes.router)
     app.include_router(ogc.router)
+    app.include_router(assets.router)
     app.mount("/static", StaticFiles(directory=str(viewer.STATIC_DIR)), name="static")
     cors: dict[str, Any] = {
         "allow_origins": settings.cors_origins,

@@ -31,10 +31,15 @@ class ArtifactError(TilesError):
     """A published artifact cannot be read."""
 
 
+class AssetNotFoundError(TilesError):
+    """The requested file (script, stylesheet, font) does not ship with the server."""
+
+
 STATUS_CODES: dict[type[Exception], int] = {
     CatalogError: 503,
     LayerNotFoundError: 404,
     TileOutsideError: 404,
     InvalidParameterError: 400,
     ArtifactError: 503,
+    AssetNotFoundError: 404,
 }

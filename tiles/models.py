@@ -121,6 +121,7 @@ class MapLibreStyle(BaseModel):
     version: Literal[8]
     name: str
     metadata: dict[str, Any]
+    glyphs: str | None = _optional("URL template of the label glyphs ({fontstack}, {range})")
     sources: dict[str, dict[str, Any]]
     layers: list[dict[str, Any]]
     center: list[float] | None = _optional("longitude, latitude")

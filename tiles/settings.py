@@ -25,10 +25,6 @@ class SettingsError(TilesError):
     """A ``TWIN_*`` variable holds a value the server cannot use."""
 
 
-MAPLIBRE_VERSION = "5.24.1"
-_CDN = f"https://unpkg.com/maplibre-gl@{MAPLIBRE_VERSION}/dist"
-
-
 class Settings(BaseSettings):
     """Everything the server can be configured with (env prefix ``TWIN_``)."""
 
@@ -64,8 +60,13 @@ class Settings(BaseSettings):
     reload_interval: float = Field(
         0.0, ge=0, description="seconds between checks of catalog.json for a new version"
     )
-    maplibre_js: str = Field(f"{_CDN}/maplibre-gl.js", description="MapLibre GL JS script URL")
-    maplibre_css: str = Field(f"{_CDN}/maplibre-gl.css", description="MapLibre GL CSS URL")
+    # Unset: the copy that ships with the server (/assets/...), so an intranet needs no CDN.
+    maplibre_js: str | None = Field(
+        None, description="MapLibre GL JS script URL (default: the server's own copy)"
+    )
+    maplibre_css: str | None = Field(
+        None, description="MapLibre GL stylesheet URL (default: the server's own copy)"
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -1,13 +1,20 @@
-"""A MapLibre style (spec v8) with every catalog layer, coloured by layer kind.
+"""A MapLibre style (spec v8) with every catalog layer, coloured by layer kind, and labels.
 
 Each style layer carries ``metadata["twin:layer"]`` naming its catalog layer,
 which the viewer's layer switcher uses. Colours come from the entry's style
 hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters) when they
 are valid, else from a fixed palette, so the style always validates.
+
+Vector layers with a name get a label layer (``{layer}-label``) above every
+other layer: the ``label`` hint, else ``name``, else ``ref``, else the ``id``
+hint (a village without a name shows its code). Glyphs come from the server
+(``/fonts/...``, :mod:`tiles.assets`); Chinese is drawn by the browser through
+MapLibre's ``localIdeographFontFamily``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -79,6 +86,105 @@ _FILTERS = {
 }
 
 
+#: the fontstack the server's glyphs are made from (tiles/fonts)
+LABEL_FONT = "DejaVu Sans Book"
+#: the fields that name a feature, in order of preference, after the ``label`` hint
+NAME_FIELDS = ("name", "ref")
+#: a polygon layer is labelled from the zoom at which an average feature spans this many px
+LABEL_MIN_PX = 48
+#: lines are labelled from here (a road name needs a long straight run), points later still
+LINE_LABEL_MINZOOM = 13
+POINT_LABEL_MINZOOM = 15
+
+
+def label_fields(entry: LayerEntry) -> list[str]:
+    """The properties a feature's label is taken from, first non-empty one wins."""
+    hints = [entry.style.get("label"), *NAME_FIELDS, entry.style.get("id")]
+    out: list[str] = []
+    for name in hints:
+        if isinstance(name, str) and name in entry.fields and name not in out:
+            out.append(name)
+    return out
+
+
+def _label_text(fields: list[str]) -> list[Any]:
+    # a missing property or an empty string (shapefiles hold "" for nothing) falls through
+    branches: list[Any] = []
+    for name in fields:
+        text = ["to-string", ["get", name]]
+        branches += [["all", ["has", name], ["!=", text, ""]], text]
+    return ["case", *branches, ""]
+
+
+def _mercator_y(lat: float) -> float:
+    lat = max(min(lat, 85.05), -85.05)
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def label_minzoom(entry: LayerEntry, kind: str) -> int:
+    """The zoom from which a layer's labels show: the ``label_minzoom`` hint, else by size.
+
+    Polygons: the zoom at which the average feature (the layer's bounds shared
+    by its features) spans :data:`LABEL_MIN_PX` pixels, so that townships are
+    named before villages. Lines and points from fixed zooms.
+    """
+    hint = entry.style.get("label_minzoom")
+    if isinstance(hint, int) and not isinstance(hint, bool) and 0 <= hint <= 24:
+        return hint
+    if kind == "line":
+        return max(LINE_LABEL_MINZOOM, min(entry.minzoom, 24))
+    if kind == "point" or not entry.count:
+        return max(POINT_LABEL_MINZOOM, min(entry.minzoom, 24))
+    w, s, e, n = entry.bounds
+    # pixels at zoom 0 (a 256 px world)
+    width = (e - w) / 360 * 256
+    height = (_mercator_y(n) - _mercator_y(s)) / (2 * math.pi) * 256
+    side = math.sqrt(max(width * height, 1e-18) / entry.count)
+    zoom = math.ceil(math.log2(LABEL_MIN_PX / side))
+    return max(min(entry.minzoom, 24), min(zoom, 16))
+
+
+def label_layer(name: str, entry: LayerEntry) -> dict[str, Any] | None:
+    """The symbol layer naming the features of catalog layer ``name``, or None (no name field)."""
+    fields = label_fields(entry)
+    if entry.kind != "vector" or not fields:
+        return None
+    kind = _geometry_kinds(entry)[0] if len(_geometry_kinds(entry)) == 1 else "point"
+    minzoom = label_minzoom(entry, kind)
+    layout: dict[str, Any] = {
+        "text-field": _label_text(fields),
+        "text-font": [LABEL_FONT],
+        "text-max-width": 8,
+        "text-padding": 4,
+    }
+    if kind == "line":
+        layout |= {
+            "symbol-placement": "line",
+            "text-size": ["interpolate", ["linear"], ["zoom"], 13, 11, 18, 14],
+        }
+    elif kind == "point":
+        layout |= {"text-size": 11, "text-anchor": "top", "text-offset": [0, 0.6]}
+    else:
+        # larger areas (townships) in larger type than the smaller ones (villages) they contain
+        layout["text-size"] = ["interpolate", ["linear"], ["zoom"], minzoom, 12, minzoom + 4, 16]
+    return {
+        "id": f"{name}-label",
+        "type": "symbol",
+        "source": name,
+        "source-layer": name,
+        "minzoom": minzoom,
+        "metadata": {"twin:layer": name},
+        **({} if kind == "polygon" else {"filter": _FILTERS[kind]}),
+        "layout": layout,
+        "paint": {
+            "text-color": "#1f1f1f" if kind == "polygon" else "#3a3a3a",
+            "text-halo-color": "#ffffff",
+            "text-halo-width": 1.5,
+            "text-halo-blur": 0.5,
+        },
+    }
+
+
 def initially_visible(entry: LayerEntry) -> bool:
     """Whether a layer is drawn when the map opens.
 
@@ -94,7 +200,10 @@ def initially_visible(entry: LayerEntry) -> bool:
 
 def style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, Any]]:
     """The MapLibre layers that draw catalog layer ``name``."""
-    layers = _style_layers(name, entry, index)
+    return _hidden_unless_visible(entry, _style_layers(name, entry, index))
+
+
+def _hidden_unless_visible(entry: LayerEntry, layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not initially_visible(entry):
         for layer in layers:
             layer["layout"] = {**layer.get("layout", {}), "visibility": "none"}
@@ -202,6 +311,7 @@ def build_style(catalog: Catalog, public_url: str, raster_tile_size: int = 256) 
         {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
     ]
     names = list(catalog.layers)
+    labels: list[dict[str, Any]] = []
     for name, entry in sorted(catalog.layers.items(), key=_order):
         index = names.index(name)
         source: dict[str, Any] = {
@@ -214,11 +324,18 @@ def build_style(catalog: Catalog, public_url: str, raster_tile_size: int = 256) 
             source["attribution"] = entry.attribution
         sources[name] = source
         layers.extend(style_layers(name, entry, index))
+        label = label_layer(name, entry)
+        if label is not None:
+            labels.extend(_hidden_unless_visible(entry, [label]))
+    # labels above everything; MapLibre places the topmost first, so the names that
+    # show earliest (townships, then villages) win collisions over roads and points
+    layers.extend(sorted(labels, key=lambda label: -label["minzoom"]))
     bounds = [entry.bounds for entry in catalog.layers.values()]
     style: dict[str, Any] = {
         "version": 8,
         "name": catalog.workspace,
         "metadata": {"twin:updated": catalog.updated},
+        "glyphs": f"{public_url}/fonts/{{fontstack}}/{{range}}.pbf",
         "sources": sources,
         "layers": layers,
     }

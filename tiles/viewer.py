@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from tiles.assets import maplibre_urls
 from tiles.models import LandingPage
 from tiles.ogc import landing_page
 from tiles.raster import RasterStyle, legend_colors
@@ -97,10 +98,11 @@ def viewer_config(snap: Snapshot, settings: Settings) -> dict[str, Any]:
 def render_viewer(snap: Snapshot, settings: Settings) -> str:
     """The viewer page."""
     config = viewer_config(snap, settings)
+    maplibre_js, maplibre_css = maplibre_urls(settings)
     values = {
         "title": html.escape(config["title"]),
-        "maplibre_js": html.escape(settings.maplibre_js, quote=True),
-        "maplibre_css": html.escape(settings.maplibre_css, quote=True),
+        "maplibre_js": html.escape(maplibre_js, quote=True),
+        "maplibre_css": html.escape(maplibre_css, quote=True),
         "static_url": html.escape(f"{settings.public_url}/static", quote=True),
         "config": script_json(config),
     }
