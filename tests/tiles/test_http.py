@@ -42,6 +42,9 @@ SAMPLE = {
     "tileMatrix": str(T.z),
     "tileRow": str(T.y),
     "tileCol": str(T.x),
+    "name": "maplibre-gl.js",
+    "fontstack": "DejaVu Sans Book",
+    "glyph_range": "0-255",
 }
 
 
