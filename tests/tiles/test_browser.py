@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ from playwright.sync_api import Route, sync_playwright
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 
-from tests.tiles.conftest import CRS, X0, Y0, build_workspace
+from tests.tiles.conftest import CRS, X0, XSS_NAME, Y0, build_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 MAPLIBRE_DIST = REPO / "node_modules" / "maplibre-gl" / "dist"
@@ -49,17 +50,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``tiles.server.serve`` on a fresh test workspace, in a subprocess, killed at the end."""
-    catalog = build_workspace(tmp_path_factory.mktemp("browser"))
+@contextmanager
+def serving(catalog: Path, log_path: Path) -> Iterator[str]:
+    """``tiles.server.serve`` on ``catalog`` in a subprocess; yields its URL, kills it at the end."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
     code = (
         "from pathlib import Path; from tiles.server import serve; "
         f"serve(Path({str(catalog)!r}), port={port})"
     )
-    log = (tmp_path_factory.getbasetemp() / "uvicorn.log").open("w")
+    log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
     )
@@ -84,6 +84,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server on a fresh test workspace."""
+    catalog = build_workspace(tmp_path_factory.mktemp("browser"))
+    with serving(catalog, tmp_path_factory.getbasetemp() / "uvicorn.log") as url:
+        yield url
 
 
 def _png_pixels(png: bytes) -> np.ndarray:
@@ -132,6 +140,14 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             page.evaluate(WAIT_IDLE)
             assert "maplibre-gl.js" in served_from_disk
 
+            # a dashboard (the workspace has a villages layer) opens on villages and roads;
+            # the points and the raster are one click away in the layer list
+            page.locator("#layers summary").click()
+            assert not page.locator("#layer-list input[data-layer=sites]").is_checked()
+            assert not page.locator("#layer-list input[data-layer=dem]").is_checked()
+            page.locator("#layer-list input[data-layer=sites]").check()
+            page.evaluate(WAIT_IDLE)
+
             # every vector layer rendered features
             for layer_id in ("villages-fill", "villages-outline", "roads-line", "sites-circle"):
                 n = page.evaluate(
@@ -149,6 +165,7 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             assert page.locator("#layer-list input[type=checkbox]").count() == 4
 
             # raster: with the vector layers switched off, the canvas shows the DEM's colours
+            page.locator("#layer-list input[data-layer=dem]").check()
             for name in ("villages", "roads", "sites"):
                 page.locator(f"#layer-list input[data-layer={name}]").uncheck()
             page.evaluate(WAIT_IDLE)
@@ -164,7 +181,7 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             # where the raster drew, the map is bare background without it (bar the panel)
             assert (np.abs(without[changed] - background).sum(axis=1) < 10).mean() > 0.8
 
-            # a popup on click shows the feature's properties as text
+            # a click on a village opens its card, with its indicators as text
             page.locator("#layer-list input[data-layer=villages]").check()
             page.evaluate(WAIT_IDLE)
             # the middle of village 11 (north-east, clear of the panel)
@@ -173,9 +190,10 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             )
             point = page.evaluate(f"() => window.map.project([{lon}, {lat}])")
             page.mouse.click(point["x"], point["y"])
-            popup = page.locator(".maplibregl-popup-content")
-            popup.wait_for(timeout=10_000)
-            assert "population" in popup.inner_text()
+            card = page.locator("#card")
+            card.wait_for(timeout=10_000)
+            text = card.inner_text()
+            assert XSS_NAME in text and "population" in text  # the name as text, not markup
 
             assert page.evaluate("() => window.twinErrors") == []
             assert console_errors == []

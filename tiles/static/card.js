@@ -26,7 +26,7 @@ export function renderCard(root, ctx) {
   shown.forEach((v) => {
     const title = el("div", "card-title");
     title.appendChild(el("h2", null, v.name));
-    const sub = [v.town, v.key !== v.name ? v.key : ""].filter(Boolean).join(" · ");
+    const sub = [v.town, v.code !== v.name ? v.code : ""].filter(Boolean).join(" · ");
     if (sub) title.appendChild(el("div", "card-sub", sub));
     titles.appendChild(title);
   });
@@ -94,9 +94,8 @@ export function renderCard(root, ctx) {
     const grid = el("table", "card-table");
     const header = el("tr");
     header.appendChild(el("th", null, ""));
-    shown.forEach(() => header.appendChild(el("th", "num", t("value"))));
-    shown.forEach(() => {
-      const th = el("th", "num", t("rank"));
+    shown.forEach((v) => {
+      const th = el("th", "num", compare ? v.name : t("value"));
       th.title = t("rankHint");
       header.appendChild(th);
     });
@@ -105,11 +104,14 @@ export function renderCard(root, ctx) {
       const row = el("tr");
       row.dataset.field = field;
       row.appendChild(el("th", null, ctx.label(field)));
-      shown.forEach((v) => row.appendChild(el("td", "num", ft.value(field, v.values[field]))));
+      const n = table.ranked(field).n;
       shown.forEach((v) => {
+        const cell = el("td", "num", ft.value(field, v.values[field]));
         const rank = table.rankOf(field, v.key);
-        const n = table.ranked(field).n;
-        row.appendChild(el("td", "num rank", rank ? t("rankOf", { rank, n }) : "—"));
+        const small = el("small", "rank", rank ? t("rankOf", { rank, n }) : "—");
+        small.title = t("rankHint");
+        cell.appendChild(small);
+        row.appendChild(cell);
       });
       grid.appendChild(row);
     });

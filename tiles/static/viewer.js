@@ -37,6 +37,7 @@ document.querySelectorAll("[data-t-placeholder]").forEach((node) => {
   node.placeholder = t(node.dataset.tPlaceholder);
 });
 $("title").textContent = config.title;
+document.querySelector("#panel-toggle .toggle-title").textContent = config.title;
 document.title = config.title;
 const panel = $("panel");
 const toggle = $("panel-toggle");
@@ -205,9 +206,20 @@ function laggingFilter() {
   const domain = state.by ? domainOf(spec, state.by) : null;
   if (domain) return ["in", domain, flags];
   if (state.by === "score_total" && spec.lagThreshold !== null) {
-    return ["<", ["to-number", ["get", "score_total"], 1e9], spec.lagThreshold];
+    const total = ["get", "score_total"];
+    return ["all", ["==", ["typeof", total], "number"], ["<", ["to-number", total], spec.lagThreshold]];
   }
   return ["==", 1, 0];
+}
+
+/** Whether a village is outlined as lagging (the same rule as laggingFilter's). */
+function outlined(record) {
+  if (!spec.lagging) return false;
+  const domain = state.by ? domainOf(spec, state.by) : null;
+  if (domain) return record.lagging.includes(domain);
+  const total = record.values.score_total;
+  return state.by === "score_total" && spec.lagThreshold !== null && typeof total === "number" &&
+    total < spec.lagThreshold;
 }
 
 function laggingNote() {
@@ -218,9 +230,7 @@ function laggingNote() {
   }
   const domain = state.by ? domainOf(spec, state.by) : null;
   const composite = state.by === "score_total" && spec.lagThreshold !== null;
-  const lagging = table.records.filter((r) =>
-    domain ? r.lagging.includes(domain) : composite && r.values.score_total < spec.lagThreshold
-  );
+  const lagging = table.records.filter(outlined);
   note.hidden = !(domain || composite);
   const text = domain
     ? t("laggingOutline", { domain: t(domain) })
@@ -347,7 +357,7 @@ function renderList() {
     bar.style.width = typeof value === "number" ? (100 * Math.abs(value)) / top + "%" : "0";
     bar.style.backgroundColor = ramp ? colourAt(ramp, value) : "#999";
     button.appendChild(bar);
-    if (spec.lagging && record.lagging.length) button.classList.add("has-lagging");
+    if (outlined(record)) button.classList.add("has-lagging");
     button.addEventListener("click", () => selectVillage(record.key, true));
     item.appendChild(button);
     list.appendChild(item);
@@ -381,7 +391,7 @@ function openCard(fly) {
   });
   if (fly && village.bbox && map) {
     const [w, s, e, n] = village.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: viewPadding(), maxZoom: 14, duration: 700 });
+    map.fitBounds([[w, s], [e, n]], { padding: viewPadding(), maxZoom: 13, duration: 700 });
   }
 }
 

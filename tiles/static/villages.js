@@ -14,6 +14,7 @@ export function villageTable(data, spec) {
     return {
       index: i,
       key: String(key),
+      code: spec.id ? String(key) : "", // a row number is no code to show
       name: name === null || name === "" ? String(key) : String(name),
       pinyin: get(row, spec.pinyin) || "",
       town: get(row, spec.town) || "",
@@ -48,7 +49,7 @@ export function villageTable(data, spec) {
   function matches(record, query) {
     const q = folded(query);
     if (!q) return true;
-    return [record.name, record.pinyin, record.key].some((text) => folded(text).includes(q));
+    return [record.name, record.pinyin, record.code].some((text) => folded(text).includes(q));
   }
 
   return {
