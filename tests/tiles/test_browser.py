@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 @contextmanager
 def serving(catalog: Path, log_path: Path) -> Iterator[str]:
-    """``tiles.server.serve`` on ``catalog`` in a subprocess; yields its URL, kills it at the end."""
+    """``tiles.server.serve`` on ``catalog`` in a subprocess: yields its URL, then kills it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
     code = (
