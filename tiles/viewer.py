@@ -157,8 +157,8 @@ def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -
 
     With a villages layer in the catalog the page is the county dashboard:
     ``villages`` says where its attributes are and which fields it shows,
-    ``labels`` (field -> {"zh", "en"}) and ``units`` (field -> unit) name the
-    fields where the catalog knows them, and ``lang`` the page's language
+    ``labels`` (layer -> field -> {"zh", "en"}) and ``units`` (layer -> field
+    -> unit) name the fields where the layers' style hints do, and ``lang`` the page's language
     when the server chose one (the page falls back to ``<html lang>``).
     """
     catalog = snap.catalog
@@ -194,15 +194,16 @@ def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -
                 p for p in (entry.style.get("label"), entry.style.get("id")) if isinstance(p, str)
             ]
         layers.append(item)
-    labels: dict[str, Any] = {}
-    units: dict[str, str] = {}
-    for entry in catalog.layers.values():
+    # field names and units the layers' style hints give: layer -> field -> {zh, en} | unit
+    labels: dict[str, dict[str, Any]] = {}
+    units: dict[str, dict[str, str]] = {}
+    for name, entry in catalog.layers.items():
         hint_labels = entry.style.get("labels")
         if isinstance(hint_labels, dict):
-            labels.update({k: v for k, v in hint_labels.items() if isinstance(v, dict)})
+            labels[name] = {k: v for k, v in hint_labels.items() if isinstance(v, dict)}
         hint_units = entry.style.get("units")
         if isinstance(hint_units, dict):
-            units.update({k: v for k, v in hint_units.items() if isinstance(v, str)})
+            units[name] = {k: v for k, v in hint_units.items() if isinstance(v, str)}
     config: dict[str, Any] = {
         "title": settings.title or catalog.workspace,
         "styleUrl": f"{settings.public_url}/style.json",

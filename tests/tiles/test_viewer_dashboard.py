@@ -253,8 +253,8 @@ def test_config_describes_the_dashboard(dashboard_catalog: Path) -> None:
         "villages": ("villages", True),
         "dem": ("other", False),
     }
-    assert config["units"]["inf_5g_share"] == "share 0-1"
-    assert config["labels"]["gov_population"]["zh"] == "人口"
+    assert config["units"]["villages"]["inf_5g_share"] == "share 0-1"
+    assert config["labels"]["villages"]["gov_population"]["zh"] == "人口"
     # the view opens on the region
     (w, s), (e, n) = config["bounds"]
     assert [w, s, e, n] == pytest.approx(list(snap.catalog.region.bounds))
@@ -532,3 +532,39 @@ def test_save_png_writes_the_screen(open_page: Opener, tmp_path: Path) -> None:
     )
     assert pixels.reshape(3, -1).std(axis=1).max() > 10  # the map, not a blank canvas
     opened.check_clean()
+
+
+FIELD_TEXT = """async ([config, lang]) => {
+  const { fieldText } = await import('/static/i18n.js');
+  const ft = fieldText(config, lang, 'villages');
+  return [ft.label('a'), ft.value('a', 0.5), ft.label('b'), ft.value('b', 1234.4), ft.label('c'),
+          ft.label('name', 'roads'), ft.value('x', 0.25)];
+}"""
+
+
+@pytest.mark.slow
+def test_field_text_reads_both_shapes_of_labels(open_page: Opener) -> None:
+    page = open_page().page
+    # per layer, already in the page's language (the catalog's field information)
+    per_layer = {
+        "labels": {"villages": {"a": "5G 覆盖率", "b": "人口"}, "roads": {"name": "路名"}},
+        "units": {"villages": {"a": "%", "b": "人"}},
+        "scales": {"villages": {"a": 100}},
+    }
+    got = page.evaluate(FIELD_TEXT, [per_layer, "zh"])
+    assert got == ["5G 覆盖率", "50 %", "人口", "1,234 人", "c", "路名", "0.25"]
+    # per field in both languages, units as the builders write them (style hints)
+    flat = {
+        "labels": {"a": {"zh": "五G", "en": "5G share"}},
+        "units": {"a": "share 0-1", "b": "people", "x": "share 0-1"},
+    }
+    assert page.evaluate(FIELD_TEXT, [flat, "en"]) == [
+        "5G share",
+        "50 %",
+        "b",
+        "1,234 people",
+        "c",
+        "name",
+        "25 %",
+    ]
+    assert page.evaluate(FIELD_TEXT, [flat, "zh"])[3] == "1,234 人"

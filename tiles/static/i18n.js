@@ -121,13 +121,36 @@ export function translator(lang) {
   };
 }
 
-/** Field labels, units and number formats in one language. */
-export function fieldText(config, lang) {
+/**
+ * Field labels, units and number formats in one language, for the fields of `layer` (the
+ * default of every call). The config names fields per layer (`labels[layer][field]`: a
+ * string in the page's language or {zh, en}; `units[layer][field]`; `scales[layer][field]`,
+ * the factor to read a value in its unit) or, flat, per field (`labels[field] = {zh, en}`,
+ * `units[field]`). A field it does not name shows its own name.
+ */
+export function fieldText(config, lang, layer) {
   const labels = config.labels || {};
   const units = config.units || {};
+  const scales = config.scales || {};
   const locale = lang === "zh" ? "zh-CN" : "en";
-  function unitOf(field) {
-    const unit = units[field] || "";
+  const inLang = (v) => (typeof v === "string" ? v : v && typeof v === "object" ? v[lang] || v.en || v.zh : undefined);
+  const isText = (v) => typeof v === "string" || (v && typeof v === "object" && ("zh" in v || "en" in v));
+  const ofLayer = (table, name, field) => {
+    const inner = table[name || layer];
+    return inner && typeof inner === "object" ? inner[field] : undefined;
+  };
+  function rawUnit(field, name) {
+    const unit = ofLayer(units, name, field);
+    if (typeof unit === "string") return unit;
+    return typeof units[field] === "string" ? units[field] : "";
+  }
+  function scale(field, name) {
+    const factor = ofLayer(scales, name, field);
+    if (typeof factor === "number") return factor;
+    return rawUnit(field, name) === SHARE_UNIT ? 100 : 1;
+  }
+  function unitOf(field, name) {
+    const unit = rawUnit(field, name);
     if (unit === SHARE_UNIT) return "%";
     return lang === "zh" && UNITS_ZH[unit] ? UNITS_ZH[unit] : unit;
   }
@@ -135,23 +158,27 @@ export function fieldText(config, lang) {
     return value.toLocaleString(locale, { maximumFractionDigits: digits === undefined ? 2 : digits });
   }
   return {
-    label(field) {
-      const entry = labels[field];
-      return (entry && (entry[lang] || entry.en || entry.zh)) || field;
+    /** Whether the config names `field` (else callers may know a better name). */
+    has(field, name) {
+      return isText(ofLayer(labels, name, field)) || isText(labels[field]);
+    },
+    label(field, name) {
+      const own = ofLayer(labels, name, field);
+      return (isText(own) && inLang(own)) || (isText(labels[field]) && inLang(labels[field])) || field;
     },
     unit: unitOf,
     number,
     /** A field's number as shown, without its unit (shares as percentages). */
-    plain(field, value) {
-      const shown = units[field] === SHARE_UNIT ? value * 100 : value;
+    plain(field, value, name) {
+      const shown = value * scale(field, name);
       return number(shown, Math.abs(shown) >= 100 ? 0 : 2);
     },
     /** A field's value with its unit ("—" where missing); shares as percentages. */
-    value(field, value) {
+    value(field, value, name) {
       if (value === null || value === undefined || value === "") return "—";
       if (typeof value !== "number") return String(value);
-      const unit = unitOf(field);
-      return this.plain(field, value) + (unit ? " " + unit : "");
+      const unit = unitOf(field, name);
+      return this.plain(field, value, name) + (unit ? " " + unit : "");
     },
     /** A catalog value that may carry both languages ({zh, en}) or be one string. */
     pick(text, both) {

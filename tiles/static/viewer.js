@@ -13,8 +13,8 @@ window.twinErrors = [];
 const lang = pickLang(config);
 document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 const t = translator(lang);
-const ft = fieldText(config, lang);
 const spec = config.villages; // null: no villages layer, a plain layer viewer
+const ft = fieldText(config, lang, spec ? spec.layer : null);
 const NARROW = 700; // px: below this the panel starts collapsed and the card is a bottom sheet
 const FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif";
 const HEAT_ABOVE = 2000; // point layers with more features draw as a heatmap at low zoom
@@ -96,13 +96,18 @@ let styleLoaded = false; // the map holds the prepared style's layers
 let styleLayers = []; // [{id, type, name}] of the style, with helper layers added
 const baseOpacity = {}; // fill layer id -> its opacity in the served style
 
-function label(field) {
-  if (config.labels && config.labels[field]) return ft.label(field);
+function label(field, layer) {
+  if (layer || ft.has(field)) return ft.label(field, layer);
   if (field === "score_total") return t("composite");
   if (spec && field.startsWith("score_") && spec.domains.includes(field.slice(6))) return t(field.slice(6));
   return ft.label(field);
 }
 const domainName = (key) => t(key); // the five domains, "scores", "other"
+/** A layer's title in the page's language (the config's `titles`), else the catalog's. */
+function titleOf(layer) {
+  const titles = config.titles || {};
+  return typeof titles[layer.name] === "string" ? titles[layer.name] : layer.title;
+}
 const groups = spec ? indicatorGroups(spec) : [];
 if (spec) {
   const fields = groups.flatMap((g) => g.fields);
@@ -429,7 +434,7 @@ function fillLayerList() {
       swatch.style.backgroundColor = layer.color;
       row.appendChild(swatch);
     }
-    row.appendChild(el("span", null, ft.pick(layer.title, layer.titles)));
+    row.appendChild(el("span", null, titleOf(layer)));
     if ((layer.count || 0) > HEAT_ABOVE && (layer.geometry || "").includes("point")) {
       row.appendChild(el("small", "hint", " · " + t("heat")));
     }
@@ -548,12 +553,12 @@ function onClick(event) {
     const layer = layerByName[feature.source];
     const table = el("table", "popup-table");
     const name = featureName(layer, feature.properties);
-    const title = ft.pick(layer.title, layer.titles);
+    const title = titleOf(layer);
     table.appendChild(el("caption", null, name ? title + ": " + name : title));
     Object.keys(feature.properties).forEach((key) => {
       const row = el("tr");
-      row.appendChild(el("th", null, label(key)));
-      row.appendChild(el("td", null, ft.value(key, feature.properties[key])));
+      row.appendChild(el("th", null, label(key, layer.name)));
+      row.appendChild(el("td", null, ft.value(key, feature.properties[key], layer.name)));
       table.appendChild(row);
     });
     content.appendChild(table);
