@@ -4,7 +4,7 @@
 // viridis (the style's numeric ramp): readable in grey and for colour-blind readers
 export const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
 export const NO_DATA = "#cfcfcf";
-const NICE = [1, 2, 2.5, 5, 10];
+const NICE = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]; // steps between stops (× a power of ten)
 
 function niceStep(raw) {
   if (!(raw > 0)) return 1;

@@ -188,6 +188,8 @@ function fillOps() {
       .forEach((id) => ops.push([id, "paint", "line-color", raster ? "#444444" : "#ffffff"]));
   }
   $("fill-note").hidden = !raster || !spec;
+  // the villages' legend speaks of fills that are not drawn: dim it
+  $("village-legend").classList.toggle("inactive", raster);
   return ops;
 }
 
@@ -262,8 +264,15 @@ function prepareStyle(style) {
         maxzoom: HEAT_MAXZOOM + 1,
         metadata: layer.metadata,
         paint: {
-          "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 8, 4, HEAT_MAXZOOM, 14],
-          "heatmap-opacity": ["interpolate", ["linear"], ["zoom"], HEAT_MAXZOOM - 1, 0.85, HEAT_MAXZOOM + 1, 0],
+          "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 8, 3, HEAT_MAXZOOM, 12],
+          // thousands of points: a low intensity so that only real clusters turn dark
+          "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 8, 0.1, HEAT_MAXZOOM, 0.5],
+          "heatmap-color": [
+            "interpolate", ["linear"], ["heatmap-density"],
+            0, "rgba(255, 255, 255, 0)", 0.2, "rgba(254, 217, 118, 0.55)", 0.5, "#fd8d3c",
+            0.8, "#e31a1c", 1, "#800026",
+          ],
+          "heatmap-opacity": ["interpolate", ["linear"], ["zoom"], HEAT_MAXZOOM - 1, 0.8, HEAT_MAXZOOM + 1, 0],
         },
       });
       layer.minzoom = Math.max(layer.minzoom || 0, HEAT_MAXZOOM - 1);
@@ -396,7 +405,7 @@ function openCard(fly) {
   });
   if (fly && village.bbox && map) {
     const [w, s, e, n] = village.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: viewPadding(), maxZoom: 13, duration: 700 });
+    map.fitBounds([[w, s], [e, n]], { padding: viewPadding(), maxZoom: 12.5, duration: 700 });
   }
 }
 
