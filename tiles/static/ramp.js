@@ -86,16 +86,16 @@ export function legendNode(ramp, format, noDataText) {
 }
 
 /** Draw a ramp's legend on a 2D canvas context at (x, y); returns the height used. */
-export function drawLegend(ctx, ramp, x, y, width, title, format) {
+export function drawLegend(ctx, ramp, x, y, width, title, format, fonts) {
   ctx.fillStyle = "#222";
-  ctx.font = "600 14px 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif";
+  ctx.font = "600 14px " + fonts;
   ctx.fillText(title, x, y + 14);
   const gradient = ctx.createLinearGradient(x, 0, x + width, 0);
   ramp.stops.forEach(([, colour], i) => gradient.addColorStop(i / (ramp.stops.length - 1), colour));
   ctx.fillStyle = gradient;
   ctx.fillRect(x, y + 22, width, 12);
   ctx.fillStyle = "#444";
-  ctx.font = "12px 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif";
+  ctx.font = "12px " + fonts;
   ramp.stops.forEach(([value], i) => {
     const label = format(value);
     const px = x + (width * i) / (ramp.stops.length - 1);

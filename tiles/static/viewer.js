@@ -3,7 +3,8 @@
 // a village card, the layer switcher with raster legends, the screen's state in the URL
 // hash, and a PNG of the screen. Catalog text reaches the page through textContent only.
 import { pickLang, translator, fieldText } from "./i18n.js";
-import { makeRamp, legendNode, drawLegend, colourAt } from "./ramp.js";
+import { makeRamp, legendNode, colourAt } from "./ramp.js";
+import { saveScreen } from "./screen.js";
 import { readHash, writeHash } from "./state.js";
 import { villageTable, indicatorGroups, domainOf } from "./villages.js";
 import { renderCard } from "./card.js";
@@ -465,37 +466,14 @@ function fillLayerList() {
 
 // -- a PNG of the screen ------------------------------------------------------------------------
 function savePng() {
-  const source = map.getCanvas();
-  const scale = source.width / source.clientWidth;
-  const canvas = document.createElement("canvas");
-  canvas.width = source.width;
-  canvas.height = source.height;
-  const ctx = canvas.getContext("2d");
-  ctx.drawImage(source, 0, 0);
-  ctx.scale(scale, scale);
-  const width = 280;
-  const height = ramp ? 100 : 36;
-  const x = 12;
-  const y = source.clientHeight - height - 12;
-  ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
-  ctx.fillRect(x, y, width, height);
-  ctx.fillStyle = "#222";
-  ctx.font = "600 15px " + FONTS;
-  ctx.fillText(config.title, x + 10, y + 22);
-  if (ramp) {
-    const unit = ft.unit(state.by);
-    drawLegend(ctx, ramp, x + 10, y + 32, width - 20, label(state.by) + (unit ? " (" + unit + ")" : ""),
-      (v) => ft.plain(state.by, v));
-  }
-  canvas.toBlob((blob) => {
-    const link = el("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = (config.title || "map").replace(/[\\/:*?"<>|\s]+/g, "_") + ".png";
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-  }, "image/png");
+  const unit = ramp ? ft.unit(state.by) : "";
+  saveScreen(map, {
+    title: config.title,
+    fonts: FONTS,
+    ramp,
+    legendTitle: ramp ? label(state.by) + (unit ? " (" + unit + ")" : "") : "",
+    format: (v) => ft.plain(state.by, v),
+  });
 }
 
 // -- the map ----------------------------------------------------------------------------------
