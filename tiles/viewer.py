@@ -21,6 +21,7 @@ import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from tiles.catalog import Catalog, LayerEntry
 from tiles.errors import ArtifactError, LayerNotFoundError
@@ -331,18 +332,36 @@ def village_records(path: str, version: str, fields: tuple[str, ...]) -> dict[st
     }
 
 
+class VillagesTable(BaseModel):
+    """The villages layer's attributes, one row per village, for the dashboard."""
+
+    layer: str
+    version: str
+    columns: list[str] = Field(description="the layer's fields (no geometry)")
+    rows: list[list[Any]] = Field(description="one list of values per village, in column order")
+    points: list[tuple[float, float] | None] = Field(
+        description="a point inside each village (WGS84 lon, lat): where its name or pin goes"
+    )
+    bboxes: list[tuple[float, float, float, float] | None] = Field(
+        description="each village's WGS84 bounding box (west, south, east, north)"
+    )
+    truncated: bool = Field(description=f"more than {MAX_VILLAGES} villages: the first only")
+
+
 @router.get(
     "/viewer/villages.json",
     summary="The villages layer's attributes, label points and bounding boxes (the dashboard's)",
     tags=["viewer"],
+    response_model=VillagesTable,
 )
-def villages_json(
-    snap: Annotated[Snapshot, Depends(snapshot)],
-) -> dict[str, Any]:
+def villages_json(snap: Annotated[Snapshot, Depends(snapshot)]) -> Response:
     name = villages_layer(snap.catalog)
     if name is None:
         raise LayerNotFoundError("no villages layer in the catalog")
     entry = snap.entry(name)
     path = snap.artifact(name)
     assert path is not None  # every entry has a data artifact (the catalog checks)
-    return {"layer": name, **village_records(path, entry.version, tuple(entry.fields))}
+    # the cached table as it is: the model documents it, validating it per request adds nothing
+    return JSONResponse(
+        {"layer": name, **village_records(path, entry.version, tuple(entry.fields))}
+    )
