@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
+import geopandas as gpd
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from tiles.assets import maplibre_urls
+from tiles.catalog import Catalog, LayerEntry
+from tiles.errors import ArtifactError, LayerNotFoundError
 from tiles.models import LandingPage
 from tiles.ogc import landing_page
 from tiles.raster import RasterStyle, legend_colors
@@ -50,16 +56,126 @@ def script_json(data: Any) -> str:
     )
 
 
-def viewer_config(snap: Snapshot, settings: Settings) -> dict[str, Any]:
-    """What the viewer script needs: style URL, bounds, layers with legends, key figures."""
+#: Column prefixes of the villages layer's indicators, one per domain (the villages builder's
+#: convention, ``layers.villages.PREFIX``); ``score_<domain>`` columns score each domain.
+DOMAIN_PREFIXES = {
+    "business": "biz",
+    "services": "svc",
+    "supervision": "sup",
+    "governance": "gov",
+    "infrastructure": "inf",
+}
+#: The most villages ``/viewer/villages.json`` answers with (a county has a few hundred).
+MAX_VILLAGES = 5000
+_NUMERIC = ("int", "float")
+
+
+def villages_layer(catalog: Catalog) -> str | None:
+    """The layer the dashboard is about: the villages builder's (a by-product never is)."""
+    for name, entry in catalog.layers.items():
+        by_villages = entry.provenance.builder == "villages"
+        if entry.kind == "vector" and entry.parent is None and by_villages:
+            return name
+    return None
+
+
+def _same_extent(a: tuple[float, ...], b: tuple[float, ...], tol: float = 1e-3) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _role(name: str, entry: LayerEntry, villages: str | None, catalog: Catalog) -> str:
+    """What a layer is on the dashboard: ``villages``, ``boundary``, ``roads`` or ``other``.
+
+    Boundaries are the polygon layers that cover the villages' extent in fewer
+    pieces (the county, its townships): drawn as outlines over the villages.
+    """
+    if villages is None:
+        return "other"
+    if name == villages:
+        return "villages"
+    if entry.parent is not None or entry.kind != "vector":
+        return "other"
+    if entry.provenance.builder == "roads":
+        return "roads"
+    village = catalog.layers[villages]
+    if (
+        "polygon" in (entry.geometry_type or "").lower()
+        and entry.count is not None
+        and village.count is not None
+        and entry.count < village.count
+        and _same_extent(entry.bounds, village.bounds)
+    ):
+        return "boundary"
+    return "other"
+
+
+def _visible(entry: LayerEntry, role: str, dashboard: bool) -> bool:
+    """Whether a layer is on when the page opens.
+
+    The ``visible`` style hint decides; without one a dashboard opens on a few
+    layers (county and township boundaries, villages, roads) so that the map
+    reads at a glance, and a plain layer viewer on every main layer.
+    """
+    if not dashboard or entry.style.get("visible") is not None:
+        return initially_visible(entry)
+    return role in ("villages", "boundary", "roads")
+
+
+def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str, Any]:
+    """What the dashboard needs to know about the villages layer to fetch and show it."""
+    fields = entry.fields
+    style = entry.style
+    domains_stat = entry.stats.get("domains")
+    domains = (
+        [d for d in str(domains_stat).split(",") if d in DOMAIN_PREFIXES]
+        if domains_stat
+        else [d for d in DOMAIN_PREFIXES if f"score_{d}" in fields]
+    )
+    key = style.get("id") if style.get("id") in fields else None
+    label = style.get("label") if style.get("label") in fields else None
+    if label is None and fields.get("name") == "string":
+        label = "name"
+    prop = style.get("property")
+    # the score below which the build flagged a domain as lagging (its parameter)
+    threshold = entry.provenance.params.get("lag_threshold")
+    return {
+        "layer": name,
+        "url": f"{public_url}/viewer/villages.json",
+        "id": key,
+        "name": label,
+        "pinyin": "pinyin" if fields.get("pinyin") == "string" else None,
+        "town": "town_name" if fields.get("town_name") == "string" else None,
+        "lagging": "lagging" if fields.get("lagging") == "string" else None,
+        "domains": domains,
+        "prefixes": {d: DOMAIN_PREFIXES[d] for d in domains},
+        "numeric": [f for f, t in fields.items() if t in _NUMERIC],
+        "property": prop if fields.get(prop) in _NUMERIC else None,
+        "lagThreshold": threshold if isinstance(threshold, (int, float)) else None,
+    }
+
+
+def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -> dict[str, Any]:
+    """What the viewer script needs: style URL, bounds, layers with legends, key figures.
+
+    With a villages layer in the catalog the page is the county dashboard:
+    ``villages`` says where its attributes are and which fields it shows,
+    ``labels`` (layer -> field -> {"zh", "en"}) and ``units`` (layer -> field
+    -> unit) name the fields where the layers' style hints do, and ``lang`` the page's language
+    when the server chose one (the page falls back to ``<html lang>``).
+    """
     catalog = snap.catalog
+    villages = villages_layer(catalog)
+    dashboard = villages is not None
     layers = []
     for index, (name, entry) in enumerate(catalog.layers.items()):
+        role = _role(name, entry, villages, catalog)
         item: dict[str, Any] = {
             "name": name,
             "title": entry.title,
             "kind": entry.kind,
-            "visible": initially_visible(entry),
+            "visible": _visible(entry, role, dashboard),
+            "role": role,
+            "count": entry.count,
         }
         if entry.kind == "raster":
             band = entry.bands[0] if entry.bands else None
@@ -74,30 +190,59 @@ def viewer_config(snap: Snapshot, settings: Settings) -> dict[str, Any]:
             }
         else:
             item["color"] = layer_color(entry, index)
+            item["geometry"] = (entry.geometry_type or "").lower()
             # the properties naming a feature in its popup: the label, else the id
             item["label"] = [
                 p for p in (entry.style.get("label"), entry.style.get("id")) if isinstance(p, str)
             ]
         layers.append(item)
-    bounds = None
-    if catalog.layers:
-        all_bounds = [e.bounds for e in catalog.layers.values()]
-        bounds = [
-            [min(b[0] for b in all_bounds), min(b[1] for b in all_bounds)],
-            [max(b[2] for b in all_bounds), max(b[3] for b in all_bounds)],
-        ]
-    return {
+    # field names and units the layers' style hints give: layer -> field -> {zh, en} | unit
+    labels: dict[str, dict[str, Any]] = {}
+    units: dict[str, dict[str, str]] = {}
+    for name, entry in catalog.layers.items():
+        hint_labels = entry.style.get("labels")
+        if isinstance(hint_labels, dict):
+            labels[name] = {k: v for k, v in hint_labels.items() if isinstance(v, dict)}
+        hint_units = entry.style.get("units")
+        if isinstance(hint_units, dict):
+            units[name] = {k: v for k, v in hint_units.items() if isinstance(v, str)}
+    config: dict[str, Any] = {
         "title": settings.title or catalog.workspace,
         "styleUrl": f"{settings.public_url}/style.json",
-        "bounds": bounds,
+        "bounds": _initial_bounds(catalog, villages),
         "layers": layers,
         "figures": [f.model_dump(mode="json") for f in catalog.figures],
+        "villages": (
+            _villages_config(villages, catalog.layers[villages], settings.public_url)
+            if villages
+            else None
+        ),
+        "labels": labels,
+        "units": units,
     }
+    if lang:
+        config["lang"] = lang
+    return config
 
 
-def render_viewer(snap: Snapshot, settings: Settings) -> str:
-    """The viewer page."""
-    config = viewer_config(snap, settings)
+def _initial_bounds(catalog: Catalog, villages: str | None) -> list[list[float]] | None:
+    """The view the page opens on: the region, else the villages, else every layer."""
+    if catalog.region is not None and catalog.region.bounds is not None:
+        w, s, e, n = catalog.region.bounds
+    elif villages is not None:
+        w, s, e, n = catalog.layers[villages].bounds
+    elif catalog.layers:
+        all_bounds = [e.bounds for e in catalog.layers.values()]
+        w, s = min(b[0] for b in all_bounds), min(b[1] for b in all_bounds)
+        e, n = max(b[2] for b in all_bounds), max(b[3] for b in all_bounds)
+    else:
+        return None
+    return [[w, s], [e, n]]
+
+
+def render_viewer(snap: Snapshot, settings: Settings, lang: str | None = None) -> str:
+    """The viewer page (in ``lang`` when given, else in the language of ``<html lang>``)."""
+    config = viewer_config(snap, settings, lang)
     maplibre_js, maplibre_css = maplibre_urls(settings)
     values = {
         "title": html.escape(config["title"]),
@@ -131,3 +276,94 @@ def index(
     if wants_json:
         return landing_page(snap, settings.public_url)
     return HTMLResponse(render_viewer(snap, settings))
+
+
+def _json_value(value: Any) -> Any:
+    """A cell as JSON: floats to 6 significant digits, NaN and NA as null."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, (str, int, bool)):
+        return value
+    if pd.isna(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_value(value.item())
+    return str(value)
+
+
+@lru_cache(maxsize=4)
+def village_records(path: str, version: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The villages' attributes, label points and WGS84 bounding boxes, row by row.
+
+    Cached per artifact and version: a new catalog version is a new key.
+
+    Raises
+    ------
+    ArtifactError
+        When the GeoParquet cannot be read or has no CRS.
+    """
+    try:
+        gdf = gpd.read_parquet(path, columns=[*fields, "geometry"])
+    except Exception as exc:  # pyarrow/geopandas raise many kinds; all mean "unreadable"
+        raise ArtifactError(f"{path}: cannot read the villages as GeoParquet: {exc}") from None
+    if gdf.crs is None:
+        raise ArtifactError(f"{path}: the villages layer has no CRS")
+    truncated = len(gdf) > MAX_VILLAGES
+    gdf = gdf.iloc[:MAX_VILLAGES].to_crs("EPSG:4326")
+    geoms = gdf.geometry
+    empty = (geoms.isna() | geoms.is_empty).to_numpy()
+    points = geoms.representative_point()
+    bounds = geoms.bounds.to_numpy()
+    rows = [[_json_value(v) for v in row] for row in gdf[list(fields)].itertuples(index=False)]
+    return {
+        "version": version,
+        "columns": list(fields),
+        "rows": rows,
+        # where a name or pin goes (inside the polygon), and what a fly-to frames
+        "points": [
+            None if e else [round(p.x, 6), round(p.y, 6)]
+            for p, e in zip(points, empty, strict=True)
+        ],
+        "bboxes": [
+            None if e else [round(float(v), 6) for v in b]
+            for b, e in zip(bounds, empty, strict=True)
+        ],
+        "truncated": truncated,
+    }
+
+
+class VillagesTable(BaseModel):
+    """The villages layer's attributes, one row per village, for the dashboard."""
+
+    layer: str
+    version: str
+    columns: list[str] = Field(description="the layer's fields (no geometry)")
+    rows: list[list[Any]] = Field(description="one list of values per village, in column order")
+    points: list[tuple[float, float] | None] = Field(
+        description="a point inside each village (WGS84 lon, lat): where its name or pin goes"
+    )
+    bboxes: list[tuple[float, float, float, float] | None] = Field(
+        description="each village's WGS84 bounding box (west, south, east, north)"
+    )
+    truncated: bool = Field(description=f"more than {MAX_VILLAGES} villages: the first only")
+
+
+@router.get(
+    "/viewer/villages.json",
+    summary="The villages layer's attributes, label points and bounding boxes (the dashboard's)",
+    tags=["viewer"],
+    response_model=VillagesTable,
+)
+def villages_json(snap: Annotated[Snapshot, Depends(snapshot)]) -> Response:
+    name = villages_layer(snap.catalog)
+    if name is None:
+        raise LayerNotFoundError("no villages layer in the catalog")
+    entry = snap.entry(name)
+    path = snap.artifact(name)
+    assert path is not None  # every entry has a data artifact (the catalog checks)
+    # the cached table as it is: the model documents it, validating it per request adds nothing
+    return JSONResponse(
+        {"layer": name, **village_records(path, entry.version, tuple(entry.fields))}
+    )

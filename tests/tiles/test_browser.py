@@ -22,7 +22,7 @@ from playwright.sync_api import Route, sync_playwright
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 
-from tests.tiles.conftest import CRS, X0, Y0, build_workspace
+from tests.tiles.conftest import CRS, X0, XSS_NAME, Y0, build_workspace
 from tiles.assets import maplibre_version
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 @contextmanager
 def serving(catalog: Path, log_path: Path) -> Iterator[str]:
-    """``tiles.server.serve`` on ``catalog`` in a subprocess, killed at the end; yields its URL."""
+    """``tiles.server.serve`` on ``catalog`` in a subprocess: yields its URL, then kills it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWIN_")}
     code = (
@@ -133,6 +133,14 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             assert aborted == []  # nothing but the server was even asked for
             assert page.evaluate("() => maplibregl.getVersion()") == maplibre_version()
 
+            # a dashboard (the workspace has a villages layer) opens on villages and roads;
+            # the points and the raster are one click away in the layer list
+            page.locator("#layers summary").click()
+            assert not page.locator("#layer-list input[data-layer=sites]").is_checked()
+            assert not page.locator("#layer-list input[data-layer=dem]").is_checked()
+            page.locator("#layer-list input[data-layer=sites]").check()
+            page.evaluate(WAIT_IDLE)
+
             # every vector layer rendered features
             for layer_id in ("villages-fill", "villages-outline", "roads-line", "sites-circle"):
                 n = page.evaluate(
@@ -150,6 +158,7 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             assert page.locator("#layer-list input[type=checkbox]").count() == 4
 
             # raster: with the vector layers switched off, the canvas shows the DEM's colours
+            page.locator("#layer-list input[data-layer=dem]").check()
             for name in ("villages", "roads", "sites"):
                 page.locator(f"#layer-list input[data-layer={name}]").uncheck()
             page.evaluate(WAIT_IDLE)
@@ -165,7 +174,7 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             # where the raster drew, the map is bare background without it (bar the panel)
             assert (np.abs(without[changed] - background).sum(axis=1) < 10).mean() > 0.8
 
-            # a popup on click shows the feature's properties as text
+            # a click on a village opens its card, with its indicators as text
             page.locator("#layer-list input[data-layer=villages]").check()
             page.evaluate(WAIT_IDLE)
             # the middle of village 11 (north-east, clear of the panel)
@@ -174,9 +183,10 @@ def test_viewer_draws_every_layer_in_chromium(server: str) -> None:
             )
             point = page.evaluate(f"() => window.map.project([{lon}, {lat}])")
             page.mouse.click(point["x"], point["y"])
-            popup = page.locator(".maplibregl-popup-content")
-            popup.wait_for(timeout=10_000)
-            assert "population" in popup.inner_text()
+            card = page.locator("#card")
+            card.wait_for(timeout=10_000)
+            text = card.inner_text()
+            assert XSS_NAME in text and "population" in text  # the name as text, not markup
 
             assert page.evaluate("() => window.twinErrors") == []
             assert console_errors == []

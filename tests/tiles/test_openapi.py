@@ -22,6 +22,7 @@ from tiles.models import (
     TileSet,
     TileSets,
 )
+from tiles.viewer import VillagesTable
 
 # path template -> the component its 200 JSON response refers to
 EXPECTED = {
@@ -37,6 +38,7 @@ EXPECTED = {
     "/collections/{layer}/tiles/{tileMatrixSetId}": "TileSet",
     "/tileMatrixSets": "TileMatrixSets",
     "/tileMatrixSets/{tileMatrixSetId}": "TileMatrixSet",
+    "/viewer/villages.json": "VillagesTable",
 }
 
 
@@ -126,6 +128,7 @@ def test_tilejson_validates_against_the_model(client: TestClient, url: str) -> N
         ("/collections/villages/tiles/WebMercatorQuad", TileSet),
         ("/collections/dem/tiles/CGCS2000Quad", TileSet),
         ("/tileMatrixSets", TileMatrixSets),
+        ("/viewer/villages.json", VillagesTable),
     ],
 )
 def test_documents_match_their_models(client: TestClient, url: str, model: Any) -> None:

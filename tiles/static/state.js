@@ -1,0 +1,57 @@
+// The screen's state in the URL hash, so that a link opens the same screen:
+//   #zoom/lat/lon&layers=a,b&by=field&v=village&c=compared
+// (the position part reads like MapLibre's own `hash` option).
+
+/** The state a hash holds; missing parts are null. */
+export function readHash(hash) {
+  const text = (hash === undefined ? window.location.hash : hash).replace(/^#/, "");
+  const state = { center: null, zoom: null, layers: null, by: null, village: null, compare: null };
+  text.split("&").forEach((part, i) => {
+    if (i === 0 && /^[-\d.]+\/[-\d.]+\/[-\d.]+$/.test(part)) {
+      const [zoom, lat, lon] = part.split("/").map(Number);
+      if ([zoom, lat, lon].every(Number.isFinite)) {
+        state.zoom = zoom;
+        state.center = [lon, lat];
+      }
+      return;
+    }
+    const eq = part.indexOf("=");
+    if (eq < 0) return;
+    const key = part.slice(0, eq);
+    let value;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1));
+    } catch (error) {
+      return; // a mangled link: ignore that part, keep the rest
+    }
+    if (key === "layers") state.layers = value ? value.split(",") : [];
+    else if (key === "by") state.by = value || null;
+    else if (key === "v") state.village = value || null;
+    else if (key === "c") state.compare = value || null;
+  });
+  return state;
+}
+
+/** The hash of a state (position rounded to what a screen can show). */
+export function formatHash(state) {
+  const parts = [];
+  if (state.center && state.zoom !== null) {
+    const digits = Math.max(0, Math.ceil(Math.log2(Math.max(state.zoom, 1))) + 1);
+    parts.push(
+      [state.zoom.toFixed(2), state.center[1].toFixed(digits), state.center[0].toFixed(digits)].join("/")
+    );
+  }
+  if (state.layers) parts.push("layers=" + state.layers.map(encodeURIComponent).join(","));
+  if (state.by) parts.push("by=" + encodeURIComponent(state.by));
+  if (state.village) parts.push("v=" + encodeURIComponent(state.village));
+  if (state.compare) parts.push("c=" + encodeURIComponent(state.compare));
+  return "#" + parts.join("&");
+}
+
+/** Replace the hash without adding a history entry or scrolling. */
+export function writeHash(state) {
+  const hash = formatHash(state);
+  if (hash !== window.location.hash) {
+    window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + hash);
+  }
+}
