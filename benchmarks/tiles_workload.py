@@ -74,6 +74,7 @@ def _ensure_demo(timeout: float) -> None:
 
 def _helsinki_roads(target_xy: tuple[float, float], crs: str):  # type: ignore[no-untyped-def]
     """Helsinki's drive network, translated so its bounding-box centre is ``target_xy``."""
+    import numpy as np
     import shapely
 
     from layers.roads import read_osm_roads
@@ -81,7 +82,7 @@ def _helsinki_roads(target_xy: tuple[float, float], crs: str):  # type: ignore[n
     edges = read_osm_roads(HELSINKI).edges  # in its own UTM zone: metres, true shapes
     x0, y0, x1, y1 = edges.total_bounds
     dx, dy = target_xy[0] - (x0 + x1) / 2, target_xy[1] - (y0 + y1) / 2
-    moved = shapely.transform(edges.geometry.values, lambda xy: xy + (dx, dy))
+    moved = shapely.transform(edges.geometry.values, lambda xy: xy + np.array([dx, dy]))
     edges = edges.set_geometry(moved, crs=crs)
     return edges
 
