@@ -44,12 +44,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,78 +54,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers
 import tiles_workload as wl
 from peers import log
+from tiles_table import GOAL_CLI_S, Row, report, rows
 
 OUT = wl.OUT
 COMPOSITE = ",".join(wl.VECTOR)
-GOAL_CLI_S = 0.5
-
-
-@dataclass
-class Row:
-    """One line of the table: ours and the peer's value in each round."""
-
-    workload: str
-    peer: str
-    ours: str
-    unit: str  # "req/s", "tiles/s" (speeds) or "s" (times)
-    peer_vals: list[float] = field(default_factory=list)
-    our_vals: list[float] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
-    notes: dict[str, str] = field(default_factory=dict)  # side -> why it has no value
-
-    def speed_ratio(self, ours: float, peer: float) -> float:
-        return ours / peer if self.unit != "s" else peer / ours
-
-
-def rows() -> dict[str, Row]:
-    pg1 = "PostGIS `ST_AsMVT`, 1 client thread (encoder only, no HTTP)"
-    pg2 = "PostGIS `ST_AsMVT`, 2 client threads"
-    r: dict[str, Row] = {
-        "otf1": Row(
-            "3-layer vector tile built per request, 1 connection",
-            pg1,
-            "1 worker, cache off",
-            "req/s",
-        ),
-        "otf2": Row("same, 2 connections", pg2, "2 workers, cache off", "req/s"),
-        "otf64w1": Row("same, 64 connections", pg2, "1 worker, cache off", "req/s"),
-        "otf64w2": Row("same, 64 connections", pg2, "2 workers, cache off", "req/s"),
-    }
-    for c in (1, 16, 64):
-        r[f"cached{c}"] = Row(
-            f"cached tiles, {c} connection{'s' * (c > 1)}",
-            "TileServer GL light (MBTiles of the same tiles)",
-            "default workers, cache on, warmed",
-            "req/s",
-        )
-    for c in (1, 16, 64):
-        r[f"archive{c}"] = Row(
-            f"archive serving, cache off, {c} connection{'s' * (c > 1)}",
-            "TileServer GL light (one PMTiles)",
-            "default workers, composite from the layers' PMTiles",
-            "req/s",
-        )
-    for hi in (14, 16):
-        for mode in ("keep-all", "default"):
-            r[f"gen{hi}{mode}"] = Row(
-                f"archive generation z0–{hi}, 3 layers, PMTiles",
-                f"tippecanoe 2.72 {mode}",
-                "`twin export`",
-                "s",
-            )
-    for crs in ("4549", "3857"):
-        for c in (1, 4):
-            r[f"raster{crs}c{c}"] = Row(
-                f"raster PNG, cache off, {c} connection{'s' * (c > 1)}, COG in EPSG:{crs}",
-                "titiler.core 2.4 `TilerFactory`",
-                "workspace in EPSG:" + crs,
-                "req/s",
-            )
-    r["cli_help"] = Row("CLI start-up: `twin --help`", f"goal {GOAL_CLI_S} s", "best of 3", "s")
-    r["cli_export"] = Row(
-        "CLI: `twin export` of a 10-point layer, z0", f"goal {GOAL_CLI_S} s", "best of 3", "s"
-    )
-    return r
 
 
 # -- preparation (once, before the rounds) -----------------------------------------------------
@@ -152,8 +81,10 @@ def twin_cmd(*args: str) -> list[str]:
     return [str(wl.BIN / "twin"), *args]
 
 
-def serve_cmd(port: int, *args: str) -> list[str]:
-    return twin_cmd(*args, "serve", "--host", "127.0.0.1", "--port", str(port))
+def serve_cmd(port: int, workspace: Path | None = None, *options: str) -> list[str]:
+    """``twin serve`` on 127.0.0.1:``port`` (``options`` after ``serve``)."""
+    ws = ["-w", str(workspace)] if workspace is not None else []
+    return twin_cmd(*ws, "serve", "--host", "127.0.0.1", "--port", str(port), *options)
 
 
 def vector_paths(tiles: list[wl.Tile]) -> list[str]:
@@ -212,9 +143,7 @@ def same_tiles(tiles: list[wl.Tile]) -> tuple[list[wl.Tile], dict[str, Path]]:
 
     port = peers.free_port()
     paths = vector_paths(tiles)
-    with peers.server(
-        serve_cmd(port, "-w", str(wl.WS)), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")
-    ):
+    with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
         answers = peers.fetch_all(port, paths)
     kept = [
         (t, body)
@@ -346,7 +275,7 @@ def on_the_fly(ctx: Context, ours_first: bool) -> None:
         got: dict[str, float] = {}
         for workers in (1, 2):
             port = peers.free_port()
-            cmd = [*serve_cmd(port, "-w", str(wl.WS)), "--workers", str(workers)]
+            cmd = serve_cmd(port, wl.WS, "--workers", str(workers))
             with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
                 conns = {f"otf{workers}": workers, f"otf64w{workers}": 64}
                 got.update(wrk_series(port, paths, conns, a.warmup, a.duration))
@@ -371,12 +300,12 @@ def served(ctx: Context, ours_first: bool) -> None:
     def ours(_: Context) -> dict[str, float]:
         got: dict[str, float] = {}
         port = peers.free_port()
-        with peers.server(serve_cmd(port, "-w", str(wl.WS)), port, paths[0], peers.our_env()):
+        with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env()):
             got.update(
                 wrk_series(port, paths, {f"cached{c}": c for c in conns}, a.warmup, a.duration)
             )
         port = peers.free_port()
-        cmd = serve_cmd(port, "--catalog", str(ctx.archives_catalog))
+        cmd = serve_cmd(port, None, "--catalog", str(ctx.archives_catalog))
         with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
             got.update(
                 wrk_series(port, paths, {f"archive{c}": c for c in conns}, a.warmup, a.duration)
@@ -415,7 +344,7 @@ def raster(ctx: Context, ours_first: bool) -> None:
             paths = [f"/tiles/dem/{z}/{x}/{y}.png?{q}" for z, x, y in tiles]
             port = peers.free_port()
             with peers.server(
-                serve_cmd(port, "-w", str(ws)), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")
+                serve_cmd(port, ws), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")
             ):
                 conns = {f"raster{crs}c{c}": c for c in (1, 4)}
                 got.update(wrk_series(port, paths, conns, a.warmup / 2, a.duration))
@@ -528,68 +457,6 @@ def cli(ctx: Context, ours_first: bool) -> None:
 
 
 GROUPS = {"otf": on_the_fly, "serve": served, "raster": raster, "gen": generation, "cli": cli}
-
-
-# -- report ------------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    for line in (
-        Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    ):
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    mem = ""
-    if Path("/proc/meminfo").exists():
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 2**20:.0f} GiB"
-    return (
-        f"{cpu}, {cores} cores usable of {os.cpu_count()}{mem}, Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
-
-
-def spread(values: list[float], unit: str, digits: int) -> str:
-    if not values:
-        return ""
-    med = statistics.median(values)
-    text = f"{med:,.{digits}f} {unit}".strip()
-    if len(values) > 1:
-        text += f" ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
-    return text
-
-
-def report(
-    table: dict[str, Row], loads: list[tuple[float, float]], args: argparse.Namespace, ctx_info: str
-) -> str:
-    lines = [
-        f"Machine: {machine()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{len(loads)} interleaved round(s) (ours first in odd rounds, peers first in even ones), "
-        f"wrk {args.duration:.0f} s per run. {ctx_info}",
-        "",
-        "1-minute load average before → after each round (above the cores: shared): "
-        + ", ".join(f"round {i + 1}: {b:.2f} → {a:.2f}" for i, (b, a) in enumerate(loads)),
-        "",
-        "Values: median over rounds (min–max). ours ÷ peer: our speed over the peer's in the same "
-        "round (for times, the peer's time over ours); above 1, ours is faster.",
-        "",
-        "| workload | peer | peer | ours | ours | ours ÷ peer |",
-        "|---|---|---:|---|---:|---:|",
-    ]
-    for row in table.values():
-        digits = 2 if row.unit == "s" else 0
-        peer = row.notes.get("peer") or spread(row.peer_vals, row.unit, digits)
-        ours = row.notes.get("ours") or spread(row.our_vals, row.unit, digits)
-        if "peer size" in row.notes:
-            peer += f", {row.notes['peer size']}"
-        if "ours size" in row.notes:
-            ours += f", {row.notes['ours size']}"
-        ratio = spread(row.ratios, "", 2) if row.ratios else "—"
-        lines.append(f"| {row.workload} | {row.peer} | {peer} | {row.ours} | {ours} | {ratio} |")
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
