@@ -231,62 +231,65 @@ def prepare(args: argparse.Namespace) -> Context:
 
 # -- the groups of a round -----------------------------------------------------------------------
 
-Side = Callable[[Context], dict[str, float]]
+Got = dict[str, float]
+Side = Callable[[Got], None]  # fills in the values of its rows as it measures them
 
 
 def measure(ctx: Context, keys: list[str], ours: Side, peer: Side, ours_first: bool) -> None:
-    """Run both sides in this round's order and put their values into the table's rows."""
+    """Run both sides in this round's order and put their values into the table's rows.
+
+    A side that fails keeps what it measured before and leaves a note on the rest.
+    """
+    got: dict[str, Got] = {"ours": {}, "peer": {}}
     order = [("ours", ours), ("peer", peer)]
-    results: dict[str, dict[str, float]] = {}
     for side, fn in order if ours_first else order[::-1]:
         try:
-            results[side] = fn(ctx)
+            fn(got[side])
         except Exception as exc:  # one failing side leaves a note, the round goes on
             why = f"unavailable: {str(exc).strip().splitlines()[-1][:150]}"
-            log(f"{keys[0]}…: {side} {why}")
+            log(f"round {ctx.round_no} {side}: {why}")
             for k in keys:
-                ctx.table[k].notes[side] = why
-            results[side] = {}
+                if k not in got[side]:
+                    ctx.table[k].notes[side] = why
     for k in keys:
         row = ctx.table[k]
-        o, p = results["ours"].get(k), results["peer"].get(k)
+        o, p = got["ours"].get(k), got["peer"].get(k)
         if o is not None:
             row.our_vals.append(o)
         if p is not None:
             row.peer_vals.append(p)
-        if o is not None and p is not None:
+        if o and p:
             row.ratios.append(row.speed_ratio(o, p))
         log(f"round {ctx.round_no} {k}: ours {o} peer {p}")
 
 
 def wrk_series(
-    port: int, paths: list[str], conns: dict[str, int], warmup: float, duration: float
-) -> dict[str, float]:
+    got: Got, port: int, paths: list[str], conns: dict[str, int], warmup: float, duration: float
+) -> None:
     """A warm-up ``wrk`` run at 16 connections (not counted), then one run per entry."""
     peers.wrk(port, paths, 16, warmup)
-    return {k: peers.wrk(port, paths, c, duration) for k, c in conns.items()}
+    for k, c in conns.items():
+        got[k] = peers.wrk(port, paths, c, duration)
 
 
 def on_the_fly(ctx: Context, ours_first: bool) -> None:
     a = ctx.args
     paths = vector_paths(ctx.vector)
 
-    def ours(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def ours(got: Got) -> None:
         for workers in (1, 2):
             port = peers.free_port()
             cmd = serve_cmd(port, wl.WS, "--workers", str(workers))
             with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
                 conns = {f"otf{workers}": workers, f"otf64w{workers}": 64}
-                got.update(wrk_series(port, paths, conns, a.warmup, a.duration))
-        return got
+                wrk_series(got, port, paths, conns, a.warmup, a.duration)
 
-    def peer(_: Context) -> dict[str, float]:
+    def peer(got: Got) -> None:
         if ctx.pg is None:
             raise RuntimeError(ctx.pg_error)
-        one = ctx.pg.rate(ctx.vector, 1, a.duration)
+        got["otf1"] = ctx.pg.rate(ctx.vector, 1, a.duration)
         two = ctx.pg.rate(ctx.vector, 2, a.duration)
-        return {"otf1": one, "otf2": two, "otf64w1": two, "otf64w2": two}
+        got.update(otf2=two, otf64w1=two, otf64w2=two)  # 2 threads: as many as the cores
 
     measure(ctx, ["otf1", "otf2", "otf64w1", "otf64w2"], ours, peer, ours_first)
 
@@ -297,35 +300,26 @@ def served(ctx: Context, ours_first: bool) -> None:
     paths = vector_paths(ctx.vector)
     conns = (1, 16, 64)
 
-    def ours(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def ours(got: Got) -> None:
         port = peers.free_port()
         with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env()):
-            got.update(
-                wrk_series(port, paths, {f"cached{c}": c for c in conns}, a.warmup, a.duration)
-            )
+            series = {f"cached{c}": c for c in conns}
+            wrk_series(got, port, paths, series, a.warmup, a.duration)
         port = peers.free_port()
         cmd = serve_cmd(port, None, "--catalog", str(ctx.archives_catalog))
         with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
-            got.update(
-                wrk_series(port, paths, {f"archive{c}": c for c in conns}, a.warmup, a.duration)
-            )
-        return got
+            series = {f"archive{c}": c for c in conns}
+            wrk_series(got, port, paths, series, a.warmup, a.duration)
 
-    def peer(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def peer(got: Got) -> None:
         port = peers.free_port()
         tsgl = {
             k: [f"/data/{k}/{z}/{x}/{y}.pbf" for z, x, y in ctx.vector] for k in ctx.tsgl_archives
         }
         with peers.server(peers.tileserver_gl(ctx.tsgl_archives, port), port, tsgl["mb"][0]):
             for key, kind in (("mb", "cached"), ("pm", "archive")):
-                got.update(
-                    wrk_series(
-                        port, tsgl[key], {f"{kind}{c}": c for c in conns}, a.warmup, a.duration
-                    )
-                )
-        return got
+                series = {f"{kind}{c}": c for c in conns}
+                wrk_series(got, port, tsgl[key], series, a.warmup, a.duration)
 
     keys = [f"{kind}{c}" for kind in ("cached", "archive") for c in conns]
     measure(ctx, keys, ours, peer, ours_first)
@@ -338,20 +332,16 @@ def raster(ctx: Context, ours_first: bool) -> None:
     tiles = ctx.raster
     spaces = {"4549": wl.WS, "3857": wl.WS3857}
 
-    def ours(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def ours(got: Got) -> None:
+        paths = [f"/tiles/dem/{z}/{x}/{y}.png?{q}" for z, x, y in tiles]
         for crs, ws in spaces.items():
-            paths = [f"/tiles/dem/{z}/{x}/{y}.png?{q}" for z, x, y in tiles]
             port = peers.free_port()
-            with peers.server(
-                serve_cmd(port, ws), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")
-            ):
+            env = peers.our_env(TWIN_CACHE_MB="0")
+            with peers.server(serve_cmd(port, ws), port, paths[0], env):
                 conns = {f"raster{crs}c{c}": c for c in (1, 4)}
-                got.update(wrk_series(port, paths, conns, a.warmup / 2, a.duration))
-        return got
+                wrk_series(got, port, paths, conns, a.warmup / 2, a.duration)
 
-    def peer(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def peer(got: Got) -> None:
         port = peers.free_port()
         first = f"/tiles/WebMercatorQuad/{tiles[0][0]}/{tiles[0][1]}/{tiles[0][2]}.png"
         probe = f"{first}?url={wl.artifact(wl.WS, 'dem')}&{q}"
@@ -362,96 +352,67 @@ def raster(ctx: Context, ours_first: bool) -> None:
                     f"/tiles/WebMercatorQuad/{z}/{x}/{y}.png?url={cog}&{q}" for z, x, y in tiles
                 ]
                 conns = {f"raster{crs}c{c}": c for c in (1, 4)}
-                got.update(wrk_series(port, paths, conns, a.warmup / 2, a.duration))
-        return got
+                wrk_series(got, port, paths, conns, a.warmup / 2, a.duration)
 
     measure(ctx, [f"raster{crs}c{c}" for crs in spaces for c in (1, 4)], ours, peer, ours_first)
+
+
+def _export(hi: int, layers: str, out: Path, timeout: float) -> float:
+    """Wall seconds of ``twin export LAYERS -f pmtiles`` z0-``hi``."""
+    cmd = twin_cmd("-w", str(wl.WS), "export", layers, "-f", "pmtiles", "--minzoom", "0")
+    return peers.run_timed(
+        [*cmd, "--maxzoom", str(hi), "-o", str(out), "-q"], timeout, peers.our_env()
+    )[0]
 
 
 def generation(ctx: Context, ours_first: bool) -> None:
     a = ctx.args
     gen = OUT / "gen"
+    modes = {"keep-all": ["--no-feature-limit", "--no-tile-size-limit", "-r1"], "default": []}
 
-    def size_note(row: str, path: Path) -> None:
-        ctx.table[row].notes.setdefault("size", f"{path.stat().st_size / 1e6:.1f} MB")
-
-    def ours(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def ours(got: Got) -> None:
         for hi in (14, 16):
-            base = ["-f", "pmtiles", "--minzoom", "0", "--maxzoom", str(hi), "-q"]
             if ctx.multi_export:
                 out = gen / f"ours.z{hi}.pmtiles"
-                wall, _ = peers.run_timed(
-                    twin_cmd("-w", str(wl.WS), "export", COMPOSITE, *base, "-o", str(out)),
-                    a.timeout,
-                    peers.our_env(),
-                )
-                size = out.stat().st_size
+                wall, size = _export(hi, COMPOSITE, out, a.timeout), out.stat().st_size
             else:  # one archive per layer, timed one after another
                 wall, size = 0.0, 0
                 for layer in wl.VECTOR:
                     out = gen / f"ours.{layer}.z{hi}.pmtiles"
-                    w, _ = peers.run_timed(
-                        twin_cmd("-w", str(wl.WS), "export", layer, *base, "-o", str(out)),
-                        a.timeout,
-                        peers.our_env(),
-                    )
-                    wall, size = wall + w, size + out.stat().st_size
-            for mode in ("keep-all", "default"):
+                    wall += _export(hi, layer, out, a.timeout)
+                    size += out.stat().st_size
+            for mode in modes:
                 got[f"gen{hi}{mode}"] = wall
                 ctx.table[f"gen{hi}{mode}"].notes.setdefault("ours size", f"{size / 1e6:.1f} MB")
-        return got
 
-    def peer(_: Context) -> dict[str, float]:
-        got: dict[str, float] = {}
+    def peer(got: Got) -> None:
         exe = peers.tippecanoe()
         inputs = [f"-L{n}:{wl.geojsonseq(n)}" for n in wl.VECTOR]
         for hi in (14, 16):
-            for mode, flags in (
-                ("keep-all", ["--no-feature-limit", "--no-tile-size-limit", "-r1"]),
-                ("default", []),
-            ):
+            for mode, flags in modes.items():
                 out = gen / f"tippecanoe.{mode}.z{hi}.pmtiles"
                 cmd = [exe, "-o", str(out), "-Z0", f"-z{hi}", "--force", "--quiet", *flags, *inputs]
-                got[f"gen{hi}{mode}"], _ = peers.run_timed(cmd, a.timeout)
-                ctx.table[f"gen{hi}{mode}"].notes.setdefault(
-                    "peer size", f"{out.stat().st_size / 1e6:.1f} MB"
-                )
-        return got
+                got[f"gen{hi}{mode}"] = peers.run_timed(cmd, a.timeout)[0]
+                size = f"{out.stat().st_size / 1e6:.1f} MB"
+                ctx.table[f"gen{hi}{mode}"].notes.setdefault("peer size", size)
 
-    keys = [f"gen{hi}{mode}" for hi in (14, 16) for mode in ("keep-all", "default")]
+    keys = [f"gen{hi}{mode}" for hi in (14, 16) for mode in modes]
     measure(ctx, keys, ours, peer, ours_first)
 
 
 def cli(ctx: Context, ours_first: bool) -> None:
-    out = OUT / "gen" / "tiny.pmtiles"
+    tiny = twin_cmd("-w", str(wl.WS), "export", "tiny", "-f", "pmtiles", "--minzoom", "0")
     runs = {
         "cli_help": twin_cmd("--help"),
-        "cli_export": twin_cmd(
-            "-w",
-            str(wl.WS),
-            "export",
-            "tiny",
-            "-f",
-            "pmtiles",
-            "--minzoom",
-            "0",
-            "--maxzoom",
-            "0",
-            "-o",
-            str(out),
-            "-q",
-        ),
+        "cli_export": [*tiny, "--maxzoom", "0", "-o", str(OUT / "gen" / "tiny.pmtiles"), "-q"],
     }
 
-    def ours(_: Context) -> dict[str, float]:
-        return {
-            k: min(peers.run_timed(cmd, 120, peers.our_env())[0] for _ in range(3))
-            for k, cmd in runs.items()
-        }
+    def ours(got: Got) -> None:
+        for k, cmd in runs.items():
+            got[k] = min(peers.run_timed(cmd, 120, peers.our_env())[0] for _ in range(3))
 
-    def goal(_: Context) -> dict[str, float]:
-        return dict.fromkeys(runs, GOAL_CLI_S)
+    def goal(got: Got) -> None:
+        got.update(dict.fromkeys(runs, GOAL_CLI_S))
 
     measure(ctx, list(runs), ours, goal, ours_first)
 

@@ -179,6 +179,8 @@ def wrk(port: int, paths: list[str], conns: int, duration: float) -> float:
     found = re.search(r"Requests/sec:\s*([\d.]+)", out)
     if found is None:
         raise RuntimeError(f"wrk printed no rate: {out[-200:]}")
+    if float(found.group(1)) == 0:
+        raise RuntimeError(f"no answer completed in {seconds} s at {conns} connections")
     return float(found.group(1))
 
 
