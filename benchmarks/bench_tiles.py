@@ -266,8 +266,8 @@ def measure(ctx: Context, keys: list[str], ours: Side, peer: Side, ours_first: b
 def wrk_series(
     got: Got, port: int, paths: list[str], conns: dict[str, int], warmup: float, duration: float
 ) -> None:
-    """A warm-up ``wrk`` run at 16 connections (not counted), then one run per entry."""
-    peers.wrk(port, paths, 16, warmup)
+    """A warm-up ``wrk`` run at the most connections (not counted), then one run per entry."""
+    peers.wrk(port, paths, max(conns.values()), warmup, warmup=True)
     for k, c in conns.items():
         got[k] = peers.wrk(port, paths, c, duration)
 
