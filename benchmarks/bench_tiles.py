@@ -303,6 +303,7 @@ def served(ctx: Context, ours_first: bool) -> None:
     def ours(got: Got) -> None:
         port = peers.free_port()
         with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env()):
+            peers.fetch_all(port, paths)  # every tile once, then wrk's warm-up for every worker
             series = {f"cached{c}": c for c in conns}
             wrk_series(got, port, paths, series, a.warmup, a.duration)
         port = peers.free_port()
