@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from peers import our_env
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 DEMO = OUT / "demo-county"
@@ -69,7 +71,9 @@ def _ensure_demo(timeout: float) -> None:
         return
     print("[bench_tiles] building the demo county (twin demo) ...", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(BIN / "twin"), "demo", str(DEMO), "-q"], check=True, timeout=timeout)
+    subprocess.run(
+        [str(BIN / "twin"), "demo", str(DEMO), "-q"], check=True, timeout=timeout, env=our_env()
+    )
 
 
 def _helsinki_roads(target_xy: tuple[float, float], crs: str):  # type: ignore[no-untyped-def]
@@ -134,12 +138,16 @@ def ensure_workspaces(timeout: float) -> None:
             shutil.copy(WS / "sources" / name, WS3857 / "sources" / name)
     (WS3857 / "twin.toml").write_text(_toml("EPSG:3857", vector=False))
     for ws in (WS, WS3857):
-        subprocess.run(
+        proc = subprocess.run(
             [str(BIN / "twin"), "-w", str(ws), "build", "-q"],
-            check=True,
             timeout=timeout,
             capture_output=True,
+            text=True,
+            env=our_env(),
+            check=False,
         )
+        if proc.returncode != 0:
+            raise RuntimeError(f"twin build of {ws} failed: {proc.stderr.strip()[-300:]}")
 
 
 def geojsonseq(layer: str) -> Path:
