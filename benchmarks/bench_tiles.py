@@ -213,20 +213,24 @@ def prepare(args: argparse.Namespace) -> Context:
     vector, tsgl = same_tiles(vector)
     for layer in wl.VECTOR:
         wl.geojsonseq(layer)
-    pg: peers.PostGIS | None = peers.PostGIS()
-    pg_error = ""
-    try:
-        pg.start()
-        pg.load({n: wl.artifact(wl.WS, n) for n in wl.VECTOR})
-        size = pg.encode(vector)
-        log(f"PostGIS: {len(vector)} composite tiles, {size / 1e6:.1f} MB")
-    except Exception as exc:  # a peer that is missing is reported, not fatal
-        pg_error = f"unavailable: {str(exc).splitlines()[0][:150]}"
-        pg.stop()
-        pg = None
     multi = multi_layer_export(args.timeout)
     if not multi:
         log("twin export takes one layer: generation is timed as one export per layer")
+    pg: peers.PostGIS | None = None
+    pg_error = "not measured (--only)"
+    if "otf" in args.only:  # started last: nothing after it can fail and leave it running
+        pg = peers.PostGIS()
+        try:
+            pg.start()
+            pg.load({n: wl.artifact(wl.WS, n) for n in wl.VECTOR})
+            size = pg.encode(vector)
+            log(f"PostGIS: {len(vector)} composite tiles, {size / 1e6:.1f} MB")
+        except BaseException as exc:  # a peer that is missing is reported, not fatal
+            pg.stop()
+            pg = None
+            if not isinstance(exc, Exception):
+                raise
+            pg_error = f"unavailable: {str(exc).splitlines()[0][:150]}"
     log(f"workload: {len(vector)} vector tiles, {len(raster)} raster tiles")
     return Context(args, rows(), vector, raster, catalog, tsgl, pg, pg_error, multi)
 
@@ -421,6 +425,14 @@ def cli(ctx: Context, ours_first: bool) -> None:
 
 
 GROUPS = {"otf": on_the_fly, "serve": served, "raster": raster, "gen": generation, "cli": cli}
+#: the rows of each group, by key prefix
+PREFIXES = {
+    "otf": ("otf",),
+    "serve": ("cached", "archive"),
+    "raster": ("raster",),
+    "gen": ("gen",),
+    "cli": ("cli",),
+}
 
 
 def main() -> None:
@@ -455,16 +467,7 @@ def main() -> None:
                 ctx.table[
                     f"gen{hi}{mode}"
                 ].ours = "3 × `twin export` (one per layer: no multi-layer export yet)"
-    wanted = {
-        "otf": "otf",
-        "serve": ("cached", "archive"),
-        "raster": "raster",
-        "gen": "gen",
-        "cli": "cli",
-    }
-    keep = tuple(
-        k for g in args.only for k in ((wanted[g],) if isinstance(wanted[g], str) else wanted[g])
-    )
+    keep = tuple(k for g in args.only for k in PREFIXES[g])
     ctx.table = {k: r for k, r in ctx.table.items() if k.startswith(keep)}
     loads: list[tuple[float, float]] = []
     try:
