@@ -42,13 +42,13 @@ from tiles._mvt_geometry import (
     encode_geometries,
     encode_geometries_packed,
 )
+from tiles._mvt_kernel import frame_features, used_values
 from tiles._protobuf import (
     double_field,
     length_field,
     packed_varints,
     varint,
     varint_field,
-    varint_sizes,
     zigzag_int,
 )
 
@@ -156,104 +156,6 @@ def _value_message(value: Any) -> bytes:
     if isinstance(value, float):
         return double_field(3, value)
     return length_field(1, str(value).encode())
-
-
-def _varint_buffer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Varints of ``values`` as one uint8 array, with each value's start and size in it."""
-    v = np.asarray(values, dtype=np.uint64)
-    sizes = varint_sizes(v)
-    starts = np.zeros(len(v), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    return np.frombuffer(packed_varints(v), dtype=np.uint8), starts, sizes
-
-
-# constant bytes framing a feature: features key, id key, type key, geometry key, types 1..3
-_CONST = np.array([0x12, 0x08, 0x18, 0x22, 1, 2, 3], dtype=np.uint8)
-
-
-def _frame_features(
-    ids: np.ndarray | None,
-    tag_buf: bytes,
-    tag_begin: np.ndarray,
-    tag_end: np.ndarray,
-    kinds: np.ndarray,
-    geom_buf: bytes,
-    geom_begin: np.ndarray,
-    geom_end: np.ndarray,
-) -> bytes:
-    """Many ``Layer.features`` fields at once, laid out with one numpy gather.
-
-    Each feature is ``0x12 len [0x08 id] [0x12 len tags] 0x18 type 0x22 len geometry``;
-    every piece is a slice of one of a few buffers, so the output is built as
-    the concatenation of (start, length) segments of their concatenation.
-    """
-    n = len(kinds)
-    tag_len = (tag_end - tag_begin).astype(np.int64)
-    geom_len = (geom_end - geom_begin).astype(np.int64)
-    has_tags = tag_len > 0
-    id_buf, id_start, id_size = _varint_buffer(ids if ids is not None else np.zeros(0))
-    tl_buf, tl_start, tl_size = _varint_buffer(tag_len)
-    gl_buf, gl_start, gl_size = _varint_buffer(geom_len)
-    body = 3 + gl_size + geom_len + np.where(has_tags, 1 + tl_size + tag_len, 0)
-    if ids is not None:
-        body = body + 1 + id_size
-    fl_buf, fl_start, fl_size = _varint_buffer(body)
-    sources = [
-        _CONST,
-        fl_buf,
-        id_buf,
-        tl_buf,
-        np.frombuffer(tag_buf, dtype=np.uint8),
-        gl_buf,
-        np.frombuffer(geom_buf, dtype=np.uint8),
-    ]
-    base = np.zeros(len(sources), dtype=np.int64)
-    np.cumsum([len(b) for b in sources[:-1]], out=base[1:])
-    c, fl, idb, tl, tags, gl, geom = base
-    with_id = ids is not None
-    zero = np.zeros(n, dtype=np.int64)
-    one = np.ones(n, dtype=np.int64)
-    # (start in the joined sources, length) of each segment, features in rows
-    starts = np.stack(
-        [
-            zero + c,  # 0x12
-            fl + fl_start,
-            zero + c + 1,  # 0x08
-            (idb + id_start) if with_id else zero,
-            zero + c,  # 0x12
-            tl + tl_start,
-            tags + tag_begin,
-            zero + c + 2,  # 0x18
-            c + 3 + kinds,  # the type byte
-            zero + c + 3,  # 0x22
-            gl + gl_start,
-            geom + geom_begin,
-        ],
-        axis=1,
-    )
-    t = has_tags.astype(np.int64)
-    w = one if with_id else zero
-    lengths = np.stack(
-        [
-            one,
-            fl_size,
-            w,
-            id_size if with_id else zero,
-            t,
-            tl_size * t,
-            tag_len,
-            one,
-            one,
-            one,
-            gl_size,
-            geom_len,
-        ],
-        axis=1,
-    ).ravel()
-    out_start = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=out_start[1:])
-    gather = np.repeat(starts.ravel() - out_start, lengths) + np.arange(int(lengths.sum()))
-    return np.concatenate(sources)[gather].tobytes()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -411,42 +313,25 @@ class LayerEncoder:
         int
             How many features drew (the others are skipped).
         """
-        kinds, geom_buf, geom_begin, geom_end = encode_geometries_packed(geoms)
-        idx = np.flatnonzero(kinds)
-        if len(idx) == 0:
+        kinds, geom, begin, end = encode_geometries_packed(geoms)
+        drawn = int(np.count_nonzero(kinds))
+        if drawn == 0:
             return 0
-        codes = table.codes[np.asarray(rows)[idx]]
-        mask = codes >= 0
-        # keys: the columns any feature of the tile has a value for
+        codes = table.codes[np.asarray(rows)]
+        columns, used = used_values(kinds, codes)
+        # keys: the columns any drawn feature has a value for, in table order
         key_of = np.full(len(table.names), -1, dtype=np.int64)
-        for j in np.flatnonzero(mask.any(axis=0)).tolist():
+        for j in np.flatnonzero(columns).tolist():
             key_of[j] = self._keys.setdefault(table.names[j], len(self._keys))
-        pair_k = np.broadcast_to(key_of, codes.shape)
         # the tile's value table: only the values its features use, each once
-        used, local = np.unique(codes[mask], return_inverse=True)
-        pair_v = np.zeros_like(codes)
-        pair_v[mask] = len(self._value_messages) + local
+        base = len(self._value_messages)
         self._value_messages.extend(table.value_array[used].tolist())
-        stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1).astype(np.uint64)
-        tag_sizes = np.zeros(len(stream) + 1, dtype=np.int64)
-        np.cumsum(varint_sizes(stream), out=tag_sizes[1:])
-        tag_end = tag_sizes[np.cumsum(2 * mask.sum(axis=1))]
-        tag_begin = np.concatenate(([0], tag_end[:-1]))
-        ids = None if feature_ids is None else np.asarray(feature_ids, dtype=np.uint64)[idx]
-        self._chunks.append(
-            _frame_features(
-                ids,
-                packed_varints(stream),
-                tag_begin,
-                tag_end,
-                kinds[idx],
-                geom_buf,
-                geom_begin[idx],
-                geom_end[idx],
-            )
-        )
-        self._count += len(idx)
-        return len(idx)
+        has_ids = feature_ids is not None
+        ids = np.asarray(feature_ids if has_ids else np.zeros(len(kinds)), dtype=np.uint64)
+        framed = frame_features(kinds, geom, begin, end, ids, has_ids, codes, key_of, used, base)
+        self._chunks.append(framed.tobytes())
+        self._count += drawn
+        return drawn
 
     def add_encoded(
         self,
