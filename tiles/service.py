@@ -22,7 +22,7 @@ from tiles.catalog import LayerEntry
 from tiles.errors import ArtifactError, InvalidParameterError, TileOutsideError, TilesError
 from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
 from tiles.metrics import Metrics
-from tiles.mvt import encode_tile
+from tiles.mvt import encode_tile, gzip_tile
 from tiles.pmtiles import PMTilesReader
 from tiles.raster import RasterStyle, render_tile
 from tiles.settings import Settings
@@ -222,7 +222,7 @@ class TileService:
         body = b"".join(parts)
         if not body:
             return EncodedTile(None, MVT_MEDIA_TYPE)
-        return EncodedTile(gzip.compress(body, compresslevel=6, mtime=0), MVT_MEDIA_TYPE, "gzip")
+        return EncodedTile(gzip_tile(body), MVT_MEDIA_TYPE, "gzip")
 
     def _raster(self, req: TileRequest) -> EncodedTile:
         name, _ = req.layers[0]

@@ -112,3 +112,39 @@ def test_all_points_only_layer_matches() -> None:
     table = PropertyTable.factorise([("n", list(range(len(geoms))))])
     tiles = tiles_over(np.array([0.0, 0.0, 1000.0, 1000.0]), range(0, 4))
     assert assert_same_layers(geoms, table, tiles) > len(geoms)
+
+
+def test_point_layer_fast_path_matches_generic_path(tmp_path: Path) -> None:
+    """A GeoParquet layer of points is cut without GEOS; the tiles are those of the GEOS path."""
+    import dataclasses
+
+    import geopandas as gpd
+    import morecantile
+
+    from tiles.grids import get_grid
+    from tiles.vector import load_source
+
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(120.0, 120.2, 3000), rng.uniform(30.4, 30.6, 3000)
+    lon[:10], lat[:10] = 120.1, 30.5  # several points on one spot
+    gdf = gpd.GeoDataFrame(
+        {"kind": rng.choice(["shop", "farm", None], 3000), "staff": rng.integers(0, 9, 3000)},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
+    gdf.to_parquet(tmp_path / "p.parquet")
+    grid = get_grid("WebMercatorQuad")
+    fast = load_source(str(tmp_path / "p.parquet"), "p", "v", grid)
+    assert fast.points is not None
+    slow = dataclasses.replace(fast, points=None)
+    compared = 0
+    tms = morecantile.tms.get("WebMercatorQuad")
+    for z in (9, 11, 13, 15):
+        for t in {tms.tile(float(a), float(b), z) for a, b in zip(lon[:40], lat[:40], strict=True)}:
+            x, y = t.x, t.y
+            bounds = grid.tile_bounds(z, x, y)
+            a, b = fast.layer(bounds, 4096, 64, 1.0), slow.layer(bounds, 4096, 64, 1.0)
+            assert len(a) == len(b) > 0
+            assert a.encode() == b.encode()
+            compared += 1
+    assert compared > 40
