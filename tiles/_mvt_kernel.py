@@ -18,16 +18,25 @@ compiles for a few seconds, later ones load the cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 POINT, LINESTRING, POLYGON = 1, 2, 3
 MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
 
-_JIT = {"cache": True, "nogil": True}
+
+def _jit(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``numba.njit`` cached on disk, or compiled in each process where no cache dir is writable."""
+    try:
+        return njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # numba found no writable place for its cache
+        return njit(nogil=True)(func)
 
 
-@njit(**_JIT)
+@_jit
 def _put(buf: np.ndarray, pos: int, value: int) -> int:
     """Write ``value`` (>= 0) as a varint at ``pos``; the position after it."""
     v = np.uint64(value)
@@ -39,7 +48,7 @@ def _put(buf: np.ndarray, pos: int, value: int) -> int:
     return pos + 1
 
 
-@njit(**_JIT)
+@_jit
 def _size(value: int) -> int:
     v = np.uint64(value)
     n = 1
@@ -49,12 +58,12 @@ def _size(value: int) -> int:
     return n
 
 
-@njit(**_JIT)
+@_jit
 def _zigzag(d: int) -> int:
     return (d << 1) ^ (d >> 63)
 
 
-@njit(**_JIT)
+@_jit
 def encode_paths(
     kind: int,
     coords: np.ndarray,
@@ -159,7 +168,7 @@ def encode_paths(
     return buf[:pos]
 
 
-@njit(**_JIT)
+@_jit
 def used_values(kinds: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns with a value in a drawn feature, and the distinct value codes they use (sorted)."""
     n, m = codes.shape
@@ -178,7 +187,7 @@ def used_values(kinds: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.nd
     return column, np.unique(found[:k])
 
 
-@njit(**_JIT)
+@_jit
 def frame_features(
     kinds: np.ndarray,
     geom: np.ndarray,
@@ -242,7 +251,7 @@ def frame_features(
     return out[:pos]
 
 
-@njit(**_JIT)
+@_jit
 def points_in_box(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -265,7 +274,7 @@ def points_in_box(
     return np.sort(hits[:k])
 
 
-@njit(**_JIT)
+@_jit
 def points_to_tile(
     x: np.ndarray,
     y: np.ndarray,

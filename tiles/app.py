@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tiles import ogc, routes, viewer
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
 from tiles.metrics import Metrics
+from tiles.mvt import warm_up
 from tiles.raster import skip_vrt_driver
 from tiles.service import TileService
 from tiles.settings import Settings
@@ -116,6 +117,7 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
         app.state.store = store
         app.state.metrics = metrics
         app.state.service = TileService(settings, metrics)
+        warm_up()  # the MVT kernels load (or compile) now, not on the first tile request
         yield
 
     app = FastAPI(

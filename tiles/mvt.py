@@ -404,6 +404,28 @@ class LayerEncoder:
         return b"".join(parts)
 
 
+def warm_up() -> None:
+    """Load (or compile, on a fresh machine) the encoder's kernels by encoding a tiny tile.
+
+    The first call in a process costs numba's start-up, about a second from its
+    on-disk cache and several without one; a server calls this while starting
+    so that no request pays it.
+    """
+    from tiles._mvt_kernel import points_in_box, points_to_tile
+
+    geoms = np.array(
+        [shapely.Point(1, 1), shapely.LineString([(0, 0), (5, 5)]), shapely.box(0, 0, 5, 5)]
+    )
+    table = PropertyTable.factorise([("a", [1, None, "x"])])
+    layer = LayerEncoder("warm-up")
+    layer.add_columns(to_tile_coords(geoms, (0.0, 0.0, 10.0, 10.0)), None, table, np.arange(3))
+    xs = np.array([1.0, 2.0])
+    hits = points_in_box(xs, xs, np.arange(2), (0.0, 0.0, 5.0, 5.0))
+    xy, inside = points_to_tile(xs[hits], xs[hits], 0.0, 10.0, 409.6, 409.6, -64.0, 4160.0)
+    layer.add_points(xy[inside], np.arange(2, dtype=np.uint64), table, hits)
+    encode_tile([layer])
+
+
 def gzip_tile(data: bytes) -> bytes:
     """A tile as standard gzip (mtime 0) at level 1.
 
@@ -429,4 +451,5 @@ __all__ = [
     "gzip_tile",
     "to_tile_coords",
     "varint",
+    "warm_up",
 ]
