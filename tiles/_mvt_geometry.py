@@ -1,11 +1,10 @@
-"""MVT geometry commands for many features at once, with numpy.
+"""MVT geometry commands for many features at once.
 
 The geometries of one tile are taken apart with shapely's vectorised
 ``get_parts`` / ``get_rings`` / ``get_coordinates`` into one coordinate array
-plus "path" bookkeeping (a path is a line, a ring without its closing vertex,
-or the points of a (multi)point feature). Command integers and zigzag deltas
-are then laid out for all paths in one pass and varint-encoded in one call;
-each feature's encoded geometry is a slice of that buffer.
+plus "path" bookkeeping (a path is a line, a ring, or the points of a
+(multi)point feature); the compiled kernel :func:`tiles._mvt_kernel.encode_paths`
+then writes the command varints of every feature in one pass.
 
 Layout of one path of ``n`` vertices (MVT 2.1, section 4.3):
 
@@ -13,7 +12,11 @@ Layout of one path of ``n`` vertices (MVT 2.1, section 4.3):
 - points: ``MoveTo(n) dx dy dx dy ...``.
 
 Deltas run across all paths of a feature (the cursor is not reset between
-parts) and start from (0, 0) at each feature's first vertex.
+parts) and start from (0, 0) at each feature's first vertex. Repeated
+vertices are dropped, as are lines of one vertex and rings of fewer than three
+or with no area (a polygon whose exterior collapses goes with its holes);
+rings are reversed where needed so that exteriors have positive area by the
+spec's formula (clockwise on screen, y down) and holes negative.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from tiles._protobuf import packed_varints, varint_sizes, zigzag
+from tiles._mvt_kernel import LINESTRING, POINT, POLYGON, encode_paths
 
-POINT, LINESTRING, POLYGON = 1, 2, 3
-MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
 #: shapely type ids -> MVT geometry type
 TYPE_OF = {0: POINT, 4: POINT, 1: LINESTRING, 5: LINESTRING, 3: POLYGON, 6: POLYGON}
+#: the same indexed by shapely type id + 1 (-1, missing or empty, is 0: nothing to draw)
+_KIND_OF_TYPE = np.zeros(9, dtype=np.int64)
+for _t, _k in TYPE_OF.items():
+    _KIND_OF_TYPE[_t + 1] = _k
 _MULTI = {0: shapely.multipoints, 1: shapely.multilinestrings, 2: shapely.multipolygons}
 
 
@@ -38,169 +43,40 @@ def _highest_dimension(collection: shapely.Geometry) -> shapely.Geometry:
     return _MULTI[top](parts[dims == top])
 
 
-def _runs(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start flags and lengths of runs of equal consecutive values in a sorted index."""
-    start = np.ones(len(index), dtype=bool)
-    start[1:] = index[1:] != index[:-1]
-    lengths = np.diff(np.append(np.flatnonzero(start), len(index)))
-    return start, lengths
+def _starts(counts: np.ndarray) -> np.ndarray:
+    """Offsets of groups of ``counts`` concatenated, with the end as a last entry."""
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
-def _dedupe(coords: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Mask of vertices to keep: drop a vertex equal to the previous one of the same path."""
-    keep = np.ones(len(coords), dtype=bool)
-    keep[1:] = (owner[1:] != owner[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
-    return keep
+def _paths(geoms: np.ndarray, feature: np.ndarray, kind: int) -> tuple[np.ndarray, ...]:
+    """Integer vertices, path starts, each path's feature, and whether a ring is an exterior."""
+    if kind == POINT:
+        coords, owner = shapely.get_coordinates(geoms, return_index=True)
+        counts = np.bincount(owner, minlength=len(geoms))
+        return coords.astype(np.int64), _starts(counts), feature, np.zeros(len(geoms), bool)
+    single = shapely.get_type_id(geoms) < 4
+    if single.all():  # get_parts would return the geometries themselves
+        parts, part_of = geoms, np.arange(len(geoms))
+    else:
+        parts, part_of = shapely.get_parts(geoms, return_index=True)
+    if kind == LINESTRING:
+        paths, path_of = parts, part_of
+        exterior = np.zeros(len(parts), dtype=bool)
+    else:
+        paths, ring_part = shapely.get_rings(parts, return_index=True)  # exterior first
+        path_of = part_of[ring_part]
+        exterior = np.ones(len(paths), dtype=bool)
+        exterior[1:] = ring_part[1:] != ring_part[:-1]
+    coords, owner = shapely.get_coordinates(paths, return_index=True)
+    counts = np.bincount(owner, minlength=len(paths))
+    return coords.astype(np.int64), _starts(counts), feature[path_of], exterior
 
 
-def _line_paths(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Coordinates, owning path, and per path: feature, vertex count (>= 2 kept)."""
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    coords, path = shapely.get_coordinates(parts, return_index=True)
-    keep = _dedupe(coords, path)
-    coords, path = coords[keep], path[keep]
-    counts = np.bincount(path, minlength=len(parts))
-    good = counts >= 2
-    keep = good[path]
-    return coords[keep], path[keep], feature[part_of][good], counts[good]
-
-
-def _ring_areas(coords: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Twice the signed shoelace area of each ring (vertices without the closing one)."""
-    if len(counts) == 0:
-        return np.zeros(0)
-    starts = start_index(counts)
-    nxt = np.arange(1, len(coords) + 1)
-    nxt[starts + counts - 1] = starts  # each ring's last vertex wraps to its first
-    x, y = coords[:, 0].astype(np.float64), coords[:, 1].astype(np.float64)
-    cross = x * y[nxt] - x[nxt] * y
-    return np.add.reduceat(cross, starts)
-
-
-def _ring_paths(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Like :func:`_line_paths` for polygon rings: no closing vertex, >= 3 vertices kept.
-
-    Rings that collapse (fewer than three distinct vertices, or zero area once
-    on the integer grid) are dropped, a polygon whose exterior collapses with
-    its holes. Rings are reversed where needed so that exteriors have positive
-    area by the spec's formula (clockwise on screen, y down) and holes negative.
-    """
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)  # exterior first
-    coords, ring = shapely.get_coordinates(rings, return_index=True)
-    last = np.ones(len(ring), dtype=bool)
-    last[:-1] = ring[1:] != ring[:-1]
-    coords, ring = coords[~last], ring[~last]  # the closing vertex repeats the first
-    keep = _dedupe(coords, ring)
-    coords, ring = coords[keep], ring[keep]
-    # a ring may still end on its first vertex (A B C A A): drop such trailing repeats
-    counts = np.bincount(ring, minlength=len(rings))
-    if len(coords):
-        first_of = start_index(counts)
-        is_last = np.ones(len(ring), dtype=bool)
-        is_last[:-1] = ring[1:] != ring[:-1]
-        lastpos = np.flatnonzero(is_last)
-        same = np.all(coords[lastpos] == coords[first_of[ring[lastpos]]], axis=1)
-        same &= counts[ring[lastpos]] > 1
-        if same.any():
-            drop = np.zeros(len(ring), dtype=bool)
-            drop[lastpos[same]] = True
-            coords, ring = coords[~drop], ring[~drop]
-            counts = np.bincount(ring, minlength=len(rings))
-    exterior = np.ones(len(rings), dtype=bool)
-    exterior[1:] = ring_part[1:] != ring_part[:-1]
-    areas = np.zeros(len(rings))
-    nonempty = counts > 0
-    areas[nonempty] = _ring_areas(coords, counts[nonempty])
-    good_ring = (counts >= 3) & (areas != 0)
-    part_ok = np.zeros(len(parts), dtype=bool)
-    part_ok[ring_part[exterior]] = good_ring[exterior]
-    good = good_ring & part_ok[ring_part]
-    # orientation: exteriors positive, holes negative; reverse the others in place
-    flip = good & np.where(exterior, areas < 0, areas > 0)
-    if flip.any():
-        starts = start_index(counts)
-        local = np.arange(len(coords)) - starts[ring]
-        reversed_at = starts[ring] + counts[ring] - 1 - local
-        order = np.where(flip[ring], reversed_at, np.arange(len(coords)))
-        coords = coords[order]
-    keep = good[ring]
-    return coords[keep], ring[keep], feature[part_of[ring_part]][good], counts[good]
-
-
-def _deltas(coords: np.ndarray, feature_of_vertex: np.ndarray) -> np.ndarray:
-    """Zigzag deltas (n, 2) from each vertex's predecessor within its feature, or from 0, 0."""
-    prev = np.zeros_like(coords)
-    prev[1:] = coords[:-1]
-    first, _ = _runs(feature_of_vertex)
-    prev[first] = 0
-    return zigzag(coords - prev).reshape(-1, 2)
-
-
-def _layout(
-    coords: np.ndarray, path_feature: np.ndarray, counts: np.ndarray, closed: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Command stream of line/ring paths, and the stream offset where each path starts."""
-    size = 2 * counts + 2 + int(closed)
-    start = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(size, out=start[1:])
-    out = np.zeros(start[-1], dtype=np.uint64)
-    out[start[:-1]] = MOVE_TO | (1 << 3)
-    out[start[:-1] + 3] = LINE_TO | ((counts - 1).astype(np.uint64) << np.uint64(3))
-    if closed:
-        out[start[1:] - 1] = CLOSE_PATH | (1 << 3)
-    path_of_vertex = np.repeat(np.arange(len(counts)), counts)
-    local = np.arange(len(coords)) - np.repeat(start_index(counts), counts)
-    pos = start[:-1][path_of_vertex] + 1 + 2 * local + (local >= 1)
-    d = _deltas(coords, path_feature[path_of_vertex])
-    out[pos] = d[:, 0]
-    out[pos + 1] = d[:, 1]
-    return out, start
-
-
-def start_index(counts: np.ndarray) -> np.ndarray:
-    """Index of each group's first element when groups of ``counts`` are concatenated."""
-    starts = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    return starts
-
-
-def _point_stream(geoms: np.ndarray, feature: np.ndarray) -> tuple[np.ndarray, ...]:
-    coords, owner = shapely.get_coordinates(geoms, return_index=True)
-    coords = coords.astype(np.int64)
-    counts = np.bincount(owner, minlength=len(geoms))
-    good = counts > 0
-    counts_kept = counts[good]
-    size = 1 + 2 * counts_kept
-    start = np.zeros(len(counts_kept) + 1, dtype=np.int64)
-    np.cumsum(size, out=start[1:])
-    out = np.zeros(start[-1], dtype=np.uint64)
-    out[start[:-1]] = MOVE_TO | (counts_kept.astype(np.uint64) << np.uint64(3))
-    group = np.repeat(np.arange(len(counts_kept)), counts_kept)
-    local = np.arange(len(coords)) - np.repeat(start_index(counts_kept), counts_kept)
-    pos = start[:-1][group] + 1 + 2 * local
-    d = _deltas(coords, owner)
-    out[pos] = d[:, 0]
-    out[pos + 1] = d[:, 1]
-    return out, start, feature[good]
-
-
-def _feature_spans(
-    stream: np.ndarray, path_start: np.ndarray, path_feature: np.ndarray
-) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """Encode the whole stream once; each feature's (begin, end) byte span in it."""
-    encoded = packed_varints(stream)
-    byte_at = np.zeros(len(stream) + 1, dtype=np.int64)
-    np.cumsum(varint_sizes(stream), out=byte_at[1:])
-    first, _ = _runs(path_feature)
-    feat_first_path = np.flatnonzero(first)
-    feat_end_path = np.append(feat_first_path[1:], len(path_feature))
-    begins = byte_at[path_start[feat_first_path]]
-    ends = byte_at[path_start[feat_end_path]]  # path_start has one more entry: the end
-    return encoded, path_feature[feat_first_path], begins, ends
-
-
-def encode_geometries_packed(geoms: np.ndarray) -> tuple[np.ndarray, bytes, np.ndarray, np.ndarray]:
+def encode_geometries_packed(
+    geoms: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Geometry commands of many integer-coordinate geometries in one buffer.
 
     Returns
@@ -209,45 +85,38 @@ def encode_geometries_packed(geoms: np.ndarray) -> tuple[np.ndarray, bytes, np.n
         MVT type per geometry; 0 where it is empty, unsupported, or collapses
         to nothing drawable (a line of one vertex, a ring of fewer than three).
     buffer
-        The packed command varints of every drawn geometry.
+        The packed command varints (uint8) of every drawn geometry.
     begin, end
         Each geometry's byte span in ``buffer`` (0, 0 where nothing draws).
     """
-    geoms = np.asarray(geoms, dtype=object).copy()
+    geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
     out_kind = np.zeros(n, dtype=np.int64)
     begin = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return out_kind, b"", begin, end
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    type_ids = np.where(empty, -1, shapely.get_type_id(geoms))
-    for i in np.flatnonzero(type_ids == 7):  # collections from clipping or snapping
-        geoms[i] = _highest_dimension(geoms[i])
-        type_ids[i] = shapely.get_type_id(geoms[i])
-    kinds = np.array([TYPE_OF.get(int(t), 0) for t in type_ids])
-    index = np.arange(n)
-    buffers: list[bytes] = []
+        return out_kind, np.zeros(0, dtype=np.uint8), begin, end
+    type_ids = shapely.get_type_id(geoms)  # -1 for None
+    type_ids[shapely.is_empty(geoms)] = -1
+    collections = np.flatnonzero(type_ids == 7)
+    if len(collections):  # from clipping or snapping
+        geoms = geoms.copy()
+        for i in collections:
+            geoms[i] = _highest_dimension(geoms[i])
+            type_ids[i] = shapely.get_type_id(geoms[i])
+    kinds = _KIND_OF_TYPE[type_ids + 1]
+    buffers: list[np.ndarray] = [np.zeros(0, dtype=np.uint8)]
     size = 0
     for kind in (POINT, LINESTRING, POLYGON):
-        sel = kinds == kind
-        if not sel.any():
+        sel = np.flatnonzero(kinds == kind)
+        if len(sel) == 0:
             continue
-        if kind == POINT:
-            stream, start, path_feature = _point_stream(geoms[sel], index[sel])
-        else:
-            paths = _line_paths if kind == LINESTRING else _ring_paths
-            coords, _, path_feature, counts = paths(geoms[sel], index[sel])
-            stream, start = _layout(coords.astype(np.int64), path_feature, counts, kind == POLYGON)
-        if len(path_feature) == 0:
-            continue
-        encoded, features, b, e = _feature_spans(stream, start, path_feature)
-        out_kind[features] = kind
-        begin[features] = b + size
-        end[features] = e + size
-        buffers.append(encoded)
-        size += len(encoded)
-    return out_kind, b"".join(buffers), begin, end
+        coords, start, feature, exterior = _paths(geoms[sel], sel, kind)
+        buf = encode_paths(kind, coords, start, feature, exterior, out_kind, begin, end, size)
+        buffers.append(buf)
+        size += len(buf)
+    joined = buffers[-1] if len(buffers) == 2 else np.concatenate(buffers)
+    return out_kind, joined, begin, end
 
 
 def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
@@ -256,7 +125,8 @@ def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
     ``None`` where a geometry is empty, of an unsupported type, or collapses
     to nothing drawable (a line of one vertex, a ring of fewer than three).
     """
-    kinds, buffer, begin, end = encode_geometries_packed(geoms)
+    kinds, packed, begin, end = encode_geometries_packed(geoms)
+    buffer = packed.tobytes()
     return [
         (k, buffer[b:e]) if k else None
         for k, b, e in zip(kinds.tolist(), begin.tolist(), end.tolist(), strict=True)

@@ -35,6 +35,7 @@ from tiles._asgi import Envelope, TileApp
 from tiles._http import ErrorResponse
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
 from tiles.metrics import Metrics
+from tiles.mvt import warm_up
 from tiles.raster import skip_vrt_driver
 from tiles.service import TileService
 from tiles.settings import Settings
@@ -93,6 +94,7 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
         app.state.store = store
         app.state.metrics = metrics
         app.state.service = service = TileService(settings, metrics)
+        warm_up()  # the MVT kernels load (or compile) now, not on the first tile request
         try:
             yield
         finally:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,13 +43,13 @@ from tiles._mvt_geometry import (
     encode_geometries,
     encode_geometries_packed,
 )
+from tiles._mvt_kernel import encode_paths, frame_features, used_values
 from tiles._protobuf import (
     double_field,
     length_field,
     packed_varints,
     varint,
     varint_field,
-    varint_sizes,
     zigzag_int,
 )
 
@@ -106,13 +107,20 @@ def to_tile_coords(
         return out
     out = shapely.transform(geoms, affine)
     box = (-buffer, -buffer, extent + buffer, extent + buffer)
-    try:
-        out = shapely.clip_by_rect(out, *box)
-    except shapely.errors.GEOSException:
-        # GEOS cannot clip some invalid (self-crossing) polygons: repair just those, clip again
-        bad = ~shapely.is_valid(out)
-        out[bad] = shapely.make_valid(out[bad])
-        out = shapely.clip_by_rect(out, *box)
+    # GEOS returns a geometry strictly inside the box unchanged: clip only the others (one
+    # on the edge may change: a zero-area polygon along it is dropped)
+    lo = shapely.bounds(out)
+    cross = ~((lo[:, :2] > box[0]).all(axis=1) & (lo[:, 2:] < box[2]).all(axis=1))
+    if cross.any():
+        part = out[cross]
+        try:
+            part = shapely.clip_by_rect(part, *box)
+        except shapely.errors.GEOSException:
+            # GEOS cannot clip some invalid (self-crossing) polygons: repair just those, again
+            bad = ~shapely.is_valid(part)
+            part[bad] = shapely.make_valid(part[bad])
+            part = shapely.clip_by_rect(part, *box)
+        out[cross] = part
     if before_snap is not None:
         out = before_snap(out)
     if simplify > 0:
@@ -156,104 +164,6 @@ def _value_message(value: Any) -> bytes:
     if isinstance(value, float):
         return double_field(3, value)
     return length_field(1, str(value).encode())
-
-
-def _varint_buffer(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Varints of ``values`` as one uint8 array, with each value's start and size in it."""
-    v = np.asarray(values, dtype=np.uint64)
-    sizes = varint_sizes(v)
-    starts = np.zeros(len(v), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    return np.frombuffer(packed_varints(v), dtype=np.uint8), starts, sizes
-
-
-# constant bytes framing a feature: features key, id key, type key, geometry key, types 1..3
-_CONST = np.array([0x12, 0x08, 0x18, 0x22, 1, 2, 3], dtype=np.uint8)
-
-
-def _frame_features(
-    ids: np.ndarray | None,
-    tag_buf: bytes,
-    tag_begin: np.ndarray,
-    tag_end: np.ndarray,
-    kinds: np.ndarray,
-    geom_buf: bytes,
-    geom_begin: np.ndarray,
-    geom_end: np.ndarray,
-) -> bytes:
-    """Many ``Layer.features`` fields at once, laid out with one numpy gather.
-
-    Each feature is ``0x12 len [0x08 id] [0x12 len tags] 0x18 type 0x22 len geometry``;
-    every piece is a slice of one of a few buffers, so the output is built as
-    the concatenation of (start, length) segments of their concatenation.
-    """
-    n = len(kinds)
-    tag_len = (tag_end - tag_begin).astype(np.int64)
-    geom_len = (geom_end - geom_begin).astype(np.int64)
-    has_tags = tag_len > 0
-    id_buf, id_start, id_size = _varint_buffer(ids if ids is not None else np.zeros(0))
-    tl_buf, tl_start, tl_size = _varint_buffer(tag_len)
-    gl_buf, gl_start, gl_size = _varint_buffer(geom_len)
-    body = 3 + gl_size + geom_len + np.where(has_tags, 1 + tl_size + tag_len, 0)
-    if ids is not None:
-        body = body + 1 + id_size
-    fl_buf, fl_start, fl_size = _varint_buffer(body)
-    sources = [
-        _CONST,
-        fl_buf,
-        id_buf,
-        tl_buf,
-        np.frombuffer(tag_buf, dtype=np.uint8),
-        gl_buf,
-        np.frombuffer(geom_buf, dtype=np.uint8),
-    ]
-    base = np.zeros(len(sources), dtype=np.int64)
-    np.cumsum([len(b) for b in sources[:-1]], out=base[1:])
-    c, fl, idb, tl, tags, gl, geom = base
-    with_id = ids is not None
-    zero = np.zeros(n, dtype=np.int64)
-    one = np.ones(n, dtype=np.int64)
-    # (start in the joined sources, length) of each segment, features in rows
-    starts = np.stack(
-        [
-            zero + c,  # 0x12
-            fl + fl_start,
-            zero + c + 1,  # 0x08
-            (idb + id_start) if with_id else zero,
-            zero + c,  # 0x12
-            tl + tl_start,
-            tags + tag_begin,
-            zero + c + 2,  # 0x18
-            c + 3 + kinds,  # the type byte
-            zero + c + 3,  # 0x22
-            gl + gl_start,
-            geom + geom_begin,
-        ],
-        axis=1,
-    )
-    t = has_tags.astype(np.int64)
-    w = one if with_id else zero
-    lengths = np.stack(
-        [
-            one,
-            fl_size,
-            w,
-            id_size if with_id else zero,
-            t,
-            tl_size * t,
-            tag_len,
-            one,
-            one,
-            one,
-            gl_size,
-            geom_len,
-        ],
-        axis=1,
-    ).ravel()
-    out_start = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=out_start[1:])
-    gather = np.repeat(starts.ravel() - out_start, lengths) + np.arange(int(lengths.sum()))
-    return np.concatenate(sources)[gather].tobytes()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -411,42 +321,55 @@ class LayerEncoder:
         int
             How many features drew (the others are skipped).
         """
-        kinds, geom_buf, geom_begin, geom_end = encode_geometries_packed(geoms)
-        idx = np.flatnonzero(kinds)
-        if len(idx) == 0:
+        kinds, geom, begin, end = encode_geometries_packed(geoms)
+        return self.add_packed(kinds, geom, begin, end, feature_ids, table, rows)
+
+    def add_points(
+        self,
+        xy: np.ndarray,
+        feature_ids: np.ndarray | None,
+        table: PropertyTable,
+        rows: np.ndarray,
+    ) -> int:
+        """Add single points already in integer tile coordinates ((n, 2) int64), no shapely."""
+        n = len(xy)
+        kinds = np.zeros(n, dtype=np.int64)
+        begin = np.zeros(n, dtype=np.int64)
+        end = np.zeros(n, dtype=np.int64)
+        start = np.arange(n + 1, dtype=np.int64)
+        feature = np.arange(n, dtype=np.int64)
+        geom = encode_paths(POINT, xy, start, feature, feature < 0, kinds, begin, end, 0)
+        return self.add_packed(kinds, geom, begin, end, feature_ids, table, rows)
+
+    def add_packed(
+        self,
+        kinds: np.ndarray,
+        geom: np.ndarray,
+        begin: np.ndarray,
+        end: np.ndarray,
+        feature_ids: np.ndarray | None,
+        table: PropertyTable,
+        rows: np.ndarray,
+    ) -> int:
+        """Add features whose geometries are packed commands (see ``encode_geometries_packed``)."""
+        drawn = int(np.count_nonzero(kinds))
+        if drawn == 0:
             return 0
-        codes = table.codes[np.asarray(rows)[idx]]
-        mask = codes >= 0
-        # keys: the columns any feature of the tile has a value for
+        codes = table.codes[np.asarray(rows)]
+        columns, used = used_values(kinds, codes)
+        # keys: the columns any drawn feature has a value for, in table order
         key_of = np.full(len(table.names), -1, dtype=np.int64)
-        for j in np.flatnonzero(mask.any(axis=0)).tolist():
+        for j in np.flatnonzero(columns).tolist():
             key_of[j] = self._keys.setdefault(table.names[j], len(self._keys))
-        pair_k = np.broadcast_to(key_of, codes.shape)
         # the tile's value table: only the values its features use, each once
-        used, local = np.unique(codes[mask], return_inverse=True)
-        pair_v = np.zeros_like(codes)
-        pair_v[mask] = len(self._value_messages) + local
+        base = len(self._value_messages)
         self._value_messages.extend(table.value_array[used].tolist())
-        stream = np.stack((pair_k, pair_v), axis=2)[mask].reshape(-1).astype(np.uint64)
-        tag_sizes = np.zeros(len(stream) + 1, dtype=np.int64)
-        np.cumsum(varint_sizes(stream), out=tag_sizes[1:])
-        tag_end = tag_sizes[np.cumsum(2 * mask.sum(axis=1))]
-        tag_begin = np.concatenate(([0], tag_end[:-1]))
-        ids = None if feature_ids is None else np.asarray(feature_ids, dtype=np.uint64)[idx]
-        self._chunks.append(
-            _frame_features(
-                ids,
-                packed_varints(stream),
-                tag_begin,
-                tag_end,
-                kinds[idx],
-                geom_buf,
-                geom_begin[idx],
-                geom_end[idx],
-            )
-        )
-        self._count += len(idx)
-        return len(idx)
+        has_ids = feature_ids is not None
+        ids = np.asarray(feature_ids if has_ids else np.zeros(len(kinds)), dtype=np.uint64)
+        framed = frame_features(kinds, geom, begin, end, ids, has_ids, codes, key_of, used, base)
+        self._chunks.append(framed.tobytes())
+        self._count += drawn
+        return drawn
 
     def add_encoded(
         self,
@@ -481,6 +404,37 @@ class LayerEncoder:
         return b"".join(parts)
 
 
+def warm_up() -> None:
+    """Load (or compile, on a fresh machine) the encoder's kernels by encoding a tiny tile.
+
+    The first call in a process costs numba's start-up, about a second from its
+    on-disk cache and several without one; a server calls this while starting
+    so that no request pays it.
+    """
+    from tiles._mvt_kernel import points_in_box, points_to_tile
+
+    geoms = np.array(
+        [shapely.Point(1, 1), shapely.LineString([(0, 0), (5, 5)]), shapely.box(0, 0, 5, 5)]
+    )
+    table = PropertyTable.factorise([("a", [1, None, "x"])])
+    layer = LayerEncoder("warm-up")
+    layer.add_columns(to_tile_coords(geoms, (0.0, 0.0, 10.0, 10.0)), None, table, np.arange(3))
+    xs = np.array([1.0, 2.0])
+    hits = points_in_box(xs, xs, np.arange(2), (0.0, 0.0, 5.0, 5.0))
+    xy, inside = points_to_tile(xs[hits], xs[hits], 0.0, 10.0, 409.6, 409.6, -64.0, 4160.0)
+    layer.add_points(xy[inside], np.arange(2, dtype=np.uint64), table, hits)
+    encode_tile([layer])
+
+
+def gzip_tile(data: bytes) -> bytes:
+    """A tile as standard gzip (mtime 0) at level 1.
+
+    Level 6 took as long as encoding the tile and makes MVT only a few percent
+    smaller: protobuf varints of deltas leave little that longer matching finds.
+    """
+    return zlib.compress(data, 1, wbits=31)
+
+
 def encode_tile(layers: Iterable[LayerEncoder]) -> bytes:
     """A tile with the non-empty ``layers``; ``b""`` when none has a feature."""
     return b"".join(length_field(3, layer.encode()) for layer in layers if len(layer))
@@ -494,6 +448,8 @@ __all__ = [
     "PropertyTable",
     "encode_tile",
     "geometry_commands",
+    "gzip_tile",
     "to_tile_coords",
     "varint",
+    "warm_up",
 ]

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from tiles._lru import LRU
+from tiles._mvt_kernel import points_in_box, points_to_tile
 from tiles.errors import ArtifactError
 from tiles.grids import Grid
 from tiles.mvt import LayerEncoder, PropertyTable, to_tile_coords
@@ -38,6 +39,8 @@ class VectorSource:
     tree: shapely.STRtree
     #: the same properties factorised once, so that tiles only gather codes
     table: PropertyTable | None = None
+    #: a layer of single points: (x, y) by row, and x ascending with y and row in that order
+    points: tuple[np.ndarray, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -55,8 +58,10 @@ class VectorSource:
         xmin, ymin, xmax, ymax = bounds
         pad_x = (xmax - xmin) * buffer / extent
         pad_y = (ymax - ymin) * buffer / extent
-        query = shapely.box(xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
-        hits = np.sort(self.tree.query(query, predicate="intersects"))
+        box = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
+        if self.points is not None and self.table is not None:
+            return self._point_layer(encoder, bounds, box, buffer)
+        hits = np.sort(self.tree.query(shapely.box(*box), predicate="intersects"))
         if len(hits) == 0:
             return encoder
         tile_geoms = to_tile_coords(self.geoms[hits], bounds, extent, buffer, simplify)
@@ -67,6 +72,49 @@ class VectorSource:
         props = ([(col, values[i]) for col, values in self.columns] for i in rows)
         encoder.add_many(tile_geoms, self.ids[hits].tolist(), props)
         return encoder
+
+    def _point_layer(
+        self,
+        encoder: LayerEncoder,
+        bounds: tuple[float, float, float, float],
+        box: tuple[float, float, float, float],
+        buffer: int,
+    ) -> LayerEncoder:
+        """Points need no GEOS: a range of x-sorted points, affine and rounding in the kernel.
+
+        The same features and coordinates as :func:`tiles.mvt.to_tile_coords` gives
+        for the points the spatial index finds in ``box``.
+        """
+        assert self.points is not None and self.table is not None
+        x, y, xs, ys, order = self.points
+        hits = points_in_box(xs, ys, order, box)
+        if len(hits) == 0:
+            return encoder
+        xmin, ymin, xmax, ymax = bounds
+        extent = encoder.extent
+        xy, inside = points_to_tile(
+            x[hits],
+            y[hits],
+            xmin,
+            ymax,
+            extent / (xmax - xmin),
+            extent / (ymax - ymin),
+            -buffer,
+            extent + buffer,
+        )
+        hits = hits[inside]
+        encoder.add_points(xy[inside], self.ids[hits], self.table, hits)
+        return encoder
+
+
+def _point_index(geoms: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """``VectorSource.points`` of a layer of single points, else None."""
+    if len(geoms) == 0 or not (shapely.get_type_id(geoms) == 0).all():
+        return None
+    xy = shapely.get_coordinates(geoms)
+    order = np.argsort(xy[:, 0], kind="stable")
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    return x, y, x[order], y[order], order
 
 
 def _python_values(series: pd.Series) -> list[Any]:
@@ -133,6 +181,7 @@ def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
         columns=columns,
         tree=shapely.STRtree(geoms),
         table=PropertyTable.factorise(columns, len(geoms)),
+        points=_point_index(geoms),
     )
 
 
