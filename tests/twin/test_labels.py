@@ -135,3 +135,30 @@ def test_region_lang_is_validated(tmp_path: Path, lang: str) -> None:
     assert RegionConfig(name="x", lang=lang).lang == lang
     with pytest.raises(ValueError, match="lang"):
         RegionConfig(name="x", lang="fr")
+
+
+def test_twin_stats_speaks_the_workspace_language(tmp_path: Path, sources: Path) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    twin = _built(tmp_path, sources, "indicators")
+    runner = CliRunner()
+    english = runner.invoke(app, ["-w", str(twin.root), "stats"])
+    assert english.exit_code == 0, english.output
+    assert "key figures" in english.stdout and "Population" in english.stdout
+    toml = twin.root / "twin.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(
+            'crs = "EPSG:4549"\n', 'crs = "EPSG:4549"\nlang = "zh"\n', 1
+        ),
+        encoding="utf-8",
+    )
+    chinese = runner.invoke(app, ["-w", str(twin.root), "stats"])
+    assert chinese.exit_code == 0, chinese.output
+    assert "关键指标" in chinese.stdout and "户籍人口" in chinese.stdout
+    assert "Population" not in chinese.stdout
+    # the JSON keeps every language for programs to choose from
+    data = json.loads(runner.invoke(app, ["-w", str(twin.root), "stats", "--json"]).stdout)
+    population = next(f for f in data["figures"] if f["name"] == "population")
+    assert population["label"] == "Population" and population["label_i18n"] == {"zh": "户籍人口"}
