@@ -50,6 +50,7 @@ __all__ = [
     "encodings",
     "errors",
     "geodesy",
+    "labels",
     "raster",
     "read_raster",
     "read_vector",
@@ -61,4 +62,5 @@ __all__ = [
     "types",
     "vector",
     "villages",
+    "villages_labels",
 ]

@@ -64,6 +64,7 @@ __all__ = [
     "serve",
     "server",
     "settings",
+    "viewer",
     "write_catalog",
 ]
 
