@@ -120,9 +120,9 @@ def _indicator(col: str, unit: str) -> Label:
     if col == "lagging":
         return Label("滞后领域", "Lagging domains", group="overall")
     if col.startswith("score_") and col.removeprefix("score_") in DOMAINS:
-        domain = col.removeprefix("score_")
-        zh, en = DOMAIN_LABELS[domain]
-        return Label(f"{zh}得分", f"{en} score", group=domain)
+        scored = col.removeprefix("score_")
+        zh, en = DOMAIN_LABELS[scored]
+        return Label(f"{zh}得分", f"{en} score", group=scored)
     domain = next((d for d in DOMAINS if col.startswith(PREFIX[d] + "_")), None)
     if domain is None:
         return Label(col, col, unit)

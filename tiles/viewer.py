@@ -55,9 +55,9 @@ def script_json(data: Any) -> str:
     )
 
 
-def _accepted(header: str) -> list[tuple[float, int, str]]:
+def _accepted(header: str) -> list[tuple[float, int, Lang]]:
     """``Accept-Language`` as (q, -position, tag) of our languages, best first."""
-    found = []
+    found: list[tuple[float, int, Lang]] = []
     for position, part in enumerate(header.split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
@@ -70,8 +70,7 @@ def _accepted(header: str) -> list[tuple[float, int, str]]:
                     q = 0.0
         # zh, zh-CN, zh-Hans, zh-TW ...: Chinese; en, en-GB ...: English; "*": anything
         primary = tag.strip().lower().split("-")[0]
-        if primary in LANGS and q > 0:
-            found.append((q, -position, primary))
+        found += [(q, -position, lang) for lang in LANGS if lang == primary and q > 0]
     return sorted(found, reverse=True)
 
 
@@ -90,10 +89,10 @@ def negotiate_lang(
     ('en', 'zh', 'en')
     """
     if asked in LANGS:
-        return asked  # type: ignore[return-value]
+        return asked
     accepted = _accepted(accept_language or "")
     if accepted:
-        return accepted[0][2]  # type: ignore[return-value]
+        return accepted[0][2]
     return default or "en"
 
 

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from tiles.catalog import (
     Catalog,
     FieldInfo,
     Figure,
+    Lang,
     LayerEntry,
     Provenance,
     fsync_dir,
@@ -494,14 +495,15 @@ class Publisher:
 
 
 def _titles(
-    title: str, out: Built, configured: dict[str, str], own: bool, is_main: bool
+    title: str, out: Built, configured: Mapping[Lang, str], own: bool, is_main: bool
 ) -> dict[str, str]:
     """The entry's ``title_i18n``: twin.toml's, else the builder's (when its title is used)."""
     if not is_main:
         return {"en": title, **out.i18n.get("titles", {})} if out.title else {}
+    mine = {str(lang): text for lang, text in configured.items()}
     if own:  # a title from twin.toml is the user's, in whatever language they wrote it
-        return dict(configured)
-    return {"en": title, **out.i18n.get("titles", {}), **configured}
+        return mine
+    return {"en": title, **out.i18n.get("titles", {}), **mine}
 
 
 def _field_info(i18n: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:

@@ -539,7 +539,7 @@ def map_from_server(
     docs = {n: _get_json(f"{base}/tiles/{n}/tilejson.json", timeout) for n in chosen}
     bounds = [tuple(d["bounds"]) for d in docs.values() if d.get("bounds")]
     m = ExploreMap(
-        bounds=_bounds(_union(bounds) if bounds else None),  # type: ignore[arg-type]
+        bounds=_bounds(_union(bounds) if bounds else None),
         title=base,
         lang=lang,
         basemap=basemap,
