@@ -50,6 +50,7 @@ __all__ = [
     "encodings",
     "errors",
     "geodesy",
+    "labels",
     "raster",
     "read_raster",
     "read_vector",
@@ -61,5 +62,6 @@ __all__ = [
     "types",
     "vector",
     "villages",
+    "villages_labels",
     "villages_params",
 ]

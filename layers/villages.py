@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 from layers._villages_join import JoinReport, check_boundaries, join_tables
 from layers.errors import ParameterError, ValidationError
 from layers.geodesy import geodesic_area
+from layers.labels import has_chinese, pinyin
 
 DOMAINS = ("business", "services", "supervision", "governance", "infrastructure")
 PREFIX = {
@@ -417,6 +418,8 @@ def build_villages(
     villages = check_boundaries(boundaries, code, report, region=region)
     out = villages.copy()
     out["area_km2"] = geodesic_area(out.geometry.values, out.crs) / 1e6  # on the ellipsoid
+    if name is not None and name in out.columns:
+        _add_pinyin(out, name)
 
     domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
     joined = join_tables(out[code], tables or {}, code, report)
@@ -524,6 +527,21 @@ def build_villages(
     present = [d for d in DOMAINS if any(c.startswith(PREFIX[d] + "_") for c in out.columns)]
     figures = _figures(out, code, name)
     return VillagesResult(out, report, figures, units, warnings, present)
+
+
+def _add_pinyin(out: gpd.GeoDataFrame, name: str) -> None:
+    """``pinyin`` and ``pinyin_initials`` of Chinese village names, to search by.
+
+    A ``pinyin`` column the boundaries bring (a romanised name) is theirs and kept.
+    """
+    names = out[name]
+    chinese = names.map(has_chinese)
+    if not chinese.any():
+        return
+    pairs = [pinyin(n) if c else ("", "") for n, c in zip(names, chinese, strict=True)]
+    if "pinyin" not in out.columns:
+        out["pinyin"] = [p for p, _ in pairs]
+    out["pinyin_initials"] = [i for _, i in pairs]
 
 
 def _is_indicator(column: str) -> bool:

@@ -66,6 +66,7 @@ __all__ = [
     "server",
     "settings",
     "style",
+    "viewer",
     "write_catalog",
 ]
 

@@ -44,6 +44,11 @@ _LAYER_NAME_RE = re.compile(LAYER_NAME_PATTERN)
 
 FieldType = Literal["string", "int", "float", "bool", "datetime", "date", "json"]
 LayerKind = Literal["vector", "raster"]
+#: The languages the viewer and ``twin stats`` speak.
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+#: Text in several languages: language (``zh``, ``en``) -> text.
+Texts = dict[str, str]
 
 
 def is_layer_name(name: str) -> bool:
@@ -92,6 +97,46 @@ class Band(_Model):
     mean: float | None = None
 
 
+def localized(texts: Texts, lang: str, default: str = "") -> str:
+    """``texts`` in ``lang``, else in English, else ``default``.
+
+    Examples
+    --------
+    >>> localized({"zh": "道路", "en": "Roads"}, "zh"), localized({"en": "Roads"}, "zh")
+    ('道路', 'Roads')
+    >>> localized({}, "zh", "roads")
+    'roads'
+    """
+    return texts.get(lang) or texts.get("en") or default
+
+
+class FieldInfo(_Model):
+    """What one field of a vector layer means: its label and unit in each language.
+
+    Catalogs from before have no field information; clients then show the field's name.
+    """
+
+    label: Texts = Field(default_factory=dict, description="language (zh, en) -> label")
+    unit: str = Field("", description="unit as written in English: %, km, km/km², dBm, 10k CNY")
+    unit_i18n: Texts = Field(
+        default_factory=dict, description="language -> unit, where it is a word (万元, 人)"
+    )
+    scale: float = Field(
+        1.0, description="multiply a value by this to read it in 'unit' (a 0-1 share in %: 100)"
+    )
+    group: str | None = Field(
+        None, description="the group the field belongs to (a village indicator's domain)"
+    )
+
+    def text(self, lang: str, name: str) -> str:
+        """The label in ``lang`` (falling back to English, then to the field's ``name``)."""
+        return localized(self.label, lang, name)
+
+    def unit_text(self, lang: str) -> str:
+        """The unit in ``lang``."""
+        return localized(self.unit_i18n, lang, self.unit)
+
+
 class Figure(_Model):
     """One of the county's key figures, shown by ``twin stats`` and the viewer."""
 
@@ -100,6 +145,16 @@ class Figure(_Model):
     value: float | int | str
     unit: str = ""
     layer: str | None = None
+    label_i18n: Texts = Field(default_factory=dict, description="language -> label")
+    unit_i18n: Texts = Field(default_factory=dict, description="language -> unit, if a word")
+
+    def text(self, lang: str) -> str:
+        """The label in ``lang`` (else :attr:`label`)."""
+        return localized(self.label_i18n, lang, self.label)
+
+    def unit_text(self, lang: str) -> str:
+        """The unit in ``lang`` (else :attr:`unit`)."""
+        return localized(self.unit_i18n, lang, self.unit)
 
 
 class RegionInfo(_Model):
@@ -109,6 +164,7 @@ class RegionInfo(_Model):
     crs: str
     bounds: tuple[float, float, float, float] | None = None
     area_km2: float | None = None
+    lang: Lang | None = Field(None, description="the workspace's language ([region] lang)")
 
 
 class LayerEntry(_Model):
@@ -116,6 +172,9 @@ class LayerEntry(_Model):
 
     kind: LayerKind
     title: str
+    title_i18n: Texts = Field(
+        default_factory=dict, description="language -> title; empty: 'title' in every language"
+    )
     description: str = ""
     version: str
     artifacts: dict[str, str] = Field(description="artifact name -> path; 'data' is required")
@@ -125,6 +184,12 @@ class LayerEntry(_Model):
     maxzoom: int = Field(22, ge=0, le=30)
     geometry_type: str | None = None
     fields: dict[str, FieldType] = Field(default_factory=dict)
+    field_info: dict[str, FieldInfo] = Field(
+        default_factory=dict, description="field -> label and unit, where the builder knows them"
+    )
+    groups: dict[str, Texts] = Field(
+        default_factory=dict, description="field group (FieldInfo.group) -> language -> label"
+    )
     count: int | None = Field(None, description="features (vector) or valid pixels (raster)")
     bands: list[Band] = Field(default_factory=list)
     resolution: float | None = Field(None, description="pixel size in storage CRS units")
@@ -134,6 +199,10 @@ class LayerEntry(_Model):
     attribution: str = ""
     provenance: Provenance
     history: list[str] = Field(default_factory=list, description="older versions, newest first")
+
+    def text(self, lang: str) -> str:
+        """The title in ``lang`` (else :attr:`title`)."""
+        return localized(self.title_i18n, lang, self.title)
 
     @field_validator("artifacts")
     @classmethod

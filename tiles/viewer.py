@@ -5,6 +5,11 @@ carries is one JSON document in a ``<script type="application/json">`` element,
 escaped so that no catalog string can close the element, and the page's
 script writes catalog text with ``textContent`` only. ``/`` answers the OGC API
 landing page instead when asked for JSON (``?f=json`` or ``Accept``).
+
+The page speaks Chinese or English (:func:`negotiate_lang`): ``?lang=zh|en``,
+else the browser's ``Accept-Language``, else the workspace's ``[region] lang``,
+else English; layer titles, key figures, field labels and units come from the
+catalog in that language (:func:`i18n_config`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from tiles.assets import maplibre_urls
-from tiles.catalog import Catalog, LayerEntry
+from tiles.catalog import LANGS, Catalog, Lang, LayerEntry
 from tiles.errors import ArtifactError, LayerNotFoundError
 from tiles.models import LandingPage
 from tiles.ogc import landing_page
@@ -54,6 +59,82 @@ def script_json(data: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def _accepted(header: str) -> list[tuple[float, int, Lang]]:
+    """``Accept-Language`` as (q, -position, tag) of our languages, best first."""
+    found: list[tuple[float, int, Lang]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        # zh, zh-CN, zh-Hans, zh-TW ...: Chinese; en, en-GB ...: English; "*": anything
+        primary = tag.strip().lower().split("-")[0]
+        found += [(q, -position, lang) for lang in LANGS if lang == primary and q > 0]
+    return sorted(found, reverse=True)
+
+
+def negotiate_lang(
+    asked: str | None, accept_language: str | None, default: Lang | None = None
+) -> Lang:
+    """The language of the page: ``?lang=``, else ``Accept-Language``, else ``default``, else en.
+
+    Examples
+    --------
+    >>> negotiate_lang(None, "zh-CN,zh;q=0.9,en;q=0.8")
+    'zh'
+    >>> negotiate_lang(None, "fr-FR, en;q=0.5, zh-Hans;q=0.7")
+    'zh'
+    >>> negotiate_lang("en", "zh-CN"), negotiate_lang(None, "fr", "zh"), negotiate_lang(None, None)
+    ('en', 'zh', 'en')
+    """
+    if asked in LANGS:
+        return asked
+    accepted = _accepted(accept_language or "")
+    if accepted:
+        return accepted[0][2]
+    return default or "en"
+
+
+def i18n_config(snap: Snapshot, lang: Lang) -> dict[str, Any]:
+    """The viewer's texts in ``lang``: layer titles, figures, field labels, units and groups.
+
+    Returns
+    -------
+    dict
+        ``lang``; ``titles``: layer -> title; ``figureLabels``: figure name ->
+        {label, unit}; ``labels``: layer -> field -> label; ``units``: layer -> field ->
+        unit; ``scales``: layer -> field -> factor to show a value in its unit
+        (only where not 1); ``groups``: layer -> field -> group (a village
+        indicator's domain); ``groupLabels``: layer -> group -> label. Fields
+        with no label in the catalog are absent: clients show the field's name.
+    """
+    catalog = snap.catalog
+    out: dict[str, Any] = {
+        "lang": lang,
+        "titles": {name: e.text(lang) for name, e in catalog.layers.items()},
+        "figureLabels": {
+            f.name: {"label": f.text(lang), "unit": f.unit_text(lang)} for f in catalog.figures
+        },
+    }
+    for key in ("labels", "units", "scales", "groups", "groupLabels"):
+        out[key] = {}
+    for name, entry in catalog.layers.items():
+        info = entry.field_info
+        out["labels"][name] = {f: i.text(lang, f) for f, i in info.items()}
+        out["units"][name] = {f: u for f, i in info.items() if (u := i.unit_text(lang))}
+        out["scales"][name] = {f: i.scale for f, i in info.items() if i.scale != 1}
+        out["groups"][name] = {f: i.group for f, i in info.items() if i.group}
+        out["groupLabels"][name] = {
+            g: texts.get(lang) or texts.get("en", g) for g, texts in entry.groups.items()
+        }
+    return out
 
 
 #: Column prefixes of the villages layer's indicators, one per domain (the villages builder's
@@ -149,7 +230,7 @@ def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str,
         "domains": domains,
         "prefixes": {d: DOMAIN_PREFIXES[d] for d in domains},
         "numeric": [f for f, t in fields.items() if t in _NUMERIC],
-        "property": prop if fields.get(prop) in _NUMERIC else None,
+        "property": prop if isinstance(prop, str) and fields.get(prop) in _NUMERIC else None,
         "lagThreshold": threshold if isinstance(threshold, (int, float)) else None,
     }
 
@@ -240,11 +321,19 @@ def _initial_bounds(catalog: Catalog, villages: str | None) -> list[list[float]]
     return [[w, s], [e, n]]
 
 
-def render_viewer(snap: Snapshot, settings: Settings, lang: str | None = None) -> str:
-    """The viewer page (in ``lang`` when given, else in the language of ``<html lang>``)."""
+def render_viewer(snap: Snapshot, settings: Settings, lang: Lang = "en") -> str:
+    """The viewer page in ``lang``."""
     config = viewer_config(snap, settings, lang)
+    i18n = i18n_config(snap, lang)
+    # the texts the page shows now: layer titles and figures in the page's language
+    for item in config["layers"]:
+        item["title"] = i18n["titles"].get(item["name"], item["title"])
+    for figure in config["figures"]:
+        figure.update(i18n["figureLabels"].get(figure["name"], {}))
+    config.update(i18n)
     maplibre_js, maplibre_css = maplibre_urls(settings)
     values = {
+        "lang": "zh-CN" if lang == "zh" else "en",
         "title": html.escape(config["title"]),
         "maplibre_js": html.escape(maplibre_js, quote=True),
         "maplibre_css": html.escape(maplibre_css, quote=True),
@@ -268,6 +357,10 @@ def index(
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
     f: Annotated[Literal["html", "json"] | None, Query(description="response format")] = None,
+    lang: Annotated[
+        str | None,
+        Query(description="language of the page: zh or en (default: Accept-Language)"),
+    ] = None,
 ) -> LandingPage | Response:
     accept = request.headers.get("accept", "")
     wants_json = f == "json" or (
@@ -275,7 +368,14 @@ def index(
     )
     if wants_json:
         return landing_page(snap, settings.public_url)
-    return HTMLResponse(render_viewer(snap, settings))
+    region = snap.catalog.region
+    chosen = negotiate_lang(
+        lang, request.headers.get("accept-language"), region.lang if region else None
+    )
+    # caches must keep one page per language the browser may ask for
+    return HTMLResponse(
+        render_viewer(snap, settings, chosen), headers={"Vary": "Accept, Accept-Language"}
+    )
 
 
 def _json_value(value: Any) -> Any:

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -38,7 +38,9 @@ from layers.errors import LayerError
 from tiles import leftover_temp_files
 from tiles.catalog import (
     Catalog,
+    FieldInfo,
     Figure,
+    Lang,
     LayerEntry,
     Provenance,
     fsync_dir,
@@ -175,6 +177,8 @@ class Built:
     style: dict[str, Any]
     title: str | None
     text: str
+    #: the builder's titles in other languages, field labels and their groups (see Output)
+    i18n: dict[str, Any] = field(default_factory=dict)
     #: further artifact files next to ``file``: artifact key -> file name (e.g. "pmtiles")
     extra_files: dict[str, str] = field(default_factory=dict)
 
@@ -262,6 +266,7 @@ def run_job(job: Job) -> JobResult:
                 style=out.style,
                 title=out.title,
                 text=out.description,
+                i18n={"titles": out.title_i18n, "labels": out.labels, "groups": out.groups},
                 extra_files=extra_files,
             )
     except artifacts.ArtifactCheckError as exc:
@@ -454,6 +459,8 @@ class Publisher:
         return LayerEntry(
             kind=out.kind,
             title=title,
+            title_i18n=_titles(title, out, cfg.title_i18n, bool(cfg.title), is_main),
+            **_field_info(out.i18n, desc.get("fields", {})),
             description=(cfg.description if is_main else "") or out.text,
             version=job.version,
             artifacts={
@@ -485,6 +492,36 @@ class Publisher:
             ),
             history=history,
         )
+
+
+def _titles(
+    title: str, out: Built, configured: Mapping[Lang, str], own: bool, is_main: bool
+) -> dict[str, str]:
+    """The entry's ``title_i18n``: twin.toml's, else the builder's (when its title is used)."""
+    if not is_main:
+        return {"en": title, **out.i18n.get("titles", {})} if out.title else {}
+    mine = {str(lang): text for lang, text in configured.items()}
+    if own:  # a title from twin.toml is the user's, in whatever language they wrote it
+        return mine
+    return {"en": title, **out.i18n.get("titles", {}), **mine}
+
+
+def _field_info(i18n: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """The catalog's ``field_info`` and ``groups``: the labels of the fields the layer has."""
+    labels = {f: label for f, label in i18n.get("labels", {}).items() if f in fields}
+    info = {
+        f: FieldInfo(
+            label={"zh": label.zh, "en": label.en},
+            unit=label.unit,
+            unit_i18n={"zh": label.unit_zh} if label.unit_zh else {},
+            scale=label.scale,
+            group=label.group,
+        )
+        for f, label in labels.items()
+    }
+    used = {label.group for label in labels.values()}
+    groups = {g: {"zh": z, "en": e} for g, (z, e) in i18n.get("groups", {}).items() if g in used}
+    return {"field_info": info, "groups": groups}
 
 
 def fingerprint(

@@ -377,10 +377,14 @@ def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
         region = cat.region.model_dump() if cat.region else {"name": twin.name}
         out.print_json(json.dumps({"region": region, "figures": figures}))
         return
-    table = Table(title=f"{twin.name} — key figures", title_justify="left")
-    for col in ("figure", "value", "unit", "layer"):
-        table.add_column(col, justify="right" if col == "value" else "left")
-    for f in figures:
+    # in the workspace's language ([region] lang), as the viewer speaks by default
+    lang = twin.config.region.lang or "en"
+    heading, columns = _STATS_TEXT[lang]
+    table = Table(title=f"{twin.name} — {heading}", title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="right" if i == 1 else "left")
+    for fig, f in zip(cat.figures, figures, strict=True):
+        f["label"], f["unit"] = fig.text(lang), fig.unit_text(lang)
         value = f["value"]
         shown = (
             f"{value:,.2f}"
@@ -393,6 +397,13 @@ def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
     out.print(table)
     if not figures:
         out.print("no figures yet: run 'twin build'")
+
+
+#: ``twin stats``'s heading and column names in each language.
+_STATS_TEXT = {
+    "en": ("key figures", ("figure", "value", "unit", "layer")),
+    "zh": ("关键指标", ("指标", "数值", "单位", "图层")),
+}
 
 
 @app.command("layers")

@@ -42,6 +42,11 @@ class RegionConfig(_Model):
     allow_outside_area: bool = Field(
         False, description="accept a working CRS whose area of use does not hold the region"
     )
+    lang: Literal["zh", "en"] | None = Field(
+        None,
+        description="the language of the viewer (when the browser asks for none) and of "
+        "'twin stats'; default English",
+    )
 
     @field_validator("crs")
     @classmethod
@@ -141,6 +146,9 @@ class LayerConfig(_Model):
 
     builder: str
     title: str | None = None
+    title_i18n: dict[Literal["zh", "en"], str] = Field(
+        default_factory=dict, description="the title in each language: { zh = '道路' }"
+    )
     description: str = ""
     inputs: dict[str, str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)

@@ -562,6 +562,11 @@ class Twin:
         cfg = self.config.layers[name]
         builder = self._builders[name]
         boundary = ctx.boundary_input
+        presentation: dict[str, Any] = cfg.model_dump(
+            mode="json", include={"title", "description", "tiles"}
+        )
+        if cfg.title_i18n:  # only when set: fingerprints from before stay valid
+            presentation["title_i18n"] = cfg.title_i18n
         extra = {
             "crs": self.config.region.crs,
             "boundary": (
@@ -569,7 +574,7 @@ class Twin:
                 if hashes and boundary
                 else None
             ),
-            "presentation": cfg.model_dump(mode="json", include={"title", "description", "tiles"}),
+            "presentation": presentation,
         }
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
 
@@ -626,7 +631,7 @@ class Twin:
 
     def _region_info(self) -> RegionInfo:
         region = self.config.region
-        info = RegionInfo(name=region.name, crs=region.crs)
+        info = RegionInfo(name=region.name, crs=region.crs, lang=region.lang)
         if region.boundary:
             gdf = self._read_boundary()
             # On the ellipsoid: the region's area must not depend on the working CRS.
@@ -656,7 +661,8 @@ def _with_region_figures(catalog: Catalog) -> Catalog:
     figures = [f for f in catalog.figures if f.layer is not None]
     region = catalog.region
     if region is not None and region.area_km2 is not None:
-        figures.insert(0, Figure(name="area_km2", label="Area", value=region.area_km2, unit="km²"))
+        area = Figure(name="area_km2", label="Area", value=region.area_km2, unit="km²")
+        figures.insert(0, area.model_copy(update={"label_i18n": {"zh": "面积"}}))
     return catalog.model_copy(update={"figures": figures})
 
 

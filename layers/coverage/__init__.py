@@ -31,6 +31,7 @@ __all__ = [
     "coverage_polygons",
     "coverage_share",
     "covered_mask",
+    "labels",
     "prepare_cells",
     "propagation",
     "run_coverage",

@@ -31,6 +31,7 @@ __all__ = [
     "edge_coverage",
     "filters",
     "is_osm_path",
+    "labels",
     "osm",
     "read_line_roads",
     "read_osm_roads",

@@ -46,6 +46,8 @@ def test_build_stats_layers_validate(workspace: Path) -> None:
         "value": 12.0,
         "unit": "km²",
         "layer": None,
+        "label_i18n": {"zh": "面积"},
+        "unit_i18n": {},
     }
 
     res = invoke("layers", "--json", cwd=workspace)

@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import folium
 import matplotlib
 import numpy as np
 import pytest
 import rasterio
 import shapely
-from folium.plugins import VectorGridProtobuf
-from folium.raster_layers import ImageOverlay, TileLayer
 from matplotlib import colormaps
 from pyproj import Transformer
 
@@ -24,6 +22,7 @@ from tiles.catalog import LayerEntry, Provenance
 from twin.errors import TwinError
 from twin.notebook import (
     BackgroundServer,
+    ExploreMap,
     Layers,
     NotebookProgress,
     add_scale_bar,
@@ -166,15 +165,16 @@ def test_stats_is_a_frame_of_the_catalog_figures(built: Twin) -> None:
     assert stats.loc["area_km2", "unit"] == "km²"
 
 
-def _children(m: folium.Map, kind: type) -> list:
-    return [c for c in m._children.values() if isinstance(c, kind)]
+def _of_kind(m: ExploreMap, kind: str) -> list[dict]:
+    return [layer for layer in m.layers if layer["kind"] == kind]
 
 
-def test_explore_from_data_draws_vectors_in_wgs84(built: Twin) -> None:
-    m = built.explore(["zones", "points"], basemap=None)
-    layers = {g.layer_name: g for g in _children(m, folium.GeoJson)}
+def test_explore_from_data_draws_vectors_in_wgs84(built: Twin, tmp_path: Path) -> None:
+    m = built.explore(["zones", "points"])
+    layers = {g["title"]: g for g in _of_kind(m, "geojson")}
     assert set(layers) == {"Zones", "Points"}
-    features = layers["Zones"].data["features"]
+    assert layers["Zones"]["geometry"] == "polygon" and layers["Points"]["geometry"] == "point"
+    features = layers["Zones"]["data"]["features"]
     assert len(features) == 12
     zones = built.layer("zones").sort_values("code")
     expected = {
@@ -189,15 +189,23 @@ def test_explore_from_data_draws_vectors_in_wgs84(built: Twin) -> None:
         assert len(ring) == len(want)
         nearest = np.abs(ring[:, None, :] - want[None, :, :]).max(axis=2).min(axis=1)
         assert nearest.max() <= 1e-6
-    assert "<html" in m.get_root().render()
+    # one document with MapLibre inside and nothing to fetch: no URL to load a script,
+    # a style sheet or tiles from
+    page = m.save(tmp_path / "map.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and "maplibregl" in page
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", page)
+    assert "openstreetmap" not in page.lower() and "unpkg" not in page and "cdn" not in page
+    # and so in a notebook, inside an iframe
+    assert m._repr_html_().startswith("<iframe srcdoc=")
+    assert html.unescape(m._repr_html_().split('srcdoc="', 1)[1].split('" style=', 1)[0]) == page
 
 
 def test_explore_caps_features_and_says_so(built: Twin) -> None:
-    m = built.explore("points", max_features=5, basemap=None)
-    (layer,) = _children(m, folium.GeoJson)
-    assert len(layer.data["features"]) == 5
-    assert layer.layer_name == "Points (5 of 12)"
-    ids = {f["properties"]["id"] for f in layer.data["features"]}
+    m = built.explore("points", max_features=5)
+    (layer,) = _of_kind(m, "geojson")
+    assert len(layer["data"]["features"]) == 5
+    assert layer["title"] == "Points (5 of 12)"
+    ids = {f["properties"]["id"] for f in layer["data"]["features"]}
     assert len(ids) == 5
 
 
@@ -208,14 +216,14 @@ def test_explore_rejects_unknown_layers(built: Twin) -> None:
 
 def test_explore_colours_the_raster_with_its_style(built: Twin) -> None:
     # The published DEM is 40 x 30 pixels (100 m); the overlay is asked for at most 24.
-    m = built.explore("dem", basemap=None, raster_size=24)
-    (overlay,) = _children(m, ImageOverlay)
-    png = base64.b64decode(overlay.url.split(",", 1)[1])
+    m = built.explore("dem", raster_size=24)
+    (overlay,) = _of_kind(m, "image")
+    png = base64.b64decode(overlay["url"].split(",", 1)[1])
     import PIL.Image
 
     image = np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGBA"))
     assert max(image.shape[:2]) == 24
-    (south, west), (north, east) = overlay.bounds
+    (west, north), (east, _), (_, south), _ = overlay["coordinates"]
     # The overlay covers the DEM's extent (the fixture's source DEM is 4 km x 3 km).
     entry = built.catalog.layers["dem"]
     assert (west, south, east, north) == pytest.approx(entry.bounds, abs=2e-3)
@@ -246,22 +254,23 @@ def test_explore_from_a_running_tile_server(built: Twin) -> None:
     server = BackgroundServer(built)
     with server as url:
         assert server.running
-        m = built.explore(["zones", "dem"], server=url, basemap=None)
-        (tiles,) = _children(m, TileLayer)
-        (grid,) = _children(m, VectorGridProtobuf)
-        assert tiles.tiles.startswith(f"{url}/tiles/dem/{{z}}/{{x}}/{{y}}.png")
-        assert grid.url == f"{url}/tiles/zones/{{z}}/{{x}}/{{y}}.mvt"
+        m = built.explore(["zones", "dem"], server=url)
+        ((tiles,),) = [layer["tiles"] for layer in _of_kind(m, "raster")]
+        ((grid,),) = [layer["tiles"] for layer in _of_kind(m, "vector")]
+        assert tiles.startswith(f"{url}/tiles/dem/{{z}}/{{x}}/{{y}}.png")
+        assert grid == f"{url}/tiles/zones/{{z}}/{{x}}/{{y}}.mvt"
+        assert _of_kind(m, "vector")[0]["sourceLayer"] == "zones"
         # The URLs serve the layers: a tile over the block's middle has zones and pixels.
         lon, lat = TO_WGS84.transform(X0 + 2000, Y0 + 1500)
         tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 13)
         fill = {"z": tile.z, "x": tile.x, "y": tile.y}
-        mvt = httpx.get(grid.url.format(**fill), timeout=30)
+        mvt = httpx.get(grid.format(**fill), timeout=30)
         assert mvt.status_code == 200
         decoded = mapbox_vector_tile.decode(mvt.content)
         assert decoded["zones"]["features"]
         dem = built.catalog.layers["dem"]
         tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, dem.maxzoom)
-        png = httpx.get(tiles.tiles.format(z=tile.z, x=tile.x, y=tile.y), timeout=30)
+        png = httpx.get(tiles.format(z=tile.z, x=tile.x, y=tile.y), timeout=30)
         assert png.status_code == 200
         assert PIL.Image.open(io.BytesIO(png.content)).size == (256, 256)
     assert not server.running
@@ -359,12 +368,12 @@ def test_explore_thins_pixel_traced_polygons(
     vertices = len(traced.geometry.iloc[0].exterior.coords)
     assert vertices > 300
     monkeypatch.setattr(_explore, "MAX_VERTICES", 100)
-    m = twin.explore("traced", basemap=None)
-    (layer,) = _children(m, folium.GeoJson)
-    (feature,) = layer.data["features"]
+    m = twin.explore("traced")
+    (layer,) = _of_kind(m, "geojson")
+    (feature,) = layer["data"]["features"]
     shown = shape(feature["geometry"])
     assert len(shapely.get_coordinates(shown)) <= 100
-    assert "simplified to" in layer.layer_name
+    assert "simplified to" in layer["title"]
     # The outline still encloses the disk's area (in WGS84 degrees², compared as a ratio).
     expected = traced.to_crs(4326).geometry.iloc[0]
     assert shown.area == pytest.approx(expected.area, rel=0.03)

@@ -17,7 +17,7 @@ group (each entry point names a :class:`Builder`).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 from pydantic import BaseModel, ConfigDict
 
+from layers.labels import Label
 from layers.types import RasterData
 from tiles.catalog import Figure
 
@@ -61,6 +62,13 @@ class Output:
         with the same version and provenance (e.g. a coverage build's SINR).
     title, description
         Defaults for the catalog entry when ``twin.toml`` gives none.
+    title_i18n
+        The title in other languages: language (``zh``) -> title.
+    labels
+        Field -> label and unit (:mod:`layers.labels`); the catalog keeps those
+        of the fields the layer has.
+    groups
+        Field group (``Label.group``) -> ``(zh, en)`` labels.
     """
 
     data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
@@ -70,6 +78,9 @@ class Output:
     extras: dict[str, Output] = field(default_factory=dict)
     title: str | None = None
     description: str = ""
+    title_i18n: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, Label] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def kind(self) -> Literal["vector", "raster"]:

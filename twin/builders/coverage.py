@@ -19,6 +19,7 @@ import numpy as np
 
 from layers.blocks import disk_array
 from layers.coverage import CoverageParams, CoveragePipelineResult, run_coverage
+from layers.coverage.labels import CELL_FIELDS, POLYGON_FIELDS, SERVING, SINR, ZONE_FIELDS
 from layers.coverage.windows import Grids
 from layers.errors import LayerError
 from tiles.catalog import Figure
@@ -65,31 +66,49 @@ def _output(out: CoveragePipelineResult) -> Output:
     """The run's rasters and tables as the layer and its extras, with titles and styles."""
     n_sites = out.stats["n_sites"]
     figures = [
-        Figure(name="coverage_share", label="5G coverage", value=round(out.share_pct, 1), unit="%"),
-        Figure(name="coverage_sites", label="5G sites", value=n_sites),
+        Figure(
+            name="coverage_share",
+            label="5G coverage",
+            label_i18n={"zh": "5G 覆盖率"},
+            value=round(out.share_pct, 1),
+            unit="%",
+        ),
+        Figure(
+            name="coverage_sites",
+            label="5G sites",
+            label_i18n={"zh": "5G 基站"},
+            value=n_sites,
+            unit_i18n={"zh": "个"},
+        ),
     ]
     extras = {
         "sinr": Output(
             data=out.sinr,
             title="5G SS-SINR",
+            title_i18n={"zh": SINR.zh},
             style={"colormap": "viridis", "rescale": [-10, 30]},
             description="SS-SINR of the serving cell, dB (interference from the same band).",
         ),
         "serving": Output(
             data=out.serving,
             title="5G serving cell",
+            title_i18n={"zh": SERVING.zh},
             style={"colormap": "tab20"},
             description="Index of the serving cell (see the cells layer's 'index'); -1 none.",
         ),
         "polygons": Output(
             data=out.polygons,
             title="5G coverage areas",
+            title_i18n={"zh": "5G 覆盖区域"},
+            labels=POLYGON_FIELDS,
             style={"property": "threshold", "opacity": 0.4},
             description="Area at or above each RSRP/SINR threshold (nested polygons).",
         ),
         "cells": Output(
             data=out.cells,
             title="5G cells",
+            title_i18n={"zh": "5G 小区"},
+            labels=CELL_FIELDS,
             description="Cells; 'index' is the value of the serving raster, 'served_km2' its area.",
         ),
     }
@@ -97,6 +116,8 @@ def _output(out: CoveragePipelineResult) -> Output:
         extras["zones"] = Output(
             data=out.zones,
             title="5G coverage per zone",
+            title_i18n={"zh": "分区 5G 覆盖率"},
+            labels=ZONE_FIELDS,
             style={"property": "coverage_share_pct"},
             description="Share of each zone's area covered (RSRP and SINR above the thresholds).",
         )
@@ -106,6 +127,7 @@ def _output(out: CoveragePipelineResult) -> Output:
         figures=figures,
         style={"colormap": "rdylgn", "rescale": [-130, -60]},
         title="5G coverage (SS-RSRP)",
+        title_i18n={"zh": "5G 覆盖 (SS-RSRP)"},
         extras=extras,
         description=(
             "Best-server SS-RSRP (dBm) from 3GPP TR 38.901 path loss with terrain line of "

@@ -18,6 +18,7 @@ from pyproj import CRS
 
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
+from layers.labels import COMMON_FIELDS
 from layers.raster import RasterParams, reproject_raster
 from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, VectorParams, clean_vector
@@ -59,7 +60,7 @@ def build_vector(ctx: BuildContext) -> Output:
     where.published = len(gdf)
     _check_whereabouts(ctx, where, raw.crs, stats)
     _warn_report(ctx, report)
-    return Output(data=gdf, stats=stats)
+    return Output(data=gdf, stats=stats, labels=COMMON_FIELDS)
 
 
 @dataclass
@@ -211,7 +212,7 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
             enforce_metadata=False,
         )
     _warn_report(ctx, report)
-    return Output(data=frame, stats=stats)
+    return Output(data=frame, stats=stats, labels=COMMON_FIELDS)
 
 
 def build_raster(ctx: BuildContext) -> Output:

@@ -46,6 +46,7 @@ from layers.roads import (
     read_osm_roads,
     zone_figures,
 )
+from layers.roads.labels import NODE_FIELDS, ROAD_FIELDS, ZONE_FIELDS
 from tiles.catalog import Figure
 from twin._executors import dask_client
 from twin.builders import Builder, Output, register
@@ -88,6 +89,7 @@ def build_roads(ctx: BuildContext) -> Output:
         Figure(
             name="road_km",
             label="Road length",
+            label_i18n={"zh": "道路总里程"},
             value=round(length_km, 1),
             unit="km",
             layer=ctx.layer,
@@ -101,12 +103,21 @@ def build_roads(ctx: BuildContext) -> Output:
                 Figure(
                     name="road_density",
                     label="Road density",
+                    label_i18n={"zh": "路网密度"},
                     value=round(length_km / area_km2, 3),
                     unit="km/km²",
                     layer=ctx.layer,
                 )
             )
-    extras = {"nodes": Output(data=nodes, stats={"count": len(nodes)}, title="Road nodes")}
+    extras = {
+        "nodes": Output(
+            data=nodes,
+            stats={"count": len(nodes)},
+            title="Road nodes",
+            title_i18n={"zh": "道路节点"},
+            labels=NODE_FIELDS,
+        )
+    }
     if "zones" in ctx.inputs:
         extras["zones"] = _zones(ctx, params, edges)
     if net.stats.get("missing_nodes"):
@@ -121,6 +132,8 @@ def build_roads(ctx: BuildContext) -> Output:
         style={"color_by": "road_class", "geometry": "line"},
         extras=extras,
         title="Roads",
+        title_i18n={"zh": "道路"},
+        labels=ROAD_FIELDS,
         description=f"Road network ({stats['network']}), split at intersections",
     )
 
@@ -186,6 +199,8 @@ def _zones(ctx: BuildContext, params: RoadsParams, edges: gpd.GeoDataFrame) -> O
         data=out,
         stats={"count": len(out), "max_density": float(np.nanmax(density)) if len(out) else 0.0},
         title="Roads per zone",
+        title_i18n={"zh": "分区道路统计"},
+        labels=ZONE_FIELDS,
     )
 
 

@@ -29,20 +29,22 @@ import shapely
 
 from layers.errors import LayerError
 from layers.villages import PointLayer, build_villages
+from layers.villages_labels import DOMAIN_LABELS, village_labels
 from layers.villages_params import VillagesParams
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
 
+#: The county's figures from the villages: (label, unit) in English, then in Chinese.
 LABELS = {
-    "villages": ("Villages", ""),
-    "population": ("Population", "people"),
-    "enterprises": ("Enterprises", ""),
-    "coverage_share_pct": ("5G coverage, area-weighted over villages", "%"),
-    "smart_road_km": ("Smart-road km (5G-covered main roads)", "km"),
-    "clinic_within_3km_pct": ("Villages with a clinic within 3 km", "%"),
-    "lowest_scoring": ("Lowest-scoring villages", ""),
+    "villages": ("Villages", "", "行政村", "个"),
+    "population": ("Population", "people", "户籍人口", "人"),
+    "enterprises": ("Enterprises", "", "企业", "家"),
+    "coverage_share_pct": ("5G coverage, area-weighted over villages", "%", "村域 5G 覆盖率", ""),
+    "smart_road_km": ("Smart-road km (5G-covered main roads)", "km", "智慧道路里程", ""),
+    "clinic_within_3km_pct": ("Villages with a clinic within 3 km", "%", "3公里内有卫生室的村", ""),
+    "lowest_scoring": ("Lowest-scoring villages", "", "综合得分最低的村", ""),
 }
 
 
@@ -118,8 +120,16 @@ def build(ctx: BuildContext) -> Output:
     # The county's coverage share is the coverage layer's figure; the villages' own
     # (area-weighted, equal to it) stays in the statistics only.
     figures = [
-        Figure(name=key, label=LABELS[key][0], value=value, unit=LABELS[key][1])
+        Figure(
+            name=key,
+            label=en,
+            value=value,
+            unit=unit,
+            label_i18n={"zh": zh},
+            unit_i18n={"zh": unit_zh} if unit_zh else {},
+        )
         for key, value in result.figures.items()
+        for en, unit, zh, unit_zh in [LABELS.get(key, ("", "", "", ""))]
         if key in LABELS and key != "coverage_share_pct"
     ]
     values = gdf[style_by].astype(float)
@@ -137,14 +147,24 @@ def build(ctx: BuildContext) -> Output:
         "domains": ",".join(result.domains),
         **result.report.as_stats(),
     }
-    return Output(data=gdf, stats=stats, figures=figures, style=style, title="Villages")
+    return Output(
+        data=gdf,
+        stats=stats,
+        figures=figures,
+        style=style,
+        title="Villages",
+        title_i18n={"zh": "行政村（五大领域）"},
+        labels=village_labels(gdf.columns, params.code, params.name, result.units),
+        groups=DOMAIN_LABELS,
+    )
 
 
 register(
     Builder(
         name="villages",
         # 2: domains without inputs are absent, scores cover the domains present
-        version="2",
+        # 3: pinyin and pinyin_initials of Chinese names, field labels in the catalog
+        version="3",
         run=build,
         params=VillagesParams,
         inputs=("boundaries",),

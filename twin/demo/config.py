@@ -49,10 +49,11 @@ def raster_maxzoom(resolution: float) -> int:
     return max(8, math.ceil(math.log2(_M_PER_PX_Z0 / resolution)))
 
 
-def _vector(source: str, title: str, id_column: str, **style: Any) -> LayerConfig:
+def _vector(source: str, title: str, zh: str, id_column: str, **style: Any) -> LayerConfig:
     return LayerConfig(
         builder="vector",
         title=title,
+        title_i18n={"zh": zh},
         inputs={"source": source},
         params={"id": id_column},
         tiles=TileOptions(minzoom=8, maxzoom=18, style=style),
@@ -73,6 +74,7 @@ def _villages(with_coverage: bool) -> LayerConfig:
     return LayerConfig(
         builder="villages",
         title="Villages (five domains)",
+        title_i18n={"zh": "行政村（五大领域）"},
         inputs=inputs,
         params={
             "tables": ["indicators"],
@@ -114,18 +116,23 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         for key, (title, what, extra) in _SOURCES.items()
     }
     layers = {
-        "county": _vector("county", "County boundary", "county_code", color="#333333"),
-        "townships": _vector("townships", "Townships", "town_code", color="#7a5195"),
+        "county": _vector("county", "County boundary", "县界", "county_code", color="#333333"),
+        "townships": _vector("townships", "Townships", "乡镇", "town_code", color="#7a5195"),
         "village_boundaries": _vector(
-            "villages", "Village boundaries", "village_code", color="#ef5675"
+            "villages", "Village boundaries", "村界", "village_code", color="#ef5675"
         ),
-        "water": _vector("water", "Lakes and canals", "water_id", color="#4a90d9"),
-        "enterprises": _vector("enterprises", "Enterprises", "enterprise_id", property="industry"),
-        "facilities": _vector("facilities", "Service facilities", "facility_id", property="type"),
-        "cell_sites": _vector("cell_sites", "5G cell sites", "cell_id", property="band"),
+        "water": _vector("water", "Lakes and canals", "水系", "water_id", color="#4a90d9"),
+        "enterprises": _vector(
+            "enterprises", "Enterprises", "企业", "enterprise_id", property="industry"
+        ),
+        "facilities": _vector(
+            "facilities", "Service facilities", "公共服务设施", "facility_id", property="type"
+        ),
+        "cell_sites": _vector("cell_sites", "5G cell sites", "5G 基站", "cell_id", property="band"),
         "roads": LayerConfig(
             builder="roads",
             title="Roads",
+            title_i18n={"zh": "道路"},
             inputs={"osm": "roads", "zones": "layers.village_boundaries"},
             params={"network": "drive", "zone_id": "village_code"},
             tiles=TileOptions(minzoom=8, maxzoom=18, style={"property": "road_class"}),
@@ -133,6 +140,7 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         "dem": LayerConfig(
             builder="raster",
             title="Elevation (m)",
+            title_i18n={"zh": "高程（米）"},
             inputs={"source": "dem"},
             params={"resolution": resolution, "resampling": "bilinear"},
             tiles=TileOptions(
@@ -146,6 +154,7 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
     layers["coverage"] = LayerConfig(
         builder="coverage",
         title="5G coverage (SS-RSRP, dBm)",
+        title_i18n={"zh": "5G 覆盖（SS-RSRP，dBm）"},
         inputs={"dem": "dem", "sites": "cell_sites", "zones": "layers.village_boundaries"},
         params={"resolution": max(resolution, 20.0), "zone_id": "village_code"},
         tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),

@@ -5,8 +5,9 @@
   version, features or pixels, bounds and fields; :class:`Raster` is what
   ``Twin.layer`` returns for a raster layer. Both are plain views defined in
   :mod:`twin.handles`, next to the workspace, and listed here for notebooks.
-- :func:`explore` draws every layer on an interactive folium map, from the
-  data or from a running tile server (``_explore.py`` says why folium).
+- :func:`explore` draws every layer on an interactive MapLibre map that works
+  offline (an :class:`ExploreMap`: one HTML document with everything inlined),
+  from the data or from a running tile server.
 - :class:`NotebookProgress` draws a build's progress with ``tqdm.auto``;
   ``Twin.build`` uses it by itself (through :func:`progress_events`) when it
   runs inside Jupyter.
@@ -28,13 +29,14 @@ Examples
 """
 
 from twin.handles import Layers, Raster
-from twin.notebook._explore import explore
+from twin.notebook._explore import ExploreMap, explore
 from twin.notebook._progress import NotebookProgress, in_notebook, progress_events
 from twin.notebook._server import BackgroundServer
 from twin.notebook._static import add_north_arrow, add_scale_bar, decorate_map, nice_length
 
 __all__ = [
     "BackgroundServer",
+    "ExploreMap",
     "Layers",
     "NotebookProgress",
     "Raster",

@@ -1,28 +1,38 @@
-"""Interactive maps of a workspace with folium (behind ``Twin.explore``).
+"""Interactive maps of a workspace that work offline (behind ``Twin.explore``).
 
-Why folium: it is what ``GeoDataFrame.explore()`` uses, it is maintained
-alongside the Leaflet ecosystem, and its output is one self-contained HTML
-document: the map renders in a notebook, in a saved ``.html`` file and on
-GitHub's or nbviewer's notebook view without a live kernel or a widget
-extension (ipyleaflet and lonboard need a running kernel and a front-end
-extension; lonboard also needs WebGL). Leaflet's ``TileLayer`` draws the tile
-server's PNG tiles and folium's ``VectorGridProtobuf`` plugin its MVT tiles.
+The map is one self-contained HTML document: MapLibre GL JS and its CSS (the
+copy the tile server ships, ``tiles/static/vendor/maplibre-gl``) are inlined
+together with the layers, so it renders in a notebook, in a saved ``.html``
+file and on a machine with no internet. There is no basemap from the
+internet: the layers lie on a plain background, or on a tile URL the caller
+gives (``basemap=``, e.g. the county's own intranet tiles).
 
 Two sources for the same map:
 
 - from the data: vector layers as GeoJSON (simplified in the working CRS and
   capped to a number of features per layer, since the whole document lives in
-  the notebook), raster layers as one PNG image overlay reprojected to Web
-  Mercator and coloured with the layer's ``colormap``/``rescale`` style hints;
+  the notebook), raster layers as one PNG image reprojected to Web Mercator
+  and coloured with the layer's ``colormap``/``rescale`` style hints;
 - from a running tile server: its TileJSON documents give the tile URLs.
+
+Titles and field labels are in the workspace's language (``[region] lang``).
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import math
+import os
+import re
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -36,33 +46,113 @@ from twin.handles import cmap_name
 if TYPE_CHECKING:
     from twin.workspace import Twin
 
-DEFAULT_BASEMAP = "OpenStreetMap"
 _OTHER = "#999999"  # categories beyond the palette
-_LINE_OPACITY = 0.9
 #: Default caps on the features of one layer written into a map from the data.
 MAX_POINTS = 1000
 MAX_SHAPES = 5000
 #: Most vertices of one layer; above it the simplification tolerance is raised.
 MAX_VERTICES = 50_000
+#: Where MapLibre GL JS is read from: a directory holding ``maplibre-gl.js`` and
+#: ``maplibre-gl.css``; the environment variable overrides the copy ``tiles`` ships.
+MAPLIBRE_ENV = "TWIN_MAPLIBRE_DIST"
+_STATIC = resources.files("twin.notebook") / "static"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
-def _folium() -> Any:
-    try:
-        import folium
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise TwinError("explore() needs folium: pip install 'onemap-twin[notebook]'") from None
-    return folium
+def _maplibre_dir() -> Traversable:
+    override = os.environ.get(MAPLIBRE_ENV)
+    where: Traversable = (
+        Path(override)
+        if override
+        else resources.files("tiles") / "static" / "vendor" / "maplibre-gl"
+    )
+    if not (where / "maplibre-gl.js").is_file() or not (where / "maplibre-gl.css").is_file():
+        raise TwinError(
+            f"explore: no maplibre-gl.js and maplibre-gl.css in {where} "
+            f"(the copy tiles ships; or set {MAPLIBRE_ENV} to a MapLibre GL JS dist directory)"
+        )
+    return where
 
 
-def _base_map(
-    bounds: tuple[float, float, float, float] | None, basemap: str | None, height: int
-) -> Any:
-    folium = _folium()
-    m = folium.Map(tiles=basemap, control_scale=True, height=height, prefer_canvas=True)
-    if bounds is not None:
-        w, s, e, n = bounds
-        m.fit_bounds([[s, w], [n, e]])
-    return m
+def _inline(text: str, tag: str) -> str:
+    """``text`` safe inside a ``<script>``/``<style>`` element: it cannot close it."""
+    return text.replace(f"</{tag}", f"<\\/{tag}")
+
+
+@dataclass
+class ExploreMap:
+    """An interactive map: one HTML document with everything it needs inside.
+
+    Displays itself in Jupyter; :meth:`save` writes it to a file that opens in
+    any browser without a network.
+
+    Attributes
+    ----------
+    layers
+        What is drawn, in order: each with ``id``, ``title``, ``kind``
+        (``geojson`` with ``data``; ``image`` with a PNG data ``url`` and its
+        ``coordinates``; ``vector`` or ``raster`` with tile URLs ``tiles``).
+    bounds
+        ``[[west, south], [east, north]]`` the map opens on, or None.
+    legends
+        Per layer: ``title`` and a ``ramp`` of colours with ``min``/``max``, or ``swatches``.
+    """
+
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    bounds: list[list[float]] | None = None
+    legends: list[dict[str, Any]] = field(default_factory=list)
+    title: str = "OneMap Twin"
+    lang: str = "en"
+    basemap: str | None = None
+    height: int = 600
+
+    def to_html(self) -> str:
+        """The whole document."""
+        from tiles.viewer import script_json  # the server's escaping, loaded when needed
+
+        where = _maplibre_dir()
+        spec = {
+            "layers": self.layers,
+            "bounds": self.bounds,
+            "legends": self.legends,
+            "basemap": self.basemap,
+        }
+        values = {
+            "lang": "zh-CN" if self.lang == "zh" else "en",
+            "title": html.escape(self.title),
+            "maplibre_css": _inline((where / "maplibre-gl.css").read_text("utf-8"), "style"),
+            "maplibre_js": _inline((where / "maplibre-gl.js").read_text("utf-8"), "script"),
+            "explore_js": _inline((_STATIC / "explore.js").read_text("utf-8"), "script"),
+            "spec": script_json(spec),
+        }
+        page = (_STATIC / "explore.html").read_text("utf-8")
+        # one pass, so that no inlined text is ever substituted into
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], page)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the map to ``path`` (an ``.html`` file); returns the path."""
+        out = Path(path)
+        out.write_text(self.to_html(), encoding="utf-8")
+        return out
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the map's script and styles apart from the notebook's.
+        doc = html.escape(self.to_html(), quote=True)
+        return (
+            f'<iframe srcdoc="{doc}" style="width:100%;height:{self.height}px;border:none">'
+            "</iframe>"
+        )
+
+
+def _lang(twin: Twin) -> str:
+    return twin.config.region.lang or "en"
+
+
+def _bounds(bounds: tuple[float, float, float, float] | None) -> list[list[float]] | None:
+    if bounds is None:
+        return None
+    w, s, e, n = bounds
+    return [[w, s], [e, n]]
 
 
 def _union(bounds: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
@@ -92,8 +182,8 @@ def explore(
     layers: str | list[str] | None = None,
     server: str | None = None,
     **kwargs: Any,
-) -> Any:
-    """An interactive folium map of ``layers`` (default: every published layer).
+) -> ExploreMap:
+    """An interactive map of ``layers`` (default: every published layer) that works offline.
 
     Parameters
     ----------
@@ -105,18 +195,19 @@ def explore(
         A running tile server's URL (``http://127.0.0.1:8000``): draw its PNG
         and MVT tiles instead of reading the data.
     **kwargs
-        Passed to :func:`map_from_data` (``max_features``,
-        ``tolerance``, ``raster_size``, ``basemap``, ``height``) or
-        :func:`map_from_server` (``timeout``, ``basemap``, ``height``).
+        Passed to :func:`map_from_data` (``max_features``, ``tolerance``,
+        ``raster_size``, ``basemap``, ``height``) or :func:`map_from_server`
+        (``timeout``, ``basemap``, ``height``).
 
     Returns
     -------
-    folium.Map
-        Renders in the notebook as self-contained HTML; ``.save("map.html")`` keeps it.
+    ExploreMap
+        Renders in the notebook; ``.save("map.html")`` keeps it as one file
+        that opens with the network off.
     """
     names = [layers] if isinstance(layers, str) else layers
     if server is not None:
-        return map_from_server(server, names, **kwargs)
+        return map_from_server(server, names, lang=_lang(twin), **kwargs)
     return map_from_data(twin, names, **kwargs)
 
 
@@ -129,10 +220,10 @@ def map_from_data(
     max_features: int | None = None,
     tolerance: float = 10.0,
     raster_size: int = 1024,
-    basemap: str | None = DEFAULT_BASEMAP,
+    basemap: str | None = None,
     height: int = 600,
-) -> Any:
-    """A folium map of the workspace's layers read from their artifacts.
+) -> ExploreMap:
+    """A map of the workspace's layers read from their artifacts.
 
     Parameters
     ----------
@@ -143,40 +234,41 @@ def map_from_data(
     max_features
         Most features drawn per vector layer (default: 1,000 points, 5,000
         lines or polygons, since every feature is written into the page);
-        larger layers are sampled reproducibly and the layer control says so.
+        larger layers are sampled reproducibly and the layer's title says so.
     tolerance
         Simplification tolerance in metres of the working CRS (0: none); raised
-        for a layer (and said so in its name) until it has at most
+        for a layer (and said so in its title) until it has at most
         :data:`MAX_VERTICES` vertices.
     raster_size
-        Longest side, in pixels, of each raster's image overlay.
+        Longest side, in pixels, of each raster's image.
     basemap
-        A folium/xyzservices tile provider name, or ``None`` for no base map.
+        A tile URL template (``http://intranet/tiles/{z}/{x}/{y}.png``) to draw
+        beneath the layers; default none (a plain background, nothing fetched).
     height
-        Height of the map in pixels.
+        Height of the map in pixels in a notebook.
     """
-    folium = _folium()
     entries = dict(twin.catalog.layers)
     chosen = _select(entries, names)
-    m = _base_map(_union([entries[n].bounds for n in chosen]) if chosen else None, basemap, height)
-    legends: list[str] = []
+    lang = _lang(twin)
+    m = ExploreMap(
+        bounds=_bounds(_union([entries[n].bounds for n in chosen]) if chosen else None),
+        title=twin.name,
+        lang=lang,
+        basemap=basemap,
+        height=height,
+    )
     for i, name in enumerate(chosen):
         entry = entries[name]
         path = twin.build_dir / entry.artifacts["data"]
         if entry.kind == "raster":
-            _raster_overlay(path, entry, raster_size).add_to(m)
-            legend = _raster_legend(entry)
-            if legend is not None:
-                legend.add_to(m)
+            m.layers.append(_raster_image(name, path, entry, raster_size, lang))
+            legend = _raster_legend(entry, lang)
         else:
             gdf = gpd.read_parquet(path)
-            layer, legend_html = _vector_layer(entry, gdf, max_features, tolerance, i)
-            layer.add_to(m)
-            if legend_html:
-                legends.append(legend_html)
-    if legends:
-        m.get_root().html.add_child(folium.Element(_legend_box(legends)))
-    folium.LayerControl(collapsed=True).add_to(m)
+            layer, legend = _vector_layer(name, entry, gdf, max_features, tolerance, i, lang)
+            m.layers.append(layer)
+        if legend is not None:
+            m.legends.append(legend)
     return m
 
 
@@ -187,10 +279,10 @@ def _palette() -> list[str]:
     return [to_hex(c) for c in colormaps["tab10"].colors]  # type: ignore[attr-defined]
 
 
-def _colours(entry: LayerEntry, gdf: gpd.GeoDataFrame, index: int) -> tuple[Any, str]:
-    """Per-feature colours and an HTML legend fragment (empty when one colour says it all)."""
-    import html
-
+def _colours(
+    entry: LayerEntry, gdf: gpd.GeoDataFrame, index: int, lang: str
+) -> tuple[Any, dict[str, Any] | None]:
+    """Per-feature colours and a legend (None when one colour says it all)."""
     from matplotlib import colormaps
     from matplotlib.colors import Normalize, to_hex
 
@@ -198,53 +290,45 @@ def _colours(entry: LayerEntry, gdf: gpd.GeoDataFrame, index: int) -> tuple[Any,
     prop = style.get("property") or style.get("color_by")
     if not prop or prop not in gdf.columns:
         colour = style.get("color") or _palette()[index % 10]
-        return np.full(len(gdf), colour, dtype=object), ""
+        return np.full(len(gdf), colour, dtype=object), None
     values = gdf[prop]
-    title = html.escape(f"{entry.title}: {prop}")
+    info = entry.field_info.get(prop)
+    title = f"{entry.text(lang)}: {info.text(lang, prop) if info else prop}"
     if entry.fields.get(prop) in ("int", "float") and values.nunique() > 10:
         lo, hi = style.get("range") or (float(values.min()), float(values.max()))
         cmap = colormaps[cmap_name(style.get("colormap", "viridis"))]
         norm = Normalize(vmin=lo, vmax=hi)
         hexes = [to_hex(c) for c in cmap(norm(values.to_numpy(dtype=float)))]
-        ramp = ", ".join(to_hex(cmap(x)) for x in np.linspace(0, 1, 6))
-        legend = (
-            f"<div><b>{title}</b><div style='height:10px;width:150px;"
-            f"background:linear-gradient(to right, {ramp})'></div>"
-            f"<small>{lo:g} … {hi:g}</small></div>"
-        )
+        ramp = [to_hex(cmap(x)) for x in np.linspace(0, 1, 6)]
+        legend = {"title": title, "ramp": ramp, "min": f"{lo:g}", "max": f"{hi:g}"}
+        legend["unit"] = info.unit_text(lang) if info and info.scale == 1 else ""
         return np.array(hexes, dtype=object), legend
     palette = _palette()
     counts = values.astype(str).value_counts()
     cats = list(counts.index[: len(palette)])
     lookup = {c: palette[i] for i, c in enumerate(sorted(cats))}
     colours = values.astype(str).map(lambda v: lookup.get(v, _OTHER)).to_numpy(dtype=object)
-    items = "".join(
-        f"<div><span style='display:inline-block;width:10px;height:10px;"
-        f"background:{c}'></span> {html.escape(k)}</div>"
-        for k, c in lookup.items()
-    )
+    swatches = [[k, c] for k, c in lookup.items()]
     if len(counts) > len(cats):
-        items += (
-            f"<div><span style='display:inline-block;width:10px;height:10px;"
-            f"background:{_OTHER}'></span> other</div>"
-        )
-    return colours, f"<div><b>{title}</b>{items}</div>"
+        swatches.append(["其他" if lang == "zh" else "other", _OTHER])
+    return colours, {"title": title, "swatches": swatches}
 
 
 def _vector_layer(
+    name: str,
     entry: LayerEntry,
     gdf: gpd.GeoDataFrame,
     max_features: int | None,
     tolerance: float,
     index: int,
-) -> tuple[Any, str]:
-    folium = _folium()
+    lang: str,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     point = entry.geometry_type in ("Point", "MultiPoint")
     if max_features is None:
         max_features = MAX_POINTS if point else MAX_SHAPES
     total = len(gdf)
     if total > max_features:
-        # A reproducible sample shows the pattern; the layer control says it is a sample.
+        # A reproducible sample shows the pattern; the layer's title says it is a sample.
         gdf = gdf.sample(n=max_features, random_state=0).sort_index()
     note = ""
     if tolerance > 0 and not point:
@@ -252,7 +336,7 @@ def _vector_layer(
         gdf = gdf.set_geometry(simple)
         gdf = gdf[~gdf.geometry.is_empty]
         note = f", simplified to {used:g} m" if used > tolerance else ""
-    colours, legend = _colours(entry, gdf, index)
+    colours, legend = _colours(entry, gdf, index, lang)
     label = entry.style.get("label")
     prop = entry.style.get("property") or entry.style.get("color_by")
     fields = [f for f in dict.fromkeys([label, prop, *entry.fields]) if f and f in gdf.columns]
@@ -274,28 +358,25 @@ def _vector_layer(
     shown = f" ({len(out):,} of {total:,})" if total > len(out) else ""
     if note:
         shown = f"{shown[:-1]}{note})" if shown else f" ({note[2:]})"
-    polygon = entry.geometry_type in ("Polygon", "MultiPolygon")
-
-    def style(feature: dict[str, Any]) -> dict[str, Any]:
-        colour = feature["properties"]["_colour"]
-        return {
-            "color": colour,
-            "weight": 1.5 if polygon else 2,
-            "opacity": _LINE_OPACITY,
-            "fillColor": colour,
-            "fillOpacity": 0.15 if polygon else 0.8,
-        }
-
-    tooltip = folium.GeoJsonTooltip(fields=fields) if fields else None
-    marker = folium.CircleMarker(radius=3) if point else None
-    layer = folium.GeoJson(
-        json.loads(out.to_json(drop_id=True)),
-        name=f"{entry.title}{shown}",
-        style_function=style,
-        tooltip=tooltip,
-        marker=marker,
-    )
+    layer = {
+        "id": name,
+        "title": f"{entry.text(lang)}{shown}",
+        "kind": "geojson",
+        "geometry": _geometry(entry.geometry_type),
+        "data": json.loads(out.to_json(drop_id=True)),
+        "fields": fields,
+        "labels": {f: i.text(lang, f) for f, i in entry.field_info.items() if f in fields},
+    }
     return layer, legend
+
+
+def _geometry(geometry_type: str | None) -> str:
+    """How a layer is drawn: ``polygon`` (fill and outline), ``line`` or ``point``."""
+    if geometry_type in ("Polygon", "MultiPolygon"):
+        return "polygon"
+    if geometry_type in ("LineString", "MultiLineString"):
+        return "line"
+    return "point"
 
 
 def _simplify(geoms: np.ndarray, tolerance: float) -> tuple[np.ndarray, float]:
@@ -304,7 +385,7 @@ def _simplify(geoms: np.ndarray, tolerance: float) -> tuple[np.ndarray, float]:
     Polygons traced from a raster (coverage areas) keep every pixel's staircase
     and thousands of one-pixel rings: hundreds of thousands of vertices that no
     screen shows. Without topology preservation rings smaller than the
-    tolerance vanish, which is what a preview wants; Leaflet draws the odd
+    tolerance vanish, which is what a preview wants; MapLibre draws the odd
     self-touching ring that this may leave without complaint.
     """
     out = shapely.simplify(geoms, tolerance, preserve_topology=False)
@@ -314,15 +395,6 @@ def _simplify(geoms: np.ndarray, tolerance: float) -> tuple[np.ndarray, float]:
         tolerance *= 2
         out = shapely.simplify(geoms, tolerance, preserve_topology=False)
     return out, tolerance
-
-
-def _legend_box(fragments: list[str]) -> str:
-    body = "".join(fragments)
-    return (
-        "<div style='position:absolute;bottom:30px;right:10px;z-index:9999;background:white;"
-        "padding:6px 8px;font:11px sans-serif;max-height:45%;overflow:auto;"
-        f"border:1px solid #999;border-radius:4px'>{body}</div>"
-    )
 
 
 def _value_range(entry: LayerEntry, values: np.ndarray) -> tuple[float, float]:
@@ -387,22 +459,26 @@ def render_raster(path: Any, entry: LayerEntry, size: int) -> tuple[np.ndarray, 
     return rgba, [[s, w], [n, e]]
 
 
-def _raster_overlay(path: Any, entry: LayerEntry, size: int) -> Any:
-    folium = _folium()
-    rgba, bounds = render_raster(path, entry, size)
-    return folium.raster_layers.ImageOverlay(
-        image=rgba,
-        bounds=bounds,
-        name=entry.title,
-        opacity=0.7,
-        mercator_project=False,
-    )
+def _raster_image(name: str, path: Any, entry: LayerEntry, size: int, lang: str) -> dict[str, Any]:
+    """The raster as a PNG data URL on its four corners (MapLibre's image source)."""
+    import PIL.Image
+
+    rgba, ((s, w), (n, e)) = render_raster(path, entry, size)
+    buf = io.BytesIO()
+    PIL.Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=True)
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return {
+        "id": name,
+        "title": entry.text(lang),
+        "kind": "image",
+        "url": url,
+        "coordinates": [[w, n], [e, n], [e, s], [w, s]],
+    }
 
 
-def _raster_legend(entry: LayerEntry) -> Any:
+def _raster_legend(entry: LayerEntry, lang: str) -> dict[str, Any] | None:
     if not entry.bands:
         return None
-    import branca.colormap as bcm
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
@@ -415,9 +491,14 @@ def _raster_legend(entry: LayerEntry) -> Any:
     else:
         return None
     cmap = colormaps[cmap_name(entry.style.get("colormap", "viridis"))]
-    colours = [to_hex(cmap(x)) for x in np.linspace(0, 1, 9)]
-    unit = f" ({band.unit})" if band.unit else ""
-    return bcm.LinearColormap(colours, vmin=lo, vmax=hi, caption=f"{entry.title}{unit}")
+    ramp = [to_hex(cmap(x)) for x in np.linspace(0, 1, 9)]
+    return {
+        "title": entry.text(lang),
+        "ramp": ramp,
+        "min": f"{lo:g}",
+        "max": f"{hi:g}",
+        "unit": band.unit or "",
+    }
 
 
 # -- from a tile server -------------------------------------------------------------------------
@@ -440,18 +521,16 @@ def map_from_server(
     server: str,
     names: list[str] | None = None,
     timeout: float = 10.0,
-    basemap: str | None = DEFAULT_BASEMAP,
+    basemap: str | None = None,
     height: int = 600,
-) -> Any:
-    """A folium map of the layers a running tile server serves, drawn from its tiles.
+    lang: str = "en",
+) -> ExploreMap:
+    """A map of the layers a running tile server serves, drawn from its tiles.
 
-    Raster layers are Leaflet tile layers of ``/tiles/{layer}/{z}/{x}/{y}.png``,
-    vector layers VectorGrid layers of ``.mvt`` tiles, with URLs read from each
-    layer's TileJSON. The map only shows tiles while the server runs.
+    Raster layers draw ``/tiles/{layer}/{z}/{x}/{y}.png``, vector layers the
+    ``.mvt`` tiles, with URLs read from each layer's TileJSON. The map only
+    shows tiles while the server runs; the page itself needs no other network.
     """
-    folium = _folium()
-    from folium.plugins import VectorGridProtobuf
-
     if not server.startswith(("http://", "https://")):
         raise TwinError(f"explore: server {server!r} must be an http:// or https:// URL")
     base = server.rstrip("/")
@@ -459,43 +538,28 @@ def map_from_server(
     chosen = _select(items, names)
     docs = {n: _get_json(f"{base}/tiles/{n}/tilejson.json", timeout) for n in chosen}
     bounds = [tuple(d["bounds"]) for d in docs.values() if d.get("bounds")]
-    m = _base_map(_union(bounds) if bounds else None, basemap, height)
+    m = ExploreMap(
+        bounds=_bounds(_union(bounds) if bounds else None),
+        title=base,
+        lang=lang,
+        basemap=basemap,
+        height=height,
+    )
     palette = _palette()
     for i, name in enumerate(chosen):
         item, doc = items[name], docs[name]
-        url = doc["tiles"][0]
-        title = item.get("title") or name
-        attribution = doc.get("attribution") or "OneMap Twin"
-        if item["kind"] == "raster":
-            folium.TileLayer(
-                tiles=url,
-                attr=attribution,
-                name=title,
-                overlay=True,
-                opacity=0.7,
-                min_zoom=0,
-                max_zoom=22,
-                max_native_zoom=doc.get("maxzoom", 18),
-            ).add_to(m)
-            continue
-        style = item.get("style") or {}
-        colour = style.get("color") or palette[i % len(palette)]
-        polygon = item.get("geometry_type") in ("Polygon", "MultiPolygon")
-        layer_style = {
-            "color": colour,
-            "weight": 1.5,
-            "opacity": _LINE_OPACITY,
-            "fill": polygon or item.get("geometry_type") in ("Point", "MultiPoint"),
-            "fillColor": colour,
-            "fillOpacity": 0.15 if polygon else 0.8,
-            "radius": 3,
+        layer: dict[str, Any] = {
+            "id": name,
+            "title": item.get("title") or name,
+            "kind": item["kind"],
+            "tiles": doc["tiles"],
+            "minzoom": doc.get("minzoom", 0),
+            "maxzoom": doc.get("maxzoom", 18),
         }
-        options = {
-            "vectorTileLayerStyles": {name: layer_style},
-            "maxNativeZoom": doc.get("maxzoom", 18),
-            "maxZoom": 22,
-            "attribution": attribution,
-        }
-        VectorGridProtobuf(url, title, options).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+        if item["kind"] == "vector":
+            style = item.get("style") or {}
+            layer["sourceLayer"] = name
+            layer["colour"] = style.get("color") or palette[i % len(palette)]
+            layer["geometry"] = _geometry(item.get("geometry_type"))
+        m.layers.append(layer)
     return m
