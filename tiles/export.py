@@ -105,6 +105,9 @@ class VectorLayer:
         The zooms whose tiles hold this layer (None: the archive's; clamped to them).
     generalization
         Per-tile thinning (None: the archive's :attr:`ExportOptions.generalization`).
+    metadata
+        Extra fields of the layer's entry in the TileJSON ``vector_layers``
+        (``description``, ``version`` ...).
     """
 
     parquet: str | os.PathLike[str]
@@ -112,6 +115,7 @@ class VectorLayer:
     minzoom: int | None = None
     maxzoom: int | None = None
     generalization: Generalization | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class _Layer:
     #: the archive's options with this layer's zooms and generalisation
     options: ExportOptions
     grid: Grid
+    metadata: dict[str, Any]
 
     @classmethod
     def load(cls, spec: VectorLayer, archive: ExportOptions) -> _Layer:
@@ -157,7 +162,7 @@ class _Layer:
             )
         general = spec.generalization or archive.generalization
         options = replace(archive, minzoom=lo, maxzoom=hi, generalization=general)
-        return cls(source, source.table, options, grid)
+        return cls(source, source.table, options, grid, spec.metadata)
 
     @property
     def name(self) -> str:
@@ -324,6 +329,7 @@ def _metadata(
                 "minzoom": layer.options.minzoom,
                 "maxzoom": layer.options.maxzoom,
                 "fields": _layer_fields(layer),
+                **layer.metadata,
             }
             for layer in layers
         ],
