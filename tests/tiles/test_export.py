@@ -188,6 +188,7 @@ def test_multi_layer_archive_holds_each_layers_tiles(
     assert meta["vector_layers"][0]["version"] == "v1"
     assert set(both) == set(alone_p) | set(alone_m)
     assert {z for z, _, _ in alone_m} == {10, 11, 12, 13} and set(alone_m) & set(alone_p)
+    reader = PMTilesReader(str(tmp_path / "both.pmtiles"))
     for zxy, data in both.items():
         decoded = _decode(data)
         expected = {}
@@ -198,6 +199,12 @@ def test_multi_layer_archive_holds_each_layers_tiles(
         # the layers in the order given, each as its one-layer tile's bytes
         parts = [gzip.decompress(a[zxy]) for a in (alone_m, alone_p) if zxy in a]
         assert gzip.decompress(data) == b"".join(parts)
+        # what a server cuts from it for a composite of some layers, in the asked order
+        picked = [gzip.decompress(a[zxy]) for a in (alone_p, alone_m) if zxy in a]
+        assert reader.get_layers(*zxy, ["p", "nope", "mixed"]) == b"".join(picked)
+        assert reader.get_layers(*zxy, ["nope"]) == b""
+    assert reader.get_layers(0, 0, 0, ["p"]) is None
+    reader.close()
     db = sqlite3.connect(tmp_path / "both.mbtiles")
     rows = db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
     ids = [
