@@ -346,8 +346,11 @@ def _fill(
 ) -> None:
     """Encode the planned tiles (through ``map_chunks``) into ``writer``."""
     done = 0
-    results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = map_chunks(
-        partial(_encode_chunk, _EXPORT), _chunks(plan)
+    chunks = list(_chunks(plan))
+    # one chunk is encoded here: starting processes for it would cost more than it saves
+    run = map_chunks if len(chunks) > 1 else map
+    results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = run(
+        partial(_encode_chunk, _EXPORT), chunks
     )
     for visited, tiles in results:
         for z, x, y, data in tiles:

@@ -531,7 +531,12 @@ def export(
         int | None,
         typer.Option(min=0, max=30, help="Highest tile zoom (default: min(14, layer's))."),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Encoding processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Tile-encoding processes (default: one per core)."
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default: ./LAYER.EXT).")
     ] = None,

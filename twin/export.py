@@ -21,6 +21,7 @@ export leaves nothing half-written.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ def export_layer(
     out: Path | None = None,
     minzoom: int | None = None,
     maxzoom: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     tile_options: TileOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     crs: str | None = None,
@@ -119,7 +120,7 @@ def export_layer(
     minzoom, maxzoom
         Tile zooms (default: the layer's minzoom, and its maxzoom capped at 14).
     workers
-        Tile-encoding processes.
+        Tile-encoding processes (default: one per core this process may use).
     tile_options
         The layer's twin.toml tile options (generalisation of archive tiles).
     progress
@@ -171,7 +172,7 @@ def export_tiles(
     out: Path | None = None,
     minzoom: int | None = None,
     maxzoom: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     *,
     checked: bool = False,
@@ -193,7 +194,7 @@ def export_tiles(
         The zooms of every layer. Default: each layer's own minzoom and maxzoom,
         the latter capped at 14 (or at the lowest minzoom when that is higher).
     workers
-        Tile-encoding processes.
+        Tile-encoding processes (default: one per core this process may use).
     progress
         Called with (tiles done, tiles total).
     checked
@@ -251,7 +252,7 @@ def export_tiles(
         }
     label = ",".join(names)
     # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the layers)
-    with forked_pool(workers) as pool:
+    with forked_pool(workers or _cores()) as pool:
         res = export_vectors(
             specs,
             out,
@@ -264,6 +265,14 @@ def export_tiles(
         )
     log.info("%s: %d tiles, %d bytes in %.1f s: %s", label, res.tiles, res.bytes, res.seconds, out)
     return Exported(out, fmt, res.bytes, res.tiles, res.seconds)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity), as tippecanoe uses them all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _logged_progress(
