@@ -568,9 +568,10 @@ def export(
     if len(names) > 1 and crs is not None:
         raise TwinError(f"--crs {crs}: only the gpkg or geojson of a single layer can change CRS")
     twin = _open(workspace)
+    published = twin.catalog.layers  # read once: every read parses catalog.json
     chosen = []
     for name in names:
-        entry = twin.catalog.layers.get(name)
+        entry = published.get(name)
         if entry is None:
             raise LayerNotFoundError(f"layer {name!r} is not published (see 'twin layers')")
         cfg = twin.config.layers.get(entry.parent or name)
@@ -594,8 +595,6 @@ def export(
             progress.update(task, completed=done, total=total, rate=rate)
 
         if len(chosen) > 1:
-            if crs is not None:
-                raise TwinError(f"--crs {crs}: only a single layer's gpkg or geojson can")
             result = export_tiles(
                 twin.catalog_path, chosen, fmt, output, minzoom, maxzoom, workers, advance
             )
