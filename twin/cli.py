@@ -538,7 +538,10 @@ def export(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: ./LAYER.EXT).")
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="File to write (default: ./LAYER.EXT; several: ./A-B-C.EXT)."
+        ),
     ] = None,
     crs: Annotated[
         str | None,
@@ -553,7 +556,7 @@ def export(
 ) -> None:
     """Export a published layer: tiles into one archive, or the data as GPKG/GeoJSON/COG.
 
-    Several vector layers (``a,b,c``) go into one PMTiles or MBTiles archive:
+    Several vector layers (a,b,c) go into one PMTiles or MBTiles archive:
     each tile holds one layer per catalog layer, named after it. The file
     appears complete or not at all (written to a temporary name, then renamed).
     """
