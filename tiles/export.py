@@ -1,28 +1,30 @@
-"""Pre-generate a vector layer's tiles into one PMTiles or MBTiles archive.
+"""Pre-generate vector layers' tiles into one PMTiles or MBTiles archive.
 
-:func:`export_vector` reads a GeoParquet artifact, reprojects it to Web
+:func:`export_vectors` reads GeoParquet artifacts, reprojects them to Web
 Mercator, finds the features of every tile of every zoom with one bulk STRtree
-query per zoom (tiles with no feature are never visited), encodes each tile
-with :mod:`tiles.mvt` and :mod:`tiles.generalize`, gzips it and writes the
-archive (identical tiles stored once). The archive is written to a temporary
-file next to ``out`` and renamed over it at the end, so nothing half-written
-is ever visible under ``out``.
+query per layer and zoom (tiles with no feature are never visited), encodes
+each tile with :mod:`tiles.mvt` and :mod:`tiles.generalize` (one MVT layer per
+input layer, all layers of a tile in one pass), gzips it and writes the
+archive (identical tiles stored once). :func:`export_vector` is the one-layer
+case. The archive is written to a temporary file next to ``out`` and renamed
+over it at the end, so nothing half-written is ever visible under ``out``.
 
 Tiles are encoded in chunks through the ``map_chunks`` the caller gives
 (the builtin ``map`` by default: in this process). This module starts no
 process; ``twin export -j N`` passes the ``map`` of a pool of processes forked
-at its first submit, which inherit the layer being tiled (module state set
+at its first submit, which inherit the layers being tiled (module state set
 just before) instead of having it pickled with every chunk.
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,33 @@ class ExportOptions:
 
 
 @dataclass(frozen=True)
+class VectorLayer:
+    """One layer of an archive: its GeoParquet, its MVT layer name and how it is tiled.
+
+    Parameters
+    ----------
+    parquet
+        The layer's GeoParquet artifact (any CRS).
+    name
+        The MVT layer name inside the tiles.
+    minzoom, maxzoom
+        The zooms whose tiles hold this layer (None: the archive's; clamped to them).
+    generalization
+        Per-tile thinning (None: the archive's :attr:`ExportOptions.generalization`).
+    metadata
+        Extra fields of the layer's entry in the TileJSON ``vector_layers``
+        (``description``, ``version`` ...).
+    """
+
+    parquet: str | os.PathLike[str]
+    name: str
+    minzoom: int | None = None
+    maxzoom: int | None = None
+    generalization: Generalization | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ExportResult:
     """What an export wrote."""
 
@@ -110,18 +139,40 @@ class _Layer:
 
     source: VectorSource
     table: PropertyTable
+    #: the archive's options with this layer's zooms and generalisation
     options: ExportOptions
     grid: Grid
+    metadata: dict[str, Any]
 
     @classmethod
-    def load(cls, path: str, name: str, options: ExportOptions) -> _Layer:
+    def load(cls, spec: VectorLayer, archive: ExportOptions) -> _Layer:
         grid = get_grid("WebMercatorQuad")
-        source = load_source(path, name, "export", grid)
+        source = load_source(str(spec.parquet), spec.name, "export", grid)
+        if len(source) == 0:
+            raise InvalidParameterError(
+                f"{spec.parquet}: layer {spec.name!r} has no features to tile"
+            )
         assert source.table is not None
-        return cls(source, source.table, options, grid)
+        lo = archive.minzoom if spec.minzoom is None else max(spec.minzoom, archive.minzoom)
+        hi = archive.maxzoom if spec.maxzoom is None else min(spec.maxzoom, archive.maxzoom)
+        if lo > hi:
+            raise InvalidParameterError(
+                f"layer {spec.name!r}: zooms {spec.minzoom}..{spec.maxzoom} are outside "
+                f"the archive's {archive.minzoom}..{archive.maxzoom}"
+            )
+        general = spec.generalization or archive.generalization
+        options = replace(archive, minzoom=lo, maxzoom=hi, generalization=general)
+        return cls(source, source.table, options, grid, spec.metadata)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
 
     def tiles_of_zoom(self, z: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Columns, rows and feature hits of each non-empty tile at ``z``, in tile-id order."""
+        """Tile ids, columns and rows and the feature hits of each non-empty tile at ``z``.
+
+        Columns and rows are one array, (n, 2); tiles are in tile-id order.
+        """
         o = self.options
         ox, oy, sx, sy, _, _ = self.grid.levels[z]
         pad_x, pad_y = sx * o.buffer / o.extent, sy * o.buffer / o.extent
@@ -146,13 +197,19 @@ class _Layer:
             [
                 zxy_to_tileid(z, int(x), int(y))
                 for x, y in zip(xs[present], ys[present], strict=True)
-            ]
+            ],
+            dtype=np.int64,
         )
         by_id = np.argsort(ids)
-        return xs[present][by_id], ys[present][by_id], [hits[i] for i in by_id]
+        xy = np.stack([xs[present], ys[present]], axis=1)
+        return ids[by_id], xy[by_id], [hits[i] for i in by_id]
 
     def encode(self, z: int, x: int, y: int, hits: np.ndarray) -> bytes:
-        """The uncompressed MVT of one tile (``b""`` when nothing draws)."""
+        """This layer's part of one tile, uncompressed (``b""`` when nothing draws).
+
+        A tile message is its layers' fields one after another, so the parts
+        of several layers concatenate into their tile.
+        """
         o, g = self.options, self.options.generalization
         src = self.source
         bounds = self.grid.tile_bounds(z, x, y)
@@ -177,49 +234,68 @@ class _Layer:
         return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
 
 
-# The layer being tiled: this process's, or inherited by a worker forked at the first
-# submit (not pickled per task); and which export set it, so that a worker forked for
-# an earlier export cannot encode tiles of a stale layer.
-_WORKER_LAYER: _Layer | None = None
+# The layers being tiled: this process's, or inherited by a worker forked at the first
+# submit (not pickled per task); and which export set them, so that a worker forked for
+# an earlier export cannot encode tiles of stale layers.
+_WORKER_LAYERS: tuple[_Layer, ...] = ()
 _EXPORT = 0
 
+#: one tile to encode: z, x, y and the (layer index, feature hits) of each layer in it
+_Tile = tuple[int, int, int, tuple[tuple[int, np.ndarray], ...]]
 
-_Chunk = list[tuple[int, int, int, np.ndarray]]
 
-
-def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
+def _encode_chunk(export: int, chunk: list[_Tile]) -> tuple[int, list[tuple[int, int, int, bytes]]]:
     """Encoded, gzipped non-empty tiles of a chunk, and how many tiles it held."""
-    if _WORKER_LAYER is None or export != _EXPORT:
+    if not _WORKER_LAYERS or export != _EXPORT:
         raise RuntimeError(
-            "tile export: this worker does not hold the layer (its process was started "
+            "tile export: this worker does not hold the layers (its process was started "
             "before the first submit; use processes forked then)"
         )
     out = []
-    level = _WORKER_LAYER.options.compress_level
-    for z, x, y, hits in chunk:
-        data = _WORKER_LAYER.encode(z, x, y, hits)
+    layers = _WORKER_LAYERS
+    level = layers[0].options.compress_level
+    for z, x, y, parts in chunk:
+        data = b"".join([layers[i].encode(z, x, y, hits) for i, hits in parts])
         if data:
             out.append((z, x, y, gzip.compress(data, compresslevel=level, mtime=0)))
     return len(chunk), out
 
 
-def _chunks(
-    plan: list[tuple[int, np.ndarray, np.ndarray, list[np.ndarray]]],
-) -> Iterator[_Chunk]:
-    for z, xs, ys, hits in plan:
-        for i in range(0, len(hits), _CHUNK):
-            yield [
-                (z, int(x), int(y), h)
-                for x, y, h in zip(
-                    xs[i : i + _CHUNK], ys[i : i + _CHUNK], hits[i : i + _CHUNK], strict=True
-                )
-            ]
+def _plan_zoom(layers: tuple[_Layer, ...], z: int) -> list[_Tile]:
+    """The non-empty tiles of zoom ``z`` in tile-id order, each with its layers' hits."""
+    ids, xys, which, hits = [], [], [], []
+    for i, layer in enumerate(layers):
+        if layer.options.minzoom <= z <= layer.options.maxzoom:
+            layer_ids, layer_xy, layer_hits = layer.tiles_of_zoom(z)
+            ids.append(layer_ids)
+            xys.append(layer_xy)
+            which.append(np.full(len(layer_ids), i))
+            hits.extend(layer_hits)
+    if not ids:
+        return []
+    # stable: within a tile, layers keep the order they were given in
+    order = np.argsort(np.concatenate(ids), kind="stable")
+    all_ids = np.concatenate(ids)[order]
+    all_xy = np.concatenate(xys)[order].tolist()
+    all_which = np.concatenate(which)[order].tolist()
+    _, starts = np.unique(all_ids, return_index=True)
+    bounds = [*starts.tolist(), len(all_ids)]
+    rows = order.tolist()
+    plan: list[_Tile] = []
+    for a, b in itertools.pairwise(bounds):
+        x, y = all_xy[a]
+        parts = tuple((all_which[k], hits[rows[k]]) for k in range(a, b))
+        plan.append((z, x, y, parts))
+    return plan
 
 
-def _metadata(
-    layer: _Layer, name: str, lonlat: tuple[float, ...], extra: dict[str, Any]
-) -> dict[str, Any]:
-    o = layer.options
+def _chunks(plan: list[list[_Tile]]) -> Iterator[list[_Tile]]:
+    for tiles in plan:
+        for i in range(0, len(tiles), _CHUNK):
+            yield tiles[i : i + _CHUNK]
+
+
+def _layer_fields(layer: _Layer) -> dict[str, str]:
     fields = dict.fromkeys(layer.table.names, "String")
     for col_name, values in layer.source.columns:
         sample = next((v for v in values if v is not None), None)
@@ -227,18 +303,35 @@ def _metadata(
             fields[col_name] = FIELD_TYPES["bool"]
         elif isinstance(sample, int | float):
             fields[col_name] = FIELD_TYPES["float"]
+    return fields
+
+
+def _metadata(
+    layers: tuple[_Layer, ...],
+    name: str,
+    options: ExportOptions,
+    lonlat: tuple[float, ...],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "tilejson": "3.0.0",
         "name": name,
         "format": "pbf",
         "scheme": "xyz",
-        "minzoom": o.minzoom,
-        "maxzoom": o.maxzoom,
+        "minzoom": options.minzoom,
+        "maxzoom": options.maxzoom,
         "bounds": list(lonlat),
-        "center": [(lonlat[0] + lonlat[2]) / 2, (lonlat[1] + lonlat[3]) / 2, o.minzoom],
+        "center": [(lonlat[0] + lonlat[2]) / 2, (lonlat[1] + lonlat[3]) / 2, options.minzoom],
         "generator": "onemap-twin tiles.export",
         "vector_layers": [
-            {"id": layer.source.name, "minzoom": o.minzoom, "maxzoom": o.maxzoom, "fields": fields}
+            {
+                "id": layer.name,
+                "minzoom": layer.options.minzoom,
+                "maxzoom": layer.options.maxzoom,
+                "fields": _layer_fields(layer),
+                **layer.metadata,
+            }
+            for layer in layers
         ],
         **extra,
     }
@@ -246,15 +339,18 @@ def _metadata(
 
 def _fill(
     writer: PMTilesWriter | MBTilesWriter,
-    plan: list[Any],
+    plan: list[list[_Tile]],
     map_chunks: MapChunks,
     total: int,
     progress: Progress | None,
 ) -> None:
     """Encode the planned tiles (through ``map_chunks``) into ``writer``."""
     done = 0
-    results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = map_chunks(
-        partial(_encode_chunk, _EXPORT), _chunks(plan)
+    chunks = list(_chunks(plan))
+    # one chunk is encoded here: starting processes for it would cost more than it saves
+    run = map_chunks if len(chunks) > 1 else map
+    results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = run(
+        partial(_encode_chunk, _EXPORT), chunks
     )
     for visited, tiles in results:
         for z, x, y, data in tiles:
@@ -267,6 +363,93 @@ def _fill(
             progress(done, total)
 
 
+def export_vectors(
+    layers: Sequence[VectorLayer],
+    out: str | os.PathLike[str],
+    options: ExportOptions | None = None,
+    fmt: str = "pmtiles",
+    map_chunks: MapChunks = map,
+    progress: Progress | None = None,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> ExportResult:
+    """Tile GeoParquet layers into one PMTiles or MBTiles archive, one MVT layer each.
+
+    Parameters
+    ----------
+    layers
+        The layers, in the order their MVT layers appear in a tile (names unique).
+    out
+        The archive to write (replaced atomically).
+    options
+        The archive's zooms, MVT parameters and default generalisation.
+    fmt
+        ``"pmtiles"`` or ``"mbtiles"``.
+    map_chunks
+        ``map(function, chunks)`` yielding results in order, as the builtin (in
+        this process, the default) or :meth:`concurrent.futures.Executor.map`. A
+        process pool's workers must start at its first submit (fork), so that
+        they inherit the layers: ``twin`` passes such a pool's (``twin export -j N``).
+    progress
+        Called with (tiles done, tiles to visit) as tiles are written.
+    metadata
+        Extra TileJSON fields (description, attribution, version ...).
+    name
+        The archive's TileJSON name (default: the layer names joined by commas).
+
+    Returns
+    -------
+    ExportResult
+        The path, tile counts, size and wall time.
+    """
+    global _WORKER_LAYERS, _EXPORT
+    if fmt not in FORMATS:
+        raise InvalidParameterError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    names = [spec.name for spec in layers]
+    if not names:
+        raise InvalidParameterError("tile export: no layers given")
+    if len(set(names)) < len(names):
+        raise InvalidParameterError(f"tile export: layer names repeat: {', '.join(names)}")
+    options = options or ExportOptions()
+    start = time.perf_counter()
+    out = Path(out)
+    loaded = tuple(_Layer.load(spec, options) for spec in layers)
+    b = np.array([shapely.total_bounds(layer.source.geoms) for layer in loaded])
+    grid = loaded[0].grid
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    lonlat = to_lonlat.transform_bounds(*b[:, :2].min(axis=0), *b[:, 2:].max(axis=0))
+    # every zoom's non-empty tiles up front: an exact total for the progress bar
+    plan = [_plan_zoom(loaded, z) for z in range(options.minzoom, options.maxzoom + 1)]
+    total = sum(len(tiles) for tiles in plan)
+    name = name or ",".join(names)
+    log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
+    writer: PMTilesWriter | MBTilesWriter
+    _WORKER_LAYERS = loaded
+    _EXPORT += 1
+    try:
+        with atomic_path(out) as tmp:
+            writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
+            try:
+                _fill(writer, plan, map_chunks, total, progress)
+                meta = _metadata(loaded, name, options, lonlat, metadata or {})
+                if isinstance(writer, PMTilesWriter):
+                    writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
+                else:
+                    writer.finish(name, options.minzoom, options.maxzoom, lonlat, meta)
+            except BaseException:
+                writer.abort()
+                raise
+    finally:
+        _WORKER_LAYERS = ()
+    return ExportResult(
+        path=out,
+        tiles=writer.addressed,
+        contents=writer.contents,
+        bytes=out.stat().st_size,
+        seconds=time.perf_counter() - start,
+    )
+
+
 def export_vector(
     parquet: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -277,73 +460,11 @@ def export_vector(
     progress: Progress | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> ExportResult:
-    """Tile a GeoParquet layer into a PMTiles or MBTiles archive.
+    """Tile one GeoParquet layer into a PMTiles or MBTiles archive.
 
-    Parameters
-    ----------
-    parquet
-        The layer's GeoParquet artifact (any CRS).
-    out
-        The archive to write (replaced atomically).
-    name
-        The MVT layer name inside the tiles.
-    options
-        Zooms, MVT parameters and generalisation.
-    fmt
-        ``"pmtiles"`` or ``"mbtiles"``.
-    map_chunks
-        ``map(function, chunks)`` yielding results in order, as the builtin (in
-        this process, the default) or :meth:`concurrent.futures.Executor.map`. A
-        process pool's workers must start at its first submit (fork), so that
-        they inherit the layer: ``twin`` passes such a pool's (``twin export -j N``).
-    progress
-        Called with (tiles done, tiles to visit) as tiles are written.
-    metadata
-        Extra TileJSON fields (description, attribution, version ...).
-
-    Returns
-    -------
-    ExportResult
-        The path, tile counts, size and wall time.
+    :func:`export_vectors` with one :class:`VectorLayer` named ``name`` (also
+    the archive's name); the other parameters are the same.
     """
-    global _WORKER_LAYER, _EXPORT
-    if fmt not in FORMATS:
-        raise InvalidParameterError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    options = options or ExportOptions()
-    start = time.perf_counter()
-    out = Path(out)
-    layer = _Layer.load(str(parquet), name, options)
-    if len(layer.source) == 0:
-        raise InvalidParameterError(f"{parquet}: layer {name!r} has no features to tile")
-    b = shapely.total_bounds(layer.source.geoms)
-    to_lonlat = Transformer.from_crs(layer.grid.crs, "EPSG:4326", always_xy=True)
-    lonlat = to_lonlat.transform_bounds(*b)
-    # every zoom's non-empty tiles up front: an exact total for the progress bar
-    plan = [(z, *layer.tiles_of_zoom(z)) for z in range(options.minzoom, options.maxzoom + 1)]
-    total = sum(len(p[3]) for p in plan)
-    log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
-    writer: PMTilesWriter | MBTilesWriter
-    _WORKER_LAYER = layer
-    _EXPORT += 1
-    try:
-        with atomic_path(out) as tmp:
-            writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
-            try:
-                _fill(writer, plan, map_chunks, total, progress)
-                meta = _metadata(layer, name, lonlat, metadata or {})
-                if isinstance(writer, PMTilesWriter):
-                    writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
-                else:
-                    writer.finish(name, options.minzoom, options.maxzoom, lonlat, meta)
-            except BaseException:
-                writer.abort()
-                raise
-    finally:
-        _WORKER_LAYER = None
-    return ExportResult(
-        path=out,
-        tiles=writer.addressed,
-        contents=writer.contents,
-        bytes=out.stat().st_size,
-        seconds=time.perf_counter() - start,
+    return export_vectors(
+        [VectorLayer(parquet, name)], out, options, fmt, map_chunks, progress, metadata, name
     )

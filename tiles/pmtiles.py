@@ -11,6 +11,10 @@ Examples
 (0, 1, 4)
 >>> tileid_to_zxy(4)
 (1, 1, 0)
+
+An archive of several vector layers (``twin export a,b,c``) answers a tile of
+some of them without decoding a feature (:meth:`PMTilesReader.get_layers`,
+:func:`split_layers`): a tile message is its layers' fields one after another.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -143,6 +147,62 @@ def _read_varints(buf: bytes, pos: int, count: int) -> tuple[list[int], int]:
             shift += 7
         out.append(value)
     return out, pos
+
+
+def _field(buf: bytes, pos: int) -> tuple[int, int, int, int]:
+    """Field number, wire type, payload start and end of the protobuf field at ``pos``."""
+    (tag,), pos = _read_varints(buf, pos, 1)
+    wire = tag & 7
+    if wire == 0:
+        _, end = _read_varints(buf, pos, 1)
+    elif wire == 2:
+        (length,), pos = _read_varints(buf, pos, 1)
+        end = pos + length
+    elif wire in (1, 5):
+        end = pos + (8 if wire == 1 else 4)
+    else:
+        raise ValueError(f"wire type {wire} at byte {pos}")
+    if end > len(buf):
+        raise ValueError("truncated field")
+    return tag >> 3, wire, pos, end
+
+
+def split_layers(tile: bytes) -> dict[str, bytes]:
+    """The layers of an uncompressed vector tile by name, each framed as in the tile.
+
+    The values of some layers joined are the tile of those layers (a tile is
+    its ``layers`` fields one after another), so a composite is cut from a
+    multi-layer tile without decoding a feature.
+
+    Raises
+    ------
+    ValueError
+        When ``tile`` is not a protobuf message or a layer has no name.
+
+    Examples
+    --------
+    >>> tile = bytes([0x1A, 3, 0x0A, 1, ord("a"), 0x1A, 3, 0x0A, 1, ord("b")])
+    >>> split_layers(tile)
+    {'a': b'\\x1a\\x03\\n\\x01a', 'b': b'\\x1a\\x03\\n\\x01b'}
+    """
+    layers: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(tile):
+        number, wire, start, end = _field(tile, pos)
+        if number == 3 and wire == 2:
+            name = None
+            inner = start
+            while inner < end:
+                n, w, a, b = _field(tile, inner)
+                if n == 1 and w == 2:
+                    name = tile[a:b].decode()
+                    break
+                inner = b
+            if name is None:
+                raise ValueError(f"a layer without a name at byte {pos}")
+            layers[name] = tile[pos:end]
+        pos = end
+    return layers
 
 
 @dataclass(frozen=True)
@@ -324,6 +384,24 @@ class PMTilesReader:
                 (h.leaf_offset + int(o), int(n), depth + 1)
                 for o, n in zip(d.offsets[leaf], d.lengths[leaf], strict=True)
             ]
+
+    def get_layers(self, z: int, x: int, y: int, names: Iterable[str]) -> bytes | None:
+        """The uncompressed vector tile ``z/x/y`` of the layers ``names``, in that order.
+
+        None when the archive has no tile there; ``b""`` when the tile holds
+        none of ``names``. Layers are cut from the stored tile, not decoded
+        (:func:`split_layers`); the archive's metadata lists the layers it holds
+        (``vector_layers``, with each layer's ``version`` when ``twin export``
+        wrote it).
+        """
+        raw = self.get(z, x, y)
+        if raw is None:
+            return None
+        try:
+            layers = split_layers(self._decompress(raw, self.header.tile_compression))
+        except (ValueError, UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile):
+            raise ArtifactError(f"{self.path}: tile {z}/{x}/{y} is not a vector tile") from None
+        return b"".join(layers.get(name, b"") for name in names)
 
     def get(self, z: int, x: int, y: int) -> bytes | None:
         """The stored bytes of tile ``z/x/y`` (still tile-compressed), or None if absent."""

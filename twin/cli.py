@@ -37,8 +37,9 @@ try:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
     from rich.table import Table
 
-    from layers.errors import LayerError
-    from tiles.errors import TilesError
+    # Nothing of layers/ or tiles/ at load: `twin --help` and light commands start in a
+    # fraction of a second; each command imports what it needs (geopandas, rasterio,
+    # pyogrio and fastapi come in through them).
     from twin._version import __version__
     from twin.errors import BuildError, TwinError
     from twin.gdal_env import allow_vrt
@@ -78,6 +79,25 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
 
+#: the base errors of the packages below twin, said in one line like twin's own
+_PACKAGE_ERRORS = (("layers.errors", "LayerError"), ("tiles.errors", "TilesError"))
+
+
+def _said_errors() -> tuple[type[BaseException], ...]:
+    """The errors :func:`_errors` says in one line.
+
+    A package's errors are looked up only if it was imported: one never
+    imported raised nothing, and the CLI imports ``layers`` and ``tiles`` only
+    in the commands that use them.
+    """
+    kinds: list[type[BaseException]] = [TwinError, OSError]
+    for module, name in _PACKAGE_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return tuple(kinds)
+
+
 def _errors(fn: F) -> F:
     """Turn the project's errors into one line on stderr and exit code 1."""
 
@@ -85,8 +105,8 @@ def _errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (TwinError, LayerError, TilesError, OSError) as exc:
-            if state.debug:
+        except Exception as exc:
+            if state.debug or not isinstance(exc, _said_errors()):
                 raise
             if isinstance(exc, BuildError) and hasattr(exc, "report"):
                 for message in exc.report.failed.values():
@@ -509,7 +529,13 @@ def serve(
 @app.command()
 @_errors
 def export(
-    layer: Annotated[str, typer.Argument(help="The published layer to export.")],
+    layer: Annotated[
+        str,
+        typer.Argument(
+            help="The published layer to export; pmtiles/mbtiles: several, as a,b,c "
+            "(one archive, one tile layer each)."
+        ),
+    ],
     fmt: Annotated[
         str,
         typer.Option("--format", "-f", help="pmtiles, mbtiles, gpkg, geojson (WGS84) or cog."),
@@ -519,9 +545,17 @@ def export(
         int | None,
         typer.Option(min=0, max=30, help="Highest tile zoom (default: min(14, layer's))."),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Encoding processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Tile-encoding processes (default: one per core)."
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: ./LAYER.EXT).")
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="File to write (default: ./LAYER.EXT; several: ./A-B-C.EXT)."
+        ),
     ] = None,
     crs: Annotated[
         str | None,
@@ -536,19 +570,31 @@ def export(
 ) -> None:
     """Export a published layer: tiles into one archive, or the data as GPKG/GeoJSON/COG.
 
-    The file appears complete or not at all (written to a temporary name, then renamed).
+    Several vector layers (a,b,c) go into one PMTiles or MBTiles archive:
+    each tile holds one layer per catalog layer, named after it. The file
+    appears complete or not at all (written to a temporary name, then renamed).
     """
     from rich.progress import TimeElapsedColumn
 
     from tiles.errors import LayerNotFoundError
-    from twin.export import export_layer
+    from twin.export import export_layer, export_tiles
 
+    names = [n.strip() for n in layer.split(",")]
+    if "" in names:
+        raise TwinError(f"layer {layer!r}: expected a name, or names separated by commas")
+    if len(names) > 1 and crs is not None:
+        raise TwinError(f"--crs {crs}: only the gpkg or geojson of a single layer can change CRS")
     twin = _open(workspace)
-    entry = twin.catalog.layers.get(layer)
-    if entry is None:
-        raise LayerNotFoundError(f"layer {layer!r} is not published (see 'twin layers')")
-    cfg = twin.config.layers.get(entry.parent or layer)
-    options = cfg.tiles if cfg is not None and entry.parent is None else None
+    published = twin.catalog.layers  # read once: every read parses catalog.json
+    chosen = []
+    for name in names:
+        entry = published.get(name)
+        if entry is None:
+            raise LayerNotFoundError(f"layer {name!r} is not published (see 'twin layers')")
+        cfg = twin.config.layers.get(entry.parent or name)
+        # a derived layer (roads_nodes) is not tiled with its parent's options
+        options = cfg.tiles if cfg is not None and entry.parent is None else None
+        chosen.append((name, entry, options))
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -565,19 +611,25 @@ def export(
             rate = done / max(time.perf_counter() - start, 1e-9)
             progress.update(task, completed=done, total=total, rate=rate)
 
-        result = export_layer(
-            twin.catalog_path,
-            layer,
-            entry,
-            fmt,
-            output,
-            minzoom,
-            maxzoom,
-            workers,
-            options,
-            advance,
-            crs=crs,
-        )
+        if len(chosen) > 1:
+            result = export_tiles(
+                twin.catalog_path, chosen, fmt, output, minzoom, maxzoom, workers, advance
+            )
+        else:
+            name, entry, options = chosen[0]
+            result = export_layer(
+                twin.catalog_path,
+                name,
+                entry,
+                fmt,
+                output,
+                minzoom,
+                maxzoom,
+                workers,
+                options,
+                advance,
+                crs=crs,
+            )
     if not quiet:
         tiles = f", {result.tiles:,} tiles" if result.tiles is not None else ""
         out.print(f"wrote {result.path} ({result.bytes / 1e6:,.1f} MB{tiles})")

@@ -1,7 +1,9 @@
 """``twin export``: a published layer as one file others can use.
 
 - ``pmtiles`` / ``mbtiles``: pre-generated vector tiles (:mod:`tiles.export`),
-  generalised as the layer's ``tiles`` options in twin.toml say;
+  generalised as the layer's ``tiles`` options in twin.toml say; several
+  layers go into one archive (:func:`export_tiles`), one MVT layer each, named
+  after the catalog layer;
 - ``gpkg``: the layer's GeoParquet as a GeoPackage, in the working CRS;
 - ``geojson``: the same in WGS84 (RFC 7946);
 - either of these two in another CRS (``crs``): any CRS pyproj knows, or
@@ -19,8 +21,9 @@ export leaves nothing half-written.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +34,7 @@ from pyproj.exceptions import CRSError
 from layers.chinacrs import china_crs, from_wgs84
 from tiles import atomic_write
 from tiles.catalog import LayerEntry, resolve_artifact
-from tiles.export import ExportOptions, export_vector
+from tiles.export import ExportOptions, VectorLayer, export_vectors
 from tiles.generalize import Generalization
 from twin._executors import forked_pool
 from twin.artifacts import ArtifactCheckError, check_file
@@ -97,7 +100,7 @@ def export_layer(
     out: Path | None = None,
     minzoom: int | None = None,
     maxzoom: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     tile_options: TileOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     crs: str | None = None,
@@ -117,7 +120,7 @@ def export_layer(
     minzoom, maxzoom
         Tile zooms (default: the layer's minzoom, and its maxzoom capped at 14).
     workers
-        Tile-encoding processes.
+        Tile-encoding processes (default: one per core this process may use).
     tile_options
         The layer's twin.toml tile options (generalisation of archive tiles).
     progress
@@ -149,34 +152,127 @@ def export_layer(
         kwargs = {"layer": name} if fmt == "gpkg" else {}
         atomic_write(out, lambda tmp: gdf.to_file(tmp, driver=driver, engine="pyogrio", **kwargs))
         return Exported(out, fmt, out.stat().st_size)
-    lo = entry.minzoom if minzoom is None else minzoom
-    hi = min(entry.maxzoom, max(lo, DEFAULT_MAXZOOM)) if maxzoom is None else maxzoom
-    t = tile_options or TileOptions()
-    general = Generalization(
-        max_features=t.max_features,
-        max_tile_bytes=t.max_tile_bytes,
-        drop=t.drop,
-        attributes_by_zoom=t.attributes_by_zoom,
+    return export_tiles(
+        catalog_path,
+        [(name, entry, tile_options)],
+        fmt,
+        out,
+        minzoom,
+        maxzoom,
+        workers,
+        progress,
+        checked=True,
     )
-    meta = {
-        "description": entry.description or entry.title,
-        "attribution": entry.attribution,
-        "version": entry.version,
-    }
-    # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the layer)
-    with forked_pool(workers) as pool:
-        res = export_vector(
-            data,
+
+
+def export_tiles(
+    catalog_path: Path,
+    layers: Sequence[tuple[str, LayerEntry, TileOptions | None]],
+    fmt: str,
+    out: Path | None = None,
+    minzoom: int | None = None,
+    maxzoom: int | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    checked: bool = False,
+) -> Exported:
+    """Tile published vector layers into one archive, one MVT layer each.
+
+    Parameters
+    ----------
+    catalog_path
+        The workspace's catalog.json.
+    layers
+        (name, catalog entry, twin.toml tile options) of each layer, in the order
+        their MVT layers appear in a tile; the MVT layers are named after them.
+    fmt
+        ``"pmtiles"`` or ``"mbtiles"``.
+    out
+        The archive (default: ``<layer>-<layer>...<suffix>`` in the current directory).
+    minzoom, maxzoom
+        The zooms of every layer. Default: each layer's own minzoom and maxzoom,
+        the latter capped at 14 (or at the lowest minzoom when that is higher).
+    workers
+        Tile-encoding processes (default: one per core this process may use).
+    progress
+        Called with (tiles done, tiles total).
+    checked
+        The artifacts were already read whole (:func:`export_layer` does).
+    """
+    if fmt not in ("pmtiles", "mbtiles"):
+        raise ExportError(f"format {fmt!r}: several layers go only into pmtiles or mbtiles")
+    names = [name for name, _, _ in layers]
+    if len(set(names)) < len(names):
+        raise ExportError(f"layers {','.join(names)}: a layer is named twice")
+    out = Path(out) if out is not None else Path.cwd() / f"{'-'.join(names)}{SUFFIXES[fmt]}"
+    lo = min(e.minzoom for _, e, _ in layers) if minzoom is None else minzoom
+    if maxzoom is None:
+        hi = min(max(e.maxzoom for _, e, _ in layers), max(lo, DEFAULT_MAXZOOM))
+    else:
+        hi = maxzoom
+    specs = []
+    for name, entry, tile_options in layers:
+        if entry.kind != "vector":
+            raise ExportError(f"layer {name!r} is a raster layer: export it as cog")
+        data = resolve_artifact(catalog_path, entry.artifacts["data"])
+        if not checked:
+            _check_input(name, Path(data))
+        t = tile_options or TileOptions()
+        general = Generalization(
+            max_features=t.max_features,
+            max_tile_bytes=t.max_tile_bytes,
+            drop=t.drop,
+            attributes_by_zoom=t.attributes_by_zoom,
+        )
+        about = {"description": entry.description or entry.title, "version": entry.version}
+        specs.append(
+            VectorLayer(
+                data,
+                name,
+                # a zoom given on the command line holds for every layer
+                minzoom=entry.minzoom if minzoom is None else None,
+                maxzoom=entry.maxzoom if maxzoom is None else None,
+                generalization=general,
+                metadata=about,
+            )
+        )
+    if len(layers) == 1:
+        entry = layers[0][1]
+        meta = {
+            "description": entry.description or entry.title,
+            "attribution": entry.attribution,
+            "version": entry.version,
+        }
+    else:
+        attributions = dict.fromkeys(e.attribution for _, e, _ in layers if e.attribution)
+        meta = {
+            "description": ", ".join(e.title for _, e, _ in layers),
+            "attribution": "; ".join(attributions) or None,
+        }
+    label = ",".join(names)
+    # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the layers)
+    with forked_pool(workers or _cores()) as pool:
+        res = export_vectors(
+            specs,
             out,
-            name,
-            ExportOptions(minzoom=lo, maxzoom=hi, generalization=general),
+            ExportOptions(minzoom=lo, maxzoom=hi),
             fmt=fmt,
             map_chunks=map if pool is None else pool.map,
-            progress=_logged_progress(name, progress),
+            progress=_logged_progress(label, progress),
             metadata=meta,
+            name=label,
         )
-    log.info("%s: %d tiles, %d bytes in %.1f s: %s", name, res.tiles, res.bytes, res.seconds, out)
+    log.info("%s: %d tiles, %d bytes in %.1f s: %s", label, res.tiles, res.bytes, res.seconds, out)
     return Exported(out, fmt, res.bytes, res.tiles, res.seconds)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity), as tippecanoe uses them all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _logged_progress(

@@ -7,6 +7,7 @@ import json
 import multiprocessing as mp
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,7 +21,7 @@ from pmtiles.tile import Compression, TileType
 from pyproj import Transformer
 
 from tiles.errors import InvalidParameterError
-from tiles.export import ExportOptions, export_vector
+from tiles.export import ExportOptions, VectorLayer, export_vector, export_vectors
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
 
@@ -159,6 +160,66 @@ def test_mbtiles_matches_the_pmtiles_archive(mixed: Path, tmp_path: Path) -> Non
     for z, x, tms_row, data in rows:
         y = (1 << z) - 1 - tms_row  # MBTiles rows count from the south
         assert gzip.decompress(data) == gzip.decompress(tiles[(z, x, y)])
+
+
+def test_multi_layer_archive_holds_each_layers_tiles(
+    mixed: Path, points: Path, tmp_path: Path
+) -> None:
+    """One archive of two layers: each tile's layers as the one-layer archives have them."""
+    capped = Generalization(max_features=40)
+    opts = ExportOptions(minzoom=8, maxzoom=13)
+    # each layer alone, with the zooms and thinning it has in the archive below
+    export_vector(points, tmp_path / "p.pmtiles", "p", replace(opts, generalization=capped))
+    export_vector(mixed, tmp_path / "m.pmtiles", "mixed", replace(opts, minzoom=10))
+    layers = [
+        VectorLayer(mixed, "mixed", minzoom=10, metadata={"version": "v1"}),
+        VectorLayer(points, "p", maxzoom=20, generalization=capped),
+    ]
+    for fmt in ("pmtiles", "mbtiles"):
+        export_vectors(layers, tmp_path / f"both.{fmt}", opts, fmt=fmt)
+    header, meta, both = _read_pmtiles(tmp_path / "both.pmtiles")
+    _, _, alone_p = _read_pmtiles(tmp_path / "p.pmtiles")
+    _, _, alone_m = _read_pmtiles(tmp_path / "m.pmtiles")
+    assert (header["min_zoom"], header["max_zoom"]) == (8, 13) and meta["name"] == "mixed,p"
+    assert [(v["id"], v["minzoom"], v["maxzoom"]) for v in meta["vector_layers"]] == [
+        ("mixed", 10, 13),
+        ("p", 8, 13),
+    ]
+    assert meta["vector_layers"][0]["version"] == "v1"
+    assert set(both) == set(alone_p) | set(alone_m)
+    assert {z for z, _, _ in alone_m} == {10, 11, 12, 13} and set(alone_m) & set(alone_p)
+    reader = PMTilesReader(str(tmp_path / "both.pmtiles"))
+    for zxy, data in both.items():
+        decoded = _decode(data)
+        expected = {}
+        for name, alone in (("mixed", alone_m), ("p", alone_p)):
+            if zxy in alone:
+                expected[name] = _decode(alone[zxy])[name]
+        assert decoded == expected, zxy
+        # the layers in the order given, each as its one-layer tile's bytes
+        parts = [gzip.decompress(a[zxy]) for a in (alone_m, alone_p) if zxy in a]
+        assert gzip.decompress(data) == b"".join(parts)
+        # what a server cuts from it for a composite of some layers, in the asked order
+        picked = [gzip.decompress(a[zxy]) for a in (alone_p, alone_m) if zxy in a]
+        assert reader.get_layers(*zxy, ["p", "nope", "mixed"]) == b"".join(picked)
+        assert reader.get_layers(*zxy, ["nope"]) == b""
+    assert reader.get_layers(0, 0, 0, ["p"]) is None
+    reader.close()
+    db = sqlite3.connect(tmp_path / "both.mbtiles")
+    rows = db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").fetchall()
+    ids = [
+        v["id"]
+        for v in json.loads(dict(db.execute("SELECT * FROM metadata"))["json"])["vector_layers"]
+    ]
+    db.close()
+    assert ids == ["mixed", "p"] and len(rows) == len(both)
+    for z, x, tms_row, data in rows:
+        assert gzip.decompress(data) == gzip.decompress(both[(z, x, (1 << z) - 1 - tms_row)])
+    with pytest.raises(InvalidParameterError, match="repeat"):
+        export_vectors([layers[0], layers[0]], tmp_path / "x.pmtiles", opts)
+    with pytest.raises(InvalidParameterError, match="outside"):
+        export_vectors([VectorLayer(points, "p", minzoom=15)], tmp_path / "x.pmtiles", opts)
+    assert not (tmp_path / "x.pmtiles").exists()
 
 
 def test_workers_write_the_same_archive(points: Path, tmp_path: Path) -> None:

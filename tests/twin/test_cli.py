@@ -166,3 +166,26 @@ def test_verbose_shows_the_log_on_stderr_and_stdout_stays_the_same(workspace: Pa
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1] == "3 built, 0 skipped"
     assert "twin: INFO" not in res.stderr and "twin: DEBUG" not in res.stderr
+
+
+def test_help_loads_none_of_the_heavy_packages() -> None:
+    # `twin --help` and `twin --version` answer without geopandas, rasterio, pyogrio,
+    # fastapi (nor layers/ or tiles/): those come with the commands that use them
+    script = (
+        "import sys\n"
+        "from twin.cli import main\n"
+        "sys.argv = ['twin', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "heavy = ('geopandas', 'rasterio', 'pyogrio', 'fastapi', 'pandas', 'layers', 'tiles')\n"
+        "print(code, sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    for args in (["--help"], ["--version"], ["export", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines()[-1] == "0 []", (args, done.stderr)
+        assert "twin" in done.stdout

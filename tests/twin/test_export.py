@@ -124,6 +124,51 @@ def test_export_command_writes_each_format(workspace: Path, tmp_path: Path) -> N
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_export_command_puts_several_layers_in_one_archive(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twin = _tiled(workspace)  # zones tiled with its own options (z11-14, 3 features a tile)
+    twin.build()
+    ws = ["-w", str(workspace)]
+    alone = {}
+    for name in ("zones", "points"):
+        out = tmp_path / f"{name}.pmtiles"
+        res = runner.invoke(app, [*ws, "export", name, "-f", "pmtiles", "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        alone[name] = _archive_tiles(out)
+    monkeypatch.chdir(tmp_path)  # the default name: the layers' names joined
+    res = runner.invoke(app, [*ws, "export", "points,zones", "-f", "pmtiles", "-j", "2"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "points-zones.pmtiles"
+    both = _archive_tiles(out)
+    assert set(both) == set(alone["zones"]) | set(alone["points"])
+    assert {z for z, _, _ in alone["zones"]} == {11, 12, 13, 14}
+    for zxy, data in both.items():
+        decoded = mapbox_vector_tile.decode(gzip.decompress(data))
+        expected = {
+            name: mapbox_vector_tile.decode(gzip.decompress(tiles[zxy]))[name]
+            for name, tiles in alone.items()
+            if zxy in tiles
+        }
+        assert decoded == expected, zxy
+    with open(out, "rb") as fh:
+        meta = Reader(MmapSource(fh)).metadata()
+    entries = read_catalog(twin.catalog_path).layers
+    assert [(v["id"], v["version"]) for v in meta["vector_layers"]] == [
+        (n, entries[n].version) for n in ("points", "zones")
+    ]
+    for args, message in (
+        (["points,dem"], "raster layer"),
+        (["points,zones", "-f", "gpkg"], "only into pmtiles or mbtiles"),
+        (["points,points"], "named twice"),
+        (["points,"], "names separated by commas"),
+        (["points,zones", "-f", "geojson", "--crs", "GCJ-02"], "single layer"),
+    ):
+        res = runner.invoke(app, [*ws, "export", *args, "-o", str(tmp_path / "bad.out")])
+        assert res.exit_code == 1 and message in res.output, (args, res.output)
+    assert not (tmp_path / "bad.out").exists()
+
+
 @pytest.mark.parametrize("value", ['"most"', "0"])
 def test_bad_tile_options_name_the_key(workspace: Path, value: str) -> None:
     key = "drop" if value.startswith('"') else "max_features"
