@@ -239,7 +239,7 @@ def export_tiles(
         )
     if len(layers) == 1:
         entry = layers[0][1]
-        meta = {
+        meta: dict[str, str | None] = {
             "description": entry.description or entry.title,
             "attribution": entry.attribution,
             "version": entry.version,
