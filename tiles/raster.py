@@ -1,7 +1,8 @@
-"""Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFF via rio-tiler.
+"""Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFFs, drawn by rio-tiler.
 
-The only file a raster tile ever reads is the layer's ``data`` artifact named
-by the catalog; nothing in a request can name a path or URL. The artifact must
+The only files a raster tile ever reads are the layer's ``data`` and
+``webmercator`` artifacts named by the catalog; nothing in a request can name a
+path or URL. An artifact must
 be a GeoTIFF (the COG layout is a GeoTIFF): VRTs and other formats that can
 reference further files are refused, on top of ``GDAL_SKIP=VRT`` which the
 server sets before GDAL registers its drivers.
