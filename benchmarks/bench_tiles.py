@@ -598,7 +598,9 @@ def serve_catalog(pmtiles: Path | None) -> Path:
     keep = {}
     for name in ("roads", "dem"):
         entry = cat["layers"][name]
-        entry["artifacts"] = {"data": str(artifact(name))}
+        # the raster's Web Mercator copy too: the server reads WebMercatorQuad tiles from it
+        keys = [k for k in entry["artifacts"] if k != "pmtiles"]
+        entry["artifacts"] = {k: str(artifact(name, k)) for k in keys}
         if name == "roads" and pmtiles is not None:
             entry["artifacts"]["pmtiles"] = str(pmtiles)
         keep[name] = entry
