@@ -1,22 +1,42 @@
-"""Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFF via rio-tiler.
+"""Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFFs, drawn by rio-tiler.
 
-The only file a raster tile ever reads is the layer's ``data`` artifact named
-by the catalog; nothing in a request can name a path or URL. The artifact must
+The only files a raster tile ever reads are the layer's ``data`` and
+``webmercator`` artifacts named by the catalog; nothing in a request can name a
+path or URL. An artifact must
 be a GeoTIFF (the COG layout is a GeoTIFF): VRTs and other formats that can
 reference further files are refused, on top of ``GDAL_SKIP=VRT`` which the
 server sets before GDAL registers its drivers.
 
-Reprojection goes through a ``WarpedVRT`` whose grid is computed here with
-pyproj (not ``rasterio.warp.calculate_default_transform``, which builds a VRT
-document internally and therefore fails once the VRT driver is skipped); rio-tiler
-then reads tiles from it in the grid's CRS, using the COG's overviews.
+A layer may also publish a ``webmercator`` artifact: the same raster as a COG
+in EPSG:3857 on the WebMercatorQuad grid, whose levels are that grid's zooms.
+WebMercatorQuad tiles are read from it as plain windows, without reprojecting
+(which otherwise costs most of a tile); other grids, and catalogs without the
+artifact, read ``data``.
+
+Pixels are read here with rasterio and rendered by rio-tiler. A raster in the
+grid's CRS is read as a window of the level GDAL picks for the tile's
+resolution; the part of the tile beyond the raster is filled here, because
+rasterio's ``boundless`` reads build a VRT. Any other raster is read through a
+``WarpedVRT`` covering just the tile, at the source's resolution in the grid's
+CRS (computed once with pyproj, as ``rasterio.warp.calculate_default_transform``
+builds a VRT document internally), decimated on read so that GDAL warps from
+the COG's matching overview: one warp per tile, as rio-tiler does.
+
+Opening a dataset costs about a third of a tile, so each process keeps them
+open, per artifact version and grid, in a bounded LRU. A GDAL dataset must not
+be read by two threads at once: each cache entry is a small pool that lends an
+open dataset to one thread at a time and opens another when all are lent.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,11 +44,11 @@ import rasterio
 from affine import Affine
 from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
 from rio_tiler.colormap import cmap
-from rio_tiler.errors import RioTilerError, TileOutsideBounds
-from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
+from tiles._lru import LRU
 from tiles.errors import ArtifactError, InvalidParameterError
 from tiles.grids import Grid, transformer
 
@@ -36,6 +56,12 @@ DEFAULT_COLORMAP = "viridis"
 #: GDAL drivers a raster artifact may use; none of them can point at other files
 ALLOWED_DRIVERS = frozenset({"GTiff", "COG"})
 FORMATS = {"png": "PNG", "webp": "WEBP"}
+#: the artifact holding a raster layer's copy on the WebMercatorQuad grid
+WEBMERCATOR_ARTIFACT = "webmercator"
+#: (artifact, version, grid) pools of open datasets this process keeps
+DATASET_POOLS = 32
+#: open datasets a pool keeps for later requests (more are opened while all are lent)
+IDLE_DATASETS = 4
 
 
 def skip_vrt_driver() -> None:
@@ -111,22 +137,151 @@ def legend_colors(name: str, stops: int = 8) -> list[str]:
     return out
 
 
-def _warped(src: rasterio.DatasetReader, grid: Grid) -> WarpedVRT:
-    """A view of ``src`` in the grid's CRS with about as many pixels as the source."""
+def _source_resolution(src: rasterio.DatasetReader, grid: Grid) -> float:
+    """The side in grid-CRS units of a square pixel as fine, on average, as ``src``'s."""
     tr = transformer(src.crs.to_wkt(), grid.crs.to_wkt())
     west, south, east, north = src.bounds
     left, bottom, right, top = tr.transform_bounds(west, south, east, north, densify_pts=21)
-    res = math.sqrt((right - left) * (top - bottom) / (src.width * src.height))
-    width = max(1, math.ceil((right - left) / res))
-    height = max(1, math.ceil((top - bottom) / res))
-    return WarpedVRT(
+    return math.sqrt((right - left) * (top - bottom) / (src.width * src.height))
+
+
+def _read_window(
+    src: rasterio.DatasetReader, bounds: tuple[float, ...], size: int
+) -> np.ma.MaskedArray:
+    """Band 1 of ``src`` (in the grid's CRS) within ``bounds``, ``size`` pixels square."""
+    left, bottom, right, top = bounds
+    inverse = ~src.transform
+    c0, r0 = inverse * (left, top)
+    c1, r1 = inverse * (right, bottom)
+    out: np.ma.MaskedArray = np.ma.masked_all((size, size), dtype=src.dtypes[0])
+    # the part of the tile over the raster, in source pixels and in tile pixels
+    cc0, rr0, cc1, rr1 = max(c0, 0.0), max(r0, 0.0), min(c1, src.width), min(r1, src.height)
+    sx, sy = size / (c1 - c0), size / (r1 - r0)
+    dc0, dc1 = round((cc0 - c0) * sx), round((cc1 - c0) * sx)
+    dr0, dr1 = round((rr0 - r0) * sy), round((rr1 - r0) * sy)
+    if dc1 <= dc0 or dr1 <= dr0:
+        return out
+    out[dr0:dr1, dc0:dc1] = src.read(
+        1,
+        window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0),
+        out_shape=(dr1 - dr0, dc1 - dc0),
+        masked=True,
+    )
+    return out
+
+
+def _read_warped(
+    src: rasterio.DatasetReader, grid: Grid, res: float, bounds: tuple[float, ...], size: int
+) -> np.ma.MaskedArray:
+    """Band 1 of ``src`` reprojected to the grid's CRS within ``bounds``, ``size`` pixels square."""
+    left, bottom, right, top = bounds
+    width = max(1, round((right - left) / res))
+    height = max(1, round((top - bottom) / res))
+    transform = Affine((right - left) / width, 0.0, left, 0.0, -(top - bottom) / height, top)
+    with WarpedVRT(
         src,
         crs=grid.crs,
-        transform=Affine(res, 0.0, left, 0.0, -res, top),
+        transform=transform,
         width=width,
         height=height,
         nodata=src.nodata,
-    )
+        add_alpha=src.nodata is None and src.count == 1,  # marks the pixels outside the source
+    ) as vrt:
+        return vrt.read(1, out_shape=(size, size), masked=True)
+
+
+class _Source:
+    """One open raster artifact and how to read one grid's tiles from it."""
+
+    def __init__(self, path: str, grid: Grid) -> None:
+        self.src = rasterio.open(path)
+        try:
+            if self.src.driver not in ALLOWED_DRIVERS:
+                raise ArtifactError(
+                    f"{path}: raster artifacts must be GeoTIFF, not {self.src.driver}"
+                )
+            if self.src.crs is None:
+                raise ArtifactError(f"{path}: raster has no CRS")
+            self.grid = grid
+            self.res = None if self.src.crs == grid.crs else _source_resolution(self.src, grid)
+        except BaseException:
+            self.src.close()
+            raise
+
+    def read(self, bounds: tuple[float, ...], size: int) -> np.ma.MaskedArray:
+        if self.res is None:
+            return _read_window(self.src, bounds, size)
+        return _read_warped(self.src, self.grid, self.res, bounds, size)
+
+
+class _SourcePool:
+    """Open datasets of one artifact version for one grid, each lent to one thread at a time."""
+
+    def __init__(self, path: str, grid: Grid) -> None:
+        self._open = partial(_Source, path, grid)
+        self._idle: list[_Source] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def source(self) -> Iterator[_Source]:
+        with self._lock:
+            lent = self._idle.pop() if self._idle else None
+        if lent is None:
+            lent = self._open()
+        try:
+            yield lent
+        except BaseException:
+            lent.src.close()  # a failed read may leave GDAL's state unknown: not lent again
+            raise
+        with self._lock:
+            if len(self._idle) < IDLE_DATASETS:
+                self._idle.append(lent)
+                return
+        lent.src.close()
+
+
+#: this process's pools of open datasets; an evicted pool's datasets close when collected
+_pools: LRU[tuple[str, str, str], _SourcePool] = LRU(DATASET_POOLS)
+
+
+def clear_datasets() -> None:
+    """Forget every open dataset (each closes once no request holds it)."""
+    _pools.clear()
+
+
+def read_tile(
+    path: str,
+    grid: Grid,
+    z: int,
+    x: int,
+    y: int,
+    tile_size: int = 256,
+    version: str = "",
+    webmercator: str | None = None,
+) -> ImageData | None:
+    """The first band's pixels of tile ``z/x/y``; None when it holds no valid pixel.
+
+    ``path`` is the layer's ``data`` artifact and ``webmercator`` its copy on the
+    WebMercatorQuad grid, if it has one (read for that grid's tiles instead).
+    Datasets stay open per ``(artifact, version, grid)``: a new version of the
+    layer opens new ones.
+
+    Raises
+    ------
+    ArtifactError
+        When the artifact cannot be read or is not a GeoTIFF.
+    """
+    if webmercator is not None and grid.id == "WebMercatorQuad":
+        path = webmercator
+    pool = _pools.get_or_create((path, version, grid.id), partial(_SourcePool, path, grid))
+    try:
+        with pool.source() as source:
+            data = source.read(grid.tile_bounds(z, x, y), tile_size)
+    except RasterioError as exc:
+        raise ArtifactError(f"{path}: cannot read raster tile {z}/{x}/{y}: {exc}") from None
+    if np.ma.getmaskarray(data).all():  # every pixel nodata or outside the raster
+        return None
+    return ImageData(data[np.newaxis])
 
 
 def render_tile(
@@ -138,28 +293,20 @@ def render_tile(
     style: RasterStyle,
     fmt: str = "png",
     tile_size: int = 256,
+    version: str = "",
+    webmercator: str | None = None,
 ) -> bytes | None:
     """Render tile ``z/x/y`` of the raster at ``path``; None when it holds no valid pixel.
+
+    ``version`` and ``webmercator`` as for :func:`read_tile`.
 
     Raises
     ------
     ArtifactError
         When the artifact cannot be read or is not a GeoTIFF.
     """
-    try:
-        with rasterio.open(path) as src:
-            if src.driver not in ALLOWED_DRIVERS:
-                raise ArtifactError(f"{path}: raster artifacts must be GeoTIFF, not {src.driver}")
-            if src.crs is None:
-                raise ArtifactError(f"{path}: raster has no CRS")
-            with _warped(src, grid) as vrt, Reader(path, dataset=vrt, tms=grid.tms) as reader:
-                try:
-                    img = reader.tile(x, y, z, tilesize=tile_size, indexes=1)
-                except TileOutsideBounds:
-                    return None
-    except (RasterioError, RioTilerError) as exc:
-        raise ArtifactError(f"{path}: cannot read raster tile {z}/{x}/{y}: {exc}") from None
-    if np.ma.getmaskarray(img.array).all():  # every pixel nodata or outside the raster
+    img = read_tile(path, grid, z, x, y, tile_size, version, webmercator)
+    if img is None:
         return None
     img = img.rescale(in_range=(style.rescale,))
     return img.render(img_format=FORMATS[fmt], colormap=cmap.get(style.colormap))

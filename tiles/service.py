@@ -25,7 +25,7 @@ from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
 from tiles.metrics import Metrics
 from tiles.mvt import encode_tile, gzip_tile
 from tiles.pmtiles import PMTilesReader
-from tiles.raster import RasterStyle, render_tile
+from tiles.raster import WEBMERCATOR_ARTIFACT, RasterStyle, render_tile
 from tiles.settings import Settings
 from tiles.store import Snapshot
 from tiles.vector import SourceCache, load_source
@@ -258,7 +258,7 @@ class TileService:
         return EncodedTile(gzip_tile(body), MVT_MEDIA_TYPE, "gzip")
 
     def _raster(self, req: TileRequest) -> EncodedTile:
-        name, _ = req.layers[0]
+        name, entry = req.layers[0]
         media_type = MEDIA_TYPES[req.fmt]
         assert req.style is not None
         if req.scale == 1 and not req.overrides:  # archives hold the default style only
@@ -268,5 +268,8 @@ class TileService:
         path = req.snapshot.artifact(name)
         assert path is not None
         size = self.settings.raster_tile_size * req.scale
-        body = render_tile(path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size)
+        copy = req.snapshot.artifact(name, WEBMERCATOR_ARTIFACT)  # WebMercatorQuad's own COG
+        body = render_tile(
+            path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size, entry.version, copy
+        )
         return EncodedTile(body, media_type)

@@ -252,6 +252,89 @@ def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> No
     fsync_file(path)
 
 
+#: Web Mercator's latitude limit: a raster reaching beyond it gets no Web Mercator copy
+MERCATOR_MAX_LAT = 85.0511287798
+#: GDAL resampling names a style's ``resampling`` hint may give
+RESAMPLING = ("nearest", "bilinear", "cubic", "average", "mode")
+
+
+def tile_resampling(dtype: str, style: dict[str, Any]) -> str:
+    """How to resample a raster's pixels onto a tile grid: the style's hint, else by type.
+
+    Integer rasters are categories (serving cell ids, land-use classes) whose
+    neighbours must not be blended into values that mean nothing: ``nearest``.
+    Floating rasters are continuous (heights, signal levels): ``bilinear``.
+    """
+    hint = style.get("resampling")
+    if hint is not None:
+        if hint not in RESAMPLING:
+            raise ArtifactCheckError(
+                f"style resampling {hint!r} is not one of {', '.join(RESAMPLING)}"
+            )
+        return str(hint)
+    return "nearest" if np.issubdtype(np.dtype(dtype), np.integer) else "bilinear"
+
+
+def write_webmercator(source: Path, path: Path, resampling: str) -> None:
+    """Copy the COG at ``source`` into a COG in EPSG:3857 on the WebMercatorQuad grid.
+
+    The copy's pixels are the grid's pixels at the first zoom at least as fine
+    as the source, and each overview is the next zoom out, so the tile server
+    reads a WebMercatorQuad tile as a window of one level without reprojecting
+    (GDAL's ``TILING_SCHEME=GoogleMapsCompatible``). Values are the source's
+    resampled with ``resampling`` (nearest keeps categories), nodata is the
+    source's, and the project's tags travel with it. Like :func:`write_raster`,
+    GDAL warps through its block cache: the raster is never whole in memory.
+    """
+    with rasterio.open(source) as src:
+        dtype, nbytes = src.dtypes[0], src.count * src.width * src.height * 8
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    try:
+        rasterio.shutil.copy(
+            source,
+            path,
+            driver="COG",
+            tiling_scheme="GoogleMapsCompatible",
+            zoom_level_strategy="upper",
+            resampling=resampling,
+            overview_resampling="nearest" if resampling in ("nearest", "mode") else "average",
+            compress="deflate",
+            predictor=2 if integer else 3,
+            bigtiff="if_safer",
+        )
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise _write_error(path, nbytes, exc) from None
+    fsync_file(path)
+
+
+def verify_webmercator(path: Path, source: Path) -> None:
+    """Open the written Web Mercator copy and check it holds the source's bands and extent."""
+    with rasterio.open(source) as src, rasterio.open(path) as dst:
+        if dst.crs is None or dst.crs.to_epsg() != 3857:
+            raise ArtifactCheckError(f"{path.name}: not in EPSG:3857")
+        # GDAL adds an alpha band to a source without nodata, to mark the pixels outside it
+        alpha = 1 if src.nodata is None else 0
+        if dst.count != src.count + alpha or dst.dtypes[0] != src.dtypes[0]:
+            raise ArtifactCheckError(f"{path.name}: bands or data type changed in the copy")
+        same_nodata = dst.nodata == src.nodata or (
+            src.nodata is not None and math.isnan(src.nodata) and math.isnan(dst.nodata or 0.0)
+        )
+        if not same_nodata:
+            raise ArtifactCheckError(f"{path.name}: nodata {dst.nodata}, the source's {src.nodata}")
+        tr = Transformer.from_crs(src.crs, dst.crs, always_xy=True)
+        left, bottom, right, top = tr.transform_bounds(*src.bounds, densify_pts=21)
+        b, slack = dst.bounds, abs(dst.res[0])
+        if not (
+            b.left <= left + slack
+            and b.bottom <= bottom + slack
+            and b.right >= right - slack
+            and b.top >= top - slack
+        ):
+            raise ArtifactCheckError(f"{path.name}: does not cover the source's extent")
+        for i in range(1, dst.count + 1):
+            dst.checksum(i)
+
+
 def _write_error(path: Path, size: int, exc: Exception) -> OSError:
     """GDAL's failed write as the OSError it was: libtiff reports a full disk as
     "Write error at scanline N" and keeps the errno to itself."""

@@ -256,6 +256,13 @@ def run_job(job: Job) -> JobResult:
                     artifacts.verify_vector(tmp / fname, out.data)
                     desc = artifacts.describe_vector(out.data)
             extra_files = {}
+            if isinstance(out.data, artifacts.RasterData):
+                style = {**out.style, **(job.ctx.config.tiles.style if not key else {})}
+                copy = _write_webmercator(tmp, fname, str(out.data.data.dtype), desc, style)
+                if copy is None:
+                    job.ctx.warn(f"{layer}: {NO_WEBMERCATOR}")
+                else:
+                    extra_files["webmercator"] = copy
             if not key and fname.endswith(".parquet") and job.ctx.config.tiles.pmtiles:
                 extra_files["pmtiles"] = _write_pmtiles(tmp, fname, layer, job.ctx.config.tiles)
             results[layer] = Built(
@@ -289,6 +296,32 @@ def _discard(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     with suppress(OSError):
         tmp.parent.rmdir()
+
+
+#: Why a raster layer has no Web Mercator copy (its tiles are then reprojected per request).
+NO_WEBMERCATOR = (
+    "reaches beyond Web Mercator's latitudes (85.05 degrees): no EPSG:3857 copy for tiles, "
+    "Web Mercator tiles are reprojected per request"
+)
+
+
+def _write_webmercator(
+    tmp: Path, fname: str, dtype: str, desc: dict[str, Any], style: dict[str, Any]
+) -> str | None:
+    """Copy the raster ``fname`` into ``<stem>.webmercator.tif`` on the WebMercatorQuad grid.
+
+    The tile server reads WebMercatorQuad tiles from the copy without
+    reprojecting (the cost of most of a raster tile); other grids still read
+    ``fname``. None when the raster reaches beyond Web Mercator's latitudes.
+    """
+    south, north = desc["bounds"][1], desc["bounds"][3]
+    if max(abs(south), abs(north)) >= artifacts.MERCATOR_MAX_LAT:
+        return None
+    target = tmp / f"{Path(fname).stem}.webmercator.tif"
+    resampling = artifacts.tile_resampling(dtype, style)
+    artifacts.write_webmercator(tmp / fname, target, resampling)
+    artifacts.verify_webmercator(target, tmp / fname)
+    return target.name
 
 
 def _write_pmtiles(tmp: Path, fname: str, layer: str, opts: TileOptions) -> str:
