@@ -322,7 +322,10 @@ def verify_webmercator(path: Path, source: Path) -> None:
         if not same_nodata:
             raise ArtifactCheckError(f"{path.name}: nodata {dst.nodata}, the source's {src.nodata}")
         tr = Transformer.from_crs(src.crs, dst.crs, always_xy=True)
-        left, bottom, right, top = tr.transform_bounds(*src.bounds, densify_pts=21)
+        sb = src.bounds
+        left, bottom, right, top = tr.transform_bounds(
+            sb.left, sb.bottom, sb.right, sb.top, densify_pts=21
+        )
         b, slack = dst.bounds, abs(dst.res[0])
         if not (
             b.left <= left + slack
