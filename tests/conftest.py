@@ -18,4 +18,3 @@ def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "demo-county"
     Twin.demo(root)
     return root
-
