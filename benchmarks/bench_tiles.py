@@ -139,9 +139,9 @@ def same_tiles(tiles: list[wl.Tile]) -> tuple[list[wl.Tile], dict[str, Path]]:
     Tiles our server answers as empty are dropped from the workload (TileServer GL
     would answer them 404, which ``wrk`` counts as errors).
     """
-    from tiles._pmtiles_write import PMTilesWriter
     from tiles.mbtiles import MBTilesWriter
     from tiles.pmtiles import zxy_to_tileid
+    from tiles.pmtiles_write import PMTilesWriter
 
     port = peers.free_port()
     paths = vector_paths(tiles)

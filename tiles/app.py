@@ -9,7 +9,6 @@ them (:mod:`tiles._asgi`).
 Examples
 --------
 >>> from pathlib import Path
-from typing import Any
 >>> app = create_app(Path("build/catalog.json"))
 >>> app.title
 'OneMap Twin tiles'

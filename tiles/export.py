@@ -33,7 +33,6 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from tiles._pmtiles_write import PMTilesWriter
 from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
@@ -46,6 +45,7 @@ from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
 from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords
 from tiles.pmtiles import zxy_to_tileid
+from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
 

@@ -330,6 +330,13 @@ def render_viewer(snap: Snapshot, settings: Settings, lang: Lang = "en") -> str:
         item["title"] = i18n["titles"].get(item["name"], item["title"])
     for figure in config["figures"]:
         figure.update(i18n["figureLabels"].get(figure["name"], {}))
+    # field texts: the catalog's (from the builders) over the layers' style hints
+    for key in ("labels", "units"):
+        hints, known = config.get(key, {}), i18n.pop(key)
+        config[key] = {
+            layer: {**hints.get(layer, {}), **known.get(layer, {})}
+            for layer in {*hints, *known}
+        }
     config.update(i18n)
     maplibre_js, maplibre_css = maplibre_urls(settings)
     values = {
@@ -441,10 +448,11 @@ class VillagesTable(BaseModel):
     version: str
     columns: list[str] = Field(description="the layer's fields (no geometry)")
     rows: list[list[Any]] = Field(description="one list of values per village, in column order")
-    points: list[tuple[float, float] | None] = Field(
+    # lists, not tuples: a tuple inside an optional item is a schema schemathesis rejects
+    points: list[list[float] | None] = Field(
         description="a point inside each village (WGS84 lon, lat): where its name or pin goes"
     )
-    bboxes: list[tuple[float, float, float, float] | None] = Field(
+    bboxes: list[list[float] | None] = Field(
         description="each village's WGS84 bounding box (west, south, east, north)"
     )
     truncated: bool = Field(description=f"more than {MAX_VILLAGES} villages: the first only")
