@@ -8,7 +8,7 @@ import pytest
 from affine import Affine
 from shapely.geometry import box
 
-from layers.coverage import CoverageParams, run_coverage
+from layers.coverage import CoverageModel, CoverageParams, run_coverage
 from layers.coverage.clutter import (
     DEFAULT_CLUTTER,
     NO_CLASS,
@@ -16,9 +16,11 @@ from layers.coverage.clutter import (
     landcover_grid,
 )
 from layers.coverage.terrain import sweep
+from layers.coverage.windows import run_windowed
 from layers.errors import ParameterError
 from layers.types import RasterData
 from tests.layers._coverage_fixtures import CRS, RES, X0, Y1, cell, cells_frame, centre, flat_dem
+from tests.layers.test_coverage_windows import assert_same, model
 
 N = 101
 
@@ -158,3 +160,16 @@ def test_polygons_and_a_class_raster_give_the_same_grid():
     assert set(from_raster.shares()) == {"none", "farmland", "forest", "village", "water"}
     with pytest.raises(ParameterError, match="needs clutter_classes"):
         landcover_grid(raster, like, table)
+
+
+def test_clutter_heights_are_the_same_window_by_window():
+    whole = model()
+    heights = np.zeros(whole.shape, dtype=np.float32)
+    heights[:, 50:60] = 15.0  # a forest strip across the grid
+    woods = CoverageModel(
+        whole.dem, whole.cells.drop(columns=["row", "col"]), whole.params,
+        region=whole.region, clutter_m=heights, workers=1, keep=False,
+    )  # fmt: skip
+    result = woods.run()
+    assert not np.array_equal(result.rsrp.data, whole.run().rsrp.data, equal_nan=True)
+    assert_same(run_windowed(woods, size=50), result)
