@@ -24,7 +24,7 @@ from rasterio.warp import Resampling, reproject
 
 from layers.blocks import exact_median, windows
 from layers.coverage.cells import prepare_cells
-from layers.coverage.clutter import ClutterGrid, clutter_table, landcover_grid
+from layers.coverage.clutter import NO_CLASS, ClutterGrid, clutter_table, landcover_grid
 from layers.coverage.model import CoverageModel, CoverageResult
 from layers.coverage.params import CoverageParams
 from layers.coverage.windows import Grids
@@ -193,6 +193,13 @@ def run_coverage(
     )
     result = run(model, None if grids is None else (lambda: grids(model.shape)))
     warnings = warnings + model.warnings
+    if classes is not None:
+        unclassed = int(np.count_nonzero(model.region & (classes.classes == NO_CLASS)))
+        if unclassed:
+            warnings.append(
+                f"landcover: {unclassed} of {int(model.region.sum())} region pixels have "
+                "no class (no clutter loss there)"
+            )
     for flag, count in result.flags.items():
         if flag not in ("distance_min", "bs_height"):
             warnings.append(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")

@@ -88,6 +88,7 @@ def test_numeric_clutter_raster_and_classes_add_up():
     np.testing.assert_allclose(rsrp(both)[:, 41:69], base[:, 41:69] - 14.0, atol=1e-3)
     # pixels no polygon covers have no class and only the numeric loss
     assert both.clutter.classes[0, 10] == NO_CLASS
+    assert f"landcover: {N * N - 30 * N} of {N * N} region pixels have no class" in both.warnings[0]
     np.testing.assert_allclose(rsrp(both)[:, :39], base[:, :39] - 2.0, atol=1e-3)
 
 
