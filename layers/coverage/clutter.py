@@ -155,8 +155,10 @@ class ClutterGrid:
         """Share of the grid's pixels in each class (and ``none``), for the build log."""
         counts = np.bincount(self.classes.ravel() + 1, minlength=len(self.names) + 1)
         total = max(int(counts.sum()), 1)
-        out = {"none": counts[0] / total} if counts[0] else {}
-        out.update({n: counts[i + 1] / total for i, n in enumerate(self.names) if counts[i + 1]})
+        out = {"none": float(counts[0] / total)} if counts[0] else {}
+        out.update(
+            {n: float(counts[i + 1] / total) for i, n in enumerate(self.names) if counts[i + 1]}
+        )
         return out
 
 
