@@ -15,7 +15,9 @@ within its radius:
   LOS formula (``los_mode="terrain"``) or the mean power of LOS and NLOS
   weighted by the standard's LOS probability (``los_mode="probability"``, the
   default: clear terrain does not mean no buildings or trees in the way);
-- ``L_clutter``: an optional raster of extra loss at the receiver, dB.
+- ``L_clutter``: an optional raster of extra loss at the receiver, dB; an optional
+  raster of clutter heights raises the obstacle surface of the terrain sweep
+  (:mod:`layers.coverage.clutter`).
 
 Per band, the best server is the strongest cell; SS-SINR is
 ``S / (load · Σ other cells of the band + N)`` with
@@ -123,6 +125,9 @@ class CoverageModel:
         Optional boolean mask (True inside the region); outside pixels are NaN.
     clutter_db
         Optional extra loss at the receiver per pixel, dB (≥ 0), on the grid.
+    clutter_m
+        Optional clutter height per pixel, m (≥ 0), on the grid: added to the obstacle
+        surface of the terrain sweep (not to the antenna's or receiver's ground).
     outside
         What to do with cells outside the DEM: ``"error"`` or ``"skip"``.
     workers
@@ -139,6 +144,7 @@ class CoverageModel:
         params: CoverageParams | None = None,
         region: NDArray[np.bool_] | None = None,
         clutter_db: NDArray[np.floating] | None = None,
+        clutter_m: NDArray[np.floating] | None = None,
         outside: Literal["error", "skip"] = "error",
         workers: int | None = None,
         keep: bool = True,
@@ -168,6 +174,17 @@ class CoverageModel:
                 raise ParameterError("clutter: losses must be ≥ 0 dB")
             clutter_db = np.nan_to_num(clutter_db, nan=0.0)
         self.clutter = clutter_db
+        if clutter_m is not None:
+            clutter_m = np.nan_to_num(np.asarray(clutter_m, dtype=np.float32), nan=0.0)
+            if clutter_m.shape != self.shape:
+                raise ParameterError(
+                    f"clutter heights: shape {clutter_m.shape} != grid {self.shape}"
+                )
+            if clutter_m.min() < 0:
+                raise ParameterError("clutter heights: must be ≥ 0 m")
+            if not clutter_m.any():
+                clutter_m = None
+        self.clutter_m = clutter_m
         self.outside = outside
         self.workers = workers or min(2, os.cpu_count() or 1)
         self.keep = keep
@@ -305,6 +322,7 @@ class CoverageModel:
             wanted=self.region[
                 site_window(self.shape, cell["row"], cell["col"], radius / self.resolution)
             ],
+            clutter_m=self.clutter_m if p.terrain else None,
         )
         rows, cols = view.rows, view.cols
         rr, cc = np.nonzero(view.inside & self.region[rows, cols])

@@ -76,6 +76,20 @@ class CoverageParams(Params):
     outside: Literal["error", "skip"] = Field("error", description="cells off the DEM")
     zone_id: str | None = Field(None, description="column naming each zone")
     workers: int | None = Field(None, ge=1, description="worker processes (default: up to 2)")
+    # -- land cover (the ``landcover`` input; see layers.coverage.clutter) --
+    clutter_column: str = Field("class", description="land-cover polygons' class column")
+    clutter_classes: dict[str, str] = Field(
+        default_factory=dict, description="land-cover code -> class name (coded classes)"
+    )
+    clutter_loss_db: dict[str, float] = Field(
+        default_factory=dict, description="class -> extra loss, dB, over the default table"
+    )
+    clutter_height_m: dict[str, float] = Field(
+        default_factory=dict, description="class -> clutter height, m, over the default table"
+    )
+    clutter_heights: bool = Field(
+        False, description="add the classes' clutter heights to the terrain profile"
+    )
 
     @property
     def max_radius_m(self) -> float | None:

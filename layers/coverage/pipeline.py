@@ -24,6 +24,7 @@ from rasterio.warp import Resampling, reproject
 
 from layers.blocks import exact_median, windows
 from layers.coverage.cells import prepare_cells
+from layers.coverage.clutter import NO_CLASS, ClutterGrid, clutter_table, landcover_grid
 from layers.coverage.model import CoverageModel, CoverageResult
 from layers.coverage.params import CoverageParams
 from layers.coverage.windows import Grids
@@ -79,6 +80,9 @@ class CoveragePipelineResult:
         The region's covered share, %, unrounded.
     warnings
         Sites table and model warnings (clamped values, skipped cells).
+    clutter
+        The land-cover classes on the model grid (``None`` without a ``landcover``
+        input): ``clutter.classes`` per pixel, ``clutter.at(x, y)`` at points.
     """
 
     rsrp: RasterData
@@ -90,6 +94,7 @@ class CoveragePipelineResult:
     stats: dict[str, float | int | str]
     share_pct: float
     warnings: list[str] = field(default_factory=list)
+    clutter: ClutterGrid | None = None
 
 
 def _run_here(model: CoverageModel, out: Callable[[], Grids] | None) -> CoverageResult:
@@ -106,6 +111,7 @@ def run_coverage(
     boundary: gpd.GeoDataFrame | None = None,
     zones: gpd.GeoDataFrame | None = None,
     clutter: RasterData | None = None,
+    landcover: RasterData | gpd.GeoDataFrame | None = None,
     grids: Callable[[tuple[int, int]], Grids] | None = None,
     run: ModelRun = _run_here,
     origin: str = "sites",
@@ -129,6 +135,11 @@ def run_coverage(
         Polygons in ``crs`` to report the covered share of (villages, towns).
     clutter
         Extra loss at the receiver, dB, any grid (warped bilinearly; nodata: 0 dB).
+    landcover
+        Land-cover polygons with the class column ``params.clutter_column``, or a raster
+        of class codes (``params.clutter_classes``): each class's loss (added to
+        ``clutter``'s) and, with ``params.clutter_heights``, its clutter height in the
+        terrain profile (:mod:`layers.coverage.clutter`).
     grids
         ``grids(shape)`` makes the RSRP, SINR and serving grids a windowed ``run``
         writes into (files, say). The returned result's rasters are those grids,
@@ -165,22 +176,50 @@ def run_coverage(
         etilt_deg=params.etilt_deg,
         origin=origin,
     )
+    clutter_db = None if clutter is None else on_grid(clutter, dem)
+    classes = None if landcover is None else _landcover(landcover, dem, params)
+    if classes is not None:
+        clutter_db = classes.loss_db if clutter_db is None else clutter_db + classes.loss_db
     model = CoverageModel(
         dem,
         cells,
         params,
         region=region,
-        clutter_db=None if clutter is None else on_grid(clutter, dem),
+        clutter_db=clutter_db,
+        clutter_m=classes.height_m if classes is not None and params.clutter_heights else None,
         outside=params.outside,
         workers=params.workers,
         keep=False,
     )
     result = run(model, None if grids is None else (lambda: grids(model.shape)))
     warnings = warnings + model.warnings
+    if classes is not None:
+        unclassed = int(np.count_nonzero(model.region & (classes.classes == NO_CLASS)))
+        if unclassed:
+            warnings.append(
+                f"landcover: {unclassed} of {int(model.region.sum())} region pixels have "
+                "no class (no clutter loss there)"
+            )
     for flag, count in result.flags.items():
         if flag not in ("distance_min", "bs_height"):
             warnings.append(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")
-    return _outputs(params, model.cells, result, zones, warnings)
+    out = _outputs(params, model.cells, result, zones, warnings)
+    out.clutter = classes
+    return out
+
+
+def _landcover(
+    landcover: RasterData | gpd.GeoDataFrame, dem: RasterData, params: CoverageParams
+) -> ClutterGrid:
+    """The land cover's classes, losses and heights on the model grid."""
+    table = clutter_table(params.clutter_loss_db, params.clutter_height_m)
+    return landcover_grid(
+        landcover,
+        dem,
+        table,
+        column=params.clutter_column,
+        codes=params.clutter_classes,
+    )
 
 
 def _scenarios(sites: gpd.GeoDataFrame, params: CoverageParams) -> gpd.GeoDataFrame:

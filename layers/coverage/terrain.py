@@ -143,6 +143,7 @@ def sweep(
     wavelength: float,
     k_factor: float = K_FACTOR,
     wanted: NDArray[np.bool_] | None = None,
+    clutter_m: NDArray[np.floating] | None = None,
 ) -> TerrainView:
     """Line of sight and diffraction loss from one antenna to every pixel within ``radius``.
 
@@ -165,6 +166,11 @@ def sweep(
         values are needed. The view then covers only their bounding box, and only
         the rays reaching them are traced (a coverage window holds a small part of
         a cell's reach); the wanted pixels' values do not change.
+    clutter_m
+        Optional clutter height above the ground per pixel (``dem``'s shape), m: it
+        raises the obstacle surface the rays graze, while the antenna and the
+        receiver keep their heights above the ground (a receiver in a forest stands
+        under the trees; the trees in front of it block its path).
     """
     step = float(resolution)
     radius_px = radius / step
@@ -214,13 +220,21 @@ def sweep(
         (row - 0.5 - reach_rows.start) - north,
         (col - 0.5 - reach_cols.start) + east,
     ).reshape(n_steps, n_traced)
+    rx: float | NDArray[np.float32] = rx_height
+    if clutter_m is not None:
+        hc = _nearest(
+            np.ascontiguousarray(clutter_m[reach_rows, reach_cols], dtype=np.float32),
+            (row - 0.5 - reach_rows.start) - north,
+            (col - 0.5 - reach_cols.start) + east,
+        ).reshape(n_steps, n_traced)
+        # The surface carries the clutter; the receiver stands rx_height above the ground.
+        z = z + hc
+        rx = np.float32(rx_height) - hc
     ae = k_factor * EARTH_RADIUS_M
     if np.isfinite(ae):
         z = z - ((dist * dist) / (2 * ae)).astype(np.float32)[:, None]
 
-    blocked_s, loss_s = _ray_losses(
-        z, dist, z_tx, rx_height, wavelength, used.reshape(n_steps, n_traced)
-    )
+    blocked_s, loss_s = _ray_losses(z, dist, z_tx, rx, wavelength, used.reshape(n_steps, n_traced))
     blocked = np.zeros(valid.shape, dtype=bool)
     blocked[valid] = blocked_s.ravel()[flat_valid]
     loss = np.zeros(valid.shape, dtype=np.float32)
@@ -292,11 +306,14 @@ def _ray_losses(
     ze: NDArray[np.float32],
     dist: NDArray[np.float64],
     z_tx: float,
-    rx_height: float,
+    rx_height: float | NDArray[np.float32],
     wavelength: float,
     used: NDArray[np.bool_],
 ) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
     """Blocked flags at every sample, diffraction loss at the ``used`` ones (see the module doc).
+
+    ``ze`` is the obstacle surface; ``rx_height`` the receiver's height above it (a
+    step-major array where clutter raises the surface above the ground).
 
     Arrays are step-major: ``ze[i, r]`` is the height ``dist[i]`` along ray ``r``.
     The horizon scan runs in float32 (slopes to 1e-7); edges and ν in float64.
@@ -307,7 +324,8 @@ def _ray_losses(
     # A sample is blocked when it lies under the horizon *in front of* it (the
     # first sample has nothing in front of it).
     blocked = np.zeros(ze.shape, dtype=bool)
-    blocked[1:] = slope[1:] + np.float32(rx_height) / d32[1:] < horizon[:-1]
+    rx = rx_height[1:] if isinstance(rx_height, np.ndarray) else np.float32(rx_height)
+    blocked[1:] = slope[1:] + rx / d32[1:] < horizon[:-1]
     loss = np.zeros(ze.shape, dtype=np.float32)
     # Only rays with a blocked sample need edges: on open ground that is few of them.
     wanted = blocked & used
@@ -323,7 +341,7 @@ def _ray_losses(
             horizon[:, rays],
             wanted[:, rays],
             dist,
-            rx_height,
+            rx_height[:, rays] if isinstance(rx_height, np.ndarray) else rx_height,
             wavelength,
         )
     return blocked, loss
@@ -335,7 +353,7 @@ def _diffraction(
     horizon: NDArray[np.float32],
     blocked: NDArray[np.bool_],
     dist: NDArray[np.float64],
-    rx_height: float,
+    rx_height: float | NDArray[np.float32],
     wavelength: float,
 ) -> NDArray[np.float32]:
     """Deygout loss (main edge + receiver-side secondary edge) at the ``blocked`` samples.
@@ -355,7 +373,8 @@ def _diffraction(
     d = dist[cb]
     e = edge_incl[cb - 1, rb]
     d_e = dist[e]
-    rx_slope = slope[cb, rb].astype(np.float64) + rx_height / d
+    rx = rx_height[cb, rb].astype(np.float64) if isinstance(rx_height, np.ndarray) else rx_height
+    rx_slope = slope[cb, rb].astype(np.float64) + rx / d
     h1 = d_e * (slope[e, rb].astype(np.float64) - rx_slope)  # edge height above the direct path
     j1 = knife_edge_loss(fresnel_nu(h1, d_e, d - d_e, wavelength))
 
@@ -377,7 +396,7 @@ def _diffraction(
     d_s = dist[s]
     ze_s = ze[s, rb].astype(np.float64)
     ze_e = ze[e, rb].astype(np.float64)
-    z_rx = ze[cb, rb].astype(np.float64) + rx_height
+    z_rx = ze[cb, rb].astype(np.float64) + rx
     with np.errstate(divide="ignore", invalid="ignore"):
         line = ze_e + (z_rx - ze_e) * (d_s - d_e) / (d - d_e)
         nu2 = fresnel_nu(ze_s - line, d_s - d_e, d - d_s, wavelength)

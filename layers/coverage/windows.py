@@ -39,7 +39,7 @@ WINDOW_PX = 512
 class WindowTask:
     """Everything one window needs, picklable (no reference to the whole grid).
 
-    ``z``, ``region`` and ``clutter`` cover ``halo``; ``region`` is True only on
+    ``z``, ``region``, ``clutter`` and ``clutter_m`` cover ``halo``; ``region`` is True only on
     the window's pixels of the model's region; ``index`` maps each cell of
     ``cells`` (in order) to its index in the whole model.
     """
@@ -55,6 +55,7 @@ class WindowTask:
     crs: Any
     params: CoverageParams
     noise_mw: dict[str, float]
+    clutter_m: NDArray[np.float32] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -62,7 +63,8 @@ class WindowTask:
         h, w = self.halo.shape
         # z (float32) + region (bool) + clutter (float32) + best/total/arg of a band
         # (float32 + float64 + int32) + rsrp/sinr/serving of the model (3 x 4 bytes)
-        per_pixel = 4 + 1 + (4 if self.clutter is not None else 0) + 16 + 12
+        per_pixel = 4 + 1 + 16 + 12
+        per_pixel += 4 * ((self.clutter is not None) + (self.clutter_m is not None))
         return h * w * per_pixel
 
 
@@ -113,6 +115,7 @@ def run_window(task: WindowTask) -> WindowResult:
         task.params,
         region=task.region,
         clutter_db=task.clutter,
+        clutter_m=task.clutter_m,
         outside="error",
         workers=1,
         keep=False,
@@ -176,6 +179,7 @@ def window_tasks(model: CoverageModel, size: int = WINDOW_PX) -> Iterator[Window
             crs=model.dem.crs,
             params=model.params,
             noise_mw=noise,
+            clutter_m=None if model.clutter_m is None else model.clutter_m[rows, cols].copy(),
         )
 
 

@@ -10,6 +10,8 @@ import pytest
 import rasterio
 import rasterio.features
 from pyproj import Transformer
+from rasterio.transform import from_origin
+from shapely.geometry import box
 
 from layers.coverage import CoverageParams
 from layers.coverage.zones import coverage_share
@@ -180,3 +182,82 @@ def test_run_with_a_hand_made_context_and_overrides(ws: Path):
     assert "zones" not in out.extras
     # UMi is fitted at 10 m masts: the 30 m ones are used as given and counted
     assert out.stats["clamped_bs_height"] > 0
+
+
+LANDCOVER = """
+[sources.landcover]
+path = "sources/{file}"
+
+[layers.coverage]
+builder = "coverage"
+inputs = {{ dem = "dem", sites = "sites", zones = "zones", landcover = "landcover" }}
+params = {{ resolution = 50, zone_id = "code", rsrp_bands_dbm = [-80, -90, -100, -105], \
+clutter_classes = {{ 1 = "forest", 2 = "Farmland" }}, clutter_loss_db = {{ forest = 12.5 }} }}
+"""
+
+
+def _published_rsrp(twin: Twin) -> np.ndarray:
+    entry = read_catalog(twin.catalog_path).layers["coverage"]
+    with rasterio.open(twin.build_dir / entry.artifacts["data"]) as src:
+        return src.read(1, masked=True).filled(np.nan)
+
+
+def test_landcover_polygons_or_class_raster_lower_rsrp_by_class(ws: Path):
+    twin = Twin.open(ws)
+    twin.build(["coverage"])
+    bare = _published_rsrp(twin)
+    # west half forest, east half farmland, as coded polygons and as a class raster
+    west = box(X0, Y0, X0 + 2000, Y0 + 3000)
+    east = box(X0 + 2000, Y0, X0 + 4000, Y0 + 3000)
+    gpd.GeoDataFrame({"class": [1, 2]}, geometry=[west, east], crs="EPSG:4549").to_file(
+        ws / "sources" / "landcover.gpkg", layer="landcover"
+    )
+    codes = np.ones((60, 80), dtype="uint8")
+    codes[:, 40:] = 2
+    with rasterio.open(
+        ws / "sources" / "landcover.tif",
+        "w",
+        driver="GTiff",
+        width=80,
+        height=60,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4549",
+        transform=from_origin(X0, Y0 + 3000, 50, 50),
+        nodata=0,
+    ) as dst:
+        dst.write(codes, 1)
+    got = {}
+    for file in ("landcover.gpkg", "landcover.tif"):
+        toml = TOML + COVERAGE.split("[layers.coverage]")[0] + LANDCOVER.format(file=file)
+        (ws / "twin.toml").write_text(toml, encoding="utf-8")
+        twin = Twin.open(ws)
+        twin.build(["coverage"])
+        got[file] = _published_rsrp(twin)
+    np.testing.assert_array_equal(got["landcover.gpkg"], got["landcover.tif"])
+    lc = got["landcover.gpkg"]
+    both = np.isfinite(bare) & np.isfinite(lc)
+    assert both[:, :40].sum() > 500 and both[:, 40:].sum() > 500
+    np.testing.assert_allclose(
+        lc[:, :40][both[:, :40]], bare[:, :40][both[:, :40]] - 12.5, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        lc[:, 40:][both[:, 40:]], bare[:, 40:][both[:, 40:]] - 2.0, atol=1e-3
+    )
+
+
+def test_unknown_landcover_class_fails_naming_it(ws: Path):
+    gpd.GeoDataFrame(
+        {"class": ["forest", "稻田"]},
+        geometry=[box(X0, Y0, X0 + 2000, Y0 + 3000), box(X0 + 2000, Y0, X0 + 4000, Y0 + 3000)],
+        crs="EPSG:4549",
+    ).to_file(ws / "sources" / "landcover.gpkg", layer="landcover")
+    toml = TOML + COVERAGE.split("[layers.coverage]")[0] + LANDCOVER.format(file="landcover.gpkg")
+    (ws / "twin.toml").write_text(
+        toml.replace('clutter_classes = { 1 = "forest", 2 = "Farmland" }, ', ""), encoding="utf-8"
+    )
+    twin = Twin.open(ws)
+    with pytest.raises(BuildError, match="unknown clutter class '稻田'") as err:
+        twin.build(["coverage"])
+    assert "\n" not in str(err.value)
+    assert "coverage" not in read_catalog(twin.catalog_path).layers

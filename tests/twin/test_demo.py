@@ -21,6 +21,7 @@ import rasterio
 import shapely
 from pyproj import Transformer
 
+from layers.coverage.clutter import DEFAULT_CLUTTER
 from twin.builders import get_builder
 from twin.config import dump_config, parse_config
 from twin.demo import DEFAULT_SEED, GENERATOR_VERSION, demo_config, generate_sources
@@ -34,6 +35,7 @@ FILES = {
     "dem.tif",
     "enterprises.csv",
     "facilities.csv",
+    "landcover.gpkg",
     "roads.osm.pbf",
     "townships.gpkg",
     "village_indicators.csv",
@@ -205,6 +207,32 @@ def test_water_is_consistent_with_the_dem(src: Path) -> None:
     with rasterio.open(src / "dem.tif") as dem:
         values = np.array([v[0] for v in dem.sample([(p.x, p.y) for p in pts])])
     assert len(values) >= 3 and (values < 2.0).all()
+
+
+def test_landcover_tiles_the_county_and_its_water_is_the_lakes(src: Path) -> None:
+    county = gpd.read_file(src / "county.gpkg").geometry[0]
+    cover = gpd.read_file(src / "landcover.gpkg", layer="landcover")
+    assert cover["landcover_id"].is_unique and cover.geometry.is_valid.all()
+    assert set(cover["class"]) == {"water", "dense_urban", "urban", "village", "forest", "farmland"}
+    # every class is known to the coverage model's table
+    assert set(cover["class"]) <= set(DEFAULT_CLUTTER)
+    union = shapely.union_all(cover.geometry.to_numpy())
+    assert shapely.symmetric_difference(union, county).area < 1e-6 * county.area
+    assert cover.area.sum() == pytest.approx(county.area, rel=1e-6)  # no overlaps
+    water = gpd.read_file(src / "water.gpkg", layer="water")
+    wet = shapely.union_all(water.geometry.to_numpy()).intersection(county)
+    lc_wet = shapely.union_all(cover.geometry[cover["class"] == "water"].to_numpy())
+    assert shapely.symmetric_difference(wet, lc_wet).area < 1e-4 * wet.area
+    # the forest is the western hills: high ground, west of the plain's towns
+    area = cover.assign(a=cover.area).groupby("class")["a"].sum() / county.area
+    assert 0.15 < area["forest"] < 0.5 and area["farmland"] > 0.4
+    x0, _, x1, _ = county.bounds
+    forest_x = cover[cover["class"] == "forest"].dissolve().centroid.x.iloc[0]
+    assert forest_x < x0 + 0.4 * (x1 - x0)
+    with rasterio.open(src / "dem.tif") as dem:
+        pts = cover[cover["class"] == "forest"].representative_point()
+        heights = np.array([v[0] for v in dem.sample([(p.x, p.y) for p in pts])])
+    assert np.median(heights) > 30
 
 
 # -- DEM ----------------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 
     [layers.coverage]
     builder = "coverage"
-    inputs = { dem = "dem", sites = "sites", zones = "layers.villages_src" }
-    params = { resolution = 20, threshold_dbm = -105 }
+    inputs = { dem = "dem", sites = "sites", zones = "layers.villages_src",
+               landcover = "landcover" }
+    params = { resolution = 20, threshold_dbm = -105, clutter_loss_db = { forest = 12 } }
 
 Publishes the RSRP raster as the layer itself and, with the same version,
 ``<layer>_sinr``, ``<layer>_serving``, ``<layer>_polygons``, ``<layer>_cells``
@@ -15,6 +16,7 @@ for the model.
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 
 from layers.blocks import disk_array
@@ -22,6 +24,7 @@ from layers.coverage import CoverageParams, CoveragePipelineResult, run_coverage
 from layers.coverage.labels import CELL_FIELDS, POLYGON_FIELDS, SERVING, SINR, ZONE_FIELDS
 from layers.coverage.windows import Grids
 from layers.errors import LayerError
+from layers.types import RasterData
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register
 from twin.builders._coverage_dask import run_model
@@ -41,6 +44,7 @@ def build_coverage(ctx: BuildContext) -> Output:
             boundary=ctx.boundary,
             zones=ctx.read_vector("zones") if "zones" in ctx.inputs else None,
             clutter=ctx.read_raster("clutter") if "clutter" in ctx.inputs else None,
+            landcover=_landcover(ctx) if "landcover" in ctx.inputs else None,
             grids=lambda shape: _disk_grids(ctx, shape),
             run=lambda model, grids: run_model(ctx.scheduler, model, out=grids),
             origin=str(ctx.path("sites")),
@@ -50,6 +54,13 @@ def build_coverage(ctx: BuildContext) -> Output:
     for message in out.warnings:
         ctx.warn(message)
     return _output(out)
+
+
+def _landcover(ctx: BuildContext) -> RasterData | gpd.GeoDataFrame:
+    """The ``landcover`` input: a class raster (GeoTIFF) or polygons with a class column."""
+    if ctx.path("landcover").suffix.lower() in (".tif", ".tiff"):
+        return ctx.read_raster("landcover")
+    return ctx.read_vector("landcover")
 
 
 def _disk_grids(ctx: BuildContext, shape: tuple[int, int]) -> Grids:
@@ -143,7 +154,7 @@ register(
         run=build_coverage,
         params=CoverageParams,
         inputs=("dem", "sites"),
-        optional_inputs=("zones", "clutter"),
+        optional_inputs=("zones", "clutter", "landcover"),
         doc="5G coverage: TR 38.901 + terrain -> best-server RSRP, SINR, serving cell, polygons.",
     )
 )

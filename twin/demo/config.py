@@ -41,6 +41,11 @@ _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
     ),
     "village_indicators": ("Village indicators", "One row per village, keyed by village_code", {}),
+    "landcover": (
+        "Land cover",
+        "Land-cover classes (the coverage model's clutter)",
+        {"layer": "landcover"},
+    ),
 }
 
 
@@ -129,6 +134,9 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             "facilities", "Service facilities", "公共服务设施", "facility_id", property="type"
         ),
         "cell_sites": _vector("cell_sites", "5G cell sites", "5G 基站", "cell_id", property="band"),
+        "landcover": _vector(
+            "landcover", "Land cover", "土地覆盖", "landcover_id", property="class", visible=False
+        ),
         "roads": LayerConfig(
             builder="roads",
             title="Roads",
@@ -155,7 +163,12 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         builder="coverage",
         title="5G coverage (SS-RSRP, dBm)",
         title_i18n={"zh": "5G 覆盖（SS-RSRP，dBm）"},
-        inputs={"dem": "dem", "sites": "cell_sites", "zones": "layers.village_boundaries"},
+        inputs={
+            "dem": "dem",
+            "sites": "cell_sites",
+            "zones": "layers.village_boundaries",
+            "landcover": "landcover",
+        },
         params={"resolution": max(resolution, 20.0), "zone_id": "village_code"},
         tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),
     )

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,6 +26,7 @@ import shapely
 
 from twin._version import __version__
 from twin.demo._io import write_csv, write_dem, write_gpkg
+from twin.demo._landcover import landcover
 from twin.demo._names import COUNTY_CODE, COUNTY_NAME, COUNTY_PINYIN, TOWNSHIPS, syllable_names
 from twin.demo._osm import build_network, write_pbf
 from twin.demo._points import (
@@ -64,6 +66,7 @@ SOURCE_FILES = {
     "enterprises": "enterprises.csv",
     "facilities": "facilities.csv",
     "village_indicators": "village_indicators.csv",
+    "landcover": "landcover.gpkg",
 }
 
 
@@ -127,6 +130,7 @@ def generate_sources(
     _write_water(out, water, note, meta)
 
     grid = dem_grid(bounds.county, float(resolution))
+    rng_hills = copy.deepcopy(rng_dem)  # the land cover's hills are the DEM's, at 100 m
     dem = make_dem(rng_dem, bounds.county, grid, water)
     write_dem(
         dem,
@@ -144,6 +148,7 @@ def generate_sources(
     if net.components() != 1:
         raise TwinError("demo roads: the generated network is not connected")  # pragma: no cover
     write_pbf(net, out / "roads.osm.pbf", gen, rng_roads)
+    write_gpkg(landcover(rng_hills, bounds, water), out / "landcover.gpkg", "landcover", note, meta)
 
     land = Land(bounds.county, lakes)
     majors = [
@@ -280,6 +285,7 @@ them as facts about any real place.
 | enterprises.csv | enterprises with industry, revenue and employees |
 | facilities.csv | clinics, schools, elderly care, bus stops |
 | village_indicators.csv | one row per village, keyed by `village_code` |
+| landcover.gpkg | layer `landcover`: land-cover polygons with a `class` column |
 
 Regenerate with the same seed and resolution to get byte-identical files.
 """
