@@ -24,6 +24,7 @@ from rasterio.warp import Resampling, reproject
 
 from layers.blocks import exact_median, windows
 from layers.coverage.cells import prepare_cells
+from layers.coverage.measured import Measured, measure
 from layers.coverage.model import CoverageModel, CoverageResult
 from layers.coverage.params import CoverageParams
 from layers.coverage.windows import Grids
@@ -79,6 +80,8 @@ class CoveragePipelineResult:
         The region's covered share, %, unrounded.
     warnings
         Sites table and model warnings (clamped values, skipped cells).
+    measured
+        The error at the measurement points and the calibration (with ``measurements``).
     """
 
     rsrp: RasterData
@@ -90,6 +93,7 @@ class CoveragePipelineResult:
     stats: dict[str, float | int | str]
     share_pct: float
     warnings: list[str] = field(default_factory=list)
+    measured: Measured | None = None
 
 
 def _run_here(model: CoverageModel, out: Callable[[], Grids] | None) -> CoverageResult:
@@ -109,6 +113,8 @@ def run_coverage(
     grids: Callable[[tuple[int, int]], Grids] | None = None,
     run: ModelRun = _run_here,
     origin: str = "sites",
+    measurements: gpd.GeoDataFrame | None = None,
+    measurements_origin: str = "measurements",
 ) -> CoveragePipelineResult:
     """Coverage of ``sites`` over ``dem``: rasters, polygons, cells and zones.
 
@@ -138,6 +144,10 @@ def run_coverage(
         on a cluster (``twin``'s scheduler).
     origin
         The sites' source, named in error messages.
+    measurements, measurements_origin
+        Drive-test points in ``crs`` and their source's name: the error is reported and,
+        with ``params.calibrate``, the RSRP grid calibrated before anything is derived
+        from it (:func:`layers.coverage.measured.measure`).
 
     Raises
     ------
@@ -177,10 +187,30 @@ def run_coverage(
     )
     result = run(model, None if grids is None else (lambda: grids(model.shape)))
     warnings = warnings + model.warnings
+    measured = None
+    if measurements is not None:
+        measured = measure(
+            result.rsrp,
+            result.serving,
+            model.cells,
+            measurements,
+            params,
+            region=result.region,
+            origin=measurements_origin,
+        )
+        warnings += measured.warnings
     for flag, count in result.flags.items():
         if flag not in ("distance_min", "bs_height"):
             warnings.append(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")
-    return _outputs(params, model.cells, result, zones, warnings)
+    out = _outputs(params, model.cells, result, zones, warnings)
+    if measured is not None:
+        out.measured = measured
+        out.stats.update(measured.stats)
+        cal = measured.calibration
+        if cal is not None:  # fitted cell offsets in the cells table (NaN: not fitted)
+            offsets = out.cells["cell_id"].astype(str).map(cal.cell_offsets_db)
+            out.cells["calib_offset_db"] = offsets.astype(float).round(2)
+    return out
 
 
 def _scenarios(sites: gpd.GeoDataFrame, params: CoverageParams) -> gpd.GeoDataFrame:
