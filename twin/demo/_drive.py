@@ -34,11 +34,15 @@ BIAS_DB, CELL_SPREAD_DB = -5.0, 3.0
 def drive_test(
     rng: np.random.Generator,
     roads: list[shapely.LineString],
+    county: shapely.Geometry,
     dem: RasterData,
     sites: gpd.GeoDataFrame,
     resolution: float,
 ) -> pd.DataFrame:
-    """Measurements (lon, lat, ss_rsrp, cell_id, timestamp) along ``roads`` (working CRS)."""
+    """Measurements (lon, lat, ss_rsrp, cell_id, timestamp) along ``roads`` in ``county``.
+
+    ``roads`` and ``county`` are in the working CRS; roads leaving the county are cut.
+    """
     order = rng.permutation(len(roads))
     tracks, total = [], 0
     for i in order:
@@ -46,9 +50,10 @@ def drive_test(
         n = int(line.length // SPACING_M)
         if n < 20:
             continue
-        pts = shapely.line_interpolate_point(line, np.arange(n) * SPACING_M)
-        tracks.append(shapely.get_coordinates(pts))
-        total += n
+        xy = shapely.get_coordinates(shapely.line_interpolate_point(line, np.arange(n) * SPACING_M))
+        xy = xy[shapely.contains_xy(county, xy[:, 0], xy[:, 1])]
+        tracks.append(xy)
+        total += len(xy)
         if total >= N_POINTS:
             break
     xy = np.concatenate(tracks)[:N_POINTS]

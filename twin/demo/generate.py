@@ -166,6 +166,7 @@ def generate_sources(
     drive = drive_test(
         rng_drive,
         [w.line for w in majors],
+        bounds.county,
         read_raster(out / "dem.tif"),
         read_vector(out / "cell_sites.csv", crs="EPSG:4326", x="lon", y="lat"),
         max(float(resolution), 20.0),
