@@ -220,3 +220,22 @@ def test_error_stats_per_group():
     e = np.array([1.0, -1.0, 3.0, np.nan])
     s = error_stats(e, np.array(["a", "a", "b", "b"]))
     assert s["all"]["n"] == 3 and s["a"]["mean_db"] == 0 and s["b"]["rmse_db"] == 3
+
+
+def test_huber_fit_matches_scipy_least_squares():
+    import scipy.sparse as sp
+    from scipy.optimize import least_squares
+
+    from layers.coverage.calibration import huber_fit
+
+    rng = np.random.default_rng(5)
+    a = sp.random(600, 8, density=0.4, random_state=6, format="csr")
+    e = rng.normal(0, 8, 600) + rng.standard_t(2, 600) * 5
+    e[:5] += 60  # outliers
+    for bound in (30.0, 3.0):  # free, then some parameters at their bound
+        ours = huber_fit(a, e, bound, 6.0)
+        ref = least_squares(
+            lambda p: a @ p + e, np.zeros(8), bounds=(-bound, bound), loss="huber", f_scale=6.0
+        ).x
+        np.testing.assert_allclose(ours, ref, atol=0.02)
+    assert np.isclose(np.abs(ours), 3.0).any()
