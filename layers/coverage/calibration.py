@@ -352,7 +352,7 @@ def huber_fit(
         out = np.abs(new) > bound
         fixed |= out
         new = np.clip(new, -bound, bound)
-        done = np.max(np.abs(new - p)) < 1e-6 and not out.any()
+        done = np.max(np.abs(new - p)) < 1e-4 and not out.any()  # dB, far below 0.01
         p = new
         if done:
             break
