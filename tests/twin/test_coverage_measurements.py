@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from layers.coverage.calibration import gudmundson_shadowing, sample_grid
 from layers.raster import read_raster
 from tests.twin.conftest import TOML, X0, Y0, make_sources
 from tests.twin.test_coverage_builder import COVERAGE, write_sites
 from tiles.catalog import read_catalog
+from twin.cli import app
 from twin.errors import BuildError
 from twin.workspace import Twin
 
@@ -112,6 +115,13 @@ def test_calibrated_build_reports_error_and_publishes_points(ws: Path):
         expected = stats["calib_offset_db"] + np.nan_to_num(cells.loc[c, "calib_offset_db"])
         spread = abs(stats["calib_slope_db_per_decade"]) * 1.5 + 0.01
         assert np.median(diff[idx == i]) == pytest.approx(expected, abs=spread)
+
+    # twin stats shows the errors before/after and the share at 95 % reliability
+    res = CliRunner().invoke(app, ["stats", "--json", "-w", str(ws)])
+    assert res.exit_code == 0, res.output
+    shown = {f["name"]: f["value"] for f in json.loads(res.stdout)["figures"]}
+    for name in ("calib_rmse_before_db", "calib_rmse_after_db", "coverage_share_95_pct"):
+        assert shown[name] == stats[name]
 
     pts = gpd.read_parquet(_published(twin, "coverage_measurements"))
     assert len(pts) == len(meas) and pts.crs.to_epsg() == 4549
