@@ -33,10 +33,10 @@ def case(n: int, n_cells: int = 750, seed: int = 0) -> dict[str, float]:
     from layers.coverage.calibration import (
         cross_validate,
         fit_calibration,
-        gudmundson_shadowing,
         route_segments,
         segment_folds,
     )
+    from layers.coverage.shadowing import gudmundson_shadowing
 
     rng = np.random.default_rng(seed)
     per_route = 500

@@ -38,9 +38,9 @@ from layers.coverage.calibration import (
     route_segments,
     sample_grid,
     segment_folds,
-    share_at_reliability,
 )
 from layers.coverage.params import CoverageParams
+from layers.coverage.shadowing import share_at_reliability
 from layers.errors import SourceError
 from layers.types import RasterData
 

@@ -13,16 +13,14 @@ from scipy.stats import norm
 from layers.coverage.calibration import (
     apply_calibration,
     cross_validate,
-    edge_probability,
     error_stats,
     fit_calibration,
-    gudmundson_shadowing,
     read_measurements,
     route_segments,
     sample_grid,
     segment_folds,
-    share_at_reliability,
 )
+from layers.coverage.shadowing import edge_probability, gudmundson_shadowing, share_at_reliability
 from layers.errors import SourceError
 
 SIGMA = 8.0

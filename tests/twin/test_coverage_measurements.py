@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from layers.coverage.calibration import gudmundson_shadowing, sample_grid
+from layers.coverage.calibration import sample_grid
+from layers.coverage.shadowing import gudmundson_shadowing
 from layers.raster import read_raster
 from tests.twin.conftest import TOML, X0, Y0, make_sources
 from tests.twin.test_coverage_builder import COVERAGE, write_sites

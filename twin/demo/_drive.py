@@ -19,7 +19,8 @@ import pandas as pd
 import shapely
 
 from layers.coverage import CoverageParams, run_coverage
-from layers.coverage.calibration import gudmundson_shadowing, sample_grid
+from layers.coverage.calibration import sample_grid
+from layers.coverage.shadowing import gudmundson_shadowing
 from layers.types import RasterData
 from twin.demo._shapes import TO_LONLAT, WORK_CRS
 
