@@ -185,13 +185,16 @@ def sample_grid(
     inv = ~transform
     col, row = inv * (np.asarray(x), np.asarray(y))
     h, w = grid.shape
-    data = grid.astype(np.float64)
-    if nodata is not None:
-        data = np.where(data == nodata, np.nan, data)
+
+    def take(r: NDArray[np.int64], c: NDArray[np.int64]) -> Array:
+        # only the pixels asked for: the grid may be a file larger than memory
+        v = np.asarray(grid[r, c], dtype=np.float64)
+        return v if nodata is None else np.where(v == nodata, np.nan, v)
+
     ci, ri = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
     inside = (ci >= 0) & (ci < w) & (ri >= 0) & (ri < h)
     out = np.full(len(col), np.nan)
-    out[inside] = data[ri[inside], ci[inside]]
+    out[inside] = take(ri[inside], ci[inside])
     if method == "nearest":
         return out
     if method != "bilinear":
@@ -203,10 +206,10 @@ def sample_grid(
     c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
     tc, tr = np.clip(fc - c0, 0, 1), np.clip(fr - r0, 0, 1)
     v = (
-        data[r0, c0] * (1 - tc) * (1 - tr)
-        + data[r0, c1] * tc * (1 - tr)
-        + data[r1, c0] * (1 - tc) * tr
-        + data[r1, c1] * tc * tr
+        take(r0, c0) * (1 - tc) * (1 - tr)
+        + take(r0, c1) * tc * (1 - tr)
+        + take(r1, c0) * (1 - tc) * tr
+        + take(r1, c1) * tc * tr
     )
     ok = inside & np.isfinite(v)
     out[ok] = v[ok]
