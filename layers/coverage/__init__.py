@@ -11,7 +11,10 @@
 - :mod:`layers.coverage.propagation`, :mod:`~layers.coverage.antenna`,
   :mod:`~layers.coverage.terrain`: the formulas, each against its standard;
 - :mod:`layers.coverage.windows`: the model window by window (bounded memory, a cluster);
-- :mod:`layers.coverage.zones`: coverage shares per zone, coverage polygons, what-if runs.
+- :mod:`layers.coverage.zones`: coverage shares per zone, coverage polygons, what-if runs;
+- :mod:`layers.coverage.calibration`, :mod:`~layers.coverage.measured`,
+  :mod:`~layers.coverage.shadowing`: drive-test measurements, the model's error at them,
+  calibration (Huber fit, route-grouped cross-validation), location reliability.
 """
 
 from layers.coverage.cells import prepare_cells
@@ -26,15 +29,18 @@ __all__ = [
     "CoveragePipelineResult",
     "CoverageResult",
     "antenna",
+    "calibration",
     "cells",
     "compute_coverage",
     "coverage_polygons",
     "coverage_share",
     "covered_mask",
     "labels",
+    "measured",
     "prepare_cells",
     "propagation",
     "run_coverage",
+    "shadowing",
     "terrain",
     "what_if",
     "windows",

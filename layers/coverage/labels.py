@@ -30,6 +30,17 @@ CELL_FIELDS: dict[str, Label] = {
     "scs_khz": Label("子载波间隔", "Subcarrier spacing", "kHz"),
     "index": Label("服务小区栅格值", "Serving-raster value"),
     "served_km2": Label("服务面积", "Area served", "km²"),
+    "calib_offset_db": Label("校准偏移", "Calibration offset", "dB"),
+}
+
+#: The drive-test points (``coverage_measurements``).
+MEASUREMENT_FIELDS: dict[str, Label] = {
+    "rsrp_dbm": Label("实测 RSRP", "Measured RSRP", "dBm"),
+    "predicted_dbm": Label("预测 RSRP", "Predicted RSRP", "dBm"),
+    "cell_id": Label("服务小区", "Serving cell"),
+    "distance_m": Label("到服务小区距离", "Distance to serving cell", "m"),
+    "error_before_db": Label("校准前误差", "Error before calibration", "dB"),
+    "error_after_db": Label("校准后误差 (留出)", "Error after calibration (held out)", "dB"),
 }
 
 #: The coverage areas (``coverage_polygons``).
@@ -45,4 +56,12 @@ ZONE_FIELDS: dict[str, Label] = {
     "coverage_share_pct": Label("5G 覆盖率", "5G coverage share", "%"),
 }
 
-__all__ = ["CELL_FIELDS", "POLYGON_FIELDS", "RSRP", "SERVING", "SINR", "ZONE_FIELDS"]
+__all__ = [
+    "CELL_FIELDS",
+    "MEASUREMENT_FIELDS",
+    "POLYGON_FIELDS",
+    "RSRP",
+    "SERVING",
+    "SINR",
+    "ZONE_FIELDS",
+]

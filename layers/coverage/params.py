@@ -90,6 +90,13 @@ class CoverageParams(Params):
     clutter_heights: bool = Field(
         False, description="add the classes' clutter heights to the terrain profile"
     )
+    # Measurements (the builder's optional ``measurements`` input): see layers.coverage.measured
+    measurement_column: str | None = Field(None, description="RSRP column of the measurements")
+    calibrate: bool = Field(False, description="fit and apply offsets to the measurements")
+    calibration_min_points: int = Field(30, ge=1, description="fewer: class/cell not fitted")
+    calibration_bound_db: float = Field(20.0, gt=0, description="offsets bounded to +-this, dB")
+    calibration_folds: int = Field(5, ge=2, description="cross-validation folds (by route)")
+    reliability: float = Field(0.95, gt=0, lt=1, description="location reliability of the share")
 
     @property
     def max_radius_m(self) -> float | None:

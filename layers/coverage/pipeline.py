@@ -25,6 +25,7 @@ from rasterio.warp import Resampling, reproject
 from layers.blocks import exact_median, windows
 from layers.coverage.cells import prepare_cells
 from layers.coverage.clutter import NO_CLASS, ClutterGrid, clutter_table, landcover_grid
+from layers.coverage.measured import Measured, measure
 from layers.coverage.model import CoverageModel, CoverageResult
 from layers.coverage.params import CoverageParams
 from layers.coverage.windows import Grids
@@ -83,6 +84,8 @@ class CoveragePipelineResult:
     clutter
         The land-cover classes on the model grid (``None`` without a ``landcover``
         input): ``clutter.classes`` per pixel, ``clutter.at(x, y)`` at points.
+    measured
+        The error at the measurement points and the calibration (with ``measurements``).
     """
 
     rsrp: RasterData
@@ -95,6 +98,7 @@ class CoveragePipelineResult:
     share_pct: float
     warnings: list[str] = field(default_factory=list)
     clutter: ClutterGrid | None = None
+    measured: Measured | None = None
 
 
 def _run_here(model: CoverageModel, out: Callable[[], Grids] | None) -> CoverageResult:
@@ -115,6 +119,8 @@ def run_coverage(
     grids: Callable[[tuple[int, int]], Grids] | None = None,
     run: ModelRun = _run_here,
     origin: str = "sites",
+    measurements: gpd.GeoDataFrame | None = None,
+    measurements_origin: str = "measurements",
 ) -> CoveragePipelineResult:
     """Coverage of ``sites`` over ``dem``: rasters, polygons, cells and zones.
 
@@ -149,6 +155,10 @@ def run_coverage(
         on a cluster (``twin``'s scheduler).
     origin
         The sites' source, named in error messages.
+    measurements, measurements_origin
+        Drive-test points in ``crs`` and their source's name: the error is reported and,
+        with ``params.calibrate``, the RSRP grid calibrated before anything is derived
+        from it (:func:`layers.coverage.measured.measure`).
 
     Raises
     ------
@@ -200,11 +210,32 @@ def run_coverage(
                 f"landcover: {unclassed} of {int(model.region.sum())} region pixels have "
                 "no class (no clutter loss there)"
             )
+    measured = None
+    if measurements is not None:
+        measured = measure(
+            result.rsrp,
+            result.serving,
+            model.cells,
+            measurements,
+            params,
+            region=result.region,
+            classes=None if classes is None else classes.classes,
+            class_names=None if classes is None else dict(enumerate(classes.names)),
+            origin=measurements_origin,
+        )
+        warnings += measured.warnings
     for flag, count in result.flags.items():
         if flag not in ("distance_min", "bs_height"):
             warnings.append(f"{count} pixel-cell pairs hit the model's {flag} limit (clamped)")
     out = _outputs(params, model.cells, result, zones, warnings)
     out.clutter = classes
+    if measured is not None:
+        out.measured = measured
+        out.stats.update(measured.stats)
+        cal = measured.calibration
+        if cal is not None:  # fitted cell offsets in the cells table (NaN: not fitted)
+            offsets = out.cells["cell_id"].astype(str).map(cal.cell_offsets_db)
+            out.cells["calib_offset_db"] = offsets.astype(float).round(2)
     return out
 
 

@@ -33,6 +33,7 @@ FILES = {
     "cell_sites.csv",
     "county.gpkg",
     "dem.tif",
+    "drive_test.csv",
     "enterprises.csv",
     "facilities.csv",
     "landcover.gpkg",
@@ -136,7 +137,27 @@ def test_other_seed_changes_every_file(coarse: Path, tmp_path: Path) -> None:
 
 def test_resolution_changes_only_the_dem(coarse: Path, full: Path) -> None:
     a, b = _hashes(coarse), _hashes(full)
-    assert {name for name in FILES if a[name] != b[name]} == {"dem.tif", "README.md"}
+    # the drive test is the model's RSRP on that DEM plus the hidden offsets and shadowing
+    changed = {name for name in FILES if a[name] != b[name]}
+    assert changed == {"dem.tif", "README.md", "drive_test.csv"}
+
+
+def test_drive_test(src: Path, county: shapely.Polygon) -> None:
+    drive = pd.read_csv(src / "drive_test.csv")
+    cells = pd.read_csv(src / "cell_sites.csv")
+    # only the measurements: no model value, offset or shadowing column leaks the truth
+    assert list(drive.columns) == ["lon", "lat", "ss_rsrp", "cell_id", "timestamp"]
+    assert 2500 <= len(drive) <= 3000
+    assert drive["ss_rsrp"].between(-140, -30).all()
+    assert set(drive["cell_id"]) <= set(cells["cell_id"]) and drive["cell_id"].nunique() > 50
+    x, y = TO_WORK.transform(drive["lon"].to_numpy(), drive["lat"].to_numpy())
+    inside = shapely.contains_xy(county.buffer(100), x, y)
+    assert inside.mean() > 0.99
+    t = pd.to_datetime(drive["timestamp"])
+    assert t.is_monotonic_increasing
+    # 25 m a second along a road: consecutive points of a route are one step apart
+    step = np.hypot(np.diff(x), np.diff(y))
+    assert np.median(step) == pytest.approx(25, abs=1)
 
 
 def test_bad_resolution_is_one_clear_error(tmp_path: Path) -> None:

@@ -21,7 +21,15 @@ import numpy as np
 
 from layers.blocks import disk_array
 from layers.coverage import CoverageParams, CoveragePipelineResult, run_coverage
-from layers.coverage.labels import CELL_FIELDS, POLYGON_FIELDS, SERVING, SINR, ZONE_FIELDS
+from layers.coverage.labels import (
+    CELL_FIELDS,
+    MEASUREMENT_FIELDS,
+    POLYGON_FIELDS,
+    SERVING,
+    SINR,
+    ZONE_FIELDS,
+)
+from layers.coverage.measured import Measured
 from layers.coverage.windows import Grids
 from layers.errors import LayerError
 from layers.types import RasterData
@@ -48,6 +56,8 @@ def build_coverage(ctx: BuildContext) -> Output:
             grids=lambda shape: _disk_grids(ctx, shape),
             run=lambda model, grids: run_model(ctx.scheduler, model, out=grids),
             origin=str(ctx.path("sites")),
+            measurements=ctx.read_vector("measurements") if "measurements" in ctx.inputs else None,
+            measurements_origin=_origin(ctx, "measurements"),
         )
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
@@ -61,6 +71,10 @@ def _landcover(ctx: BuildContext) -> RasterData | gpd.GeoDataFrame:
     if ctx.path("landcover").suffix.lower() in (".tif", ".tiff"):
         return ctx.read_raster("landcover")
     return ctx.read_vector("landcover")
+
+
+def _origin(ctx: BuildContext, key: str) -> str:
+    return str(ctx.path(key)) if key in ctx.inputs else key
 
 
 def _disk_grids(ctx: BuildContext, shape: tuple[int, int]) -> Grids:
@@ -132,6 +146,8 @@ def _output(out: CoveragePipelineResult) -> Output:
             style={"property": "coverage_share_pct"},
             description="Share of each zone's area covered (RSRP and SINR above the thresholds).",
         )
+    if out.measured is not None:
+        _measured(out.measured, figures, extras)
     return Output(
         data=out.rsrp,
         stats=out.stats,
@@ -147,6 +163,37 @@ def _output(out: CoveragePipelineResult) -> Output:
     )
 
 
+def _measured(m: Measured, figures: list[Figure], extras: dict[str, Output]) -> None:
+    """The drive test's figures and layers: error before/after, reliability share, points."""
+    for name, label, zh, unit in (
+        ("calib_rmse_before_db", "RSRP error before calibration (RMSE)", "校准前 RSRP 误差", "dB"),
+        (
+            "calib_rmse_after_db",
+            "RSRP error after calibration (RMSE, held out)",
+            "校准后 RSRP 误差",
+            "dB",
+        ),
+        ("shadowing_sigma_db", "Shadowing sigma", "阴影衰落标准差", "dB"),
+        ("coverage_share_95_pct", "5G coverage at 95 % reliability", "95% 可靠度 5G 覆盖率", "%"),
+    ):
+        if name in m.stats:
+            figures.append(
+                Figure(
+                    name=name, label=label, label_i18n={"zh": zh}, value=m.stats[name], unit=unit
+                )
+            )
+    after = "error_after_db" if "error_after_db" in m.points.columns else "error_before_db"
+    extras["measurements"] = Output(
+        data=m.points,
+        title="5G drive test: prediction error",
+        title_i18n={"zh": "5G 路测：预测误差"},
+        labels=MEASUREMENT_FIELDS,
+        style={"property": after, "colormap": "rdbu", "rescale": [-20, 20]},
+        description="Measured RSRP points; error = prediction - measurement, dB "
+        "(error_after_db: held out, after calibration).",
+    )
+
+
 register(
     Builder(
         name="coverage",
@@ -154,7 +201,7 @@ register(
         run=build_coverage,
         params=CoverageParams,
         inputs=("dem", "sites"),
-        optional_inputs=("zones", "clutter", "landcover"),
+        optional_inputs=("zones", "clutter", "landcover", "measurements"),
         doc="5G coverage: TR 38.901 + terrain -> best-server RSRP, SINR, serving cell, polygons.",
     )
 )

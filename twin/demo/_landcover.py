@@ -32,9 +32,7 @@ URBAN_SHARE, DENSE_SHARE = 0.8, 0.45
 CLASS_ORDER = ("water", "dense_urban", "urban", "village", "forest", "farmland")
 
 
-def landcover(
-    rng_dem: np.random.Generator, b: Boundaries, water: Water
-) -> gpd.GeoDataFrame:
+def landcover(rng_dem: np.random.Generator, b: Boundaries, water: Water) -> gpd.GeoDataFrame:
     """Land-cover polygons (one row per part) with ``landcover_id`` and ``class``.
 
     ``rng_dem`` must be in the state :func:`twin.demo._terrain.make_dem` received

@@ -30,6 +30,11 @@ _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "One row per sector of each 5G site",
         {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
     ),
+    "drive_test": (
+        "5G drive test",
+        "SS-RSRP measured along the main roads, with the serving cell",
+        {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
+    ),
     "enterprises": (
         "Enterprises",
         "Registered enterprises",
@@ -168,8 +173,9 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             "sites": "cell_sites",
             "zones": "layers.village_boundaries",
             "landcover": "landcover",
+            "measurements": "drive_test",
         },
-        params={"resolution": max(resolution, 20.0), "zone_id": "village_code"},
+        params={"resolution": max(resolution, 20.0), "zone_id": "village_code", "calibrate": True},
         tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),
     )
     layers["villages"] = _villages(with_coverage="coverage" in layers)

@@ -150,7 +150,7 @@ def _merge_vectors(
 
 def _merge_tables(parts: list[Path], offsets: list[tuple[float, float]], out: Path) -> None:
     to_ll = Transformer.from_crs(WORK_CRS, "EPSG:4326", always_xy=True)
-    for source in ("cell_sites", "enterprises", "facilities", "village_indicators"):
+    for source in ("cell_sites", "drive_test", "enterprises", "facilities", "village_indicators"):
         frames = []
         for k, (part, (dx, dy)) in enumerate(zip(parts, offsets, strict=True)):
             df = pd.read_csv(part / SOURCE_FILES[source], dtype=str, keep_default_na=False)

@@ -24,7 +24,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from layers.raster import read_raster
+from layers.vector import read_vector
 from twin._version import __version__
+from twin.demo._drive import drive_test
 from twin.demo._io import write_csv, write_dem, write_gpkg
 from twin.demo._landcover import landcover
 from twin.demo._names import COUNTY_CODE, COUNTY_NAME, COUNTY_PINYIN, TOWNSHIPS, syllable_names
@@ -63,6 +66,7 @@ SOURCE_FILES = {
     "canals": "water.gpkg",
     "roads": "roads.osm.pbf",
     "cell_sites": "cell_sites.csv",
+    "drive_test": "drive_test.csv",
     "enterprises": "enterprises.csv",
     "facilities": "facilities.csv",
     "village_indicators": "village_indicators.csv",
@@ -114,7 +118,8 @@ def generate_sources(
     except OSError as exc:
         raise TwinError(f"{out}: cannot create the sources directory: {exc}") from None
     gen = generator_string(seed)
-    rng_shape, rng_water, rng_dem, rng_roads, rng_points = np.random.default_rng(seed).spawn(5)
+    rngs = np.random.default_rng(seed).spawn(6)  # a child's stream depends on its index only
+    rng_shape, rng_water, rng_dem, rng_roads, rng_points, rng_drive = rngs
 
     county = county_polygon(rng_shape)
     water = make_water(rng_water, county, township_seats(county))
@@ -163,6 +168,15 @@ def generate_sources(
     hx, hy = TO_WORK.transform(homestays["lon"].to_numpy(), homestays["lat"].to_numpy())
     table = village_indicators(rng_points, bounds, land, codes, np.column_stack([hx, hy]))
     write_csv(sites, out / "cell_sites.csv")
+    drive = drive_test(
+        rng_drive,
+        [w.line for w in majors],
+        bounds.county,
+        read_raster(out / "dem.tif"),
+        read_vector(out / "cell_sites.csv", crs="EPSG:4326", x="lon", y="lat"),
+        max(float(resolution), 20.0),
+    )
+    write_csv(drive, out / "drive_test.csv")
     write_csv(firms, out / "enterprises.csv")
     write_csv(services, out / "facilities.csv")
     write_csv(table, out / "village_indicators.csv")
@@ -282,6 +296,7 @@ them as facts about any real place.
 | water.gpkg | layers `water` (lakes and canal areas) and `canals` (centre lines) |
 | roads.osm.pbf | road network as OpenStreetMap PBF (WGS84) |
 | cell_sites.csv | 5G cells, one row per sector (WGS84 lon/lat) |
+| drive_test.csv | 5G drive test along the main roads: SS-RSRP (dBm), serving cell, time |
 | enterprises.csv | enterprises with industry, revenue and employees |
 | facilities.csv | clinics, schools, elderly care, bus stops |
 | village_indicators.csv | one row per village, keyed by `village_code` |
