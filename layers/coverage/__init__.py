@@ -11,6 +11,7 @@
 - :mod:`layers.coverage.propagation`, :mod:`~layers.coverage.antenna`,
   :mod:`~layers.coverage.terrain`: the formulas, each against its standard;
 - :mod:`layers.coverage.windows`: the model window by window (bounded memory, a cluster);
+- :mod:`layers.coverage.clutter`: land-cover classes, their losses and heights on the grid;
 - :mod:`layers.coverage.zones`: coverage shares per zone, coverage polygons, what-if runs;
 - :mod:`layers.coverage.calibration`, :mod:`~layers.coverage.measured`,
   :mod:`~layers.coverage.shadowing`: drive-test measurements, the model's error at them,
@@ -31,6 +32,7 @@ __all__ = [
     "antenna",
     "calibration",
     "cells",
+    "clutter",
     "compute_coverage",
     "coverage_polygons",
     "coverage_share",
