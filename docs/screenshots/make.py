@@ -4,7 +4,7 @@
 
 Builds the demo county into DIR when it has none, serves it on a free loopback
 port, opens the dashboard in Debian's Chromium with every request that is not
-to the server aborted, selects a village, and writes ``dashboard-zh.png``,
+to the server aborted, and writes ``dashboard-zh.png``,
 ``dashboard-en.png`` and ``dashboard-phone.png`` beside this file. Chinese text
 needs a CJK font on the machine (Debian: ``fonts-wqy-microhei``).
 """
@@ -90,8 +90,6 @@ def main() -> None:
                 )
                 page.goto(url + "/" + query, wait_until="load")
                 page.wait_for_function("() => window.twinReady === true", timeout=60_000)
-                if width > 600:  # a village's card open, as an official would look at one
-                    page.locator("#village-list button.village").nth(4).click()
                 page.wait_for_function("() => window.map.loaded() && !window.map.isMoving()")
                 page.wait_for_timeout(1500)
                 page.screenshot(path=str(HERE / name))
