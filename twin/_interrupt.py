@@ -28,6 +28,7 @@ import threading
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 #: the exit code of a command ended by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_CODE = 130
@@ -62,6 +63,7 @@ def install() -> None:
     os.set_blocking(write, False)
     signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _unraisable
     threading.Thread(target=_watchdog, args=(read,), name="twin-interrupt", daemon=True).start()
 
 
@@ -177,6 +179,19 @@ def _on_sigint(signum: int, frame: object) -> None:
         return  # already unwinding: let the finally blocks run
     _state.interrupted = True
     raise KeyboardInterrupt
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Keep quiet about a Ctrl-C that Python could not raise where it landed.
+
+    A signal that arrives while Python runs a callback whose exceptions go nowhere
+    (a weakref callback inside importlib) makes Python print "Exception ignored
+    in ..." with a traceback; the watchdog still ends the command within
+    :data:`DEADLINE` and says the one line, so that traceback is noise.
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _state.interrupted:
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _watchdog(read: int) -> None:
