@@ -52,9 +52,11 @@ def _faults_of_a_second_big_array(keep: bool) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_a_worker_reuses_the_pages_numpy_freed():
-    with mp.get_context("fork").Pool(1) as pool:
+    # Fresh interpreters (spawn), not forks of this one: a fork inherits the allocator's
+    # state and heap of a test process that has run the rest of the suite.
+    with mp.get_context("spawn").Pool(1) as pool:
         default = pool.apply(_faults_of_a_second_big_array, (False,))
-    with mp.get_context("fork").Pool(1) as pool:
+    with mp.get_context("spawn").Pool(1) as pool:
         kept = pool.apply(_faults_of_a_second_big_array, (True,))
     assert default > 0  # the allocator hands back fresh pages by default
     assert kept * 4 < default  # a few faults of Python objects, none for the array
