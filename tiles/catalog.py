@@ -248,6 +248,79 @@ class Catalog(_Model):
             raise LayerNotFoundError(f"no layer {name!r} in the catalog") from None
 
 
+#: The manifest in each published version directory (``<job>/<version>/versions.json``):
+#: the catalog entries of the layers that version published, as they were published
+#: (without ``history``). It makes every version still on disk servable and comparable.
+VERSION_MANIFEST = "versions.json"
+
+
+class VersionManifest(_Model):
+    """What one version directory holds: layer name -> its entry at publication."""
+
+    format: Literal[1] = 1
+    layers: dict[str, LayerEntry]
+
+
+def version_dir(entry_name: str, entry: LayerEntry, version: str) -> str:
+    """The version directory of ``version`` of a layer, relative to the catalog's directory.
+
+    Layers made by another layer's build (``parent``) live in their parent's directory.
+
+    Examples
+    --------
+    >>> e = LayerEntry.model_validate({"kind": "raster", "title": "S", "version": "v2",
+    ...     "artifacts": {"data": "coverage/v2/sinr.tif"}, "crs": "EPSG:4549",
+    ...     "bounds": [119, 30, 120, 31], "parent": "coverage", "provenance": {"builder":
+    ...     "coverage", "builder_version": "1", "fingerprint": "f", "built_at": "t"}})
+    >>> version_dir("coverage_sinr", e, "v1")
+    'coverage/v1'
+    """
+    return f"{entry.parent or entry_name}/{version}"
+
+
+def read_version(
+    catalog_path: str | os.PathLike[str], name: str, entry: LayerEntry, version: str
+) -> LayerEntry:
+    """The entry of layer ``name`` as version ``version`` published it.
+
+    ``entry`` is the layer's current entry; its own version is returned as it is.
+    Artifact paths in the result are relative to the catalog's directory, as in the
+    catalog.
+
+    Raises
+    ------
+    LayerNotFoundError
+        If ``version`` is not the current one nor in the history, or its directory or
+        manifest is gone (pruned, or published before versions carried a manifest).
+    CatalogError
+        If the manifest is there but unreadable or breaks the contract.
+    """
+    if version == entry.version:
+        return entry
+    if version not in entry.history:
+        raise LayerNotFoundError(f"layer {name!r} has no version {version[:64]!r}")
+    path = Path(catalog_path).parent / version_dir(name, entry, version) / VERSION_MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise LayerNotFoundError(
+            f"layer {name!r} version {version!r} is no longer servable (pruned or without "
+            f"{VERSION_MANIFEST})"
+        ) from None
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        manifest = VersionManifest.model_validate_json(raw)
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise CatalogError(f"{path}: {loc}: {err['msg']}") from None
+    try:
+        return manifest.layers[name]
+    except KeyError:
+        raise LayerNotFoundError(f"layer {name!r} is not in {path}") from None
+
+
 def resolve_artifact(catalog_path: str | os.PathLike[str], artifact: str) -> str:
     """The location of an artifact path written in the catalog at ``catalog_path``.
 

@@ -37,12 +37,15 @@ from pydantic import ValidationError as PydanticValidationError
 from layers.errors import LayerError
 from tiles import leftover_temp_files
 from tiles.catalog import (
+    VERSION_MANIFEST,
     Catalog,
     FieldInfo,
     Figure,
     Lang,
     LayerEntry,
     Provenance,
+    VersionManifest,
+    atomic_write,
     fsync_dir,
     utc_now,
     write_catalog,
@@ -460,6 +463,14 @@ class Publisher:
             figures += [f.model_copy(update={"layer": f.layer or layer}) for f in out.figures]
         catalog = self.catalog.model_copy(
             update={"layers": layers, "figures": figures, "updated": utc_now()}
+        )
+        # The version's own record of what it published, so it stays servable and
+        # comparable after newer versions replace it in the catalog.
+        manifest = VersionManifest(
+            layers={n: layers[n].model_copy(update={"history": []}) for n in result.outputs}
+        )
+        atomic_write(
+            Path(result.tmp_dir) / VERSION_MANIFEST, manifest.model_dump_json(indent=2) + "\n"
         )
         final = self.build_dir / job.name / job.version
         os.rename(result.tmp_dir, final)
