@@ -249,10 +249,12 @@ def test_ctrl_c_at_any_moment_of_a_build(tmp_path: Path) -> None:
         if proc.returncode == 0:  # done before the signal: a complete new build
             continue
         interrupted += 1
-        assert proc.returncode == 130, stderr
-        assert took < 2.0, f"attempt {attempt}: {took:.2f} s to exit"
+        assert proc.returncode == 130, f"attempt {attempt}: exit {proc.returncode}: {stderr!r}"
+        # prompt, not a race: the build itself runs for many seconds; the bound leaves room
+        # for a CI machine whose two cores are busy with other jobs
+        assert took < 5.0, f"attempt {attempt}: {took:.2f} s to exit; stderr: {stderr!r}"
         said = INTERRUPTED.fullmatch(stderr.strip())
-        assert said is not None, stderr
+        assert said is not None, f"attempt {attempt}: {stderr!r}"
         if said["layers"] is None:
             assert after == before
         else:
