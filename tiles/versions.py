@@ -24,6 +24,10 @@ Examples
 '2026-09-30T23:59:59.999999+00:00'
 >>> parse_instant("20261128T050000-3f2a") is None  # not a date: maybe a version
 True
+>>> parse_instant("2026-09-30T18:00:00")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+tiles.errors.InvalidParameterError: date '2026-09-30T18:00:00' has no time zone: ...
 """
 
 from __future__ import annotations
@@ -87,7 +91,10 @@ def parse_instant(text: str) -> datetime | None:
         raise InvalidParameterError(
             f"date {text[:64]!r} has no time zone: add Z or an offset (e.g. +08:00)"
         )
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted by its offset
+        raise InvalidParameterError(f"date {text[:64]!r} is out of range") from None
 
 
 def datetime_param(text: str) -> datetime:
@@ -115,9 +122,9 @@ def published_at(entry: LayerEntry) -> datetime | None:
     """When a version was published (``provenance.built_at``), or None if unreadable."""
     try:
         when = datetime.fromisoformat(entry.provenance.built_at)
-    except ValueError:
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

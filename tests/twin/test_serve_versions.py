@@ -182,6 +182,7 @@ def rebuilt(tmp_path: Path) -> Path:
         ("2026-13-45", 400),  # not a date
         ("2026-09-30T12:00:00", 400),  # no time zone
         ("2026-09-30T25:00Z", 400),
+        ("9999-12-31T23:59:59-05:00", 400),  # beyond the calendar in UTC
         ("a:b", 400),
         ("v1@v2", 400),
     ],
