@@ -30,6 +30,7 @@ __all__ = [
     "Conformance",
     "Health",
     "LandingPage",
+    "LayerVersion",
     "Link",
     "MapLibreStyle",
     "TileJSON",
@@ -98,6 +99,16 @@ class Health(BaseModel):
     layers: int = Field(description="how many layers the catalog lists")
 
 
+class LayerVersion(BaseModel):
+    """A version of a layer that the server can serve (``/tiles/{layer}@{version}/...``)."""
+
+    version: str
+    published: str | None = Field(
+        description="when it was published (UTC, ISO 8601); the version in force from then "
+        "until the next one (``/tiles/{layer}@{date}/...``); null if unknown"
+    )
+
+
 # The catalog listing shows what a client needs of each entry: everything but where the
 # artifacts are stored, how they were built and older versions. Built from LayerEntry's
 # fields so that a field added to the catalog appears here (and in /docs) by itself.
@@ -112,6 +123,10 @@ CatalogLayer: type[BaseModel] = create_model(
     },
     name=(str, Field(description="the layer name, as in tile URLs")),
     tilejson=(str, Field(description="URL of the layer's TileJSON")),
+    versions=(
+        list[LayerVersion],
+        Field(description="the versions that can be served, newest (the current one) first"),
+    ),
 )
 
 

@@ -4,6 +4,10 @@ Every catalog layer is a collection; each has one tileset per grid
 (WebMercatorQuad, WorldCRS84Quad, CGCS2000Quad). Tiles are addressed
 ``/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}``
 with ``f=mvt|png|webp`` (default: mvt for vector, png for raster layers).
+``datetime`` (an ISO 8601 instant, as OGC API Common has it) picks the version
+of a layer in force then, on every collection route; ``{layer}@{version}`` in the
+path works too (:mod:`tiles.versions`). The links of a versioned document
+name the version, so a client following them stays on it.
 The landing page is ``/`` with ``f=json`` (or ``Accept: application/json``);
 without it ``/`` is the HTML viewer.
 """
@@ -11,12 +15,14 @@ without it ``/`` is the HTML viewer.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from morecantile import TileMatrixSet
 
 from tiles.catalog import LayerEntry
+from tiles.errors import InvalidParameterError
 from tiles.grids import GRID_IDS, get_grid, grid_bounds
 from tiles.models import (
     Collection,
@@ -32,9 +38,17 @@ from tiles.models import (
     TileSets,
     TileSetSummary,
 )
-from tiles.routes import TILE_RESPONSES, Raster, serve_tile, settings_of, snapshot
+from tiles.routes import (
+    TILE_RESPONSES,
+    DatetimeParam,
+    Raster,
+    serve_tile,
+    settings_of,
+    snapshot,
+)
 from tiles.settings import Settings
 from tiles.store import Snapshot
+from tiles.versions import VERSION_SEP, datetime_param, split_layer
 
 # JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
 # default path would render through pydantic's own JSON writer, which writes some floats
@@ -92,7 +106,8 @@ def landing_page(snap: Snapshot, public: str) -> LandingPage:
     )
 
 
-def _collection(name: str, entry: LayerEntry, public: str) -> Collection:
+def _collection(name: str, entry: LayerEntry, public: str, ref: str | None = None) -> Collection:
+    ref = ref or name
     return Collection(
         id=name,
         title=entry.title,
@@ -102,13 +117,16 @@ def _collection(name: str, entry: LayerEntry, public: str) -> Collection:
         extent={"spatial": {"bbox": [entry.bounds], "crs": CRS84}},
         storageCrs=entry.crs,
         links=[
-            _link(f"{public}/collections/{name}", "self"),
-            _link(f"{public}/collections/{name}/tiles", REL_TILESETS[entry.kind], title="tilesets"),
+            _link(f"{public}/collections/{ref}", "self"),
+            _link(f"{public}/collections/{ref}/tiles", REL_TILESETS[entry.kind], title="tilesets"),
         ],
     )
 
 
-def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSetSummary:
+def _tileset_summary(
+    name: str, entry: LayerEntry, grid_id: str, public: str, ref: str | None = None
+) -> TileSetSummary:
+    ref = ref or name
     grid = get_grid(grid_id)
     return TileSetSummary(
         title=f"{entry.title} ({grid_id})",
@@ -116,7 +134,7 @@ def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) ->
         crs=grid.tms.crs.srs,
         tileMatrixSetURI=grid.tms.uri or f"{public}/tileMatrixSets/{grid_id}",
         links=[
-            _link(f"{public}/collections/{name}/tiles/{grid_id}", "self"),
+            _link(f"{public}/collections/{ref}/tiles/{grid_id}", "self"),
             _link(
                 f"{public}/tileMatrixSets/{grid_id}",
                 "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
@@ -125,10 +143,16 @@ def _tileset_summary(name: str, entry: LayerEntry, grid_id: str, public: str) ->
     )
 
 
-def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSet:
-    """Tileset metadata: limits per zoom of the tiles that hold the layer, and a URL template."""
+def tileset(
+    name: str, entry: LayerEntry, grid_id: str, public: str, ref: str | None = None
+) -> TileSet:
+    """Tileset metadata: limits per zoom of the tiles that hold the layer, and a URL template.
+
+    ``ref`` is the layer as the links name it (``name@version`` for a version).
+    """
+    ref = ref or name
     grid = get_grid(grid_id)
-    summary = _tileset_summary(name, entry, grid_id, public)
+    summary = _tileset_summary(name, entry, grid_id, public, ref)
     bounds = grid_bounds(grid_id, entry.bounds)
     limits = []
     for z in range(entry.minzoom, entry.maxzoom + 1):
@@ -146,7 +170,7 @@ def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSet:
     for fmt in fmts:
         summary.links.append(
             _link(
-                f"{public}/collections/{name}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
+                f"{public}/collections/{ref}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
                 "item",
                 TILE_TYPES[fmt],
                 templated=True,
@@ -181,7 +205,30 @@ def _json_type(field_type: str) -> str:
 
 Snap = Annotated[Snapshot, Depends(snapshot)]
 Conf = Annotated[Settings, Depends(settings_of)]
-Layer = Annotated[str, Path(max_length=64)]
+Layer = Annotated[
+    str,
+    Path(
+        max_length=160,
+        description="a layer name; may name a version or an ISO 8601 date after '@'",
+    ),
+]
+
+
+def _version(snap: Snapshot, layer: str, when: str | None) -> tuple[str, LayerEntry, str]:
+    """``(name, entry, ref)`` of a collection at ``when``: ``ref`` is how links name it,
+    ``name@version`` when a version or instant was asked for."""
+    name, at = split_layer(layer)
+    if when is None:
+        entry = snap.entry(layer)
+    elif at is not None:
+        raise InvalidParameterError(
+            f"{layer[:64]}: give a version in the path or datetime, not both"
+        )
+    else:
+        entry = snap.versions.at(name, datetime_param(when), when)
+    if at is None and when is None:
+        return name, entry, name
+    return name, entry, f"{name}{VERSION_SEP}{entry.version}"
 
 
 @router.get("/conformance", summary="Conformance classes", response_model=Conformance)
@@ -190,28 +237,41 @@ def conformance() -> Conformance:
 
 
 @router.get("/collections", summary="Every layer as a collection", response_model=Collections)
-def collections(snap: Snap, settings: Conf) -> Collections:
+def collections(snap: Snap, settings: Conf, datetime: DatetimeParam = None) -> Collections:
     public = settings.public_url
+    if datetime is None:
+        return Collections(
+            links=[_link(f"{public}/collections", "self")],
+            collections=[_collection(n, e, public) for n, e in snap.catalog.layers.items()],
+        )
+    # the layers as they were then: those without a version at that instant are left out
+    then = snap.versions.catalog_at(datetime_param(datetime), datetime)
     return Collections(
-        links=[_link(f"{public}/collections", "self")],
-        collections=[_collection(n, e, public) for n, e in snap.catalog.layers.items()],
+        links=[_link(f"{public}/collections?{urlencode({'datetime': datetime})}", "self")],
+        collections=[
+            _collection(n, e, public, f"{n}{VERSION_SEP}{e.version}")
+            for n, e in then.layers.items()
+        ],
     )
 
 
 @router.get("/collections/{layer}", summary="One collection", response_model=Collection)
-def collection(layer: Layer, snap: Snap, settings: Conf) -> Collection:
-    return _collection(layer, snap.entry(layer), settings.public_url)
+def collection(
+    layer: Layer, snap: Snap, settings: Conf, datetime: DatetimeParam = None
+) -> Collection:
+    name, entry, ref = _version(snap, layer, datetime)
+    return _collection(name, entry, settings.public_url, ref)
 
 
 @router.get(
     "/collections/{layer}/tiles", summary="The tilesets of a collection", response_model=TileSets
 )
-def tilesets(layer: Layer, snap: Snap, settings: Conf) -> TileSets:
-    entry = snap.entry(layer)
+def tilesets(layer: Layer, snap: Snap, settings: Conf, datetime: DatetimeParam = None) -> TileSets:
+    name, entry, ref = _version(snap, layer, datetime)
     public = settings.public_url
     return TileSets(
-        links=[_link(f"{public}/collections/{layer}/tiles", "self")],
-        tilesets=[_tileset_summary(layer, entry, g, public) for g in GRID_IDS],
+        links=[_link(f"{public}/collections/{ref}/tiles", "self")],
+        tilesets=[_tileset_summary(name, entry, g, public, ref) for g in GRID_IDS],
     )
 
 
@@ -225,10 +285,11 @@ def tileset_route(
     tileMatrixSetId: Annotated[str, Path(max_length=64)],
     snap: Snap,
     settings: Conf,
+    datetime: DatetimeParam = None,
 ) -> TileSet:
-    entry = snap.entry(layer)
+    name, entry, ref = _version(snap, layer, datetime)
     get_grid(tileMatrixSetId)
-    return tileset(layer, entry, tileMatrixSetId, settings.public_url)
+    return tileset(name, entry, tileMatrixSetId, settings.public_url, ref)
 
 
 @router.get(
@@ -247,11 +308,12 @@ async def ogc_tile(
     snap: Snap,
     raster: Raster,
     f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
+    datetime: DatetimeParam = None,
 ) -> Response:
-    entry = snap.entry(layer)
+    _, entry, ref = _version(snap, layer, datetime)
     fmt = f or ("mvt" if entry.kind == "vector" else "png")
     return await serve_tile(
-        request, snap, layer, tileMatrix, tileCol, tileRow, fmt, 1, tileMatrixSetId, raster
+        request, snap, ref, tileMatrix, tileCol, tileRow, fmt, 1, tileMatrixSetId, raster
     )
 
 

@@ -15,13 +15,21 @@ from tiles._http import accepts_gzip, answer_tile, not_modified, tile_response, 
 from tiles.catalog import LayerEntry
 from tiles.errors import InvalidParameterError
 from tiles.grids import DEFAULT_GRID, get_grid
-from tiles.models import CATALOG_HIDDEN, CatalogLayer, Health, MapLibreStyle, TileJSON
+from tiles.models import (
+    CATALOG_HIDDEN,
+    CatalogLayer,
+    Health,
+    LayerVersion,
+    MapLibreStyle,
+    TileJSON,
+)
 from tiles.raster import check_colormap, parse_rescale
 from tiles.service import MEDIA_TYPES, TileService
 from tiles.settings import Settings
 from tiles.store import Snapshot
 from tiles.style import build_style
 from tiles.tilejson import tilejson
+from tiles.versions import Version, datetime_param, split_layer
 
 # JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
 # default path would render through pydantic's own JSON writer, which writes some floats
@@ -32,8 +40,18 @@ TileFormat = Literal["mvt", "pbf", "png", "webp"]
 LayersParam = Annotated[
     str,
     Path(
-        description="a layer name, or several vector layers joined by commas (a composite)",
+        description="a layer name, or several vector layers joined by commas (a composite); "
+        "each may name a version or an ISO 8601 date after '@' (roads@2026-09-30)",
         max_length=1100,
+    ),
+]
+#: OGC API's ``datetime``: the layers as they were at that instant
+DatetimeParam = Annotated[
+    str | None,
+    Query(
+        description="ISO 8601 date or datetime with Z or an offset: the version in force "
+        "at that instant (a date alone: the end of that day, UTC)",
+        max_length=64,
     ),
 ]
 #: what /docs shows a tile route answers: a tile in one of these media types (or 204 empty)
@@ -197,7 +215,8 @@ def tilejson_route(
         query["rescale"] = f"{rescale[0]:g},{rescale[1]:g}"
     if len(entries) > 1 and any(e.kind != "vector" for _, e in entries):
         raise InvalidParameterError(f"layers {layers!r}: only vector layers can be combined")
-    return tilejson(entries, settings.public_url, tms, query=query or None)
+    pinned = {name for name, at in map(split_layer, layers.split(",")) if at is not None}
+    return tilejson(entries, settings.public_url, tms, query=query or None, pinned=pinned)
 
 
 @router.get(
@@ -209,18 +228,35 @@ def tilejson_route(
 def style_route(
     snap: Annotated[Snapshot, Depends(snapshot)],
     settings: Annotated[Settings, Depends(settings_of)],
+    datetime: DatetimeParam = None,
 ) -> MapLibreStyle:
-    style = build_style(snap.catalog, settings.public_url, settings.raster_tile_size)
+    if datetime is None:
+        style = build_style(snap.catalog, settings.public_url, settings.raster_tile_size)
+        return MapLibreStyle.model_validate(style)
+    catalog = snap.versions.catalog_at(datetime_param(datetime), datetime)
+    style = build_style(catalog, settings.public_url, settings.raster_tile_size, pinned=True)
+    style["metadata"]["twin:datetime"] = datetime
     return MapLibreStyle.model_validate(style)
 
 
-def catalog_layer(name: str, entry: LayerEntry, public_url: str) -> BaseModel:
+def _published(version: Version) -> str | None:
+    when = version.published
+    return None if when is None else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def catalog_layer(
+    name: str, entry: LayerEntry, public_url: str, versions: list[Version] | None = None
+) -> BaseModel:
     """The ``/catalog`` item of one layer (a :data:`~tiles.models.CatalogLayer`)."""
     return CatalogLayer.model_validate(
         {
             **entry.model_dump(exclude=set(CATALOG_HIDDEN)),
             "name": name,
             "tilejson": f"{public_url}/tiles/{name}/tilejson.json",
+            "versions": [
+                LayerVersion(version=v.version, published=_published(v))
+                for v in versions or [Version(entry.version, entry)]
+            ],
         }
     )
 
@@ -236,7 +272,10 @@ def catalog_route(
     settings: Annotated[Settings, Depends(settings_of)],
 ) -> list[BaseModel]:
     public = settings.public_url
-    return [catalog_layer(name, entry, public) for name, entry in snap.catalog.layers.items()]
+    return [
+        catalog_layer(name, entry, public, snap.versions.servable(name))
+        for name, entry in snap.catalog.layers.items()
+    ]
 
 
 @router.get(

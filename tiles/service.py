@@ -181,9 +181,9 @@ class TileService:
         """Whether the tile is one archive's stored bytes, sent without (de)compressing them."""
         if len(req.layers) != 1 or req.scale != 1 or req.overrides:
             return False
-        name, _ = req.layers[0]
+        _, entry = req.layers[0]
         try:
-            reader = self._covering_archive(req, name, req.fmt)
+            reader = self._covering_archive(req, entry, req.fmt)
         except TilesError:
             return False  # _encode, in the pool, reports it
         encodings = ("gzip",) if req.kind == "vector" else ("none", "unknown")
@@ -207,9 +207,11 @@ class TileService:
     def _archive(self, path: str) -> PMTilesReader:
         return self._archives.get_or_create(path, partial(PMTilesReader, path))
 
-    def _covering_archive(self, req: TileRequest, name: str, fmt: str) -> PMTilesReader | None:
-        """The published archive of layer ``name`` when it holds the requested tile."""
-        path = req.snapshot.artifact(name, "pmtiles")
+    def _covering_archive(
+        self, req: TileRequest, entry: LayerEntry, fmt: str
+    ) -> PMTilesReader | None:
+        """The published archive of a layer version when it holds the requested tile."""
+        path = req.snapshot.artifact(entry, "pmtiles")
         if path is None or req.grid.id != "WebMercatorQuad":
             return None
         reader = self._archive(path)
@@ -218,9 +220,11 @@ class TileService:
             return None  # beyond the archive's zooms the GeoParquet still answers
         return reader
 
-    def _from_archive(self, req: TileRequest, name: str, fmt: str) -> tuple[bytes, str] | None:
+    def _from_archive(
+        self, req: TileRequest, entry: LayerEntry, fmt: str
+    ) -> tuple[bytes, str] | None:
         """The stored tile and its compression when a published archive covers the request."""
-        reader = self._covering_archive(req, name, fmt)
+        reader = self._covering_archive(req, entry, fmt)
         if reader is None:
             return None
         raw = reader.get(req.z, req.x, req.y)
@@ -233,7 +237,7 @@ class TileService:
         for name, entry in req.layers:
             if not entry.minzoom <= req.z <= entry.maxzoom:
                 continue
-            stored = self._from_archive(req, name, "mvt")
+            stored = self._from_archive(req, entry, "mvt")
             if stored is not None:
                 raw, encoding = stored
                 if encoding == "gzip" and raw:
@@ -244,7 +248,7 @@ class TileService:
                     raise InvalidParameterError(f"layer {name!r}: archive is {encoding}-compressed")
                 parts.append(raw)
                 continue
-            path = req.snapshot.artifact(name)
+            path = req.snapshot.artifact(entry)
             assert path is not None  # the catalog contract requires a data artifact
             source = self.sources.get(
                 (path, entry.version, req.grid.id),
@@ -258,17 +262,17 @@ class TileService:
         return EncodedTile(gzip_tile(body), MVT_MEDIA_TYPE, "gzip")
 
     def _raster(self, req: TileRequest) -> EncodedTile:
-        name, entry = req.layers[0]
+        _, entry = req.layers[0]
         media_type = MEDIA_TYPES[req.fmt]
         assert req.style is not None
         if req.scale == 1 and not req.overrides:  # archives hold the default style only
-            stored = self._from_archive(req, name, req.fmt)
+            stored = self._from_archive(req, entry, req.fmt)
             if stored is not None:
                 return EncodedTile(stored[0] or None, media_type)
-        path = req.snapshot.artifact(name)
+        path = req.snapshot.artifact(entry)
         assert path is not None
         size = self.settings.raster_tile_size * req.scale
-        copy = req.snapshot.artifact(name, WEBMERCATOR_ARTIFACT)  # WebMercatorQuad's own COG
+        copy = req.snapshot.artifact(entry, WEBMERCATOR_ARTIFACT)  # WebMercatorQuad's own COG
         body = render_tile(
             path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size, entry.version, copy
         )

@@ -15,10 +15,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from tiles.catalog import Catalog, LayerEntry, read_catalog, resolve_artifact
 from tiles.errors import CatalogError, InvalidParameterError, LayerNotFoundError
+from tiles.versions import VersionIndex, split_layer
 
 log = logging.getLogger(__name__)
 
@@ -31,28 +33,46 @@ class Snapshot:
     path: Path
     stamp: tuple[int, int, int]
 
-    def entry(self, name: str) -> LayerEntry:
-        """The entry of layer ``name`` (:class:`LayerNotFoundError` if unknown)."""
-        return self.catalog.layer(name)
+    @cached_property
+    def versions(self) -> VersionIndex:
+        """The versions of every layer this catalog lists, read from their manifests once."""
+        return VersionIndex(self.path, self.catalog)
 
-    def artifact(self, name: str, artifact: str = "data") -> str | None:
-        """Where artifact ``artifact`` of layer ``name`` is, or None if it has none."""
-        rel = self.entry(name).artifacts.get(artifact)
+    def entry(self, name: str) -> LayerEntry:
+        """The entry of layer ``name``, or of ``name@version`` / ``name@date``.
+
+        Raises :class:`LayerNotFoundError` for an unknown layer or version,
+        :class:`InvalidParameterError` for a malformed version or date.
+        """
+        layer, at = split_layer(name)
+        if layer not in self.catalog.layers:
+            raise LayerNotFoundError(f"no layer {layer[:64]!r} in the catalog")
+        if at is None:
+            return self.catalog.layers[layer]
+        return self.versions.resolve(layer, at)
+
+    def artifact(self, entry: LayerEntry, artifact: str = "data") -> str | None:
+        """Where artifact ``artifact`` of a layer version is, or None if it has none.
+
+        ``entry`` is the version's own entry (the catalog's, or one read from its
+        manifest): a request never names a path.
+        """
+        rel = entry.artifacts.get(artifact)
         return None if rel is None else resolve_artifact(self.path, rel)
 
     def entries(self, names: str, limit: int) -> list[tuple[str, LayerEntry]]:
-        """Parse a comma-separated layer list (a composite) into catalog entries."""
+        """Parse a comma-separated layer list (a composite) into entries.
+
+        Each layer may name a version or date (``roads@2026-09-30,villages``); the
+        names returned are the layers' own, without it.
+        """
         parts = names.split(",")
         if len(parts) > limit:
             raise InvalidParameterError(f"layers: at most {limit} layers in one request")
-        if len(set(parts)) != len(parts):
-            raise InvalidParameterError(f"layers {names!r}: a layer is named twice")
-        out = []
-        for part in parts:
-            if part not in self.catalog.layers:
-                raise LayerNotFoundError(f"no layer {part[:64]!r} in the catalog")
-            out.append((part, self.catalog.layers[part]))
-        return out
+        layers = [split_layer(part)[0] for part in parts]
+        if len(set(layers)) != len(layers):
+            raise InvalidParameterError(f"layers {names[:200]!r}: a layer is named twice")
+        return [(layer, self.entry(part)) for layer, part in zip(layers, parts, strict=True)]
 
 
 def _stamp(path: str | Path) -> tuple[int, int, int]:

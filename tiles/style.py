@@ -304,8 +304,14 @@ def _order(item: tuple[str, LayerEntry]) -> tuple[int, str]:
     return (rank[kinds[0]] if len(kinds) == 1 else 2, item[0])
 
 
-def build_style(catalog: Catalog, public_url: str, raster_tile_size: int = 256) -> dict[str, Any]:
-    """The MapLibre style of every layer in ``catalog``, tiles served from ``public_url``."""
+def build_style(
+    catalog: Catalog, public_url: str, raster_tile_size: int = 256, pinned: bool = False
+) -> dict[str, Any]:
+    """The MapLibre style of every layer in ``catalog``, tiles served from ``public_url``.
+
+    With ``pinned``, each source names its layer's version (``roads@<version>``), so
+    the style keeps showing these versions after a rebuild.
+    """
     sources: dict[str, Any] = {}
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
@@ -314,9 +320,10 @@ def build_style(catalog: Catalog, public_url: str, raster_tile_size: int = 256) 
     labels: list[dict[str, Any]] = []
     for name, entry in sorted(catalog.layers.items(), key=_order):
         index = names.index(name)
+        ref = f"{name}@{entry.version}" if pinned else name
         source: dict[str, Any] = {
             "type": entry.kind,
-            "url": f"{public_url}/tiles/{name}/tilejson.json",
+            "url": f"{public_url}/tiles/{ref}/tilejson.json",
         }
         if entry.kind == "raster":
             source["tileSize"] = raster_tile_size

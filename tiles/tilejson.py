@@ -10,11 +10,13 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from urllib.parse import urlencode
 
 from tiles.catalog import LayerEntry
 from tiles.grids import DEFAULT_GRID
 from tiles.models import TileJSON, VectorLayer
+from tiles.versions import VERSION_SEP
 
 #: catalog field types -> the value types TileJSON's vector_layers describe
 FIELD_TYPES = {
@@ -60,9 +62,16 @@ def tilejson(
     grid_id: str = DEFAULT_GRID,
     fmt: str | None = None,
     query: dict[str, str] | None = None,
+    pinned: Collection[str] = (),
 ) -> TileJSON:
-    """The TileJSON 3.0.0 document of one layer or a composite of vector layers."""
-    names = ",".join(name for name, _ in layers)
+    """The TileJSON 3.0.0 document of one layer or a composite of vector layers.
+
+    The tile URLs of the layers in ``pinned`` name their version (``roads@<version>``),
+    so they keep showing it after a rebuild; the others follow the current version.
+    """
+    names = ",".join(
+        f"{name}{VERSION_SEP}{e.version}" if name in pinned else name for name, e in layers
+    )
     entries = [entry for _, entry in layers]
     kind = entries[0].kind
     minzoom = min(e.minzoom for e in entries)

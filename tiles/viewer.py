@@ -334,8 +334,7 @@ def render_viewer(snap: Snapshot, settings: Settings, lang: Lang = "en") -> str:
     for key in ("labels", "units"):
         hints, known = config.get(key, {}), i18n.pop(key)
         config[key] = {
-            layer: {**hints.get(layer, {}), **known.get(layer, {})}
-            for layer in {*hints, *known}
+            layer: {**hints.get(layer, {}), **known.get(layer, {})} for layer in {*hints, *known}
         }
     config.update(i18n)
     maplibre_js, maplibre_css = maplibre_urls(settings)
@@ -469,7 +468,7 @@ def villages_json(snap: Annotated[Snapshot, Depends(snapshot)]) -> Response:
     if name is None:
         raise LayerNotFoundError("no villages layer in the catalog")
     entry = snap.entry(name)
-    path = snap.artifact(name)
+    path = snap.artifact(entry)
     assert path is not None  # every entry has a data artifact (the catalog checks)
     # the cached table as it is: the model documents it, validating it per request adds nothing
     return JSONResponse(

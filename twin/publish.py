@@ -13,10 +13,20 @@ server), ``gs://``, ``abfs://``, ``file://`` or a plain path. On a local or
 mounted file system each file is written beside its target and renamed into
 place; on object storage each object appears whole when its upload ends.
 
+Every version the server can serve goes along: the current one and each
+version of a layer's history whose directory still holds its manifest
+(``<layer>/<version>/versions.json``), with that manifest and the artifacts
+it names; the destination then serves ``layer@version`` and ``layer@date`` as
+the workspace does. ``twin prune`` bounds what that is (a pruned version is
+not copied again, and a destination's copy of it is left to its own
+lifecycle rules: it is no longer listed).
+
 The catalog written at the destination keeps relative paths, so the
 destination is a self-contained copy (``aws s3 sync`` it anywhere). With
 ``catalog_out``, a second catalog is written locally whose artifacts name
-the destination by URI, for a tile server that reads them from there.
+the destination by URI, for a tile server that reads them from there; the
+versions' manifests are written beside it the same way
+(``<dir of catalog_out>/<layer>/<version>/versions.json``).
 """
 
 from __future__ import annotations
@@ -28,7 +38,17 @@ from pathlib import Path
 from pyarrow import fs
 
 from tiles import atomic_write
-from tiles.catalog import Catalog, read_catalog, write_catalog
+from tiles.catalog import (
+    VERSION_MANIFEST,
+    Catalog,
+    LayerEntry,
+    VersionManifest,
+    read_catalog,
+    read_version,
+    version_dir,
+    write_catalog,
+)
+from tiles.errors import LayerNotFoundError
 from twin.errors import TwinError
 
 CATALOG_NAME = "catalog.json"
@@ -103,8 +123,16 @@ def publish(catalog_path: Path, dest: str, catalog_out: Path | None = None) -> P
     catalog = read_catalog(catalog_path)
     filesystem, base, base_uri = _open_destination(dest)
     report = PublishReport(destination=dest)
+    versions = servable_versions(catalog_path, catalog)
     wanted = sorted(
-        {a for e in catalog.layers.values() for a in e.artifacts.values() if _is_relative(a)}
+        {a for _, _, e in versions for a in e.artifacts.values() if _is_relative(a)}
+        | {
+            rel
+            for rel in {
+                f"{version_dir(n, e, e.version)}/{VERSION_MANIFEST}" for n, _, e in versions
+            }
+            if (catalog_path.parent / rel).is_file()
+        }
     )
     for rel in wanted:
         source = catalog_path.parent / rel
@@ -128,8 +156,44 @@ def publish(catalog_path: Path, dest: str, catalog_out: Path | None = None) -> P
     except OSError as exc:
         raise TwinError(f"{dest}/{CATALOG_NAME}: cannot write: {_first_line(exc)}") from None
     if catalog_out is not None:
+        _write_remote_manifests(versions, catalog_out, base_uri)
         write_catalog(remote_catalog(catalog, base_uri), catalog_out)
     return report
+
+
+def servable_versions(catalog_path: Path, catalog: Catalog) -> list[tuple[str, str, LayerEntry]]:
+    """``(layer, version directory, entry)`` of every version the catalog can serve.
+
+    The current version of each layer, and each version of its history whose
+    manifest is still on disk (a pruned one, or one published before versions
+    carried a manifest, is left out).
+    """
+    out = []
+    for name, entry in catalog.layers.items():
+        for version in (entry.version, *entry.history):
+            try:
+                found = read_version(catalog_path, name, entry, version)
+            except LayerNotFoundError:
+                continue
+            out.append((name, version_dir(name, entry, version), found))
+    return out
+
+
+def _write_remote_manifests(
+    versions: list[tuple[str, str, LayerEntry]], catalog_out: Path, base_uri: str
+) -> None:
+    """The manifests of the versions beside ``catalog_out``, naming artifacts under ``base_uri``."""
+    by_dir: dict[str, dict[str, LayerEntry]] = {}
+    for name, directory, entry in versions:
+        by_dir.setdefault(directory, {})[name] = entry
+    for directory, layers in sorted(by_dir.items()):
+        remote = remote_catalog(Catalog(workspace="", updated="", layers=layers), base_uri)
+        manifest = VersionManifest(
+            layers={n: e.model_copy(update={"history": []}) for n, e in remote.layers.items()}
+        )
+        target = catalog_out.parent / directory / VERSION_MANIFEST
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, manifest.model_dump_json(indent=2) + "\n")
 
 
 def remote_catalog(catalog: Catalog, base_uri: str) -> Catalog:
@@ -148,4 +212,4 @@ def remote_catalog(catalog: Catalog, base_uri: str) -> Catalog:
     return catalog.model_copy(update={"layers": layers})
 
 
-__all__ = ["PublishReport", "publish", "remote_catalog"]
+__all__ = ["PublishReport", "publish", "remote_catalog", "servable_versions"]

@@ -151,5 +151,6 @@ def test_catalog_layer_follows_the_catalog_entry() -> None:
     assert list(fields) == [f for f in LayerEntry.model_fields if f not in hidden] + [
         "name",
         "tilejson",
+        "versions",
     ]
     assert issubclass(CatalogLayer, BaseModel)

@@ -114,16 +114,23 @@ def test_s3_artifacts_serve_the_same_tiles(
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     catalog = read_catalog(local_catalog)
-    wanted = {a for e in catalog.layers.values() for a in e.artifacts.values()}
+    wanted = {a for e in catalog.layers.values() for a in e.artifacts.values()} | {
+        f"{n}/{e.version}/versions.json" for n, e in catalog.layers.items()
+    }
     assert set(json.loads(first.output)["copied"]) == wanted
     # the bucket holds a self-contained copy: its catalog keeps relative paths
     with s3.open_input_stream(f"{BUCKET}/county/catalog.json") as fh:
         assert json.loads(fh.read()) == json.loads(local_catalog.read_bytes())
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and json.loads(again.output)["copied"] == []
-    # the local catalog names the bucket, and nothing local remains to fall back on
+    # the local catalog names the bucket, and nothing local remains to fall back on: beside
+    # it only the versions' manifests, which name the bucket too
     assert read_catalog(remote_catalog).layers["dem"].artifacts["data"].startswith(f"{dest}/")
-    assert not any(remote_catalog.parent.glob("*/**"))
+    local = [p for p in remote_catalog.parent.rglob("*") if p.is_file() and p != remote_catalog]
+    assert {p.name for p in local} == {"versions.json"}
+    for p in local:
+        for entry in json.loads(p.read_text(encoding="utf-8"))["layers"].values():
+            assert all(a.startswith(f"{dest}/") for a in entry["artifacts"].values())
 
     with TestClient(create_app(local_catalog)) as client:
         local = _tiles(client, local_catalog)

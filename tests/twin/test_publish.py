@@ -51,7 +51,10 @@ def test_publish_to_a_directory_serves_the_same_layers(built: Path, tmp_path: Pa
     first = publish(built, dest)
     local = built / "build" / "catalog.json"
     catalog = read_catalog(local)
-    wanted = {a for e in catalog.layers.values() for a in e.artifacts.values()}
+    # each version's artifacts and its manifest (what makes it servable as layer@version)
+    wanted = {a for e in catalog.layers.values() for a in e.artifacts.values()} | {
+        f"{n}/{e.version}/versions.json" for n, e in catalog.layers.items()
+    }
     assert set(first["copied"]) == wanted and first["present"] == []
     for rel in wanted:
         assert (dest / rel).read_bytes() == (built / "build" / rel).read_bytes()
@@ -65,12 +68,14 @@ def test_publish_to_a_directory_serves_the_same_layers(built: Path, tmp_path: Pa
             served[path] = _centre_tiles(client, catalog)
     assert served[local] == served[dest / "catalog.json"]
 
-    # a rebuild of one layer sends only that layer's files
+    # a rebuild of one layer sends only that layer's new version; the old one, now in
+    # its history, is already there
     assert Twin.open(built).build(["zones"], force=True).ok
     again = publish(built, dest)
-    new = read_catalog(local).layers["zones"].artifacts.values()
-    assert set(again["copied"]) == set(new)
-    assert len(again["present"]) == len(wanted) - len(new)
+    zones = read_catalog(local).layers["zones"]
+    new = {*zones.artifacts.values(), f"zones/{zones.version}/versions.json"}
+    assert set(again["copied"]) == new
+    assert set(again["present"]) == wanted
     assert read_catalog(dest / "catalog.json") == read_catalog(local)
 
 
