@@ -18,7 +18,9 @@ Logging goes to the ``layers`` logger (a :class:`logging.NullHandler` only: whoe
 runs the builders decides what is shown).
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from layers.errors import (
     LayerError,
@@ -28,9 +30,11 @@ from layers.errors import (
     SourceWarning,
     ValidationError,
 )
-from layers.raster import read_raster, reproject_raster
-from layers.types import RasterData
-from layers.vector import clean_vector, read_vector
+
+if TYPE_CHECKING:
+    from layers.raster import read_raster, reproject_raster
+    from layers.types import RasterData
+    from layers.vector import clean_vector, read_vector
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -65,3 +69,22 @@ __all__ = [
     "villages_labels",
     "villages_params",
 ]
+
+#: names imported on first use: the readers bring in rasterio and geopandas, which a
+#: module of this package needing neither (``layers.chinacrs``) should not pay for
+_LAZY = {
+    "RasterData": "layers.types",
+    "clean_vector": "layers.vector",
+    "read_raster": "layers.raster",
+    "read_vector": "layers.vector",
+    "reproject_raster": "layers.raster",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

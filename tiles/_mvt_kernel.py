@@ -10,33 +10,100 @@ it): the same vertex dropping (repeated vertices, a ring's closing vertex,
 rings that collapse or have no area), the same ring orientation, the same
 layout of features and tags.
 
-Compilation happens at import, cached on disk (``cache=True``) next to this
-file or, where that is read-only, in numba's user cache directory
-(``NUMBA_CACHE_DIR`` chooses another); the first import on a fresh machine
-compiles for a few seconds, later ones load the cache.
+The kernels are written as plain Python over numpy arrays, and each public one
+is a :class:`Kernel` that runs them interpreted until a process has handed
+them :data:`INTERPRETED_WORK` array elements in all, then compiled: numba
+costs most of a second to import and load from its cache, which a command
+tiling ten points (``twin export`` of a tiny layer) would otherwise pay many
+times over. :func:`load_compiled` switches at once (the server does as it
+starts, ``twin export`` before it forks its workers). Compiled code is cached
+on disk (``cache=True``) next to this file or, where that is read-only, in
+numba's user cache directory (``NUMBA_CACHE_DIR`` chooses another); the first
+load on a fresh machine compiles for a few seconds, later ones read the cache.
+Both ways write the same bytes (a test holds them to it).
 """
 
 from __future__ import annotations
 
+import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit
 
-POINT, LINESTRING, POLYGON = 1, 2, 3
-MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
+#: array elements (summed over a call's array arguments) the kernels take interpreted in
+#: a process before numba is loaded: about a tenth of a second (some 3 µs an element)
+INTERPRETED_WORK = 50_000
+
+_budget = INTERPRETED_WORK
+_compiled: dict[str, Callable[..., Any]] | None = None
+_compile_lock = threading.Lock()
 
 
 def _jit(func: Callable[..., Any]) -> Callable[..., Any]:
     """``numba.njit`` cached on disk, or compiled in each process where no cache dir is writable."""
+    from numba import njit
+
     try:
         return njit(cache=True, nogil=True)(func)
     except RuntimeError:  # numba found no writable place for its cache
         return njit(nogil=True)(func)
 
 
-@_jit
+def load_compiled() -> None:
+    """Use the compiled kernels from now on in this process (and in the ones it forks).
+
+    Each kernel is compiled, or read from numba's cache, at its first call with
+    given argument types.
+    """
+    global _compiled
+    with _compile_lock:
+        if _compiled is not None:
+            return
+        # The same code with globals in which the helpers are compiled too, so that the
+        # compiled kernels call compiled helpers and the interpreted ones plain functions.
+        space = dict(globals())
+        compiled = {}
+        for name in (*_HELPERS, *KERNELS):
+            func = _HELPERS.get(name) or KERNELS[name].python
+            clone = types.FunctionType(func.__code__, space, func.__name__)
+            clone.__qualname__ = func.__qualname__
+            clone.__doc__ = func.__doc__
+            compiled[name] = space[func.__name__] = _jit(clone)
+        _compiled = {name: compiled[name] for name in KERNELS}
+
+
+class Kernel:
+    """A kernel: its plain Python function, run interpreted or compiled (see the module doc)."""
+
+    def __init__(self, python: Callable[..., Any]) -> None:
+        self.python = python
+        self.name = python.__name__.lstrip("_")
+        self.__doc__ = python.__doc__
+
+    def __call__(self, *args: Any) -> Any:
+        global _budget
+        if _compiled is None:
+            work = sum(a.size for a in args if isinstance(a, np.ndarray))
+            if work <= _budget:
+                _budget -= work
+                return self.python(*args)
+            load_compiled()
+        assert _compiled is not None
+        return _compiled[self.name](*args)
+
+    def compiled(self, *args: Any) -> Any:
+        """The compiled kernel's result (numba loaded first if need be)."""
+        load_compiled()
+        assert _compiled is not None
+        return _compiled[self.name](*args)
+
+
+POINT, LINESTRING, POLYGON = 1, 2, 3
+MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
+
+
 def _put(buf: np.ndarray, pos: int, value: int) -> int:
     """Write ``value`` (>= 0) as a varint at ``pos``; the position after it."""
     v = np.uint64(value)
@@ -48,7 +115,6 @@ def _put(buf: np.ndarray, pos: int, value: int) -> int:
     return pos + 1
 
 
-@_jit
 def _size(value: int) -> int:
     v = np.uint64(value)
     n = 1
@@ -58,13 +124,11 @@ def _size(value: int) -> int:
     return n
 
 
-@_jit
 def _zigzag(d: int) -> int:
     return (d << 1) ^ (d >> 63)
 
 
-@_jit
-def encode_paths(
+def _encode_paths(
     kind: int,
     coords: np.ndarray,
     path_start: np.ndarray,
@@ -168,8 +232,7 @@ def encode_paths(
     return buf[:pos]
 
 
-@_jit
-def used_values(kinds: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _used_values(kinds: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns with a value in a drawn feature, and the distinct value codes they use (sorted)."""
     n, m = codes.shape
     column = np.zeros(m, dtype=np.bool_)
@@ -187,8 +250,7 @@ def used_values(kinds: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.nd
     return column, np.unique(found[:k])
 
 
-@_jit
-def frame_features(
+def _frame_features(
     kinds: np.ndarray,
     geom: np.ndarray,
     begin: np.ndarray,
@@ -251,8 +313,7 @@ def frame_features(
     return out[:pos]
 
 
-@_jit
-def points_in_box(
+def _points_in_box(
     xs: np.ndarray,
     ys: np.ndarray,
     order: np.ndarray,
@@ -274,8 +335,7 @@ def points_in_box(
     return np.sort(hits[:k])
 
 
-@_jit
-def points_to_tile(
+def _points_to_tile(
     x: np.ndarray,
     y: np.ndarray,
     xmin: float,
@@ -296,3 +356,15 @@ def points_to_tile(
         xy[i, 0] = np.int64(tx) if inside[i] else 0
         xy[i, 1] = np.int64(ty) if inside[i] else 0
     return xy, inside
+
+
+_HELPERS = {"_put": _put, "_size": _size, "_zigzag": _zigzag}
+encode_paths = Kernel(_encode_paths)
+used_values = Kernel(_used_values)
+frame_features = Kernel(_frame_features)
+points_in_box = Kernel(_points_in_box)
+points_to_tile = Kernel(_points_to_tile)
+#: the public kernels by name
+KERNELS = {
+    k.name: k for k in (encode_paths, used_values, frame_features, points_in_box, points_to_tile)
+}

@@ -407,11 +407,14 @@ class LayerEncoder:
 def warm_up() -> None:
     """Load (or compile, on a fresh machine) the encoder's kernels by encoding a tiny tile.
 
-    The first call in a process costs numba's start-up, about a second from its
-    on-disk cache and several without one; a server calls this while starting
-    so that no request pays it.
+    It costs numba's start-up, most of a second from its on-disk cache and several
+    without one; a server calls this while starting so that no request pays it, and
+    an export of many tiles before it forks its workers, so that each need not.
+    Until then (or until the work is large) the kernels run interpreted.
     """
-    from tiles._mvt_kernel import points_in_box, points_to_tile
+    from tiles._mvt_kernel import load_compiled, points_in_box, points_to_tile
+
+    load_compiled()
 
     geoms = np.array(
         [shapely.Point(1, 1), shapely.LineString([(0, 0), (5, 5)]), shapely.box(0, 0, 5, 5)]

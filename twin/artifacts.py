@@ -20,13 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import rasterio
-import rasterio.shutil
 import shapely
 from pyproj import CRS, Transformer
-from rasterio._err import CPLE_BaseError  # rasterio exports no public base of GDAL's errors
-from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from layers.crs import same_crs
 from layers.types import RasterData, valid_pixels
@@ -201,6 +196,9 @@ def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> No
     cache: neither step holds the whole raster in memory, so ``raster.data``
     may be a disk-backed array larger than memory.
     """
+    import rasterio.shutil
+    from rasterio.windows import Window
+
     check_raster(raster)
     data = raster.data
     integer = np.issubdtype(data.dtype, np.integer)
@@ -245,7 +243,7 @@ def write_raster(raster: RasterData, path: Path, metadata: dict[str, Any]) -> No
             overview_resampling="nearest" if integer else "average",
             bigtiff="if_safer",
         )
-    except (RasterioError, CPLE_BaseError) as exc:
+    except _gdal_errors() as exc:
         raise _write_error(path, data.nbytes, exc) from None
     finally:
         stage.unlink(missing_ok=True)
@@ -286,6 +284,8 @@ def write_webmercator(source: Path, path: Path, resampling: str) -> None:
     source's, and the project's tags travel with it. Like :func:`write_raster`,
     GDAL warps through its block cache: the raster is never whole in memory.
     """
+    import rasterio.shutil
+
     with rasterio.open(source) as src:
         dtype, nbytes = src.dtypes[0], src.count * src.width * src.height * 8
     integer = np.issubdtype(np.dtype(dtype), np.integer)
@@ -302,13 +302,15 @@ def write_webmercator(source: Path, path: Path, resampling: str) -> None:
             predictor=2 if integer else 3,
             bigtiff="if_safer",
         )
-    except (RasterioError, CPLE_BaseError) as exc:
+    except _gdal_errors() as exc:
         raise _write_error(path, nbytes, exc) from None
     fsync_file(path)
 
 
 def verify_webmercator(path: Path, source: Path) -> None:
     """Open the written Web Mercator copy and check it holds the source's bands and extent."""
+    import rasterio
+
     with rasterio.open(source) as src, rasterio.open(path) as dst:
         if dst.crs is None or dst.crs.to_epsg() != 3857:
             raise ArtifactCheckError(f"{path.name}: not in EPSG:3857")
@@ -354,6 +356,8 @@ def _write_error(path: Path, size: int, exc: Exception) -> OSError:
 
 def read_raster_metadata(path: Path) -> dict[str, Any]:
     """The project's metadata stored in a COG artifact."""
+    import rasterio
+
     with rasterio.open(path) as src:
         raw = src.tags().get(METADATA_KEY.upper())
     return json.loads(raw) if raw else {}
@@ -383,6 +387,8 @@ def verify_vector(path: Path, expected: gpd.GeoDataFrame) -> None:
 
 def verify_raster(path: Path, expected: RasterData) -> None:
     """Open the written COG and check shape, CRS, nodata and overviews."""
+    import rasterio
+
     with rasterio.open(path) as src:
         if (src.count, src.height, src.width) != expected.data.shape:
             raise ArtifactCheckError(f"{path}: shape changed on the round trip")
@@ -471,10 +477,12 @@ def check_raster_file(path: Path) -> None:
     name the blocks that cannot be decoded, and every level is read, so the
     error counts every bad block, not just the first.
     """
+    import rasterio
+
     try:
         with rasterio.open(path) as src:
             overviews = len(src.overviews(1))
-    except (RasterioError, CPLE_BaseError) as exc:
+    except _gdal_errors() as exc:
         raise ArtifactCheckError(f"not a readable GeoTIFF: {_one_line(exc)}") from None
     bad: list[str] = []
     for level in [None, *range(overviews)]:
@@ -482,7 +490,7 @@ def check_raster_file(path: Path) -> None:
         kwargs = {} if level is None else {"overview_level": level}
         try:
             bad += [f"block {b}{where}: {why}" for b, why in _bad_blocks(path, kwargs)]
-        except (RasterioError, CPLE_BaseError) as exc:
+        except _gdal_errors() as exc:
             bad.append(f"level{where or ' 0'} cannot be opened: {_one_line(exc)}")
     if bad:
         more = f" (and {len(bad) - 1} more bad blocks)" if len(bad) > 1 else ""
@@ -492,6 +500,9 @@ def check_raster_file(path: Path) -> None:
 
 def _bad_blocks(path: Path, kwargs: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """``("(row r, col c)", reason)`` for each block of one level that cannot be decoded."""
+    import rasterio
+    from rasterio.windows import Window
+
     with rasterio.open(path, **kwargs) as src:
         (bh, bw), height, width = src.block_shapes[0], src.height, src.width
         per_block = bh * bw * src.count * np.dtype(src.dtypes[0]).itemsize
@@ -504,13 +515,22 @@ def _bad_blocks(path: Path, kwargs: dict[str, Any]) -> Iterator[tuple[str, str]]
                 try:
                     src.read(window=window)
                     continue
-                except (RasterioError, CPLE_BaseError):
+                except _gdal_errors():
                     pass
                 for c in range(c0, c0 + window.width, bw):
                     try:
                         src.read(window=Window(c, r0, min(bw, width - c), h))
-                    except (RasterioError, CPLE_BaseError) as exc:
+                    except _gdal_errors() as exc:
                         yield f"(row {r0 // bh}, col {c // bw})", _one_line(exc)
+
+
+def _gdal_errors() -> tuple[type[Exception], ...]:
+    """rasterio's errors and GDAL's (imported when a raster is touched: a vector export
+    does without rasterio and its start-up)."""
+    from rasterio._err import CPLE_BaseError  # rasterio exports no public base of GDAL's errors
+    from rasterio.errors import RasterioError
+
+    return (RasterioError, CPLE_BaseError)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -26,8 +26,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -40,6 +40,9 @@ from twin._executors import forked_pool
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,8 @@ class Exported:
 
 def _in_crs(gdf: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     """``gdf`` in ``crs``; GCJ-02/BD-09 as shifted lon/lat labelled EPSG:4326."""
+    import geopandas as gpd
+
     shifted = china_crs(crs)
     if shifted is None:
         try:
@@ -143,6 +148,8 @@ def export_layer(
     if entry.kind != "vector":
         raise ExportError(f"layer {name!r} is a raster layer: export it as cog")
     if fmt in ("gpkg", "geojson"):
+        import geopandas as gpd  # only these formats need it: a tile export starts faster
+
         gdf = gpd.read_parquet(data)
         if crs is not None:
             gdf = _in_crs(gdf, crs)

@@ -16,6 +16,7 @@ import shapely
 
 from layers.roads import read_osm_roads
 from tests.tiles._mvt_numpy import NumpyLayerEncoder, encode_geometries_packed
+from tiles import _mvt_kernel
 from tiles._mvt_geometry import encode_geometries_packed as kernel_packed
 from tiles.mvt import LayerEncoder, PropertyTable, to_tile_coords
 from tiles.vector import _python_values
@@ -148,3 +149,54 @@ def test_point_layer_fast_path_matches_generic_path(tmp_path: Path) -> None:
             assert a.encode() == b.encode()
             compared += 1
     assert compared > 40
+
+
+def _encoded_layers(geoms: np.ndarray, table: PropertyTable, tiles: list) -> list[bytes]:
+    """Every tile's layer of ``geoms`` through the kernels, and one of bare points."""
+    out = []
+    for bounds in tiles:
+        layer = LayerEncoder("l")
+        layer.add_columns(to_tile_coords(geoms, bounds), None, table, np.arange(len(geoms)))
+        out.append(layer.encode())
+    xy = shapely.get_coordinates(shapely.centroid(geoms))
+    order = np.argsort(xy[:, 0], kind="stable")
+    xs, ys = np.ascontiguousarray(xy[order, 0]), np.ascontiguousarray(xy[order, 1])
+    for x0, y0, x1, y1 in tiles:
+        hits = _mvt_kernel.points_in_box(xs, ys, order, (x0, y0, x1, y1))
+        sx, sy = 4096 / (x1 - x0), 4096 / (y1 - y0)
+        pts, inside = _mvt_kernel.points_to_tile(
+            xy[hits, 0], xy[hits, 1], x0, y1, sx, sy, -64.0, 4160.0
+        )
+        layer = LayerEncoder("p")
+        layer.add_points(pts[inside], hits[inside].astype(np.uint64), table, hits[inside])
+        out.append(layer.encode())
+    return out
+
+
+def test_interpreted_kernels_write_the_compiled_bytes(
+    roads: tuple[np.ndarray, PropertyTable], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small work runs the kernels as plain Python (no numba start-up): the same bytes."""
+    geoms, table = roads
+    tiles = tiles_over(shapely.total_bounds(geoms), range(0, 3))
+    _mvt_kernel.load_compiled()
+    compiled = _encoded_layers(geoms, table, tiles)
+    monkeypatch.setattr(_mvt_kernel, "_compiled", None)
+    monkeypatch.setattr(_mvt_kernel, "_budget", 10**12)
+    interpreted = _encoded_layers(geoms, table, tiles)
+    assert _mvt_kernel._compiled is None and _mvt_kernel._budget < 10**12  # ran interpreted
+    assert sum(len(b) for b in compiled) > 50_000  # the tiles hold the roads
+    assert interpreted == compiled
+
+
+def test_kernels_switch_to_compiled_once_the_work_is_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_mvt_kernel, "_compiled", None)
+    monkeypatch.setattr(_mvt_kernel, "_budget", 200)
+    xs = np.arange(60, dtype=np.float64)
+    small = _mvt_kernel.points_in_box(xs, xs, np.arange(60), (10.0, 10.0, 20.0, 20.0))
+    assert _mvt_kernel._compiled is None and _mvt_kernel._budget == 200 - 3 * 60
+    large = _mvt_kernel.points_in_box(xs, xs, np.arange(60), (10.0, 10.0, 20.0, 20.0))
+    assert _mvt_kernel._compiled is not None  # over the budget: numba from here on
+    assert small.tolist() == large.tolist() == list(range(10, 21))

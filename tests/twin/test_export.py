@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -176,3 +178,40 @@ def test_bad_tile_options_name_the_key(workspace: Path, value: str) -> None:
     (workspace / "twin.toml").write_text(text, encoding="utf-8")
     res = runner.invoke(app, ["-w", str(workspace), "layers"])
     assert res.exit_code == 1 and key in res.output
+
+
+def test_a_small_tile_export_starts_light(workspace: Path, tmp_path: Path) -> None:
+    # Its fixed cost is imports: a few features are encoded without numba (the kernels run
+    # interpreted), and a workspace of vector and raster layers loads no other builder
+    # (the coverage model's scipy)
+    Twin.open(workspace).build(["zones"])
+    out = tmp_path / "z.pmtiles"
+    script = (
+        "import sys\n"
+        "from twin.cli import main\n"
+        "sys.argv = ['twin', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "heavy = ('numba', 'scipy', 'twin.builders.coverage', 'twin.builders.roads')\n"
+        "print(code, sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    args = ["-w", str(workspace), "export", "zones", "--maxzoom", "12", "-o", str(out), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.stderr.splitlines()[-1] == "0 []", done.stderr
+    tiles = _archive_tiles(out)
+    assert max(z for z, _, _ in tiles) == 12
+    codes = {
+        f["properties"]["code"]
+        for data in tiles.values()
+        for f in mapbox_vector_tile.decode(gzip.decompress(data))["zones"]["features"]
+    }
+    source = gpd.read_parquet(
+        workspace
+        / "build"
+        / read_catalog(workspace / "build" / "catalog.json").layers["zones"].artifacts["data"]
+    )
+    assert codes == set(source["code"])

@@ -9,9 +9,11 @@ returns an :class:`Output`.
 Each layer kind is built in its own module (``generic``, ``roads``, ``coverage``,
 ``villages``); what a builder may read and warn about is its
 :class:`~twin.builders.context.BuildContext`. The build graph that runs them is
-:mod:`twin.build`. Builders register themselves in the modules listed in :data:`_MODULES`;
-third-party packages can add more through the ``twin.builders`` entry point
-group (each entry point names a :class:`Builder`).
+:mod:`twin.build`. Builders register themselves in the modules listed in
+:data:`_MODULES`, each imported when a workspace first names one of its builders
+(opening a workspace of vector layers does not import the coverage model's scipy);
+third-party packages can add more through the ``twin.builders`` entry point group
+(each entry point names a :class:`Builder`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
 
-import geopandas as gpd
 from pydantic import BaseModel, ConfigDict
 
 from layers.labels import Label
@@ -31,6 +32,7 @@ from tiles.catalog import Figure
 
 if TYPE_CHECKING:
     import dask_geopandas
+    import geopandas as gpd
 
     from twin.builders.context import BuildContext
 
@@ -103,13 +105,17 @@ class Builder:
 
 
 _REGISTRY: dict[str, Builder] = {}
-_MODULES = (
-    "twin.builders.generic",
-    "twin.builders.roads",
-    "twin.builders.coverage",
-    "twin.builders.villages",
-)
-_loaded = False
+#: the module that registers each built-in builder: a workspace imports only those it
+#: names (the coverage builder alone brings in scipy)
+_MODULES = {
+    "vector": "twin.builders.generic",
+    "raster": "twin.builders.generic",
+    "roads": "twin.builders.roads",
+    "coverage": "twin.builders.coverage",
+    "villages": "twin.builders.villages",
+}
+#: the plugins' builders (entry point group ``twin.builders``), once looked up
+_PLUGINS: dict[str, Builder] | None = None
 
 
 def register(builder: Builder) -> Builder:
@@ -118,22 +124,25 @@ def register(builder: Builder) -> Builder:
     return builder
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _MODULES:
+def _load(name: str | None = None) -> None:
+    """Import the built-in module of builder ``name`` (None: every one), and the plugins."""
+    global _PLUGINS
+    modules = _MODULES.values() if name is None else [_MODULES.get(name)]
+    for module in dict.fromkeys(m for m in modules if m is not None):
         importlib.import_module(module)
-    for ep in entry_points(group="twin.builders"):
-        builder = ep.load()
-        if isinstance(builder, Builder):
-            register(builder)
+    if _PLUGINS is None:
+        _PLUGINS = {}
+        for ep in entry_points(group="twin.builders"):
+            builder = ep.load()
+            if isinstance(builder, Builder):
+                _PLUGINS[builder.name] = builder
+    # as if loaded after every built-in module: a plugin's builder of a built-in name wins
+    _REGISTRY.update(_PLUGINS)
 
 
 def get_builder(name: str) -> Builder | None:
     """The builder registered as ``name``, or ``None``."""
-    _load()
+    _load(name)
     return _REGISTRY.get(name)
 
 
