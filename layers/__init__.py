@@ -64,4 +64,5 @@ __all__ = [
     "villages",
     "villages_labels",
     "villages_params",
+    "villages_periods",
 ]

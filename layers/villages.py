@@ -350,6 +350,10 @@ class VillagesResult:
     warnings: list[str] = field(default_factory=list)
     #: the domains some indicator of which holds a value, in :data:`DOMAINS` order
     domains: list[str] = field(default_factory=list)
+    #: the scores computed: domain -> {column: weight} (the defaults, less what is missing)
+    score_spec: dict[str, Mapping[str, float]] = field(default_factory=dict)
+    #: with periods: every indicator per village per period (:mod:`layers.villages_periods`)
+    periods: pd.DataFrame | None = None
 
 
 def build_villages(
@@ -421,18 +425,10 @@ def build_villages(
     if name is not None and name in out.columns:
         _add_pinyin(out, name)
 
-    domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
     joined = join_tables(out[code], tables or {}, code, report)
-    for col in joined.columns:
-        domain = domains.get(col)
-        if domain is None:
-            warnings.append(f"indicator {col!r} has no domain; kept as it is")
-            out[col] = joined[col].to_numpy()
-            continue
-        column = f"{PREFIX[_domain(domain)]}_{col}"
-        out[column] = joined[col].to_numpy()
-        if col in TABLE_COLUMNS:
-            units[column] = TABLE_COLUMNS[col][1]
+    from_tables = table_indicators(joined, table_domains, units, warnings)
+    for col in from_tables.columns:
+        out[col] = from_tables[col].to_numpy()
 
     centres = out.geometry.representative_point()
     for layer in points:
@@ -454,18 +450,9 @@ def build_villages(
                 if edges is not None and straight:
                     warnings.append(f"{kind}: {straight} village(s) measured in a straight line")
 
-    if "gov_reported_issues" in out and "gov_resolved_issues" in out:
-        reported = out["gov_reported_issues"].astype(float)
-        out["gov_resolution_rate"] = np.where(
-            reported > 0, out["gov_resolved_issues"] / reported.where(reported > 0), np.nan
-        )
-        units["gov_resolution_rate"] = "share 0-1"
-        if "gov_population" in out:
-            pop = out["gov_population"].astype(float)
-            out["gov_issues_per_1000"] = np.where(
-                pop > 0, 1000 * reported / pop.where(pop > 0), np.nan
-            )
-            units["gov_issues_per_1000"] = "per 1000 people"
+    rates = derived_indicators(out, units)
+    for col in rates.columns:
+        out[col] = rates[col].to_numpy()
 
     if coverage is not None:
         share = coverage_share(
@@ -526,7 +513,54 @@ def build_villages(
     _check_output(out, code)
     present = [d for d in DOMAINS if any(c.startswith(PREFIX[d] + "_") for c in out.columns)]
     figures = _figures(out, code, name)
-    return VillagesResult(out, report, figures, units, warnings, present)
+    return VillagesResult(out, report, figures, units, warnings, present, dict(spec))
+
+
+def table_indicators(
+    joined: pd.DataFrame,
+    table_domains: Mapping[str, str] | None,
+    units: dict[str, str],
+    warnings: list[str],
+) -> pd.DataFrame:
+    """The joined table columns as indicators: prefixed by their domain (``gov_population``).
+
+    A column with no known domain keeps its name (and a warning says so);
+    ``units`` gets the units of the columns :data:`TABLE_COLUMNS` knows.
+    """
+    domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
+    out = pd.DataFrame(index=joined.index)
+    for col in joined.columns:
+        domain = domains.get(col)
+        if domain is None:
+            message = f"indicator {col!r} has no domain; kept as it is"
+            if message not in warnings:
+                warnings.append(message)
+            out[col] = joined[col]
+            continue
+        column = f"{PREFIX[_domain(domain)]}_{col}"
+        out[column] = joined[col]
+        if col in TABLE_COLUMNS:
+            units[column] = TABLE_COLUMNS[col][1]
+    return out
+
+
+def derived_indicators(table: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
+    """Rates made from other indicators: issue resolution rate, issues per 1000 people."""
+    out = pd.DataFrame(index=table.index)
+    if "gov_reported_issues" in table and "gov_resolved_issues" in table:
+        reported = pd.to_numeric(table["gov_reported_issues"], errors="coerce").astype(float)
+        resolved = pd.to_numeric(table["gov_resolved_issues"], errors="coerce").astype(float)
+        out["gov_resolution_rate"] = np.where(
+            reported > 0, resolved / reported.where(reported > 0), np.nan
+        )
+        units["gov_resolution_rate"] = "share 0-1"
+        if "gov_population" in table:
+            pop = pd.to_numeric(table["gov_population"], errors="coerce").astype(float)
+            out["gov_issues_per_1000"] = np.where(
+                pop > 0, 1000 * reported / pop.where(pop > 0), np.nan
+            )
+            units["gov_issues_per_1000"] = "per 1000 people"
+    return out
 
 
 def _add_pinyin(out: gpd.GeoDataFrame, name: str) -> None:
@@ -612,9 +646,11 @@ __all__ = [
     "assign_points",
     "build_villages",
     "check_boundaries",
+    "derived_indicators",
     "display_names",
     "domain_scores",
     "join_tables",
     "lagging",
     "service_distances",
+    "table_indicators",
 ]
