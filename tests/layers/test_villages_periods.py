@@ -17,6 +17,7 @@ from layers.villages_periods import (
     parse_period,
     parse_periods,
     period_in_name,
+    period_stats,
     split_periods,
     stack_by_name,
 )
@@ -142,6 +143,13 @@ def test_gaps_are_reported_with_counts_never_filled() -> None:
     # C has no row in 2026-02, and nothing is made up for it or for 2026-04
     assert long[(long["code"] == "C") & (long["period"] == "2026-02")].empty
     assert sorted(set(long["period"])) == ["2026-01", "2026-02", "2026-03", "2026-05"]
+    assert period_stats(long, "month", len(CODES)) == {
+        "period_kind": "month",
+        "periods": "2026-01,2026-02,2026-03,2026-05",
+        "period_count": 4,
+        "period_missing": 1,  # 2026-04
+        "period_gaps": 1,  # C in 2026-02
+    }
 
 
 def _boundaries() -> gpd.GeoDataFrame:
