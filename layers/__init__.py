@@ -68,6 +68,7 @@ __all__ = [
     "villages",
     "villages_labels",
     "villages_params",
+    "villages_periods",
 ]
 
 #: names imported on first use: the readers bring in rasterio and geopandas, which a

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -47,6 +47,7 @@ from tiles.catalog import (
     VersionManifest,
     atomic_write,
     fsync_dir,
+    is_layer_name,
     utc_now,
     write_catalog,
 )
@@ -61,6 +62,9 @@ from twin.builders import Output, get_builder
 from twin.builders.context import BuildContext
 from twin.config import TileOptions
 from twin.errors import BuildError, TwinError, WorkspaceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TMP_PREFIX = ".tmp-"
 
@@ -268,6 +272,8 @@ def run_job(job: Job) -> JobResult:
                     extra_files["webmercator"] = copy
             if not key and fname.endswith(".parquet") and job.ctx.config.tiles.pmtiles:
                 extra_files["pmtiles"] = _write_pmtiles(tmp, fname, layer, job.ctx.config.tiles)
+            for name, table in out.tables.items() if not key else ():
+                extra_files[name] = _write_table(tmp, name, table, meta, set(output.extras))
             results[layer] = Built(
                 file=fname,
                 description=desc,
@@ -324,6 +330,22 @@ def _write_webmercator(
     resampling = artifacts.tile_resampling(dtype, style)
     artifacts.write_webmercator(tmp / fname, target, resampling)
     artifacts.verify_webmercator(target, tmp / fname)
+    return target.name
+
+
+#: artifact keys a layer's tables (``Output.tables``) cannot take: the layer's own files
+RESERVED_ARTIFACTS = frozenset({"data", "pmtiles", "webmercator"})
+
+
+def _write_table(
+    tmp: Path, name: str, table: pd.DataFrame, meta: dict[str, Any], extras: set[str]
+) -> str:
+    """Write the layer's table ``name`` as ``<name>.parquet`` beside its data, read it back."""
+    if name in RESERVED_ARTIFACTS or name in extras or not is_layer_name(name):
+        raise artifacts.ArtifactCheckError(f"table {name!r}: not a free artifact name")
+    target = tmp / f"{name}.parquet"
+    artifacts.write_table(table, target, {**meta, "table": name})
+    artifacts.verify_table(target, table)
     return target.name
 
 

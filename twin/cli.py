@@ -388,9 +388,42 @@ def init(
 
 @app.command()
 @_errors
-def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
-    """Print the county's key figures (from the published catalog)."""
+def stats(
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="The villages' figures in this period (2026-10, 2026Q3, 2026; latest, previous).",
+            show_default=False,
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="What changed since this period: villages that fell behind or improved, "
+            "largest drops and gains per score (with --period, or against the latest).",
+            show_default=False,
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="The layer with periods (default: the only one).", show_default=False),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Villages listed per score.")] = 5,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print the county's key figures (from the published catalog).
+
+    With --period or --compare: the villages' figures in a period, and what
+    changed since another ("which villages fell behind since last month?":
+    twin stats --compare previous).
+    """
     twin = _open(workspace)
+    if period is not None or compare is not None:
+        from twin._stats_periods import show_periods
+
+        show_periods(twin, period, compare, layer, top, as_json, out)
+        return
     cat = twin.catalog
     figures = [f.model_dump() for f in cat.figures]
     if as_json:

@@ -10,7 +10,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 
 from layers.errors import LayerError, SourceWarning
-from layers.sources import expand
+from layers.sources import expand, is_glob
 from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.vector import read_table, read_vector
 from twin.artifacts import ArtifactCheckError, check_file
@@ -108,6 +108,11 @@ def _source_columns(path: Path, source: SourceConfig) -> list[str]:
     """The columns a build sees in ``source`` (coordinates taken out of a point table)."""
     how = {"layer": source.layer, "encoding": source.encoding}
     point = {"crs": source.crs, "x": source.x, "y": source.y}
+    if is_glob(path):  # tables one file per period: each file opens, the first has the columns
+        files = expand(path)
+        for file in files[1:]:
+            read_table(file, **how)
+        path = files[0]
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES or suffix in EXCEL_SUFFIXES:
         table = read_table(path, **how)

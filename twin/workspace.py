@@ -274,6 +274,25 @@ class Twin:
         frame = pd.DataFrame(rows, columns=["name", "label", "value", "unit", "layer"])
         return frame.set_index("name")
 
+    def history(self, layer: str = "villages", indicator: str | None = None) -> pd.DataFrame:
+        """An indicator of every village in every period, tidy for plotting.
+
+        Columns ``code``, ``name``, ``period``, ``date`` (the period's first day),
+        ``value``, ``change`` (since the previous period), ``rank`` (1 is the
+        best) and ``lagging``; with ``indicator=None`` every indicator, named in
+        an ``indicator`` column. Needs a layer built with ``period`` in its
+        params (see :mod:`twin.periods`).
+
+        Examples
+        --------
+        >>> t = Twin.open("demo-county")  # doctest: +SKIP
+        >>> t.history("villages", "score_total").pivot(index="period", columns="name",
+        ...                                            values="value").plot()  # doctest: +SKIP
+        """
+        from twin.periods import history, read_periods
+
+        return history(read_periods(self.catalog, self.build_dir, layer), indicator)
+
     # -- building --------------------------------------------------------------------------
 
     def plan(self, names: Iterable[str] | None = None, force: bool = False) -> dict[str, str]:

@@ -374,7 +374,23 @@ def test_facilities(src: Path, county: shapely.Polygon) -> None:
 
 
 def test_village_indicators(src: Path, villages: gpd.GeoDataFrame) -> None:
-    table = pd.read_csv(src / "village_indicators.csv", dtype={"village_code": str})
+    monthly = pd.read_csv(src / "village_indicators.csv", dtype={"village_code": str})
+    months = ["2025-12", *(f"2026-{m:02d}" for m in range(1, 12))]
+    assert monthly["period"].unique().tolist() == months
+    # one row per village and month, but one village's June is missing (the data gap)
+    per_month = monthly.groupby("period")["village_code"].nunique()
+    assert per_month.drop("2026-06").eq(len(villages)).all() and per_month["2026-06"] == 137 - 1
+    assert not monthly.duplicated(["village_code", "period"]).any()
+    assert (monthly.drop(columns=["village_code", "period"]) >= 0).all().all()
+    assert (monthly["resolved_issues"] <= monthly["reported_issues"]).all()
+    assert monthly["fibre_coverage"].between(0, 1).all()
+    # most villages' collective income grows over the year; some stall or fall back
+    income = monthly.pivot(
+        index="village_code", columns="period", values="collective_income_10k_cny"
+    )
+    grew = (income["2026-11"] > income["2025-12"]).mean()
+    assert 0.6 < grew < 0.97
+    table = monthly[monthly["period"] == "2026-11"].drop(columns="period")
     assert list(table.columns) == [
         "village_code",
         "population",

@@ -33,6 +33,7 @@ from tiles.catalog import Figure
 if TYPE_CHECKING:
     import dask_geopandas
     import geopandas as gpd
+    import pandas as pd
 
     from twin.builders.context import BuildContext
 
@@ -71,6 +72,10 @@ class Output:
         of the fields the layer has.
     groups
         Field group (``Label.group``) -> ``(zh, en)`` labels.
+    tables
+        Attribute tables that belong with the layer (no geometry), written as
+        Parquet beside its data and listed in the catalog entry's ``artifacts``
+        under their key (the villages' ``periods``).
     """
 
     data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
@@ -83,6 +88,7 @@ class Output:
     title_i18n: dict[str, str] = field(default_factory=dict)
     labels: Mapping[str, Label] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def kind(self) -> Literal["vector", "raster"]:

@@ -18,6 +18,7 @@ from pyproj import CRS
 from layers.chinacrs import china_crs
 from layers.errors import SourceWarning
 from layers.raster import read_raster
+from layers.sources import expand, is_glob
 from layers.types import RasterData
 from layers.vector import read_table, read_vector
 from tiles.catalog import LayerEntry
@@ -120,6 +121,21 @@ class BuildContext:
                 layer=src.layer if src else None,
                 encoding=src.encoding if src else None,
             )
+
+    def read_table_files(self, key: str) -> dict[str, pd.DataFrame] | None:
+        """Each file of a source that names several (a glob): file name -> its table.
+
+        None when input ``key`` is one file or a layer (read it with :meth:`read_table`).
+        """
+        item = self.input(key)
+        src = item.source
+        if src is None or not is_glob(item.path):
+            return None
+        with self.recording():
+            return {
+                path.name: read_table(path, layer=src.layer, encoding=src.encoding)
+                for path in expand(item.path)
+            }
 
     def read_raster(self, key: str, extra: str | None = None) -> RasterData:
         """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster.

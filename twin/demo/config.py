@@ -45,7 +45,11 @@ _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "Clinics, schools, elderly care, bus stops",
         {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
     ),
-    "village_indicators": ("Village indicators", "One row per village, keyed by village_code", {}),
+    "village_indicators": (
+        "Village indicators",
+        "One row per village and month, keyed by village_code and period (2025-12 .. 2026-11)",
+        {},
+    ),
     "landcover": (
         "Land cover",
         "Land-cover classes (the coverage model's clutter)",
@@ -88,6 +92,7 @@ def _villages(with_coverage: bool) -> LayerConfig:
         inputs=inputs,
         params={
             "tables": ["indicators"],
+            "period": "month",  # the table's `period` column: the layer shows the latest month
             "points": {
                 "enterprises": {
                     "domain": "business",

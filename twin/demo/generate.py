@@ -28,6 +28,7 @@ from layers.raster import read_raster
 from layers.vector import read_vector
 from twin._version import __version__
 from twin.demo._drive import drive_test
+from twin.demo._history import monthly_history
 from twin.demo._io import write_csv, write_dem, write_gpkg
 from twin.demo._landcover import landcover
 from twin.demo._names import COUNTY_CODE, COUNTY_NAME, COUNTY_PINYIN, TOWNSHIPS, syllable_names
@@ -53,7 +54,7 @@ from twin.errors import TwinError
 
 DEFAULT_SEED = 20261128
 #: Bump when the same seed would produce different files.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MIN_RESOLUTION, MAX_RESOLUTION = 5.0, 200.0
 
 #: Source name -> file name under ``sources/``.
@@ -167,6 +168,8 @@ def generate_sources(
     homestays = firms[firms["subtype"] == "homestay"]
     hx, hy = TO_WORK.transform(homestays["lon"].to_numpy(), homestays["lat"].to_numpy())
     table = village_indicators(rng_points, bounds, land, codes, np.column_stack([hx, hy]))
+    # months before the latest, from a stream of their own (the other files stay as they were)
+    table = monthly_history(rng_points.spawn(1)[0], table)
     write_csv(sites, out / "cell_sites.csv")
     drive = drive_test(
         rng_drive,
@@ -299,7 +302,7 @@ them as facts about any real place.
 | drive_test.csv | 5G drive test along the main roads: SS-RSRP (dBm), serving cell, time |
 | enterprises.csv | enterprises with industry, revenue and employees |
 | facilities.csv | clinics, schools, elderly care, bus stops |
-| village_indicators.csv | one row per village, keyed by `village_code` |
+| village_indicators.csv | one row per village and month, 2025-12 .. 2026-11 (`period`); one gap |
 | landcover.gpkg | layer `landcover`: land-cover polygons with a `class` column |
 
 Regenerate with the same seed and resolution to get byte-identical files.
