@@ -3,7 +3,8 @@
 Every catalog layer is a collection; each has one tileset per grid
 (WebMercatorQuad, WorldCRS84Quad, CGCS2000Quad). Tiles are addressed
 ``/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}``
-with ``f=mvt|png|webp`` (default: mvt for vector, png for raster layers).
+with ``f=mvt|png|webp|jpg`` (default: mvt for vector layers, png for rasters, webp for
+imagery; jpg for imagery only).
 The landing page is ``/`` with ``f=json`` (or ``Accept: application/json``);
 without it ``/`` is the HTML viewer.
 """
@@ -35,6 +36,7 @@ from tiles.models import (
 from tiles.routes import TILE_RESPONSES, Raster, serve_tile, settings_of, snapshot
 from tiles.settings import Settings
 from tiles.store import Snapshot
+from tiles.tilejson import tile_formats
 
 # JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
 # default path would render through pydantic's own JSON writer, which writes some floats
@@ -53,6 +55,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg",
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
@@ -61,7 +64,12 @@ REL_TILESETS = {
     "raster": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
 }
 DATA_TYPES = {"vector": "vector", "raster": "map"}
-TILE_TYPES = {"mvt": "application/vnd.mapbox-vector-tile", "png": "image/png", "webp": "image/webp"}
+TILE_TYPES = {
+    "mvt": "application/vnd.mapbox-vector-tile",
+    "png": "image/png",
+    "webp": "image/webp",
+    "jpg": "image/jpeg",
+}
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -142,8 +150,7 @@ def tileset(name: str, entry: LayerEntry, grid_id: str, public: str) -> TileSet:
                 maxTileCol=col1,
             )
         )
-    fmts = ["mvt"] if entry.kind == "vector" else ["png", "webp"]
-    for fmt in fmts:
+    for fmt in tile_formats(entry):
         summary.links.append(
             _link(
                 f"{public}/collections/{name}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
@@ -246,10 +253,12 @@ async def ogc_tile(
     tileCol: Annotated[int, Path(ge=0)],
     snap: Snap,
     raster: Raster,
-    f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
+    f: Annotated[
+        Literal["mvt", "png", "webp", "jpg"] | None, Query(description="tile format")
+    ] = None,
 ) -> Response:
     entry = snap.entry(layer)
-    fmt = f or ("mvt" if entry.kind == "vector" else "png")
+    fmt = f or tile_formats(entry)[0]
     return await serve_tile(
         request, snap, layer, tileMatrix, tileCol, tileRow, fmt, 1, tileMatrixSetId, raster
     )

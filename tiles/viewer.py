@@ -334,8 +334,7 @@ def render_viewer(snap: Snapshot, settings: Settings, lang: Lang = "en") -> str:
     for key in ("labels", "units"):
         hints, known = config.get(key, {}), i18n.pop(key)
         config[key] = {
-            layer: {**hints.get(layer, {}), **known.get(layer, {})}
-            for layer in {*hints, *known}
+            layer: {**hints.get(layer, {}), **known.get(layer, {})} for layer in {*hints, *known}
         }
     config.update(i18n)
     maplibre_js, maplibre_css = maplibre_urls(settings)

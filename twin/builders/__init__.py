@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 from pydantic import BaseModel, ConfigDict
 
+from layers.imagery import Mosaic
 from layers.labels import Label
 from layers.types import RasterData
 from tiles.catalog import Figure
@@ -49,8 +50,9 @@ class Output:
     ----------
     data
         The layer: a GeoDataFrame in the working CRS, a raster (its array may be
-        disk-backed, see :func:`layers.blocks.disk_array`), or on a Dask cluster a
-        dask-geopandas frame, written partition by partition (``twin._partitioned``).
+        disk-backed, see :func:`layers.blocks.disk_array`), an orthophoto mosaic
+        (files already written, moved into place by ``twin._mosaic``), or on a Dask
+        cluster a dask-geopandas frame, written partition by partition (``twin._partitioned``).
     stats
         Summary statistics stored in the catalog entry (``length_km`` ...).
     figures
@@ -71,7 +73,7 @@ class Output:
         Field group (``Label.group``) -> ``(zh, en)`` labels.
     """
 
-    data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
+    data: gpd.GeoDataFrame | RasterData | Mosaic | dask_geopandas.GeoDataFrame
     stats: dict[str, float | int | str] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     style: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +86,7 @@ class Output:
 
     @property
     def kind(self) -> Literal["vector", "raster"]:
-        return "raster" if isinstance(self.data, RasterData) else "vector"
+        return "raster" if isinstance(self.data, RasterData | Mosaic) else "vector"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ _MODULES = (
     "twin.builders.roads",
     "twin.builders.coverage",
     "twin.builders.villages",
+    "twin.builders.imagery",
 )
 _loaded = False
 
