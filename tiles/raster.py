@@ -1,5 +1,7 @@
 """Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFFs, drawn by rio-tiler.
 
+Orthophoto mosaics read their sheets through the same readers (:mod:`tiles.mosaic`).
+
 The only files a raster tile ever reads are the layer's ``data`` and
 ``webmercator`` artifacts named by the catalog; nothing in a request can name a
 path or URL. An artifact must
@@ -20,7 +22,8 @@ rasterio's ``boundless`` reads build a VRT. Any other raster is read through a
 ``WarpedVRT`` covering just the tile, at the source's resolution in the grid's
 CRS (computed once with pyproj, as ``rasterio.warp.calculate_default_transform``
 builds a VRT document internally), decimated on read so that GDAL warps from
-the COG's matching overview: one warp per tile, as rio-tiler does.
+the COG's matching overview: one warp per tile, as rio-tiler does. A tile finer
+than the source (beyond the raster's native zoom) is warped onto its own pixels.
 
 Opening a dataset costs about a third of a tile, so each process keeps them
 open, per artifact version and grid, in a bounded LRU. A GDAL dataset must not
@@ -187,8 +190,14 @@ def _read_warped(
     """``bands`` of ``src`` reprojected to the grid's CRS within ``bounds``, ``size`` pixels
     square."""
     left, bottom, right, top = bounds
-    width = max(1, round((right - left) / res))
-    height = max(1, round((top - bottom) / res))
+    if res * size > right - left:
+        # the tile is finer than the source (a deep zoom): warp onto the tile's own pixels,
+        # as a warp at the source's resolution enlarged after would misplace them by up to
+        # a source pixel (a 10 cm sheet's detail at zoom 22)
+        width = height = size
+    else:
+        width = max(1, round((right - left) / res))
+        height = max(1, round((top - bottom) / res))
     transform = Affine((right - left) / width, 0.0, left, 0.0, -(top - bottom) / height, top)
     with WarpedVRT(
         src,

@@ -1,10 +1,11 @@
 """Orthophoto sheets made in code: a test pattern sampled in two CRSs, with black collars.
 
 The pattern is a function of the position in the working CRS (EPSG:4549), so
-that any sheet, in any CRS, shows the same ground: a 10 cm checkerboard in the
-red band (the detail a 10 cm sheet keeps and an overview loses) over smooth
-green and blue ramps. Every value lies in 60..200: nothing in the image is
-near black or white, so a collar pixel in a tile is a collar.
+that any sheet, in any CRS, shows the same ground: a 10 cm checkerboard in
+every band (the detail a 10 cm sheet keeps and an overview loses; in the
+brightness, which JPEG keeps at full resolution) over smooth green and blue
+ramps. Every value lies in 60..200: nothing in the image is near black or
+white, so a collar pixel in a tile is a collar.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ CHECK = 0.1  # m, the checkerboard's cell
 def pattern(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """RGB (3, ...) uint8 at EPSG:4549 points ``x, y``."""
     check = (np.floor((x - X0) / CHECK) + np.floor((y - Y0) / CHECK)) % 2
-    red = np.where(check == 0, 70, 190)
-    green = 80 + ((x - X0) % 40.0) / 40.0 * 100
-    blue = 90 + ((y - Y0) % 40.0) / 40.0 * 100
+    sign = np.where(check == 0, -1, 1)
+    red = 130 + 60 * sign
+    green = 100 + ((x - X0) % 40.0) / 40.0 * 60 + 40 * sign
+    blue = 100 + ((y - Y0) % 40.0) / 40.0 * 60 + 40 * sign
     return np.stack([red, green, blue]).astype(np.uint8)
 
 
