@@ -10,6 +10,7 @@ sampled from.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from tests.tiles.conftest import make_client
 from tiles.grids import get_grid
 from tiles.mosaic import read_mosaic_tile
 from twin.errors import BuildError
+from twin.validate import validate_workspace
 from twin.workspace import Twin
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -218,7 +220,9 @@ def test_index_bounds_the_sheets_read_per_tile(built: Path) -> None:
     index_path, overview = _artifacts(built)
     grid = get_grid("WebMercatorQuad")
     inside = _tile("WebMercatorQuad", *INSIDE, 22)
-    assert len(read_mosaic_tile(index_path, overview, grid, inside.z, inside.x, inside.y).sheets) == 1
+    assert (
+        len(read_mosaic_tile(index_path, overview, grid, inside.z, inside.x, inside.y).sheets) == 1
+    )
     corner = _tile("WebMercatorQuad", X0 + 23, Y0 + 23, 21)
     under_corner = read_mosaic_tile(index_path, overview, grid, corner.z, corner.x, corner.y)
     assert 2 <= len(under_corner.sheets) <= 4
@@ -288,3 +292,15 @@ def test_corrupt_sheet_fails_the_build_naming_it(tmp_path: Path) -> None:
     assert not (root / "build" / "ortho").exists()
     catalog = root / "build" / "catalog.json"
     assert not catalog.exists() or "ortho" not in json.loads(catalog.read_text())["layers"]
+
+
+def test_validate_reads_every_sheet(built: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(built.parent.parent, root)
+    assert validate_workspace(Twin.open(root)) == []
+    index_path, _ = _artifacts(root / "build" / "catalog.json")
+    sheet = sorted((Path(index_path).parent / "sheets").iterdir())[3]
+    raw = sheet.read_bytes()
+    sheet.write_bytes(raw[: len(raw) * 2 // 3])
+    [problem] = validate_workspace(Twin.open(root))
+    assert problem.startswith("layer ortho: ") and sheet.name in problem
