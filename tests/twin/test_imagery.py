@@ -22,13 +22,14 @@ import rasterio
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 from rasterio.io import MemoryFile
+from typer.testing import CliRunner
 
 from tests.layers._imagery_fixtures import WORKING, X0, Y0, make_delivery, pattern
 from tests.tiles.conftest import make_client
 from tiles.grids import get_grid
 from tiles.mosaic import read_mosaic_tile
+from twin.cli import app
 from twin.errors import BuildError
-from twin.validate import validate_workspace
 from twin.workspace import Twin
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
@@ -294,13 +295,20 @@ def test_corrupt_sheet_fails_the_build_naming_it(tmp_path: Path) -> None:
     assert not catalog.exists() or "ortho" not in json.loads(catalog.read_text())["layers"]
 
 
+def _validate(root: Path) -> list[str]:
+    res = CliRunner().invoke(app, ["-w", str(root), "validate", "--json"])
+    problems = json.loads(res.stdout)["problems"]
+    assert res.exit_code == (1 if problems else 0), res.output
+    return problems
+
+
 def test_validate_reads_every_sheet(built: Path, tmp_path: Path) -> None:
     root = tmp_path / "ws"
     shutil.copytree(built.parent.parent, root)
-    assert validate_workspace(Twin.open(root)) == []
+    assert _validate(root) == []
     index_path, _ = _artifacts(root / "build" / "catalog.json")
     sheet = sorted((Path(index_path).parent / "sheets").iterdir())[3]
     raw = sheet.read_bytes()
     sheet.write_bytes(raw[: len(raw) * 2 // 3])
-    [problem] = validate_workspace(Twin.open(root))
+    [problem] = _validate(root)
     assert problem.startswith("layer ortho: ") and sheet.name in problem
