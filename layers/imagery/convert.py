@@ -48,6 +48,9 @@ STRIP_PX = 1 << 22
 FOOTPRINT_CELLS = 512
 #: COG block edge; also the size below which a sheet gets no overviews
 BLOCK_PX = 512
+#: GDAL's block cache while a sheet is converted, MB (its default is 5 % of the memory, per
+#: worker: the strips are read once, so a larger cache only holds memory)
+CACHE_MB = 128
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def convert_sheet(task: SheetTask) -> SheetResult:
     stage = out.with_name(f".{out.name}.src.tif")
     warped = out.with_name(f".{out.name}.warp.tif")
     try:
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True, GDAL_CACHEMAX=CACHE_MB):
             keep, fill, counts = _source_mask(info, opts)
             _write_source_stage(info, keep, fill, stage)
             del keep
