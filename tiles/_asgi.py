@@ -50,7 +50,7 @@ SCALED_TILE_PATH = "/tiles/{layers}/{z}/{x}/{y}@{scale}x.{fmt}"
 #: layer list over its 1100 characters, an unknown format) goes through FastAPI unchanged
 _TILE_RE = re.compile(
     r"/tiles/([^/]{1,1100})/([0-9]{1,10})/([0-9]{1,10})/([0-9]{1,10})"
-    r"(?:@([1-4])x)?\.(mvt|pbf|png|webp)"
+    r"(?:@([1-4])x)?\.(mvt|pbf|png|webp|jpg|jpeg)"
 )
 _NOSNIFF = (NOSNIFF[0].lower().encode(), NOSNIFF[1].encode())
 

@@ -36,7 +36,7 @@ from tiles.versions import Version, datetime_param, split_layer
 # differently, e.g. 1e-5 for 1e-05).
 router = APIRouter(default_response_class=JSONResponse)
 
-TileFormat = Literal["mvt", "pbf", "png", "webp"]
+TileFormat = Literal["mvt", "pbf", "png", "webp", "jpg", "jpeg"]
 LayersParam = Annotated[
     str,
     Path(
@@ -174,7 +174,8 @@ async def tile_scaled(
 
 @router.get(
     TILE_PATH,
-    summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters",
+    summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters "
+    "(and JPEG for imagery)",
     tags=["tiles"],
     response_class=Response,
     responses=TILE_RESPONSES,

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.errors import LayerError
+from layers.imagery import Mosaic
 from tiles import leftover_temp_files
 from tiles.catalog import (
     VERSION_MANIFEST,
@@ -55,7 +56,7 @@ from tiles.errors import TilesError
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
-from twin import _partitioned, artifacts
+from twin import _mosaic, _partitioned, artifacts
 from twin._executors import Running, open_executor
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
@@ -244,7 +245,13 @@ def run_job(job: Job) -> JobResult:
             layer = f"{job.name}_{key}" if key else job.name
             stem = key or "data"
             meta = {**metadata, "layer": layer}
-            if isinstance(out.data, artifacts.RasterData):
+            extra_files = {}
+            if isinstance(out.data, Mosaic):
+                # the overview is the data; the index and the sheets sit beside it
+                fname, extra_files = _mosaic.write_mosaic(out.data, tmp, meta)
+                _mosaic.verify_mosaic(tmp, out.data)
+                desc = _mosaic.describe_mosaic(out.data)
+            elif isinstance(out.data, artifacts.RasterData):
                 fname = f"{stem}.tif"
                 if job.ctx.synthetic:
                     out.data.tags.setdefault("SYNTHETIC", "yes")
@@ -262,7 +269,6 @@ def run_job(job: Job) -> JobResult:
                     artifacts.write_vector(out.data, tmp / fname, meta)
                     artifacts.verify_vector(tmp / fname, out.data)
                     desc = artifacts.describe_vector(out.data)
-            extra_files = {}
             if isinstance(out.data, artifacts.RasterData):
                 style = {**out.style, **(job.ctx.config.tiles.style if not key else {})}
                 copy = _write_webmercator(tmp, fname, str(out.data.data.dtype), desc, style)
@@ -510,7 +516,9 @@ class Publisher:
         minzoom, maxzoom = cfg.tiles.minzoom, cfg.tiles.maxzoom
         if out.kind == "raster":
             lat = (desc["bounds"][1] + desc["bounds"][3]) / 2
-            auto = artifacts.raster_zooms(desc["resolution"], desc["width"], desc["height"], lat)
+            auto = desc.get("zooms") or artifacts.raster_zooms(
+                desc["resolution"], desc["width"], desc["height"], lat
+            )
             minzoom = auto[0] if minzoom is None else minzoom
             maxzoom = auto[1] if maxzoom is None else maxzoom
         default_title = job.name.replace("_", " ").capitalize()

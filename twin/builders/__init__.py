@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from layers.imagery import Mosaic
     from twin.builders.context import BuildContext
 
 
@@ -52,8 +53,9 @@ class Output:
     ----------
     data
         The layer: a GeoDataFrame in the working CRS, a raster (its array may be
-        disk-backed, see :func:`layers.blocks.disk_array`), or on a Dask cluster a
-        dask-geopandas frame, written partition by partition (``twin._partitioned``).
+        disk-backed, see :func:`layers.blocks.disk_array`), an orthophoto mosaic
+        (files already written, moved into place by ``twin._mosaic``), or on a Dask
+        cluster a dask-geopandas frame, written partition by partition (``twin._partitioned``).
     stats
         Summary statistics stored in the catalog entry (``length_km`` ...).
     figures
@@ -78,7 +80,7 @@ class Output:
         under their key (the villages' ``periods``).
     """
 
-    data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
+    data: gpd.GeoDataFrame | RasterData | Mosaic | dask_geopandas.GeoDataFrame
     stats: dict[str, float | int | str] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     style: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +94,7 @@ class Output:
 
     @property
     def kind(self) -> Literal["vector", "raster"]:
-        return "raster" if isinstance(self.data, RasterData) else "vector"
+        return "raster" if isinstance(self.data, RasterData | Mosaic) else "vector"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ _MODULES = {
     "roads": "twin.builders.roads",
     "coverage": "twin.builders.coverage",
     "villages": "twin.builders.villages",
+    "imagery": "twin.builders.imagery",
 }
 #: the plugins' builders (entry point group ``twin.builders``), once looked up
 _PLUGINS: dict[str, Builder] | None = None
