@@ -297,9 +297,9 @@ class TileService:
 
     def _mosaic(self, req: TileRequest) -> EncodedTile:
         """A tile of an orthophoto mosaic: the overview, or the sheets under it (tiles.mosaic)."""
-        name, entry = req.layers[0]
-        index = req.snapshot.artifact(name, MOSAIC_ARTIFACT)
-        overview = req.snapshot.artifact(name)
+        _, entry = req.layers[0]
+        index = req.snapshot.artifact(entry, MOSAIC_ARTIFACT)
+        overview = req.snapshot.artifact(entry)
         assert index is not None and overview is not None
         size = self.settings.raster_tile_size * req.scale
         tile = read_mosaic_tile(

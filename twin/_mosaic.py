@@ -22,8 +22,8 @@ from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 
 from layers.crs import same_crs
-from layers.imagery import Mosaic
 from layers.imagery.mosaic import SHEETS_DIR
+from layers.types import Mosaic
 from tiles.catalog import Band
 from twin import artifacts
 from twin.artifacts import ArtifactCheckError

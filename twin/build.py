@@ -35,7 +35,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.errors import LayerError
-from layers.imagery import Mosaic
+from layers.types import Mosaic
 from tiles import leftover_temp_files
 from tiles.catalog import (
     VERSION_MANIFEST,
@@ -56,7 +56,7 @@ from tiles.errors import TilesError
 from tiles.export import ExportOptions, export_vector
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
-from twin import _mosaic, _partitioned, artifacts
+from twin import _partitioned, artifacts
 from twin._executors import Running, open_executor
 from twin._hashing import json_sha256
 from twin.builders import Output, get_builder
@@ -247,6 +247,8 @@ def run_job(job: Job) -> JobResult:
             meta = {**metadata, "layer": layer}
             extra_files = {}
             if isinstance(out.data, Mosaic):
+                from twin import _mosaic  # rasterio and the imagery code, for mosaics only
+
                 # the overview is the data; the index and the sheets sit beside it
                 fname, extra_files = _mosaic.write_mosaic(out.data, tmp, meta)
                 _mosaic.verify_mosaic(tmp, out.data)

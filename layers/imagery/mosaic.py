@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from layers.imagery.convert import (
 )
 from layers.imagery.sheets import SheetInfo, read_sheet_info, sheet_files
 from layers.params import Params
+from layers.types import OVERVIEW_FILE, Mosaic
 
 #: the overview's longest side at most, pixels (its resolution doubles until it fits)
 OVERVIEW_PX = 4096
@@ -46,7 +47,6 @@ OVERVIEW_FACTOR = 8
 #: a sheet more than this share collar or nodata is worth a warning
 MOSTLY_MASKED = 0.5
 SHEETS_DIR = "sheets"
-OVERVIEW_FILE = "overview.tif"
 
 Mapper = Callable[[Callable[[SheetTask], SheetResult], Iterable[SheetTask]], Iterator[SheetResult]]
 
@@ -79,29 +79,6 @@ class SheetSource:
 
     path: str
     crs: str | None = None
-
-
-@dataclass
-class Mosaic:
-    """A built mosaic in ``directory``: ``sheets/*.tif``, the overview, and the index.
-
-    The index is a GeoDataFrame of sheet footprints in the working CRS; its
-    ``file`` column holds each sheet's path relative to ``directory``, and
-    ``priority`` the order a reader tries sheets in (0 first: newest, then finest).
-    """
-
-    directory: Path
-    index: gpd.GeoDataFrame
-    resolution: float
-    overview_resolution: float
-    stats: dict[str, float | int | str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    overview: str = OVERVIEW_FILE
-
-    @property
-    def files(self) -> list[Path]:
-        """Every file of the mosaic but its index: the overview, then each sheet."""
-        return [self.directory / self.overview, *(self.directory / f for f in self.index["file"])]
 
 
 def plan_sheets(sources: Sequence[SheetSource]) -> list[SheetInfo]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from layers.imagery import Mosaic
+    from layers.types import Mosaic
     from twin.builders.context import BuildContext
 
 
