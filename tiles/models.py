@@ -87,6 +87,9 @@ class TileJSON(BaseModel):
     )
     tile_matrix_set: str = Field(alias="twin:tileMatrixSet", description="the tile grid")
     vector_layers: list[VectorLayer] | None = _optional("the source layers (vector tiles only)")
+    encoding: Literal["terrarium", "mapbox"] | None = _optional(
+        "how the tiles pack heights into colours (terrain-RGB tiles only)"
+    )
 
 
 class Health(BaseModel):

@@ -60,8 +60,15 @@ def tilejson(
     grid_id: str = DEFAULT_GRID,
     fmt: str | None = None,
     query: dict[str, str] | None = None,
+    encoding: str | None = None,
 ) -> TileJSON:
-    """The TileJSON 3.0.0 document of one layer or a composite of vector layers."""
+    """The TileJSON 3.0.0 document of one layer or a composite of vector layers.
+
+    With ``encoding`` (terrarium, mapbox) the tiles are a raster layer's heights
+    as terrain-RGB (:mod:`tiles.terrain`), for a MapLibre ``raster-dem`` source.
+    """
+    if encoding is not None:
+        query = {**(query or {}), "encoding": encoding}
     names = ",".join(name for name, _ in layers)
     entries = [entry for _, entry in layers]
     kind = entries[0].kind
@@ -92,4 +99,5 @@ def tilejson(
         versions={name: e.version for name, e in layers},
         tile_matrix_set=grid_id,
         vector_layers=vector_layers,
+        encoding=encoding,
     )
