@@ -97,8 +97,7 @@ let ramp = null; // the villages' current colours
 let map = null;
 let styleLoaded = false; // the map holds the prepared style's layers
 let styleLayers = []; // [{id, type, name, view}] of the style, with helper layers added
-let view3d = { terrain: null, any: false }; // what the style offers a 3D view (view3d.js)
-let viewControl = null;
+let view3d = { terrain: null, any: false }, viewControl = null; // what the style offers in 3D
 const baseOpacity = {}; // fill layer id -> its opacity in the served style
 
 function label(field, layer) {
@@ -126,9 +125,7 @@ function saveState() {
   writeHash({
     center: [center.lng, center.lat],
     zoom: map.getZoom(),
-    bearing: map.getBearing(),
-    pitch: map.getPitch(),
-    view3d: state.view3d,
+    ...{ bearing: map.getBearing(), pitch: map.getPitch(), view3d: state.view3d },
     layers: config.layers.filter((layer) => state.layers.has(layer.name)).map((layer) => layer.name),
     by: state.by,
     village: state.village,
@@ -174,9 +171,8 @@ const idsOf = (name, type) =>
 const rasterShown = () => config.layers.some((l) => l.kind === "raster" && state.layers.has(l.name));
 
 function visibilityOps() {
-  return styleLayers.map((l) => [
-    l.id, "layout", "visibility", state.layers.has(l.name) && inView(l.view, state.view3d) ? "visible" : "none",
-  ]);
+  const shown = (l) => state.layers.has(l.name) && inView(l.view, state.view3d);
+  return styleLayers.map((l) => [l.id, "layout", "visibility", shown(l) ? "visible" : "none"]);
 }
 
 /** Fills: one choropleth at a time, never a translucent fill over a raster with a legend. */
@@ -498,8 +494,7 @@ function createMap() {
   if (initial.center) {
     options.center = initial.center;
     options.zoom = initial.zoom;
-    options.bearing = initial.bearing || 0;
-    options.pitch = initial.pitch || 0;
+    Object.assign(options, { bearing: initial.bearing, pitch: initial.pitch });
   } else if (config.bounds) {
     options.bounds = config.bounds;
     options.fitBoundsOptions = { padding: viewPadding() };
