@@ -262,7 +262,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
     # the style spec caps zoom levels at 24; a deeper layer simply starts at 24
     common = {"source": name, "minzoom": min(entry.minzoom, 24), "metadata": meta}
     if entry.kind == "raster":
-        out = [
+        drawn: list[dict[str, Any]] = [
             {
                 "id": name,
                 "type": "raster",
@@ -271,7 +271,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
             }
         ]
         if is_terrain(entry):
-            out.append(
+            drawn.append(
                 {
                     "id": f"{name}-hillshade",
                     "type": "hillshade",
@@ -280,7 +280,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
                     "paint": {"hillshade-exaggeration": 0.5, "hillshade-shadow-color": "#473b24"},
                 }
             )
-        return out
+        return drawn
     color = layer_color(entry, index)
     ramp = numeric_ramp(entry)
     kinds = _geometry_kinds(entry)

@@ -61,7 +61,9 @@ def check_encoding(name: str) -> str:
 
 def encode_heights(heights: np.ma.MaskedArray, encoding: str) -> np.ndarray:
     """Heights in metres (masked: no height) as a ``(3, rows, cols)`` uint8 red, green, blue."""
-    h = np.ma.filled(np.ma.masked_invalid(np.ma.asarray(heights, dtype="float64")), NODATA_HEIGHT)
+    h: np.ndarray = np.ma.filled(
+        np.ma.masked_invalid(np.ma.asarray(heights, dtype="float64")), NODATA_HEIGHT
+    )
     if encoding == "mapbox":
         steps = np.rint((h - _MAPBOX_BASE) / PRECISION["mapbox"])
     else:
@@ -105,5 +107,6 @@ def render_terrain(
     else:
         heights = img.array[0]
     rgb = encode_heights(heights, encoding)
-    options = {"LOSSLESS": "TRUE"} if fmt == "webp" else {}
-    return render(rgb, None, img_format=FORMATS[fmt], **options)
+    if fmt == "webp":  # a lossy codec would turn shades of blue into metres
+        return render(rgb, None, img_format="WEBP", LOSSLESS="TRUE")
+    return render(rgb, None, img_format=FORMATS[fmt])

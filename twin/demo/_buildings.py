@@ -110,7 +110,7 @@ def make_buildings(
     """Footprints with ``floors`` around every town seat and village settlement."""
     lines = [w.line for w in ways]
     tree = shapely.STRtree(lines)
-    frames = []
+    frames: list[tuple[np.ndarray, np.ndarray, str, str, str | None]] = []
     for t, town in enumerate(TOWNSHIPS):
         core = town_core(town.radius_km)
         polys, centres = _plots(rng, _near(tree, lines, b.seats[t], core), TOWN)
