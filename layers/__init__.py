@@ -9,7 +9,8 @@ about workspaces or HTTP. Where things live:
   :mod:`~layers.tables` (CSV/Excel with Chinese headers);
 - building layers: :mod:`layers.roads` (a routable network), :mod:`layers.coverage`
   (5G coverage rasters), :mod:`~layers.villages` (every village's figures) and
-  :mod:`layers.imagery` (orthophoto sheets into a mosaic);
+  :mod:`layers.imagery` (orthophoto sheets into a mosaic), :mod:`~layers.buildings`
+  (footprints' heights, from a height or floors column);
 - coordinates: :mod:`~layers.crs`, :mod:`~layers.chinacrs` (GCJ-02, BD-09),
   :mod:`~layers.geodesy` (areas and lengths on the ellipsoid), :mod:`~layers.region`;
 - :mod:`~layers.blocks` walks a raster block by block; :mod:`~layers.errors` holds
@@ -48,6 +49,7 @@ __all__ = [
     "SourceWarning",
     "ValidationError",
     "blocks",
+    "buildings",
     "chinacrs",
     "clean_vector",
     "coverage",

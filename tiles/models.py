@@ -95,6 +95,9 @@ class TileJSON(BaseModel):
         "sheets')",
         exclude_if=_omit_none,
     )
+    encoding: Literal["terrarium", "mapbox"] | None = _optional(
+        "how the tiles pack heights into colours (terrain-RGB tiles only)"
+    )
 
 
 class Health(BaseModel):

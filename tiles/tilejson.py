@@ -89,12 +89,17 @@ def tilejson(
     fmt: str | None = None,
     query: dict[str, str] | None = None,
     pinned: Collection[str] = (),
+    encoding: str | None = None,
 ) -> TileJSON:
     """The TileJSON 3.0.0 document of one layer or a composite of vector layers.
 
     The tile URLs of the layers in ``pinned`` name their version (``roads@<version>``),
     so they keep showing it after a rebuild; the others follow the current version.
+    With ``encoding`` (terrarium, mapbox) the tiles are a raster layer's heights
+    as terrain-RGB (:mod:`tiles.terrain`), for a MapLibre ``raster-dem`` source.
     """
+    if encoding is not None:
+        query = {**(query or {}), "encoding": encoding}
     names = ",".join(
         f"{name}{VERSION_SEP}{e.version}" if name in pinned else name for name, e in layers
     )
@@ -134,4 +139,5 @@ def tilejson(
             if kind == "raster" and entries[0].resolution
             else None
         ),
+        encoding=encoding,
     )

@@ -55,6 +55,11 @@ _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "Land-cover classes (the coverage model's clutter)",
         {"layer": "landcover"},
     ),
+    "buildings": (
+        "Buildings",
+        "Building footprints in the towns and villages, with their floors",
+        {"layer": "buildings"},
+    ),
 }
 
 
@@ -147,6 +152,15 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         "landcover": _vector(
             "landcover", "Land cover", "土地覆盖", "landcover_id", property="class", visible=False
         ),
+        # footprints, standing floors x 3 m tall in the viewer's 3D view; drawn from zoom 13
+        "buildings": LayerConfig(
+            builder="vector",
+            title="Buildings",
+            title_i18n={"zh": "建筑"},
+            inputs={"source": "buildings"},
+            params={"id": "building_id", "height": {"floors": "floors", "floor_height": 3.0}},
+            tiles=TileOptions(minzoom=13, maxzoom=18, style={"color": "#b59b7c", "visible": True}),
+        ),
         "roads": LayerConfig(
             builder="roads",
             title="Roads",
@@ -164,8 +178,15 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             tiles=TileOptions(
                 minzoom=8,
                 maxzoom=raster_maxzoom(resolution),
-                # Off at first: drawn over the coverage raster it would hide it.
-                style={"colormap": "terrain", "rescale": [0, 700], "visible": False},
+                # Off at first: drawn over the coverage raster it would hide it. The ground
+                # of the viewer's 3D view all the same (terrain).
+                style={
+                    "colormap": "terrain",
+                    "rescale": [0, 700],
+                    "visible": False,
+                    "terrain": True,
+                    "exaggeration": 1.5,
+                },
             ),
         ),
     }

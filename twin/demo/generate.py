@@ -27,6 +27,7 @@ import shapely
 from layers.raster import read_raster
 from layers.vector import read_vector
 from twin._version import __version__
+from twin.demo._buildings import make_buildings
 from twin.demo._drive import drive_test
 from twin.demo._history import monthly_history
 from twin.demo._io import write_csv, write_dem, write_gpkg
@@ -72,6 +73,7 @@ SOURCE_FILES = {
     "facilities": "facilities.csv",
     "village_indicators": "village_indicators.csv",
     "landcover": "landcover.gpkg",
+    "buildings": "buildings.gpkg",
 }
 
 
@@ -119,8 +121,8 @@ def generate_sources(
     except OSError as exc:
         raise TwinError(f"{out}: cannot create the sources directory: {exc}") from None
     gen = generator_string(seed)
-    rngs = np.random.default_rng(seed).spawn(6)  # a child's stream depends on its index only
-    rng_shape, rng_water, rng_dem, rng_roads, rng_points, rng_drive = rngs
+    rngs = np.random.default_rng(seed).spawn(7)  # a child's stream depends on its index only
+    rng_shape, rng_water, rng_dem, rng_roads, rng_points, rng_drive, rng_buildings = rngs
 
     county = county_polygon(rng_shape)
     water = make_water(rng_water, county, township_seats(county))
@@ -155,6 +157,10 @@ def generate_sources(
         raise TwinError("demo roads: the generated network is not connected")  # pragma: no cover
     write_pbf(net, out / "roads.osm.pbf", gen, rng_roads)
     write_gpkg(landcover(rng_hills, bounds, water), out / "landcover.gpkg", "landcover", note, meta)
+    wet = shapely.union_all(water.polygons())
+    shapely.prepare(wet)
+    houses = make_buildings(rng_buildings, bounds, ways, wet, codes)
+    write_gpkg(houses, out / "buildings.gpkg", "buildings", note, meta)
 
     land = Land(bounds.county, lakes)
     majors = [
@@ -304,6 +310,7 @@ them as facts about any real place.
 | facilities.csv | clinics, schools, elderly care, bus stops |
 | village_indicators.csv | one row per village and month, 2025-12 .. 2026-11 (`period`); one gap |
 | landcover.gpkg | layer `landcover`: land-cover polygons with a `class` column |
+| buildings.gpkg | layer `buildings`: footprints along the roads of towns and villages, `floors` |
 
 Regenerate with the same seed and resolution to get byte-identical files.
 """
