@@ -9,6 +9,7 @@ about workspaces or HTTP. Where things live:
   :mod:`~layers.tables` (CSV/Excel with Chinese headers);
 - building layers: :mod:`layers.roads` (a routable network), :mod:`layers.coverage`
   (5G coverage rasters) and :mod:`~layers.villages` (every village's figures);
+  :mod:`layers.diff` compares two versions of a layer;
 - coordinates: :mod:`~layers.crs`, :mod:`~layers.chinacrs` (GCJ-02, BD-09),
   :mod:`~layers.geodesy` (areas and lengths on the ellipsoid), :mod:`~layers.region`;
 - :mod:`~layers.blocks` walks a raster block by block; :mod:`~layers.errors` holds
@@ -47,6 +48,7 @@ __all__ = [
     "clean_vector",
     "coverage",
     "crs",
+    "diff",
     "encodings",
     "errors",
     "geodesy",

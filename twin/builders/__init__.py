@@ -7,7 +7,7 @@ of every layer's fingerprint: bump it when the output would change), and a
 returns an :class:`Output`.
 
 Each layer kind is built in its own module (``generic``, ``roads``, ``coverage``,
-``villages``); what a builder may read and warn about is its
+``villages``, ``diff``); what a builder may read and warn about is its
 :class:`~twin.builders.context.BuildContext`. The build graph that runs them is
 :mod:`twin.build`. Builders register themselves in the modules listed in :data:`_MODULES`;
 third-party packages can add more through the ``twin.builders`` entry point
@@ -108,6 +108,7 @@ _MODULES = (
     "twin.builders.roads",
     "twin.builders.coverage",
     "twin.builders.villages",
+    "twin.builders.diff",
 )
 _loaded = False
 
