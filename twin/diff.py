@@ -143,18 +143,22 @@ def resolve_version(name: str, entry: LayerEntry, spec: str | None, default: str
 def id_column(name: str, entry: LayerEntry, override: str | None = None) -> str:
     """The field that names a feature of vector layer ``name``: what its builder recorded.
 
-    The ``vector`` builder's ``params.id``, else the ``id`` style hint (the villages
-    builder's village code, a coverage build's cell id), else ``params.code``.
+    ``override`` if given, else the first of these the layer has as a field: the
+    ``vector`` builder's ``params.id``, the ``id`` style hint (the villages builder's
+    village code, a coverage build's cell id), ``params.code``, ``params.zone_id``
+    (a coverage build's zones).
 
     Raises
     ------
     WorkspaceError
         When the layer records none (one line suggesting ``params.id``).
     """
+    if override:
+        return override
     params = entry.provenance.params
-    candidates = [override, params.get("id"), entry.style.get("id"), params.get("code")]
-    for c in candidates:
-        if isinstance(c, str) and c:
+    recorded = [params.get("id"), entry.style.get("id"), params.get("code"), params.get("zone_id")]
+    for c in recorded:
+        if isinstance(c, str) and c in entry.fields:
             return c
     guess = next((f for f in entry.fields if re.search(r"(^|_)(id|code)$", f, re.I)), None)
     hint = "name one with --id" + (f" (e.g. --id {guess})" if guess else "")

@@ -22,6 +22,7 @@ from tests.twin.conftest import TOML, make_sources
 from tiles.catalog import read_catalog, read_version, resolve_artifact
 from twin.cli import app
 from twin.diff import version_time
+from twin.errors import BuildError
 from twin.workspace import Twin
 
 runner = CliRunner()
@@ -262,3 +263,31 @@ def test_the_raster_diff_layer_is_drawn_with_the_diverging_ramp(built: Path) -> 
 def _png(content: bytes) -> np.ndarray:
     with MemoryFile(content) as mem, mem.open() as ds:
         return ds.read()
+
+
+def test_a_diff_layer_that_cannot_be_made_fails_in_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    make_sources(root)
+    extra = """
+[layers.noid]
+builder = "vector"
+inputs = { source = "points" }
+
+[layers.noid_change]
+builder = "diff"
+inputs = { layer = "layers.noid" }
+
+[layers.dem_since]
+builder = "diff"
+inputs = { layer = "layers.dem" }
+params = { against = "nope" }
+"""
+    (root / "twin.toml").write_text(TOML + extra, encoding="utf-8")
+    with pytest.raises(BuildError) as caught:
+        Twin.open(root).build()
+    failed = caught.value.report.failed  # type: ignore[attr-defined]
+    assert set(failed) == {"noid_change", "dem_since"}
+    assert "has no id column to match features by" in failed["noid_change"]
+    assert "layer 'dem' has no version 'nope'" in failed["dem_since"]
+    assert all("\n" not in m for m in failed.values())
+    assert "noid_change" not in read_catalog(root / "build" / "catalog.json").layers

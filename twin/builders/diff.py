@@ -49,6 +49,7 @@ from layers.labels import Label
 from layers.raster import open_raster
 from layers.types import RasterData
 from tiles.catalog import Catalog, Figure, read_catalog
+from tiles.errors import TilesError
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.diff import (
@@ -120,7 +121,7 @@ def build_diff(ctx: BuildContext) -> Output:
         if entry.kind == "vector":
             return _vector(ctx, params, name, before, after)
         return _raster(ctx, params, catalog, name, before, after)
-    except (LayerError, WorkspaceError) as exc:
+    except (LayerError, TilesError, WorkspaceError) as exc:  # e.g. a version pruned
         raise BuildError(ctx.layer, str(exc)) from None
 
 
