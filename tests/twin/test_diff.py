@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from rio_tiler.colormap import cmap
 from typer.testing import CliRunner
 
 from tests.tiles.conftest import make_client
+from tests.tiles.test_metadata import VALIDATOR
 from tests.twin.conftest import TOML, make_sources
 from tiles.catalog import read_catalog, read_version, resolve_artifact
 from twin.cli import app
@@ -197,7 +200,9 @@ def _tiles(root: Path, layer: str) -> list[morecantile.Tile]:
     return list(MERCATOR.tiles(*entry.bounds, [entry.maxzoom]))
 
 
-def test_the_vector_diff_layer_is_served_with_its_change_categories(built: Path) -> None:
+def test_the_vector_diff_layer_is_served_with_its_change_categories(
+    built: Path, tmp_path: Path
+) -> None:
     catalog = built / "build" / "catalog.json"
     entry = read_catalog(catalog).layers["points_change"]
     assert entry.stats["removed"] == 1 and entry.stats["changed"] == 1
@@ -221,6 +226,16 @@ def test_the_vector_diff_layer_is_served_with_its_change_categories(built: Path)
     (circle,) = [lyr for lyr in style["layers"] if lyr["id"] == "points_change-circle"]
     color = circle["paint"]["circle-color"]
     assert color[0] == "match" and color[color.index("removed") + 1] == "#d7191c"
+    (fill,) = [lyr for lyr in style["layers"] if lyr["id"] == "dem_change_zones-fill"]
+    ramp = fill["paint"]["fill-color"]  # the change per zone: red - white - blue around 0
+    assert ramp[0] == "interpolate" and ramp[3] == -ramp[-2] and ramp[4] == "#b2182b"
+    # and MapLibre accepts both
+    node = shutil.which("node")
+    assert node and VALIDATOR.exists(), "node and node_modules are needed (see .ci/run)"
+    path = tmp_path / "style.json"
+    path.write_text(json.dumps(style))
+    out = subprocess.run([node, str(VALIDATOR), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
 
 
 def test_the_raster_diff_layer_is_drawn_with_the_diverging_ramp(built: Path) -> None:
