@@ -449,6 +449,9 @@ def _raster(
         if region is not None:
             whole = coverage_change(was, now, region.dissolve().reset_index(drop=True))
             result.coverage_region = whole.assign(zone="region")
+    for table in (result.raster.zones, result.coverage):
+        if table is not None and result.zone_names:  # the zones' names beside their ids
+            table.insert(1, "name", table["zone"].astype(str).map(result.zone_names))
 
 
 def _zone_id(name: str, entry: LayerEntry, frame: gpd.GeoDataFrame) -> str | None:
