@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from layers.diff import (
-    GEOMETRY_TOLERANCE,
     Covered,
     RasterDiff,
     VectorDiff,
@@ -44,6 +43,7 @@ from layers.diff import (
     raster_diff,
     vector_diff,
 )
+from layers.diff.vector import GEOMETRY_TOLERANCE
 from layers.errors import LayerError
 from layers.raster import open_raster
 from tiles.catalog import Catalog, LayerEntry, read_catalog, read_version, resolve_artifact

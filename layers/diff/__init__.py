@@ -10,23 +10,17 @@
 
 from layers.diff.params import DiffParams
 from layers.diff.raster import Covered, RasterDiff, coverage_change, raster_diff
-from layers.diff.vector import (
-    CHANGES,
-    GEOMETRY_TOLERANCE,
-    VectorDiff,
-    diff_features,
-    vector_diff,
-)
+from layers.diff.vector import CHANGES, VectorDiff, diff_features, vector_diff
 
 __all__ = [
     "CHANGES",
     "Covered",
     "DiffParams",
-    "GEOMETRY_TOLERANCE",
     "RasterDiff",
     "VectorDiff",
     "coverage_change",
     "diff_features",
     "raster_diff",
+    "vector",
     "vector_diff",
 ]

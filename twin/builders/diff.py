@@ -35,7 +35,6 @@ import numpy as np
 from layers.blocks import disk_array
 from layers.diff import (
     CHANGES,
-    GEOMETRY_TOLERANCE,
     Covered,
     DiffParams,
     RasterDiff,
@@ -44,6 +43,7 @@ from layers.diff import (
     raster_diff,
     vector_diff,
 )
+from layers.diff.vector import GEOMETRY_TOLERANCE
 from layers.errors import LayerError
 from layers.labels import Label
 from layers.raster import open_raster
