@@ -11,6 +11,7 @@ about workspaces or HTTP. Where things live:
   (5G coverage rasters), :mod:`~layers.villages` (every village's figures) and
   :mod:`layers.imagery` (orthophoto sheets into a mosaic), :mod:`~layers.buildings`
   (footprints' heights, from a height or floors column);
+  :mod:`layers.diff` compares two versions of a layer;
 - coordinates: :mod:`~layers.crs`, :mod:`~layers.chinacrs` (GCJ-02, BD-09),
   :mod:`~layers.geodesy` (areas and lengths on the ellipsoid), :mod:`~layers.region`;
 - :mod:`~layers.blocks` walks a raster block by block; :mod:`~layers.errors` holds
@@ -54,6 +55,7 @@ __all__ = [
     "clean_vector",
     "coverage",
     "crs",
+    "diff",
     "encodings",
     "errors",
     "geodesy",

@@ -2,7 +2,8 @@
 
 Each style layer carries ``metadata["twin:layer"]`` naming its catalog layer,
 which the viewer's layer switcher uses. Colours come from the entry's style
-hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters) when they
+hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters; for vector
+layers ``property`` with ``range`` and ``ramp``, or with ``categories``) when they
 are valid, else from a fixed palette, so the style always validates.
 
 Raster layers with the ``terrain`` hint (``style = { terrain = true }``: a DEM in
@@ -48,13 +49,48 @@ def layer_color(entry: LayerEntry, index: int) -> str:
 
 #: a sequential ramp (viridis stops) for numeric properties
 RAMP = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+#: a diverging ramp (ColorBrewer RdBu stops: losses red, no change white, gains blue),
+#: for a ``range`` centred at 0; chosen by the ``ramp = "diverging"`` hint
+DIVERGING = ("#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac")
+RAMPS = {"sequential": RAMP, "diverging": DIVERGING}
+
+
+def categorical(entry: LayerEntry) -> list[Any] | None:
+    """A colour per value of the ``property`` hint, from the ``categories`` hint.
+
+    ``categories`` maps a value (as text) to a hex colour; other values take the
+    layer's colour. None without a valid hint.
+
+    Examples
+    --------
+    >>> e = LayerEntry.model_validate({"kind": "vector", "title": "c", "version": "v",
+    ...     "artifacts": {"data": "c.parquet"}, "crs": "EPSG:4549", "bounds": [119, 30, 120, 31],
+    ...     "fields": {"change": "string"}, "style": {"property": "change",
+    ...     "categories": {"added": "#1a9641", "removed": "#d7191c", "bad": "red"}},
+    ...     "provenance": {"builder": "diff", "builder_version": "1", "fingerprint": "f",
+    ...     "built_at": "t"}})
+    >>> categorical(e)
+    ['match', ['to-string', ['get', 'change']], 'added', '#1a9641', 'removed', '#d7191c', '#3388ff']
+    """
+    prop = entry.style.get("property")
+    cats = entry.style.get("categories")
+    if not isinstance(prop, str) or prop not in entry.fields or not isinstance(cats, dict):
+        return None
+    pairs: list[Any] = []
+    for value, color in cats.items():
+        if isinstance(color, str) and _HEX.match(color):
+            pairs += [str(value), color]
+    if not pairs:
+        return None
+    return ["match", ["to-string", ["get", prop]], *pairs, layer_color(entry, 0)]
 
 
 def numeric_ramp(entry: LayerEntry) -> list[Any] | None:
     """A colour expression over the ``property`` hint when it names a numeric field.
 
     The ``range`` hint ([low, high]) spans the ramp; without a valid one the
-    layer keeps its single colour.
+    layer keeps its single colour. The ``ramp`` hint picks the colours
+    (:data:`RAMPS`: ``sequential``, the default, or ``diverging``).
     """
     prop = entry.style.get("property")
     span = entry.style.get("range")
@@ -68,9 +104,10 @@ def numeric_ramp(entry: LayerEntry) -> list[Any] | None:
         return None
     if not lo < hi:
         return None
+    colors = RAMPS.get(str(entry.style.get("ramp", "sequential")), RAMP)
     stops: list[Any] = []
-    for i, color in enumerate(RAMP):
-        stops += [lo + (hi - lo) * i / (len(RAMP) - 1), color]
+    for i, color in enumerate(colors):
+        stops += [lo + (hi - lo) * i / (len(colors) - 1), color]
     return ["interpolate", ["linear"], ["to-number", ["get", prop], lo], *stops]
 
 
@@ -282,7 +319,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
             )
         return drawn
     color = layer_color(entry, index)
-    ramp = numeric_ramp(entry)
+    ramp = categorical(entry) or numeric_ramp(entry)
     kinds = _geometry_kinds(entry)
     mixed = len(kinds) > 1
     out: list[dict[str, Any]] = []

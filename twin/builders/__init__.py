@@ -7,7 +7,7 @@ of every layer's fingerprint: bump it when the output would change), and a
 returns an :class:`Output`.
 
 Each layer kind is built in its own module (``generic``, ``roads``, ``coverage``,
-``villages``); what a builder may read and warn about is its
+``villages``, ``diff``); what a builder may read and warn about is its
 :class:`~twin.builders.context.BuildContext`. The build graph that runs them is
 :mod:`twin.build`. Builders register themselves in the modules listed in
 :data:`_MODULES`, each imported when a workspace first names one of its builders
@@ -122,6 +122,7 @@ _MODULES = {
     "coverage": "twin.builders.coverage",
     "villages": "twin.builders.villages",
     "imagery": "twin.builders.imagery",
+    "diff": "twin.builders.diff",
 }
 #: the plugins' builders (entry point group ``twin.builders``), once looked up
 _PLUGINS: dict[str, Builder] | None = None

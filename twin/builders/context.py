@@ -72,6 +72,9 @@ class BuildContext:
     scheduler: str | None = None
     #: where :meth:`scratch` puts files (set by the build, inside the layer's temporary dir)
     scratch_dir: Path | None = None
+    #: the workspace's published catalog, for builders that read older versions of
+    #: their input layers (:func:`tiles.catalog.read_version`)
+    catalog_path: Path | None = None
 
     @cached_property
     def crs(self) -> CRS:

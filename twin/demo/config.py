@@ -115,7 +115,9 @@ def _villages(with_coverage: bool) -> LayerConfig:
     )
 
 
-def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinConfig:
+def demo_config(
+    *, name: str = "Demo County", resolution: float = 20.0, history: bool = True
+) -> TwinConfig:
     """The configuration of the demo workspace written by :func:`twin.demo.generate_sources`.
 
     Parameters
@@ -124,6 +126,10 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         The region's name.
     resolution
         The DEM's pixel size in metres (sets the raster layer's resolution and max zoom).
+    history
+        Add the ``coverage_change`` layer (the coverage against its previous version);
+        the demo's first build then makes a coverage version before three new sites
+        (:mod:`twin.demo._coverage_history`).
     """
     sources = {
         key: SourceConfig(
@@ -204,6 +210,17 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         params={"resolution": max(resolution, 20.0), "zone_id": "village_code", "calibrate": True},
         tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),
     )
+    if history:
+        layers["coverage_change"] = LayerConfig(
+            builder="diff",
+            title="5G coverage change (SS-RSRP, dB)",
+            title_i18n={"zh": "5G 覆盖变化（SS-RSRP，dB）"},
+            inputs={"layer": "layers.coverage"},
+            params={"against": "previous"},
+            tiles=TileOptions(
+                minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0)), style={"visible": False}
+            ),
+        )
     layers["villages"] = _villages(with_coverage="coverage" in layers)
     return TwinConfig(
         region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),

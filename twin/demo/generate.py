@@ -29,7 +29,7 @@ from layers.vector import read_vector
 from twin._version import __version__
 from twin.demo._buildings import make_buildings
 from twin.demo._drive import drive_test
-from twin.demo._history import monthly_history
+from twin.demo._indicator_history import monthly_history
 from twin.demo._io import write_csv, write_dem, write_gpkg
 from twin.demo._landcover import landcover
 from twin.demo._names import COUNTY_CODE, COUNTY_NAME, COUNTY_PINYIN, TOWNSHIPS, syllable_names
