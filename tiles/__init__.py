@@ -72,6 +72,7 @@ __all__ = [
     "store",
     "style",
     "vector",
+    "versions",
     "viewer",
     "write_catalog",
 ]

@@ -47,7 +47,6 @@ __all__ = [
     "cli",
     "config",
     "demo",
-    "diff",
     "errors",
     "forked_pool",
     "gdal_env",

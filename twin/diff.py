@@ -2,9 +2,9 @@
 
 A version is named by its id (or a unique prefix of it), by ``current`` or
 ``previous``, or by an ISO 8601 date or instant: the version in force then, i.e.
-the newest one built at or before it (a date alone means the end of that day,
-UTC; an instant without a zone is UTC). Versions are read through the manifest
-each version directory keeps (:func:`tiles.catalog.read_version`), so any
+the newest one published at or before it, as the tile server's ``layer@date``
+has it (a date alone means the end of that day, UTC; a time needs a zone).
+Versions are read through the manifest each version directory keeps (:func:`tiles.catalog.read_version`), so any
 version not yet pruned can be compared.
 
 - vector layers are compared feature by feature, matched by the layer's id
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,65 +47,27 @@ from layers.diff.vector import GEOMETRY_TOLERANCE
 from layers.errors import LayerError
 from layers.raster import open_raster
 from tiles.catalog import Catalog, LayerEntry, read_catalog, read_version, resolve_artifact
-from tiles.errors import LayerNotFoundError
+from tiles.errors import LayerNotFoundError, TilesError
+from tiles.versions import VersionIndex, parse_instant
 from twin.errors import WorkspaceError
 
 #: the words that name a version relative to the current one
 CURRENT, PREVIOUS = "current", "previous"
-_STAMP = re.compile(r"^(\d{8}T\d{6})")
 
 
-def version_time(version: str) -> datetime | None:
-    """When a version was built, from its id (``20261128T050000-3f2a...``); None if unstamped.
-
-    Examples
-    --------
-    >>> version_time("20261128T050000-3f2a1b")
-    datetime.datetime(2026, 11, 28, 5, 0, tzinfo=datetime.timezone.utc)
-    """
-    m = _STAMP.match(version)
-    if m is None:
-        return None
-    return datetime.strptime(m[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-
-
-def parse_instant(text: str) -> datetime | None:
-    """An ISO 8601 date or date-time as a UTC instant; a date alone is the end of that day.
-
-    None if ``text`` is neither.
-
-    Examples
-    --------
-    >>> parse_instant("2026-09-30")
-    datetime.datetime(2026, 9, 30, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc)
-    >>> parse_instant("2026-10-01T08:00+08:00").isoformat()
-    '2026-10-01T00:00:00+00:00'
-    >>> parse_instant("previous") is None
-    True
-    """
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            return None
-        return datetime.combine(day, time.max, tzinfo=UTC)
-    if not re.match(r"\d{4}-\d{2}-\d{2}[T ]", text):
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def resolve_version(name: str, entry: LayerEntry, spec: str | None, default: str) -> str:
+def resolve_version(index: VersionIndex, name: str, spec: str | None, default: str) -> str:
     """The version of layer ``name`` that ``spec`` (or ``default`` when None) names.
+
+    A date is resolved as the tile server resolves ``layer@date``
+    (:meth:`tiles.versions.VersionIndex.at`): the newest version published at or
+    before it.
 
     Raises
     ------
     WorkspaceError
         One line naming the layer, what was asked and what there is.
     """
+    entry = index.catalog.layer(name)
     versions = [entry.version, *entry.history]
     spec = default if spec is None else spec.strip()
     if spec in (CURRENT, "latest"):
@@ -119,16 +81,12 @@ def resolve_version(name: str, entry: LayerEntry, spec: str | None, default: str
         return versions[1]
     if spec in versions:
         return spec
-    instant = parse_instant(spec)
-    if instant is not None:
-        for v in versions:  # newest first
-            built = version_time(v)
-            if built is not None and built <= instant:
-                return v
-        first = versions[-1]
-        raise WorkspaceError(
-            f"layer {name!r} had no version yet at {spec} (its oldest kept version is {first})"
-        )
+    try:
+        instant = parse_instant(spec)
+        if instant is not None:
+            return index.at(name, instant, spec).version
+    except TilesError as exc:
+        raise WorkspaceError(str(exc)) from None
     prefixed = [v for v in versions if v.startswith(spec)] if spec else []
     if len(prefixed) == 1:
         return prefixed[0]
@@ -368,8 +326,9 @@ def diff_layer(
         known = ", ".join(sorted(catalog.layers)) or "none yet; run build"
         raise WorkspaceError(f"no published layer {name!r} (published: {known})")
     entry = catalog.layers[name]
-    after_v = resolve_version(name, entry, v2, CURRENT)
-    before_v = resolve_version(name, entry, v1, PREVIOUS)
+    index = VersionIndex(catalog_path, catalog)
+    after_v = resolve_version(index, name, v2, CURRENT)
+    before_v = resolve_version(index, name, v1, PREVIOUS)
     before = version_side(catalog_path, catalog, name, before_v)
     after = version_side(catalog_path, catalog, name, after_v)
     result = DiffResult(
@@ -469,8 +428,6 @@ __all__ = [
     "Side",
     "diff_layer",
     "id_column",
-    "parse_instant",
     "resolve_version",
     "version_side",
-    "version_time",
 ]

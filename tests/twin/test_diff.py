@@ -23,8 +23,8 @@ from tests.tiles.conftest import make_client
 from tests.tiles.test_metadata import VALIDATOR
 from tests.twin.conftest import TOML, make_sources
 from tiles.catalog import read_catalog, read_version, resolve_artifact
+from tiles.versions import published_at
 from twin.cli import app
-from twin.diff import version_time
 from twin.errors import BuildError
 from twin.workspace import Twin
 
@@ -155,7 +155,7 @@ def _current(root: Path, layer: str) -> Path:
 def test_versions_by_date_prefix_and_words(built: Path) -> None:
     entry = read_catalog(built / "build" / "catalog.json").layers["points"]
     previous, current = entry.history[0], entry.version
-    when = version_time(previous)
+    when = published_at(read_version(built / "build" / "catalog.json", "points", entry, previous))
     assert when is not None
     between = (when + timedelta(microseconds=1)).isoformat()
     data = json.loads(diff(built, "points", between, "--json").stdout)
@@ -171,7 +171,7 @@ def test_versions_by_date_prefix_and_words(built: Path) -> None:
     ("args", "message"),
     [
         (("points", "nope"), "layer 'points' has no version 'nope'"),
-        (("points", "2001-01-01"), "layer 'points' had no version yet at 2001-01-01"),
+        (("points", "2001-01-01"), "layer 'points' had no version at 2001-01-01"),
         (("zones",), "layer 'zones' has only one version"),
         (("missing",), "no published layer 'missing'"),
         (

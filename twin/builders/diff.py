@@ -50,6 +50,7 @@ from layers.raster import open_raster
 from layers.types import RasterData
 from tiles.catalog import Catalog, Figure, read_catalog
 from tiles.errors import TilesError
+from tiles.versions import VersionIndex, published_at
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
 from twin.diff import (
@@ -61,7 +62,6 @@ from twin.diff import (
     is_coverage,
     resolve_version,
     version_side,
-    version_time,
 )
 from twin.errors import BuildError, WorkspaceError
 
@@ -113,7 +113,9 @@ def build_diff(ctx: BuildContext) -> Output:
             ctx.warn(f"{name} has one version only: compared with itself, nothing changed")
             older = entry.version
         else:
-            older = resolve_version(name, entry, params.against, PREVIOUS)
+            older = resolve_version(
+                VersionIndex(catalog_path, catalog), name, params.against, PREVIOUS
+            )
         before = version_side(catalog_path, catalog, name, older)
         after = version_side(catalog_path, catalog, name, entry.version)
         if before.entry.kind != after.entry.kind:
@@ -192,7 +194,7 @@ def _raster(
             whole = coverage_change(was, now, ctx.boundary.dissolve().reset_index(drop=True))
             pp = round(100 * float(whole["change"].iloc[0]), 3)
             stats["coverage_change_pp"] = pp
-            when = version_time(before.version)
+            when = published_at(before.entry)
             since = when.strftime("%Y-%m-%d") if when else before.version
             figures.append(
                 Figure(
