@@ -29,7 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from tiles import assets, ogc, routes, viewer
+from tiles import _viewer_periods, assets, ogc, routes, viewer
 from tiles._asgi import Envelope, TileApp
 from tiles._http import ErrorResponse
 from tiles.errors import STATUS_CODES, CatalogError, TilesError
@@ -109,6 +109,7 @@ def create_app(catalog_path: Path | str | None = None, settings: Settings | None
     app.add_exception_handler(TilesError, _error_handler(500))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(viewer.router)
+    app.include_router(_viewer_periods.router)
     app.include_router(routes.router)
     app.include_router(ogc.router)
     app.include_router(assets.router)

@@ -268,7 +268,8 @@ def style_route(
     return MapLibreStyle.model_validate(style)
 
 
-def _published(version: Version) -> str | None:
+def published_text(version: Version) -> str | None:
+    """When a version was published, as ``/catalog`` writes it (UTC, to the second)."""
     when = version.published
     return None if when is None else when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -283,7 +284,7 @@ def catalog_layer(
             "name": name,
             "tilejson": f"{public_url}/tiles/{name}/tilejson.json",
             "versions": [
-                LayerVersion(version=v.version, published=_published(v))
+                LayerVersion(version=v.version, published=published_text(v))
                 for v in versions or [Version(entry.version, entry)]
             ],
         }

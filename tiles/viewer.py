@@ -34,7 +34,7 @@ from tiles.errors import ArtifactError, LayerNotFoundError
 from tiles.models import LandingPage
 from tiles.ogc import landing_page
 from tiles.raster import RasterStyle, legend_colors
-from tiles.routes import settings_of, snapshot
+from tiles.routes import published_text, settings_of, snapshot
 from tiles.settings import Settings
 from tiles.store import Snapshot
 from tiles.style import initially_visible, layer_color
@@ -219,6 +219,9 @@ def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str,
     prop = style.get("property")
     # the score below which the build flagged a domain as lagging (its parameter)
     threshold = entry.provenance.params.get("lag_threshold")
+    # with periods (a long table beside the layer): the period slider, trends and changes
+    periods = str(entry.stats.get("periods") or "").split(",")
+    periods = [p for p in periods if p] if "periods" in entry.artifacts else []
     return {
         "layer": name,
         "url": f"{public_url}/viewer/villages.json",
@@ -232,6 +235,9 @@ def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str,
         "numeric": [f for f, t in fields.items() if t in _NUMERIC],
         "property": prop if isinstance(prop, str) and fields.get(prop) in _NUMERIC else None,
         "lagThreshold": threshold if isinstance(threshold, (int, float)) else None,
+        "periods": periods,
+        "periodKind": entry.stats.get("period_kind") if periods else None,
+        "periodsUrl": f"{public_url}/viewer/periods.json" if periods else None,
     }
 
 
@@ -257,6 +263,11 @@ def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -
             "visible": _visible(entry, role, dashboard),
             "role": role,
             "count": entry.count,
+            # the versions that can be served, newest first: the version picker's
+            "versions": [
+                {"version": v.version, "published": published_text(v)}
+                for v in snap.versions.servable(name)
+            ],
         }
         if entry.is_mosaic:
             pass  # imagery: true colour, no legend
@@ -292,6 +303,7 @@ def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -
     config: dict[str, Any] = {
         "title": settings.title or catalog.workspace,
         "styleUrl": f"{settings.public_url}/style.json",
+        "tilesUrl": f"{settings.public_url}/tiles",
         "bounds": _initial_bounds(catalog, villages),
         "layers": layers,
         "figures": [f.model_dump(mode="json") for f in catalog.figures],

@@ -12,7 +12,7 @@ function el(tag, className, text) {
 /**
  * Render the card into `root`.
  * ctx: {table, groups, t, ft, label(field), domainName(domain), village, compare, tab,
- *       onTab(key), onCompare(key|null), onClose()}
+ *       onTab(key), onCompare(key|null), onClose(), trend (a node, or none)}
  */
 export function renderCard(root, ctx) {
   const { table, t, ft, village, compare } = ctx;
@@ -71,6 +71,7 @@ export function renderCard(root, ctx) {
     flags.appendChild(cell);
   });
   root.appendChild(flags);
+  if (ctx.trend) root.appendChild(ctx.trend); // the scores over the periods
 
   // tabs: one per group of indicators
   const groups = ctx.groups;

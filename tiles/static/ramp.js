@@ -31,16 +31,18 @@ export function stopValues(lo, hi, count) {
 
 /**
  * The ramp of `field` over `values`: its stops ([value, colour] pairs, round values spanning
- * the data) and the MapLibre fill-color expression built from them.
+ * the data) and the MapLibre fill-color expression built from them. `value` is the expression
+ * of a feature's value (default: its property `field`; a period's values come from elsewhere).
  */
-export function makeRamp(field, values) {
+export function makeRamp(field, values, value) {
   const finite = values.filter((v) => typeof v === "number" && Number.isFinite(v));
   const lo = finite.length ? Math.min(...finite) : 0;
   const hi = finite.length ? Math.max(...finite) : 1;
-  const stops = stopValues(lo, hi, RAMP.length).map((value, i) => [value, RAMP[i]]);
-  const interpolate = ["interpolate", ["linear"], ["get", field]];
-  stops.forEach(([value, colour]) => interpolate.push(value, colour));
-  const expression = ["case", ["==", ["typeof", ["get", field]], "number"], interpolate, NO_DATA];
+  const stops = stopValues(lo, hi, RAMP.length).map((v, i) => [v, RAMP[i]]);
+  const input = value || ["get", field];
+  const interpolate = ["interpolate", ["linear"], input];
+  stops.forEach(([v, colour]) => interpolate.push(v, colour));
+  const expression = ["case", ["==", ["typeof", input], "number"], interpolate, NO_DATA];
   return { field, stops, expression };
 }
 

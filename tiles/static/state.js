@@ -1,5 +1,5 @@
 // The screen's state in the URL hash, so that a link opens the same screen:
-//   #zoom/lat/lon[/bearing/pitch]&layers=a,b&by=field&v=village&c=compared&view=3d
+//   #zoom/lat/lon[/bearing/pitch]&layers=a,b&by=field&v=village&c=compared&view=3d&p=period
 // (the position part reads like MapLibre's own `hash` option).
 
 /** The state a hash holds; missing parts are null. */
@@ -7,7 +7,7 @@ export function readHash(hash) {
   const text = (hash === undefined ? window.location.hash : hash).replace(/^#/, "");
   const state = {
     center: null, zoom: null, bearing: 0, pitch: 0,
-    layers: null, by: null, village: null, compare: null, view3d: false,
+    layers: null, by: null, village: null, compare: null, view3d: false, period: null,
   };
   text.split("&").forEach((part, i) => {
     if (i === 0 && /^[-\d.]+(\/[-\d.]+){2}(\/[-\d.]+\/[-\d.]+)?$/.test(part)) {
@@ -33,6 +33,7 @@ export function readHash(hash) {
     else if (key === "v") state.village = value || null;
     else if (key === "c") state.compare = value || null;
     else if (key === "view") state.view3d = value === "3d";
+    else if (key === "p") state.period = value || null;
   });
   return state;
 }
@@ -53,6 +54,7 @@ export function formatHash(state) {
   if (state.village) parts.push("v=" + encodeURIComponent(state.village));
   if (state.compare) parts.push("c=" + encodeURIComponent(state.compare));
   if (state.view3d) parts.push("view=3d");
+  if (state.period) parts.push("p=" + encodeURIComponent(state.period));
   return "#" + parts.join("&");
 }
 

@@ -9,6 +9,11 @@ import { readHash, writeHash } from "./state.js";
 import { villageTable, indicatorGroups, domainOf } from "./villages.js";
 import { renderCard } from "./card.js";
 import { inView, setView, view3dOf, ViewControl } from "./view3d.js";
+import { periodStore, periodRows, periodValue, hasPeriods, trendSection, renderChanges, periodSlider } from "./timeline.js";
+import { fillLayerList } from "./layerlist.js";
+import { featureTables } from "./popup.js";
+import { heatLayer } from "./heat.js";
+import { asOfControl, swapVersion } from "./versions.js";
 
 const config = JSON.parse(document.getElementById("twin-config").textContent);
 window.twinErrors = [];
@@ -91,8 +96,14 @@ const state = {
   compare: initial.compare,
   tab: null,
   view3d: initial.view3d,
+  period: null, // the villages' period shown (the latest: the layer as built)
+  versions: {}, // layer -> the version picked (none: the current one)
 };
-let table = null; // the villages' attributes, once fetched
+let table = null; // the villages' attributes, once fetched (in the period shown)
+let villagesData = null; // /viewer/villages.json as fetched (the latest period)
+let periodData = null; // /viewer/periods.json of the period shown
+let history = null; // the scores in every period (the card's trends)
+const periods = spec && spec.periods && spec.periods.length > 1 ? periodStore(spec, fetchJson) : null;
 let ramp = null; // the villages' current colours
 let map = null;
 let styleLoaded = false; // the map holds the prepared style's layers
@@ -130,6 +141,7 @@ function saveState() {
     by: state.by,
     village: state.village,
     compare: state.compare,
+    period: periods && state.period !== periods.latest ? state.period : null,
   });
 }
 
@@ -209,7 +221,12 @@ function villageOps() {
   if (ramp) ops.push([spec.layer + "-fill", "paint", "fill-color", ramp.expression]);
   const chosen = [state.village, state.compare].filter(Boolean);
   ops.push([spec.layer + "-selected", "filter", null, ["in", keyExpression(), ["literal", chosen]]]);
-  if (spec.lagging) ops.push([spec.layer + "-lagging", "filter", null, laggingFilter()]);
+  if (spec.lagging) {
+    // a past period's flags are not in the tiles: the villages the list outlines, by key
+    const keys = pastPeriod() && table ? table.records.filter(outlined).map((r) => r.key) : null;
+    const filter = keys ? ["in", keyExpression(), ["literal", keys]] : laggingFilter();
+    ops.push([spec.layer + "-lagging", "filter", null, filter]);
+  }
   return ops;
 }
 
@@ -262,25 +279,7 @@ function prepareStyle(style) {
     const entry = name && layerByName[name];
     if (entry && layer.type === "circle" && (entry.count || 0) > HEAT_ABOVE) {
       // many points: a density surface at low zoom, the points themselves when zoomed in
-      layers.push({
-        id: name + "-heat",
-        type: "heatmap",
-        source: layer.source,
-        "source-layer": layer["source-layer"],
-        maxzoom: HEAT_MAXZOOM + 1,
-        metadata: layer.metadata,
-        paint: {
-          "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 8, 3, HEAT_MAXZOOM, 12],
-          // thousands of points: a low intensity so that only real clusters turn dark
-          "heatmap-intensity": ["interpolate", ["linear"], ["zoom"], 8, 0.1, HEAT_MAXZOOM, 0.5],
-          "heatmap-color": [
-            "interpolate", ["linear"], ["heatmap-density"],
-            0, "rgba(255, 255, 255, 0)", 0.2, "rgba(254, 217, 118, 0.55)", 0.5, "#fd8d3c",
-            0.8, "#e31a1c", 1, "#800026",
-          ],
-          "heatmap-opacity": ["interpolate", ["linear"], ["zoom"], HEAT_MAXZOOM - 1, 0.8, HEAT_MAXZOOM + 1, 0],
-        },
-      });
+      layers.push(heatLayer(layer, name, HEAT_MAXZOOM));
       layer.minzoom = Math.max(layer.minzoom || 0, HEAT_MAXZOOM - 1);
     }
     layers.push(layer);
@@ -336,9 +335,17 @@ function fillSelector() {
   select.addEventListener("change", () => setIndicator(select.value));
 }
 
+const pastPeriod = () => Boolean(periods && periodData && state.period !== periods.latest);
+
 function setIndicator(field) {
   state.by = field;
-  ramp = table ? makeRamp(field, table.values(field)) : null;
+  if (table) {
+    // one ramp for every period (its range over all of them), so that colours compare
+    const range = hasPeriods(periodData, field) ? periodData.range[field] : [];
+    const value = pastPeriod() && hasPeriods(periodData, field)
+      ? periodValue(keyExpression(), periodData, field, state.period) : undefined;
+    ramp = makeRamp(field, [...table.values(field), ...range], value);
+  } else ramp = null;
   const legend = $("village-legend");
   legend.replaceChildren();
   if (ramp) {
@@ -349,8 +356,38 @@ function setIndicator(field) {
   if (styleLoaded) apply([...villageOps(), ...fillOps()]);
   laggingNote();
   renderList();
+  renderChangeList();
   if (state.village) openCard(false);
   saveState();
+}
+
+// -- the periods: slider, changes since the previous period -----------------------------------
+/** Show the villages in `period`: its table, colours, ranks, lagging flags and changes. */
+function setPeriod(period) {
+  state.period = period;
+  return periods.period(period).then((data) => {
+    if (state.period !== period) return; // the slider moved on meanwhile
+    periodData = data;
+    table = villageTable(period === periods.latest ? villagesData : periodRows(villagesData, spec, data, period), spec);
+    setIndicator(state.by);
+    $("timeline").dataset.shown = period; // the period the map, list and card now show
+  }).catch((error) => showMessage(t("periodsError", { error: error.message })));
+}
+
+function renderChangeList() {
+  const box = $("changes");
+  const previous = periods && periods.previous(state.period);
+  box.hidden = !(periods && periodData && table);
+  if (box.hidden) return;
+  const field = hasPeriods(periodData, state.by) ? state.by : "score_total";
+  if (!previous || !hasPeriods(periodData, field)) {
+    $("change-list").replaceChildren(document.createTextNode(t("noEarlierPeriod")));
+    return;
+  }
+  renderChanges($("change-list"), {
+    t, ft, label, table, field, previous, data: periodData, period: state.period,
+    onPick: (key) => selectVillage(key, true),
+  });
 }
 
 function renderList() {
@@ -395,7 +432,10 @@ function openCard(fly) {
     return;
   }
   const compare = state.compare ? table.get(state.compare) : null;
+  const scores = ["score_total", ...spec.domains.map((d) => "score_" + d)];
+  const trend = history ? trendSection(history, scores, village, state.period, { t, ft, label }) : null;
   state.tab = renderCard(card, {
+    trend,
     table, t, ft, label, domainName, village, compare, groups,
     tab: state.tab || (state.by && domainOf(spec, state.by) && !state.by.startsWith("score_")
       ? domainOf(spec, state.by) : "scores"),
@@ -430,45 +470,34 @@ function selectVillage(key, fly) {
 }
 
 // -- layers ---------------------------------------------------------------------------------
-function fillLayerList() {
-  const list = $("layer-list");
-  config.layers.forEach((layer) => {
-    const item = el("li");
-    const row = el("label");
-    const box = el("input");
-    box.type = "checkbox";
-    box.checked = state.layers.has(layer.name);
-    box.dataset.layer = layer.name;
-    box.addEventListener("change", () => {
-      if (box.checked) state.layers.add(layer.name);
-      else state.layers.delete(layer.name);
+function layerList() {
+  const pickers = fillLayerList($("layer-list"), {
+    layers: config.layers, t, ft, title: titleOf,
+    shown: (name) => state.layers.has(name),
+    heat: (layer) => (layer.count || 0) > HEAT_ABOVE && (layer.geometry || "").includes("point"),
+    date: (iso) => new Date(iso).toLocaleString(ft.locale, { dateStyle: "medium", timeStyle: "short" }),
+    onToggle: (name, on) => {
+      if (on) state.layers.add(name);
+      else state.layers.delete(name);
       if (styleLoaded) apply([...visibilityOps(), ...fillOps()]);
       saveState();
-    });
-    row.appendChild(box);
-    if (layer.color) {
-      const swatch = el("span", "swatch");
-      swatch.style.backgroundColor = layer.color;
-      row.appendChild(swatch);
-    }
-    row.appendChild(el("span", null, titleOf(layer)));
-    if ((layer.count || 0) > HEAT_ABOVE && (layer.geometry || "").includes("point")) {
-      row.appendChild(el("small", "hint", " · " + t("heat")));
-    }
-    item.appendChild(row);
-    if (layer.legend) {
-      const legend = el("div", "legend");
-      const bar = el("div", "ramp");
-      bar.style.background = "linear-gradient(to right, " + layer.legend.colors.join(", ") + ")";
-      const labels = el("div", "labels");
-      const unit = layer.legend.unit ? " " + layer.legend.unit : "";
-      labels.appendChild(el("span", null, ft.number(layer.legend.min) + unit));
-      labels.appendChild(el("span", null, ft.number(layer.legend.max) + unit));
-      legend.append(bar, labels);
-      item.appendChild(legend);
-    }
-    list.appendChild(item);
+    },
+    onVersion: setVersion,
   });
+  asOfControl({
+    t, layers: config.layers, root: $("as-of"), title: titleOf,
+    onPick: (name, version) => {
+      pickers[name].value = version || "";
+      setVersion(name, version);
+    },
+  });
+}
+
+/** Show `version` of layer `name` (null: the current one). */
+function setVersion(name, version) {
+  if (version) state.versions[name] = version;
+  else delete state.versions[name];
+  if (styleLoaded) swapVersion(map, config.tilesUrl, name, version);
 }
 
 // -- a PNG of the screen ------------------------------------------------------------------------
@@ -505,6 +534,7 @@ function createMap() {
   map.setStyle(config.styleUrl, { transformStyle: (previous, next) => prepareStyle(next) });
   map.on("style.load", () => {
     styleLoaded = true;
+    Object.entries(state.versions).forEach(([name, v]) => swapVersion(map, config.tilesUrl, name, v));
     apply([...visibilityOps(), ...villageOps(), ...fillOps()]);
     if (state.view3d) setView(map, view3d, true, false);
     viewControl.update(view3d.any, state.view3d);
@@ -536,14 +566,6 @@ function toggleView() {
   saveState();
 }
 
-function featureName(layer, properties) {
-  for (const key of layer.label || []) {
-    const value = properties[key];
-    if (value !== undefined && value !== null && String(value).trim() !== "") return String(value);
-  }
-  return null;
-}
-
 function onClick(event) {
   const features = map.queryRenderedFeatures(event.point).filter((f) => f.source in layerByName);
   if (!features.length) return;
@@ -556,21 +578,7 @@ function onClick(event) {
     }
   }
   // any other feature: a short table of its properties
-  const content = el("div", "popup");
-  features.slice(0, 3).forEach((feature) => {
-    const layer = layerByName[feature.source];
-    const table = el("table", "popup-table");
-    const name = featureName(layer, feature.properties);
-    const title = titleOf(layer);
-    table.appendChild(el("caption", null, name ? title + ": " + name : title));
-    Object.keys(feature.properties).forEach((key) => {
-      const row = el("tr");
-      row.appendChild(el("th", null, label(key, layer.name)));
-      row.appendChild(el("td", null, ft.value(key, feature.properties[key], layer.name)));
-      table.appendChild(row);
-    });
-    content.appendChild(table);
-  });
+  const content = featureTables(features.slice(0, 3), { layerByName, titleOf, label, ft });
   new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(event.lngLat).setDOMContent(content).addTo(map);
 }
 
@@ -581,7 +589,7 @@ function fetchJson(url) {
   });
 }
 
-fillLayerList();
+layerList();
 $("layers").open = !spec; // a plain layer viewer is its layer list
 if (spec) {
   fillSelector();
@@ -596,7 +604,17 @@ const villages = spec
     })
   : Promise.resolve(null);
 villages.then((data) => {
+  villagesData = data;
   if (data) table = villageTable(data, spec);
+  if (!data || !periods) return;
+  // the period slider, and the scores' history for the cards
+  const asked = periods.periods.includes(initial.period) ? initial.period : periods.latest;
+  const slider = periodSlider($("timeline"), periods.periods, asked, t, (p) => setPeriod(p));
+  const trends = periods.history().then((h) => (history = h)).catch((error) => {
+    showMessage(t("periodsError", { error: error.message }));
+  });
+  return Promise.all([setPeriod(asked).then(() => slider.set(state.period)), trends]);
+}).then(() => {
   if (spec && state.by) setIndicator(state.by);
   if (state.village) openCard(false);
   window.twinReady = true;
