@@ -39,6 +39,7 @@ EXPECTED = {
     "/tileMatrixSets": "TileMatrixSets",
     "/tileMatrixSets/{tileMatrixSetId}": "TileMatrixSet",
     "/viewer/villages.json": "VillagesTable",
+    "/viewer/periods.json": "VillagePeriods",
 }
 
 

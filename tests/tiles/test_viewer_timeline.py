@@ -24,6 +24,7 @@ from tests.tiles import test_viewer_dashboard as dashboard
 from tests.tiles.conftest import CRS, X0, Y0, make_client
 from tests.tiles.test_browser import serving
 from tests.tiles.test_viewer_dashboard import DOMAINS, LAG, Opened, Opener, build_dashboard
+from tiles._viewer_periods import VillagePeriods
 from tiles.catalog import VERSION_MANIFEST, VersionManifest, read_catalog, write_catalog
 from tiles.settings import Settings
 from tiles.store import CatalogStore
@@ -178,6 +179,8 @@ def test_periods_json_is_the_long_table_column_wise(
     assert data["lagging"][MONTHS[0]][codes.index(lost[0])] is None
     values = long.loc[long["indicator"] == "score_total", "value"]
     assert data["range"]["score_total"] == pytest.approx([values.min(), values.max()])
+    # the document is its model's, exactly
+    assert VillagePeriods.model_validate(data).model_dump(mode="json") == data
     small = one.json()
     assert list(small["value"]) == ["score_total"] and list(small["value"]["score_total"]) == [
         "2026-10"
