@@ -1,7 +1,7 @@
 // OneMap Twin viewer: the county dashboard. Key figures, villages coloured by a domain or
 // indicator with a legend made from the same stops, a ranked and searchable village list,
-// a village card, the layer switcher with raster legends, the screen's state in the URL
-// hash, and a PNG of the screen. Catalog text reaches the page through textContent only.
+// a village card, the villages over time (timeline.js), the layer switcher with raster
+// legends and versions, the screen's state in the URL hash, and a PNG of the screen. Catalog text reaches the page through textContent only.
 import { pickLang, translator, fieldText } from "./i18n.js";
 import { makeRamp, legendNode, colourAt } from "./ramp.js";
 import { saveScreen } from "./screen.js";
@@ -13,6 +13,7 @@ import { periodStore, periodRows, periodValue, hasPeriods, trendSection, renderC
 import { fillLayerList } from "./layerlist.js";
 import { featureTables } from "./popup.js";
 import { heatLayer } from "./heat.js";
+import { fillFigures } from "./figures.js";
 import { asOfControl, swapVersion } from "./versions.js";
 
 const config = JSON.parse(document.getElementById("twin-config").textContent);
@@ -64,22 +65,7 @@ function showMessage(text) {
 }
 
 // Key figures ("one screen shows the whole county").
-const figures = config.figures || [];
-if (figures.length) {
-  const list = $("figure-list");
-  figures.forEach((figure) => {
-    const tile = el("div", "figure");
-    tile.appendChild(el("dt", null, ft.pick(figure.label, figure.labels)));
-    const value = typeof figure.value === "number" ? ft.number(figure.value) : String(figure.value);
-    const dd = el("dd", null, value);
-    const unit = ft.pick(figure.unit, figure.units);
-    if (unit) dd.appendChild(el("small", null, " " + unit));
-    tile.appendChild(dd);
-    if (typeof figure.value !== "number") tile.classList.add("wide");
-    list.appendChild(tile);
-  });
-  $("figures").hidden = false;
-}
+if (fillFigures($("figure-list"), config.figures || [], ft)) $("figures").hidden = false;
 
 // -- state -----------------------------------------------------------------------------------
 const initial = readHash();
