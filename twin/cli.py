@@ -106,6 +106,10 @@ def _errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
+            if _interrupt.interrupted():
+                # after Ctrl-C any error is the interruption, perhaps wrapped by a library
+                # (pydantic building a schema during an import): say that, not the error
+                _interrupt.leave()
             if state.debug or not isinstance(exc, _said_errors()):
                 raise
             if isinstance(exc, BuildError) and hasattr(exc, "report"):
@@ -798,8 +802,9 @@ def main() -> None:
     _interrupt.install()
     try:
         app()
-    except (SystemExit, KeyboardInterrupt):
-        # typer turns KeyboardInterrupt into a silent exit 130; say what it left
+    except BaseException:
+        # typer turns KeyboardInterrupt into a silent exit 130, and a library may wrap it
+        # in an error of its own: after Ctrl-C, any way out is the interruption
         if _interrupt.interrupted():
             _interrupt.leave()
         raise

@@ -113,6 +113,7 @@ DOCUMENTED = {
     "TWIN_MAX_COMPOSITE": ("16", 16),
     "TWIN_ENCODE_THREADS": ("2", 2),
     "TWIN_RELOAD_INTERVAL": ("0", 0.0),
+    "TWIN_MOSAIC_MAX_SHEETS": ("4", 4),
     "TWIN_MAPLIBRE_JS": ("http://intranet/maplibre-gl.js", "http://intranet/maplibre-gl.js"),
     "TWIN_MAPLIBRE_CSS": ("http://intranet/maplibre-gl.css", "http://intranet/maplibre-gl.css"),
 }

@@ -289,7 +289,12 @@ def test_corrupt_sheet_fails_the_build_naming_it(tmp_path: Path) -> None:
     with pytest.raises(BuildError) as err:
         Twin.open(root).build()
     message = str(err.value)
-    assert "sheet_3_1.tif: cannot be read" in message and "\n" not in message
+    assert "\n" not in message
+    # the worker reads the broken strip and says so; if GDAL crashes the worker instead,
+    # the build still names the sheets that did not come back
+    assert "sheet_3_1.tif: cannot be read" in message or (
+        "ended abruptly" in message and "sheet_3_1.tif" in message
+    ), message
     assert not (root / "build" / "ortho").exists()
     catalog = root / "build" / "catalog.json"
     assert not catalog.exists() or "ortho" not in json.loads(catalog.read_text())["layers"]

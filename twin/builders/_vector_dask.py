@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from layers.buildings import HeightParams, HeightReport, building_heights
+from layers.buildings import HEIGHT_FIELD, HeightParams, HeightReport, building_heights
 from layers.errors import ValidationError
 from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, check_unique_ids, clean_vector, count_rows, read_vector
@@ -168,6 +168,8 @@ class Summary:
     """Rows read that would lie inside the region with x and y swapped."""
     source_crs: Any = None
     """The CRS of the rows as read."""
+    published_heights: np.ndarray | None = None
+    """The heights of the rows published (a building layer; one float per row)."""
 
 
 def summarise_part(
@@ -206,6 +208,7 @@ def summarise_part(
         outside=outside,
         inside_if_swapped=swapped,
         source_crs=raw.crs,
+        published_heights=None if heights is None else out[HEIGHT_FIELD].to_numpy(float),
     )
 
 
@@ -217,6 +220,12 @@ def total_report(summaries: list[Summary]) -> CleanReport:
         report.repaired += s.report.get("repaired", 0)
         report.dropped_invalid += s.report.get("dropped_invalid", 0)
     return report
+
+
+def published_heights(summaries: list[Summary]) -> np.ndarray:
+    """The heights of every row published, partition after partition."""
+    parts = [s.published_heights for s in summaries if s.published_heights is not None]
+    return np.concatenate(parts) if parts else np.array([])
 
 
 def total_heights(summaries: list[Summary]) -> HeightReport | None:

@@ -256,8 +256,8 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
     heights = vd.total_heights(summaries)
     if params.height is None or heights is None:
         return Output(data=frame, stats=stats, labels=COMMON_FIELDS)
-    # the published heights' max and mean are left to a look at the layer: not pulled back here
-    return _buildings(ctx, params.height, heights, np.array([]), frame, stats)
+    published = vd.published_heights(summaries)
+    return _buildings(ctx, params.height, heights, published, frame, stats)
 
 
 def build_raster(ctx: BuildContext) -> Output:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,26 @@ def _mapper(scheduler: str | None, workers: int) -> Iterator[Mapper]:
             yield on_cluster
             return
     with forked_pool(workers) as pool:
-        yield map if pool is None else pool.map  # type: ignore[misc]
+        if pool is None:
+            yield map  # type: ignore[misc]
+            return
+
+        def forked(fn: Any, tasks: Any) -> Iterator[Any]:
+            futures = [(task, pool.submit(fn, task)) for task in tasks]
+            for _, future in futures:
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    # a worker killed (out of memory) or crashed in GDAL: name the sheets
+                    # whose conversion did not come back, the culprit among them
+                    lost = [Path(t.info.path).name for t, f in futures if f.exception() is not None]
+                    raise LayerError(
+                        f"a process converting sheets ended abruptly; not converted: "
+                        f"{', '.join(lost[:8])}{' ...' if len(lost) > 8 else ''} (a damaged sheet, "
+                        "or too little memory for the workers)"
+                    ) from None
+
+        yield forked
 
 
 def _shown(root: Path, path: str) -> str:
