@@ -33,6 +33,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from tiles._mvt_geometry import encode_geometries_packed
 from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
@@ -43,7 +44,7 @@ from tiles.generalize import (
 )
 from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
-from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords, warm_up
+from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tiles_coords, warm_up
 from tiles.pmtiles import zxy_to_tileid
 from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
@@ -213,11 +214,23 @@ class _Layer:
         A tile message is its layers' fields one after another, so the parts
         of several layers concatenate into their tile.
         """
+        return self.encode_tiles(z, [(x, y, hits)])[0]
+
+    def encode_tiles(self, z: int, tiles: Sequence[tuple[int, int, np.ndarray]]) -> list[bytes]:
+        """:meth:`encode` of several tiles of zoom ``z``, (x, y, hits) each, in fewer calls.
+
+        Geometries of all the tiles go through GEOS and the geometry kernel together;
+        each tile's part is the same bytes as it would be alone.
+        """
         o, g = self.options, self.options.generalization
         src = self.source
-        bounds = self.grid.tile_bounds(z, x, y)
-        geoms = to_tile_coords(
+        hits = np.concatenate([h for _, _, h in tiles])
+        starts = np.zeros(len(tiles) + 1, dtype=np.int64)
+        np.cumsum([len(h) for _, _, h in tiles], out=starts[1:])
+        bounds = np.array([self.grid.tile_bounds(z, x, y) for x, y, _ in tiles], dtype=float)
+        geoms = to_tiles_coords(
             src.geoms[hits],
+            starts,
             bounds,
             o.extent,
             o.buffer,
@@ -225,13 +238,40 @@ class _Layer:
             before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
         )
         drawn = ~shapely.is_empty(geoms)
+        # the tiles' bounds among the drawn features
+        before = np.zeros(len(drawn) + 1, dtype=np.int64)
+        np.cumsum(drawn, out=before[1:])
+        starts = before[starts]
         geoms, hits = geoms[drawn], hits[drawn]
+        ids = src.ids[hits]
         names = g.attributes_at(z)
         table = self.table if names is None else self.table.select(names)
+        packed = encode_geometries_packed(geoms)
+
+        def encode_slice(a: int, b: int) -> bytes:
+            kinds, buf, begin, end = packed
+            layer = LayerEncoder(src.name, o.extent)
+            layer.add_packed(kinds[a:b], buf, begin[a:b], end[a:b], ids[a:b], table, hits[a:b])
+            return encode_tile([layer])
+
+        out = []
+        for a, b in itertools.pairwise(starts.tolist()):
+            n = b - a
+            data = encode_slice(a, b)
+            capped = g.max_features is not None and n > g.max_features
+            if capped or (g.max_tile_bytes is not None and len(data) > g.max_tile_bytes):
+                # thinned: this tile alone, as the caps say (rare; bulk is for keep-all)
+                data = self._thinned(geoms[a:b], hits[a:b], table)
+            out.append(data)
+        return out
+
+    def _thinned(self, geoms: np.ndarray, hits: np.ndarray, table: PropertyTable) -> bytes:
+        """One tile's part with the features its generalisation's caps keep."""
+        o, g = self.options, self.options.generalization
 
         def encode(keep: np.ndarray) -> bytes:
-            layer = LayerEncoder(src.name, o.extent)
-            layer.add_columns(geoms[keep], src.ids[hits[keep]], table, hits[keep])
+            layer = LayerEncoder(self.name, o.extent)
+            layer.add_columns(geoms[keep], self.source.ids[hits[keep]], table, hits[keep])
             return encode_tile([layer])
 
         return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
@@ -254,11 +294,18 @@ def _encode_chunk(export: int, chunk: list[_Tile]) -> tuple[int, list[tuple[int,
             "tile export: this worker does not hold the layers (its process was started "
             "before the first submit; use processes forked then)"
         )
-    out = []
     layers = _WORKER_LAYERS
     level = layers[0].options.compress_level
+    # each layer's parts of the chunk's tiles (a chunk is of one zoom), encoded together
+    wanted: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+    for _, x, y, parts in chunk:
+        for i, hits in parts:
+            wanted.setdefault(i, []).append((x, y, hits))
+    z = chunk[0][0] if chunk else 0
+    encoded = {i: iter(layers[i].encode_tiles(z, tiles)) for i, tiles in wanted.items()}
+    out = []
     for z, x, y, parts in chunk:
-        data = b"".join([layers[i].encode(z, x, y, hits) for i, hits in parts])
+        data = b"".join([next(encoded[i]) for i, _ in parts])
         if data:
             out.append((z, x, y, zlib.compress(data, level, wbits=31)))  # gzip, mtime 0
     return len(chunk), out

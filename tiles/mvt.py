@@ -62,7 +62,7 @@ def to_tile_coords(
     extent: int = 4096,
     buffer: int = 64,
     simplify: float = 1.0,
-    before_snap: Callable[[np.ndarray], np.ndarray] | None = None,
+    before_snap: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Project, clip, simplify and quantise geometries into a tile's integer coordinates.
 
@@ -80,7 +80,8 @@ def to_tile_coords(
     simplify
         Douglas-Peucker tolerance in tile units; 1 unit is the tile's resolution.
     before_snap
-        Applied to the clipped geometries (float tile units) before they are
+        Applied to the clipped geometries (float tile units) and the tiles' starts
+        (here ``[0, len(geoms)]``, see :func:`to_tiles_coords`) before they are
         simplified and snapped, e.g. to handle polygons too small to survive snapping.
 
     Returns
@@ -89,40 +90,102 @@ def to_tile_coords(
         Geometries with integer coordinates, y pointing down; empty where a
         geometry falls outside the buffered tile or collapses when snapped.
     """
-    xmin, ymin, xmax, ymax = bounds
+    geoms = np.asarray(geoms, dtype=object)
+    starts = np.array([0, len(geoms)], dtype=np.int64)
+    return to_tiles_coords(
+        geoms, starts, np.array([bounds], dtype=float), extent, buffer, simplify, before_snap
+    )
+
+
+def to_tiles_coords(
+    geoms: np.ndarray,
+    starts: np.ndarray,
+    bounds: np.ndarray,
+    extent: int = 4096,
+    buffer: int = 64,
+    simplify: float = 1.0,
+    before_snap: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """:func:`to_tile_coords` of the geometries of several tiles at once.
+
+    The geometries of tile ``t`` are ``geoms[starts[t]:starts[t + 1]]``, its
+    bounds ``bounds[t]``; each comes out as :func:`to_tile_coords` of its tile
+    alone makes it (the same coordinates, bit for bit), but GEOS is called once
+    for all, not once per tile.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    bounds = np.asarray(bounds, dtype=float).reshape(-1, 4)
+    counts = np.diff(starts)
+    xmin, ymin, xmax, ymax = bounds.T
+    # per tile, as its own call computes them: the same floats
     sx = extent / (xmax - xmin)
     sy = extent / (ymax - ymin)
-
-    def affine(coords: np.ndarray) -> np.ndarray:
-        return np.column_stack(((coords[:, 0] - xmin) * sx, (ymax - coords[:, 1]) * sy))
-
-    geoms = np.asarray(geoms, dtype=object)
+    tile_of = np.repeat(np.arange(len(counts)), counts)
+    out = np.empty(len(geoms), dtype=object)
     type_ids = shapely.get_type_id(geoms)
-    if len(geoms) and (type_ids == 0).all():
-        # points: no clipping, simplifying or repairing to do, only rounding and a bounds test
-        xy = np.rint(affine(shapely.get_coordinates(geoms)))
+    # tiles of points only: no clipping, simplifying or repairing, only rounding and a bounds test
+    others = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(type_ids != 0, out=others[1:])
+    pointy = (others[starts[1:]] == others[starts[:-1]]) & (counts > 0)
+    points = pointy[tile_of]
+    if points.any():
+        coords, owner = shapely.get_coordinates(geoms[points], return_index=True)
+        t = tile_of[points][owner]
+        xy = np.rint(
+            np.column_stack(((coords[:, 0] - xmin[t]) * sx[t], (ymax[t] - coords[:, 1]) * sy[t]))
+        )
         inside = np.all((xy >= -buffer) & (xy <= extent + buffer), axis=1)
-        out = np.full(len(geoms), shapely.Point(), dtype=object)
-        out[inside] = shapely.points(xy[inside])
-        return out
-    out = shapely.transform(geoms, affine)
+        part = np.full(int(points.sum()), shapely.Point(), dtype=object)
+        part[owner[inside]] = shapely.points(xy[inside])
+        out[points] = part
+    rest = ~points
+    if rest.any():
+        out[rest] = _shapes_to_tiles(
+            geoms[rest],
+            tile_of[rest],
+            (xmin, ymax, sx, sy),
+            extent,
+            buffer,
+            simplify,
+            before_snap,
+        )
+    return out
+
+
+def _shapes_to_tiles(
+    geoms: np.ndarray,
+    tile_of: np.ndarray,
+    affine: tuple[np.ndarray, ...],
+    extent: int,
+    buffer: int,
+    simplify: float,
+    before_snap: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    """:func:`to_tiles_coords` of geometries not all points; ``tile_of`` non-decreasing."""
+    xmin, ymax, sx, sy = affine
+    t = np.repeat(tile_of, shapely.get_num_coordinates(geoms))
+
+    def to_units(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack(((coords[:, 0] - xmin[t]) * sx[t], (ymax[t] - coords[:, 1]) * sy[t]))
+
+    out = shapely.transform(geoms, to_units)
     box = (-buffer, -buffer, extent + buffer, extent + buffer)
     # GEOS returns a geometry strictly inside the box unchanged: clip only the others (one
     # on the edge may change: a zero-area polygon along it is dropped)
     lo = shapely.bounds(out)
     cross = ~((lo[:, :2] > box[0]).all(axis=1) & (lo[:, 2:] < box[2]).all(axis=1))
     if cross.any():
-        part = out[cross]
         try:
-            part = shapely.clip_by_rect(part, *box)
+            out[cross] = shapely.clip_by_rect(out[cross], *box)
         except shapely.errors.GEOSException:
-            # GEOS cannot clip some invalid (self-crossing) polygons: repair just those, again
-            bad = ~shapely.is_valid(part)
-            part[bad] = shapely.make_valid(part[bad])
-            part = shapely.clip_by_rect(part, *box)
-        out[cross] = part
+            # GEOS cannot clip some invalid (self-crossing) polygons: repair those of the
+            # tiles that fail, and clip them again
+            for tile in np.unique(tile_of[cross]):
+                sel = np.flatnonzero(cross & (tile_of == tile))
+                out[sel] = _clip_repairing(out[sel], box)
     if before_snap is not None:
-        out = before_snap(out)
+        first = np.flatnonzero(np.r_[True, tile_of[1:] != tile_of[:-1]])
+        out = before_snap(out, np.r_[first, len(out)])
     if simplify > 0:
         out = shapely.simplify(out, simplify, preserve_topology=True)
     # Snap to the integer grid. Plain rounding is cheap and right for almost every geometry;
@@ -143,6 +206,16 @@ def to_tile_coords(
     out = snapped
     # shapely's counter-clockwise is a positive shoelace area: the spec's exterior ring.
     return shapely.orient_polygons(out, exterior_cw=False)
+
+
+def _clip_repairing(geoms: np.ndarray, box: tuple[float, ...]) -> np.ndarray:
+    """``clip_by_rect``, the invalid geometries repaired first if GEOS cannot clip them."""
+    try:
+        return shapely.clip_by_rect(geoms, *box)
+    except shapely.errors.GEOSException:
+        bad = ~shapely.is_valid(geoms)
+        geoms[bad] = shapely.make_valid(geoms[bad])
+        return shapely.clip_by_rect(geoms, *box)
 
 
 def geometry_commands(geom: shapely.Geometry) -> tuple[int, bytes] | None:
@@ -453,6 +526,7 @@ __all__ = [
     "geometry_commands",
     "gzip_tile",
     "to_tile_coords",
+    "to_tiles_coords",
     "varint",
     "warm_up",
 ]
