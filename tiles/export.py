@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,7 +46,7 @@ from tiles.generalize import (
 from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
 from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tiles_coords, warm_up
-from tiles.pmtiles import zxy_to_tileid
+from tiles.pmtiles import zxy_to_tileid, zxy_to_tileids
 from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
@@ -197,13 +198,7 @@ class _Layer:
         tile_idx, feat_idx = tile_idx[order], feat_idx[order]
         present, starts = np.unique(tile_idx, return_index=True)
         hits = np.split(feat_idx, starts[1:]) if len(present) else []
-        ids = np.array(
-            [
-                zxy_to_tileid(z, int(x), int(y))
-                for x, y in zip(xs[present], ys[present], strict=True)
-            ],
-            dtype=np.int64,
-        )
+        ids = zxy_to_tileids(z, xs[present], ys[present])
         by_id = np.argsort(ids)
         xy = np.stack([xs[present], ys[present]], axis=1)
         return ids[by_id], xy[by_id], [hits[i] for i in by_id]
@@ -387,6 +382,22 @@ def _metadata(
     }
 
 
+def _load(
+    specs: Sequence[VectorLayer], options: ExportOptions, warming: list[threading.Thread] | None
+) -> tuple[_Layer, ...]:
+    """The layers, loaded one by one; numba loaded meanwhile in a thread added to ``warming``
+    (unless None) as soon as the work is sure to be big enough for worker processes."""
+    loaded: list[_Layer] = []
+    for spec in specs:
+        loaded.append(_Layer.load(spec, options))
+        # each feature is in one tile at least per zoom: a lower bound of _fill's hits
+        least = sum(len(x.source) * (x.options.maxzoom - x.options.minzoom + 1) for x in loaded)
+        if warming == [] and least > _SMALL_WORK:
+            warming.append(threading.Thread(target=warm_up, name="tiles-warm-up", daemon=True))
+            warming[0].start()
+    return tuple(loaded)
+
+
 def _fill(
     writer: PMTilesWriter | MBTilesWriter,
     plan: list[list[_Tile]],
@@ -467,7 +478,12 @@ def export_vectors(
     options = options or ExportOptions()
     start = time.perf_counter()
     out = Path(out)
-    loaded = tuple(_Layer.load(spec, options) for spec in layers)
+    warming: list[threading.Thread] = []
+    try:
+        loaded = _load(layers, options, warming if map_chunks is not map else None)
+    finally:
+        for thread in warming:
+            thread.join()
     b = np.array([shapely.total_bounds(layer.source.geoms) for layer in loaded])
     grid = loaded[0].grid
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
