@@ -56,6 +56,7 @@ __all__ = [
     "geodesy",
     "labels",
     "raster",
+    "raster_params",
     "read_raster",
     "read_vector",
     "region",
