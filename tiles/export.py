@@ -45,7 +45,15 @@ from tiles.generalize import (
 )
 from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
-from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tiles_coords, warm_up
+from tiles.mvt import (
+    LayerEncoder,
+    PropertyTable,
+    encode_layer_parts,
+    encode_tile,
+    to_tile_coords,
+    to_tiles_coords,
+    warm_up,
+)
 from tiles.pmtiles import zxy_to_tileid, zxy_to_tileids
 from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
@@ -207,15 +215,33 @@ class _Layer:
         """This layer's part of one tile, uncompressed (``b""`` when nothing draws).
 
         A tile message is its layers' fields one after another, so the parts
-        of several layers concatenate into their tile.
+        of several layers concatenate into their tile. :meth:`encode_tiles` makes the
+        same bytes for many tiles at once; this is the plain way, through
+        :class:`~tiles.mvt.LayerEncoder`, kept for tiles thinned by their caps.
         """
-        return self.encode_tiles(z, [(x, y, hits)])[0]
+        o, g = self.options, self.options.generalization
+        geoms = to_tile_coords(
+            self.source.geoms[hits],
+            self.grid.tile_bounds(z, x, y),
+            o.extent,
+            o.buffer,
+            o.simplify,
+            before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
+        )
+        drawn = ~shapely.is_empty(geoms)
+        return self._thinned(geoms[drawn], hits[drawn], self._table(z))
+
+    def _table(self, z: int) -> PropertyTable:
+        """The properties kept at zoom ``z``."""
+        names = self.options.generalization.attributes_at(z)
+        return self.table if names is None else self.table.select(names)
 
     def encode_tiles(self, z: int, tiles: Sequence[tuple[int, int, np.ndarray]]) -> list[bytes]:
         """:meth:`encode` of several tiles of zoom ``z``, (x, y, hits) each, in fewer calls.
 
-        Geometries of all the tiles go through GEOS and the geometry kernel together;
-        each tile's part is the same bytes as it would be alone.
+        Geometries of all the tiles go through GEOS together, and their MVT layers
+        are written by one kernel call; each tile's part is the bytes :meth:`encode`
+        makes of it alone (a test holds them to it).
         """
         o, g = self.options, self.options.generalization
         src = self.source
@@ -239,26 +265,16 @@ class _Layer:
         starts = before[starts]
         geoms, hits = geoms[drawn], hits[drawn]
         ids = src.ids[hits]
-        names = g.attributes_at(z)
-        table = self.table if names is None else self.table.select(names)
-        packed = encode_geometries_packed(geoms)
-
-        def encode_slice(a: int, b: int) -> bytes:
-            kinds, buf, begin, end = packed
-            layer = LayerEncoder(src.name, o.extent)
-            layer.add_packed(kinds[a:b], buf, begin[a:b], end[a:b], ids[a:b], table, hits[a:b])
-            return encode_tile([layer])
-
-        out = []
-        for a, b in itertools.pairwise(starts.tolist()):
-            n = b - a
-            data = encode_slice(a, b)
-            capped = g.max_features is not None and n > g.max_features
-            if capped or (g.max_tile_bytes is not None and len(data) > g.max_tile_bytes):
+        table = self._table(z)
+        parts = encode_layer_parts(
+            src.name, o.extent, encode_geometries_packed(geoms), ids, table, hits, starts
+        )
+        for t, (a, b) in enumerate(itertools.pairwise(starts.tolist())):
+            capped = g.max_features is not None and b - a > g.max_features
+            if capped or (g.max_tile_bytes is not None and len(parts[t]) > g.max_tile_bytes):
                 # thinned: this tile alone, as the caps say (rare; bulk is for keep-all)
-                data = self._thinned(geoms[a:b], hits[a:b], table)
-            out.append(data)
-        return out
+                parts[t] = self._thinned(geoms[a:b], hits[a:b], table)
+        return parts
 
     def _thinned(self, geoms: np.ndarray, hits: np.ndarray, table: PropertyTable) -> bytes:
         """One tile's part with the features its generalisation's caps keep."""

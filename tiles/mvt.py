@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -43,7 +44,7 @@ from tiles._mvt_geometry import (
     encode_geometries,
     encode_geometries_packed,
 )
-from tiles._mvt_kernel import encode_paths, frame_features, used_values
+from tiles._mvt_kernel import encode_paths, frame_features, frame_layers, used_values
 from tiles._protobuf import (
     double_field,
     length_field,
@@ -298,11 +299,86 @@ class PropertyTable:
         out[:] = self.values
         return out
 
+    @functools.cached_property
+    def value_buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` joined in one uint8 array, and where each starts (plus the end)."""
+        return _joined(self.values)
+
+    @functools.cached_property
+    def key_buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """The framed ``Layer.keys`` field of each column, joined as :attr:`value_buffer`."""
+        return _joined([_key_field(name) for name in self.names])
+
     def select(self, names: Iterable[str]) -> PropertyTable:
         """The same table with only the named columns (in table order)."""
         wanted = set(names)
         keep = [j for j, name in enumerate(self.names) if name in wanted]
         return PropertyTable(tuple(self.names[j] for j in keep), self.codes[:, keep], self.values)
+
+
+def _joined(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in parts], out=starts[1:])
+    return np.frombuffer(b"".join(parts), dtype=np.uint8), starts
+
+
+def encode_layer_parts(
+    name: str,
+    extent: int,
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    feature_ids: np.ndarray | None,
+    table: PropertyTable,
+    rows: np.ndarray,
+    starts: np.ndarray,
+) -> list[bytes]:
+    """One layer's part of several tiles: what :func:`encode_tile` of a :class:`LayerEncoder`
+    given each tile's features by :meth:`~LayerEncoder.add_columns` makes, in one kernel call.
+
+    Parameters
+    ----------
+    name, extent
+        The layer's name and tile units per side.
+    packed
+        The geometry commands of all the tiles' features
+        (:func:`tiles._mvt_geometry.encode_geometries_packed`).
+    feature_ids
+        Non-negative ids, one per feature, or None for none.
+    table, rows
+        Layer-wide factorised properties and each feature's row in it.
+    starts
+        Tile ``t`` holds features ``starts[t]:starts[t + 1]``.
+
+    Returns
+    -------
+    list of bytes
+        Each tile's ``Tile.layers`` field; ``b""`` where no feature draws.
+    """
+    kinds, geom, begin, end = packed
+    has_ids = feature_ids is not None
+    ids = np.asarray(feature_ids if has_ids else np.zeros(len(kinds)), dtype=np.uint64)
+    head = np.frombuffer(varint_field(15, 2) + length_field(1, name.encode()), dtype=np.uint8)
+    tail = np.frombuffer(varint_field(5, extent), dtype=np.uint8)
+    codes = table.codes[np.asarray(rows)]
+    key_bytes, key_start = table.key_buffer
+    value_bytes, value_start = table.value_buffer
+    buf, where = frame_layers(
+        kinds,
+        geom,
+        begin,
+        end,
+        ids,
+        has_ids,
+        codes,
+        np.asarray(starts, dtype=np.int64),
+        head,
+        key_bytes,
+        key_start,
+        value_bytes,
+        value_start,
+        tail,
+    )
+    data = buf.tobytes()
+    return [data[a:b] for a, b in itertools.pairwise(where.tolist())]
 
 
 class LayerEncoder:
@@ -522,6 +598,7 @@ __all__ = [
     "POLYGON",
     "LayerEncoder",
     "PropertyTable",
+    "encode_layer_parts",
     "encode_tile",
     "geometry_commands",
     "gzip_tile",

@@ -1,5 +1,9 @@
 """An export encodes a chunk of tiles in one pass: each tile as it would be alone.
 
+``_Layer.encode_tiles`` (GEOS over all the tiles at once, one kernel writing all
+their MVT layers) is held to ``_Layer.encode`` (one tile, through ``LayerEncoder``)
+byte for byte, and so is a whole archive written in chunks to one written tile by tile.
+
 The layers are real Helsinki roads (tests/data/Helsinki.osm.pbf), polygons made
 from them (tiny ones, holes, a self-crossing one), their end points, and a layer
 mixing lines and points (some of its tiles hold only points).
@@ -16,7 +20,7 @@ import shapely
 
 import tiles.export
 from layers.roads import read_osm_roads
-from tiles.export import ExportOptions, VectorLayer, export_vectors
+from tiles.export import ExportOptions, VectorLayer, _Layer, _plan_zoom, export_vectors
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
 
@@ -89,3 +93,24 @@ def test_chunked_tiles_are_the_bytes_of_tiles_encoded_one_at_a_time(
     assert len(one) > 300 and one.keys() == many.keys()
     differ = [t for t in one if one[t] != many[t]]
     assert differ == []
+
+
+def test_a_layers_tiles_encoded_together_are_each_the_bytes_of_the_tile_alone(
+    layers: list[VectorLayer],
+) -> None:
+    options = ExportOptions(minzoom=10, maxzoom=18)
+    loaded = tuple(_Layer.load(spec, options) for spec in layers)
+    checked = 0
+    for z in range(options.minzoom, options.maxzoom + 1):
+        for i, layer in enumerate(loaded):
+            tiles = [
+                (x, y, hits)
+                for _, x, y, parts in _plan_zoom(loaded, z)
+                for j, hits in parts
+                if j == i
+            ]
+            together = layer.encode_tiles(z, tiles)
+            alone = [layer.encode(z, x, y, hits) for x, y, hits in tiles]
+            assert together == alone, (layer.name, z)
+            checked += sum(1 for part in alone if part)
+    assert checked > 1000
