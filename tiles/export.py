@@ -34,7 +34,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from tiles._mvt_geometry import encode_geometries_packed
+from tiles._mvt_geometry import encode_geometries_packed, pack_points
 from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
@@ -50,6 +50,7 @@ from tiles.mvt import (
     PropertyTable,
     encode_layer_parts,
     encode_tile,
+    tile_points,
     to_tile_coords,
     to_tiles_coords,
     warm_up,
@@ -249,31 +250,41 @@ class _Layer:
         starts = np.zeros(len(tiles) + 1, dtype=np.int64)
         np.cumsum([len(h) for _, _, h in tiles], out=starts[1:])
         bounds = np.array([self.grid.tile_bounds(z, x, y) for x, y, _ in tiles], dtype=float)
-        geoms = to_tiles_coords(
-            src.geoms[hits],
-            starts,
-            bounds,
-            o.extent,
-            o.buffer,
-            o.simplify,
-            before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
-        )
-        drawn = ~shapely.is_empty(geoms)
+        geoms: np.ndarray | None = None
+        if src.points is not None:  # single points: no GEOS, no shapely objects
+            x, y = src.points[:2]
+            tile_of = np.repeat(np.arange(len(tiles)), np.diff(starts))
+            coords = np.column_stack((x[hits], y[hits]))
+            xy, drawn = tile_points(coords, tile_of, bounds, o.extent, o.buffer)
+            xy = xy[drawn]
+            packed = pack_points(xy)
+        else:
+            geoms = to_tiles_coords(
+                src.geoms[hits],
+                starts,
+                bounds,
+                o.extent,
+                o.buffer,
+                o.simplify,
+                before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
+            )
+            drawn = ~shapely.is_empty(geoms)
+            geoms = geoms[drawn]
+            packed = encode_geometries_packed(geoms)
         # the tiles' bounds among the drawn features
         before = np.zeros(len(drawn) + 1, dtype=np.int64)
         np.cumsum(drawn, out=before[1:])
         starts = before[starts]
-        geoms, hits = geoms[drawn], hits[drawn]
+        hits = hits[drawn]
         ids = src.ids[hits]
         table = self._table(z)
-        parts = encode_layer_parts(
-            src.name, o.extent, encode_geometries_packed(geoms), ids, table, hits, starts
-        )
+        parts = encode_layer_parts(src.name, o.extent, packed, ids, table, hits, starts)
         for t, (a, b) in enumerate(itertools.pairwise(starts.tolist())):
             capped = g.max_features is not None and b - a > g.max_features
             if capped or (g.max_tile_bytes is not None and len(parts[t]) > g.max_tile_bytes):
                 # thinned: this tile alone, as the caps say (rare; bulk is for keep-all)
-                parts[t] = self._thinned(geoms[a:b], hits[a:b], table)
+                tile_geoms = shapely.points(xy[a:b]) if geoms is None else geoms[a:b]
+                parts[t] = self._thinned(tile_geoms, hits[a:b], table)
         return parts
 
     def _thinned(self, geoms: np.ndarray, hits: np.ndarray, table: PropertyTable) -> bytes:

@@ -43,8 +43,9 @@ from tiles._mvt_geometry import (
     POLYGON,
     encode_geometries,
     encode_geometries_packed,
+    pack_points,
 )
-from tiles._mvt_kernel import encode_paths, frame_features, frame_layers, used_values
+from tiles._mvt_kernel import frame_features, frame_layers, used_values
 from tiles._protobuf import (
     double_field,
     length_field,
@@ -131,11 +132,7 @@ def to_tiles_coords(
     points = pointy[tile_of]
     if points.any():
         coords, owner = shapely.get_coordinates(geoms[points], return_index=True)
-        t = tile_of[points][owner]
-        xy = np.rint(
-            np.column_stack(((coords[:, 0] - xmin[t]) * sx[t], (ymax[t] - coords[:, 1]) * sy[t]))
-        )
-        inside = np.all((xy >= -buffer) & (xy <= extent + buffer), axis=1)
+        xy, inside = tile_points(coords, tile_of[points][owner], bounds, extent, buffer)
         part = np.full(int(points.sum()), shapely.Point(), dtype=object)
         part[owner[inside]] = shapely.points(xy[inside])
         out[points] = part
@@ -151,6 +148,25 @@ def to_tiles_coords(
             before_snap,
         )
     return out
+
+
+def tile_points(
+    coords: np.ndarray, tile: np.ndarray, bounds: np.ndarray, extent: int, buffer: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points ((n, 2) in the grid CRS) in the integer units of their tiles, and which are
+    within the buffered tiles: what :func:`to_tiles_coords` makes of points, no GEOS.
+
+    ``tile`` is each point's row in ``bounds`` ((tiles, 4)).
+    """
+    xmin, ymin, xmax, ymax = np.asarray(bounds, dtype=float).reshape(-1, 4).T
+    # per tile, as to_tile_coords computes them: the same floats
+    sx, sy = extent / (xmax - xmin), extent / (ymax - ymin)
+    t = tile
+    x = (coords[:, 0] - xmin[t]) * sx[t]
+    y = (ymax[t] - coords[:, 1]) * sy[t]
+    xy = np.rint(np.column_stack((x, y)))
+    inside = np.all((xy >= -buffer) & (xy <= extent + buffer), axis=1)
+    return xy, inside
 
 
 def _shapes_to_tiles(
@@ -481,13 +497,7 @@ class LayerEncoder:
         rows: np.ndarray,
     ) -> int:
         """Add single points already in integer tile coordinates ((n, 2) int64), no shapely."""
-        n = len(xy)
-        kinds = np.zeros(n, dtype=np.int64)
-        begin = np.zeros(n, dtype=np.int64)
-        end = np.zeros(n, dtype=np.int64)
-        start = np.arange(n + 1, dtype=np.int64)
-        feature = np.arange(n, dtype=np.int64)
-        geom = encode_paths(POINT, xy, start, feature, feature < 0, kinds, begin, end, 0)
+        kinds, geom, begin, end = pack_points(xy)
         return self.add_packed(kinds, geom, begin, end, feature_ids, table, rows)
 
     def add_packed(
@@ -606,6 +616,7 @@ __all__ = [
     "encode_tile",
     "geometry_commands",
     "gzip_tile",
+    "tile_points",
     "to_tile_coords",
     "to_tiles_coords",
     "varint",
