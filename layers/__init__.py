@@ -8,7 +8,10 @@ about workspaces or HTTP. Where things live:
   (which files a source is), :mod:`~layers.encodings` (the GBK/UTF-8 guess) and
   :mod:`~layers.tables` (CSV/Excel with Chinese headers);
 - building layers: :mod:`layers.roads` (a routable network), :mod:`layers.coverage`
-  (5G coverage rasters) and :mod:`~layers.villages` (every village's figures);
+  (5G coverage rasters), :mod:`~layers.villages` (every village's figures) and
+  :mod:`layers.imagery` (orthophoto sheets into a mosaic), :mod:`~layers.buildings`
+  (footprints' heights, from a height or floors column);
+  :mod:`layers.diff` compares two versions of a layer;
 - coordinates: :mod:`~layers.crs`, :mod:`~layers.chinacrs` (GCJ-02, BD-09),
   :mod:`~layers.geodesy` (areas and lengths on the ellipsoid), :mod:`~layers.region`;
 - :mod:`~layers.blocks` walks a raster block by block; :mod:`~layers.errors` holds
@@ -47,13 +50,16 @@ __all__ = [
     "SourceWarning",
     "ValidationError",
     "blocks",
+    "buildings",
     "chinacrs",
     "clean_vector",
     "coverage",
     "crs",
+    "diff",
     "encodings",
     "errors",
     "geodesy",
+    "imagery",
     "labels",
     "raster",
     "raster_params",
@@ -69,6 +75,7 @@ __all__ = [
     "villages",
     "villages_labels",
     "villages_params",
+    "villages_periods",
 ]
 
 #: names imported on first use: the readers bring in rasterio and geopandas, which a

@@ -21,6 +21,7 @@ from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.warp import calculate_default_transform, reproject
+from rasterio.windows import Window
 
 from layers.crs import as_crs, parse_crs, same_crs
 from layers.errors import ParameterError, SourceError
@@ -73,6 +74,70 @@ def read_raster(
     if len(tiles) == 1:
         return _read(tiles[0], bands)
     return _mosaic(tiles, bands)
+
+
+def open_raster(path: str | os.PathLike[str], crs: str | CRS | None = None) -> RasterData:
+    """One raster file as a :class:`RasterData` whose pixels stay on disk until indexed.
+
+    ``raster.data[band, rows, cols]`` (slices, or an int for the band) reads just
+    that window, so functions that walk a grid block by block (:mod:`layers.blocks`)
+    work on files larger than memory; ``numpy.asarray(raster.data)`` reads it all.
+
+    Examples
+    --------
+    >>> r = open_raster("build/dem/v1/data.tif")  # doctest: +SKIP
+    >>> r.data[0, :256, :256].mean()  # doctest: +SKIP
+    """
+    tile = _header(Path(path), crs)
+    return RasterData(
+        data=_OnDisk(tile),  # type: ignore[arg-type]  # an array-like read window by window
+        transform=tile.transform,
+        crs=tile.crs,
+        nodata=tile.nodata,
+        band_names=list(tile.band_names),
+        units=list(tile.units),
+        tags=dict(tile.tags),
+    )
+
+
+class _OnDisk:
+    """A raster file's pixels as a 3-D array-like (bands, rows, cols) read per window."""
+
+    ndim = 3
+
+    def __init__(self, tile: _Tile) -> None:
+        self.tile = tile
+        self.shape = (tile.count, tile.height, tile.width)
+        self.dtype = tile.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) > 3 or any(p is Ellipsis for p in parts):
+            raise IndexError("index a raster on disk with [band, rows, cols] slices")
+        parts = (*parts, *[slice(None)] * (3 - len(parts)))
+        band, rows, cols = parts
+        bands = range(self.shape[0])[band]
+        indexes = [bands + 1] if isinstance(bands, int) else [b + 1 for b in bands]
+        if not isinstance(rows, slice) or not isinstance(cols, slice):
+            raise IndexError("rows and columns of a raster on disk are read as slices")
+        r0, r1, rs = rows.indices(self.shape[1])
+        c0, c1, cs = cols.indices(self.shape[2])
+        if rs != 1 or cs != 1:
+            raise IndexError("a raster on disk is read in contiguous windows (step 1)")
+        window = Window(c0, r0, max(0, c1 - c0), max(0, r1 - r0))  # type: ignore[arg-type]
+        try:
+            with rasterio.open(self.tile.path) as src:
+                out = src.read(indexes, window=window)
+        except RasterioIOError as exc:
+            raise SourceError(f"{self.tile.path}: cannot read as a raster: {exc}") from None
+        return out[0] if isinstance(bands, int) else out
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = self[:, :, :]
+        return out if dtype is None else out.astype(dtype)
 
 
 @dataclass

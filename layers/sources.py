@@ -20,11 +20,13 @@ SIDECARS: dict[str, tuple[str, ...]] = {
     ".shp": (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".shp.xml"),
     ".dbf": (".cpg",),
     # GDAL takes georeferencing from a MapInfo .tab too (GDAL_GEOREF_SOURCES)
-    ".tif": (".tfw", ".tifw", ".wld", ".tab"),
-    ".tiff": (".tfw", ".tiffw", ".wld", ".tab"),
-    ".jpg": (".jgw", ".jpgw", ".wld", ".tab"),
-    ".jpeg": (".jgw", ".jpegw", ".wld", ".tab"),
-    ".png": (".pgw", ".pngw", ".wld", ".tab"),
+    # a .prj gives an orthophoto sheet its CRS (layers.imagery reads it; GDAL does not)
+    ".tif": (".tfw", ".tifw", ".wld", ".tab", ".prj"),
+    ".tiff": (".tfw", ".tiffw", ".wld", ".tab", ".prj"),
+    ".jpg": (".jgw", ".jpgw", ".wld", ".tab", ".prj"),
+    ".jpeg": (".jgw", ".jpegw", ".wld", ".tab", ".prj"),
+    ".png": (".pgw", ".pngw", ".wld", ".tab", ".prj"),
+    ".jp2": (".j2w", ".jpw", ".wld", ".prj"),
     ".img": (".rrd", ".ige"),
     ".asc": (".prj",),
     ".bil": (".hdr", ".prj", ".blw"),

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
 from pyproj import CRS
 
 from layers.crs import as_crs
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: west, south, east, north
 BBox = tuple[float, float, float, float]
@@ -114,3 +118,30 @@ def valid_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data)
     return valid
+
+
+#: the file name of a mosaic's county-wide overview COG
+OVERVIEW_FILE = "overview.tif"
+
+
+@dataclass
+class Mosaic:
+    """A built mosaic in ``directory``: ``sheets/*.tif``, the overview, and the index.
+
+    The index is a GeoDataFrame of sheet footprints in the working CRS; its
+    ``file`` column holds each sheet's path relative to ``directory``, and
+    ``priority`` the order a reader tries sheets in (0 first: newest, then finest).
+    """
+
+    directory: Path
+    index: gpd.GeoDataFrame
+    resolution: float
+    overview_resolution: float
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    overview: str = OVERVIEW_FILE
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file of the mosaic but its index: the overview, then each sheet."""
+        return [self.directory / self.overview, *(self.directory / f for f in self.index["file"])]

@@ -24,6 +24,7 @@ from pydantic import Field
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from layers.buildings import HeightParams
 from layers.chinacrs import china_crs, to_wgs84
 from layers.encodings import not_decodable, resolve_encoding
 from layers.errors import SourceError, ValidationError
@@ -253,6 +254,11 @@ class VectorParams(Params):
     rename: dict[str, str] = Field(default_factory=dict, description="old name -> new name")
     repair: bool = Field(True, description="repair invalid geometries; False drops them")
     clip_to_region: bool = Field(False, description="keep only what intersects the boundary")
+    height: HeightParams | None = Field(
+        None,
+        description="buildings: publish height_m from a height or floors column "
+        "(layers.buildings), drawn standing in 3D",
+    )
 
 
 @dataclass

@@ -28,11 +28,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from layers._villages_join import JoinReport, check_boundaries, join_tables
+from layers._villages_reach import service_distances
 from layers.errors import ParameterError, ValidationError
 from layers.geodesy import geodesic_area
 from layers.labels import has_chinese, pinyin
@@ -138,89 +136,6 @@ def aggregate_points(
 
 def _slug(value: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in value.strip().lower()) or "unknown"
-
-
-# -- service reach ---------------------------------------------------------------------------
-
-
-def service_distances(
-    centres: gpd.GeoSeries,
-    facilities: gpd.GeoDataFrame,
-    kind_column: str,
-    kinds: Sequence[str],
-    edges: gpd.GeoDataFrame | None = None,
-) -> pd.DataFrame:
-    """Distance in metres from each centre to the nearest facility of each kind.
-
-    Along the road network when ``edges`` (with ``u``, ``v``, ``length_m``) are
-    given: each centre and facility walks straight to its nearest network
-    node, then follows the roads (undirected). Where the network does not
-    connect them, or without a network, the straight-line distance is used;
-    ``<kind>_method`` says which.
-    """
-    if kind_column not in facilities.columns:
-        raise ValidationError(f"facilities: no column {kind_column!r}")
-    facilities = facilities.to_crs(centres.crs)
-    cxy = shapely.get_coordinates(centres.to_numpy())
-    graph = _graph(edges.to_crs(centres.crs)) if edges is not None and len(edges) else None
-    out = pd.DataFrame(index=centres.index)
-    kinds_of = facilities[kind_column].astype(str).to_numpy()
-    for kind in kinds:
-        sel = kinds_of == kind
-        fxy = shapely.get_coordinates(facilities.geometry.to_numpy()[sel])
-        dist = np.full(len(cxy), np.nan)
-        method = np.full(len(cxy), "none", dtype=object)
-        if len(fxy):
-            straight, _ = cKDTree(fxy).query(cxy)
-            dist, method = straight, np.full(len(cxy), "straight", dtype=object)
-            if graph is not None:
-                along = graph.distance(fxy, cxy)
-                ok = np.isfinite(along)
-                dist = np.where(ok, along, straight)
-                method[ok] = "network"
-        out[f"{kind}_dist_m"] = dist
-        out[f"{kind}_method"] = method
-    return out
-
-
-@dataclass
-class _Graph:
-    matrix: Any
-    xy: np.ndarray
-    tree: cKDTree
-
-    def distance(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Shortest distance from the nearest of ``sources`` to each target (inf: no path)."""
-        n = self.xy.shape[0]
-        s_snap, s_node = self.tree.query(sources)
-        t_snap, t_node = self.tree.query(targets)
-        # One extra node joined to every source's node by its walk-in distance:
-        # a single Dijkstra run from it gives the distance to the nearest source.
-        rows = np.r_[self.matrix.row, np.full(len(s_node), n)]
-        cols = np.r_[self.matrix.col, s_node]
-        data = np.r_[self.matrix.data, s_snap + 1e-9]
-        augmented = coo_matrix((data, (rows, cols)), shape=(n + 1, n + 1)).tocsr()
-        from_source = dijkstra(augmented, directed=False, indices=n)
-        return from_source[t_node] + t_snap
-
-
-def _graph(edges: gpd.GeoDataFrame) -> _Graph:
-    for col in ("u", "v", "length_m"):
-        if col not in edges.columns:
-            raise ValidationError(f"roads: no column {col!r} (is it a roads layer?)")
-    ids, inverse = np.unique(
-        np.r_[edges["u"].to_numpy(), edges["v"].to_numpy()], return_inverse=True
-    )
-    m = len(edges)
-    u, v = inverse[:m], inverse[m:]
-    geoms = edges.geometry.to_numpy()
-    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    end = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    xy = np.zeros((len(ids), 2))
-    xy[u], xy[v] = start, end
-    length = np.maximum(edges["length_m"].to_numpy(np.float64), 1e-9)
-    matrix = coo_matrix((length, (u, v)), shape=(len(ids), len(ids)))
-    return _Graph(matrix, xy, cKDTree(xy))
 
 
 # -- scores ----------------------------------------------------------------------------------
@@ -350,6 +265,10 @@ class VillagesResult:
     warnings: list[str] = field(default_factory=list)
     #: the domains some indicator of which holds a value, in :data:`DOMAINS` order
     domains: list[str] = field(default_factory=list)
+    #: the scores computed: domain -> {column: weight} (the defaults, less what is missing)
+    score_spec: dict[str, Mapping[str, float]] = field(default_factory=dict)
+    #: with periods: every indicator per village per period (:mod:`layers.villages_periods`)
+    periods: pd.DataFrame | None = None
 
 
 def build_villages(
@@ -421,18 +340,10 @@ def build_villages(
     if name is not None and name in out.columns:
         _add_pinyin(out, name)
 
-    domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
     joined = join_tables(out[code], tables or {}, code, report)
-    for col in joined.columns:
-        domain = domains.get(col)
-        if domain is None:
-            warnings.append(f"indicator {col!r} has no domain; kept as it is")
-            out[col] = joined[col].to_numpy()
-            continue
-        column = f"{PREFIX[_domain(domain)]}_{col}"
-        out[column] = joined[col].to_numpy()
-        if col in TABLE_COLUMNS:
-            units[column] = TABLE_COLUMNS[col][1]
+    from_tables = table_indicators(joined, table_domains, units, warnings)
+    for col in from_tables.columns:
+        out[col] = from_tables[col].to_numpy()
 
     centres = out.geometry.representative_point()
     for layer in points:
@@ -454,18 +365,9 @@ def build_villages(
                 if edges is not None and straight:
                     warnings.append(f"{kind}: {straight} village(s) measured in a straight line")
 
-    if "gov_reported_issues" in out and "gov_resolved_issues" in out:
-        reported = out["gov_reported_issues"].astype(float)
-        out["gov_resolution_rate"] = np.where(
-            reported > 0, out["gov_resolved_issues"] / reported.where(reported > 0), np.nan
-        )
-        units["gov_resolution_rate"] = "share 0-1"
-        if "gov_population" in out:
-            pop = out["gov_population"].astype(float)
-            out["gov_issues_per_1000"] = np.where(
-                pop > 0, 1000 * reported / pop.where(pop > 0), np.nan
-            )
-            units["gov_issues_per_1000"] = "per 1000 people"
+    rates = derived_indicators(out, units)
+    for col in rates.columns:
+        out[col] = rates[col].to_numpy()
 
     if coverage is not None:
         share = coverage_share(
@@ -526,7 +428,54 @@ def build_villages(
     _check_output(out, code)
     present = [d for d in DOMAINS if any(c.startswith(PREFIX[d] + "_") for c in out.columns)]
     figures = _figures(out, code, name)
-    return VillagesResult(out, report, figures, units, warnings, present)
+    return VillagesResult(out, report, figures, units, warnings, present, dict(spec))
+
+
+def table_indicators(
+    joined: pd.DataFrame,
+    table_domains: Mapping[str, str] | None,
+    units: dict[str, str],
+    warnings: list[str],
+) -> pd.DataFrame:
+    """The joined table columns as indicators: prefixed by their domain (``gov_population``).
+
+    A column with no known domain keeps its name (and a warning says so);
+    ``units`` gets the units of the columns :data:`TABLE_COLUMNS` knows.
+    """
+    domains = {**{k: d for k, (d, _) in TABLE_COLUMNS.items()}, **(table_domains or {})}
+    names = {}
+    for col in joined.columns:
+        domain = domains.get(col)
+        if domain is None:
+            message = f"indicator {col!r} has no domain; kept as it is"
+            if message not in warnings:
+                warnings.append(message)
+            names[col] = col
+            continue
+        names[col] = f"{PREFIX[_domain(domain)]}_{col}"
+        if col in TABLE_COLUMNS:
+            units[names[col]] = TABLE_COLUMNS[col][1]
+    out = joined.rename(columns=names)
+    return out.loc[:, ~out.columns.duplicated(keep="last")]  # as if assigned in turn
+
+
+def derived_indicators(table: pd.DataFrame, units: dict[str, str]) -> pd.DataFrame:
+    """Rates made from other indicators: issue resolution rate, issues per 1000 people."""
+    out = pd.DataFrame(index=table.index)
+    if "gov_reported_issues" in table and "gov_resolved_issues" in table:
+        reported = pd.to_numeric(table["gov_reported_issues"], errors="coerce").astype(float)
+        resolved = pd.to_numeric(table["gov_resolved_issues"], errors="coerce").astype(float)
+        out["gov_resolution_rate"] = np.where(
+            reported > 0, resolved / reported.where(reported > 0), np.nan
+        )
+        units["gov_resolution_rate"] = "share 0-1"
+        if "gov_population" in table:
+            pop = pd.to_numeric(table["gov_population"], errors="coerce").astype(float)
+            out["gov_issues_per_1000"] = np.where(
+                pop > 0, 1000 * reported / pop.where(pop > 0), np.nan
+            )
+            units["gov_issues_per_1000"] = "per 1000 people"
+    return out
 
 
 def _add_pinyin(out: gpd.GeoDataFrame, name: str) -> None:
@@ -612,9 +561,11 @@ __all__ = [
     "assign_points",
     "build_villages",
     "check_boundaries",
+    "derived_indicators",
     "display_names",
     "domain_scores",
     "join_tables",
     "lagging",
     "service_distances",
+    "table_indicators",
 ]

@@ -81,6 +81,9 @@ BOUNDARY_FIELDS: dict[str, Label] = {
     "name": Label("村名", "Village"),
 }
 
+#: The ``period`` column of a layer built from tables with periods: the period it shows.
+PERIOD = Label("统计期", "Period", group="overall")
+
 
 def village_labels(
     columns: Iterable[str],
@@ -109,6 +112,8 @@ def village_labels(
             out[col] = BOUNDARY_FIELDS["name"]
         elif col in BOUNDARY_FIELDS:
             out[col] = BOUNDARY_FIELDS[col]
+        elif col == "period":
+            out[col] = PERIOD
         else:
             out[col] = _indicator(col, (units or {}).get(col, ""))
     return out
@@ -151,4 +156,4 @@ def _category(value: str) -> tuple[str, str]:
     return CATEGORIES.get(value, (value, value.replace("_", " ")))
 
 
-__all__ = ["BOUNDARY_FIELDS", "CATEGORIES", "DOMAIN_LABELS", "STEMS", "village_labels"]
+__all__ = ["BOUNDARY_FIELDS", "CATEGORIES", "DOMAIN_LABELS", "PERIOD", "STEMS", "village_labels"]

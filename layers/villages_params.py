@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from layers.params import Params
 from layers.villages import DEFAULT_SCORES, DOMAINS
+from layers.villages_periods import PERIOD_COLUMNS, PERIOD_KINDS
 
 
 class PointsParams(Params):
@@ -51,6 +52,16 @@ class VillagesParams(Params):
         "rank", description="rank is robust to skewed indicators such as revenue"
     )
     lag_threshold: float = Field(40.0, ge=0, le=100, description="a domain score below this lags")
+    period: Literal[PERIOD_KINDS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="the tables hold several periods of this kind (month 2026-10, quarter "
+        "2026Q3, year 2026): the layer shows the latest, the 'periods' artifact every one",
+    )
+    period_column: str | None = Field(
+        None,
+        description=f"the tables' period column (default: the one named {', '.join(PERIOD_COLUMNS)}"
+        "); a table given as files, one per period, takes the period from each file's name",
+    )
     style_by: str | None = Field(
         None,
         description="the indicator the map colours by (default: score_total, or area_km2 "
@@ -65,6 +76,8 @@ class VillagesParams(Params):
         reserved = {"boundaries", "roads", "coverage"} & (set(self.tables) | set(self.points))
         if reserved:
             raise ValueError(f"input {sorted(reserved)[0]!r} has a fixed role")
+        if self.period_column is not None and self.period is None:
+            raise ValueError("period_column needs period (month, quarter or year)")
         return self
 
 

@@ -5,7 +5,8 @@ Where things live:
 - the contract: :mod:`~tiles.catalog` (:class:`Catalog`, :func:`read_catalog`,
   :func:`write_catalog`, :func:`atomic_write`) and :mod:`~tiles.errors`;
 - encoding a tile: :mod:`~tiles.mvt` (Mapbox Vector Tiles), cut from GeoParquet by
-  ``tiles.vector`` with :mod:`~tiles.generalize`; raster tiles in ``tiles.raster``;
+  ``tiles.vector`` with :mod:`~tiles.generalize`; raster tiles in ``tiles.raster``,
+  orthophoto mosaics' in :mod:`~tiles.mosaic`;
   tile grids in :mod:`~tiles.grids`;
 - the server: :func:`create_app` in :mod:`~tiles.app` (routes in ``tiles.routes`` and
   ``tiles.ogc``, from a request to a cached tile in ``tiles.service``), configured by
@@ -59,6 +60,7 @@ __all__ = [
     "leftover_temp_files",
     "mbtiles",
     "models",
+    "mosaic",
     "mvt",
     "pmtiles",
     "pmtiles_write",
@@ -70,6 +72,7 @@ __all__ = [
     "store",
     "style",
     "vector",
+    "versions",
     "viewer",
     "write_catalog",
 ]

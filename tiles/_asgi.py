@@ -50,7 +50,7 @@ SCALED_TILE_PATH = "/tiles/{layers}/{z}/{x}/{y}@{scale}x.{fmt}"
 #: layer list over its 1100 characters, an unknown format) goes through FastAPI unchanged
 _TILE_RE = re.compile(
     r"/tiles/([^/]{1,1100})/([0-9]{1,10})/([0-9]{1,10})/([0-9]{1,10})"
-    r"(?:@([1-4])x)?\.(mvt|pbf|png|webp)"
+    r"(?:@([1-4])x)?\.(mvt|pbf|png|webp|jpg|jpeg)"
 )
 _NOSNIFF = (NOSNIFF[0].lower().encode(), NOSNIFF[1].encode())
 
@@ -97,7 +97,7 @@ class TileApp(FastAPI):
         status = 500
         try:
             snapshot = state.store.current()
-            colormap_name, rescale = _raster_query(scope["query_string"])
+            colormap_name, rescale, encoding = _raster_query(scope["query_string"])
             req = service.request(
                 snapshot,
                 layers,
@@ -109,6 +109,7 @@ class TileApp(FastAPI):
                 DEFAULT_GRID,
                 colormap_name,
                 rescale,
+                encoding,
             )
             gzip_ok = accepts_gzip(request_headers.get(b"accept-encoding", b"").decode("latin-1"))
             etag = variant_etag(req.etag, gzip_ok and req.kind == "vector")
@@ -166,16 +167,20 @@ def _add_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> None:
     headers.append((b"vary", value))
 
 
-def _raster_query(query_string: bytes) -> tuple[str | None, tuple[float, float] | None]:
-    """``colormap_name`` and ``rescale`` as the FastAPI routes read them (the last one wins)."""
+def _raster_query(
+    query_string: bytes,
+) -> tuple[str | None, tuple[float, float] | None, str | None]:
+    """``colormap_name``, ``rescale`` and ``encoding`` as the FastAPI routes read them
+    (the last one wins; the service checks the encoding)."""
     if not query_string:
-        return None, None
+        return None, None, None
     params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     name = params.get("colormap_name")
     text = params.get("rescale")
     return (
         check_colormap(name) if name is not None else None,
         parse_rescale(text) if text is not None else None,
+        params.get("encoding"),
     )
 
 

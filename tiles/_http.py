@@ -20,7 +20,7 @@ from tiles.cache import EncodedTile
 from tiles.raster import empty_image
 from tiles.settings import Settings
 
-_EXT = {"image/png": "png", "image/webp": "webp"}
+_EXT = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
 #: sent with every response: a browser must not guess a tile or an error is HTML
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 # Errors quote the offending parameter; a 60 KB parameter must not come back whole.

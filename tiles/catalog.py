@@ -49,6 +49,8 @@ Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 #: Text in several languages: language (``zh``, ``en``) -> text.
 Texts = dict[str, str]
+#: The artifact of a raster layer that makes it an orthophoto mosaic: the index of its sheets.
+MOSAIC_ARTIFACT = "index"
 
 
 def is_layer_name(name: str) -> bool:
@@ -203,6 +205,12 @@ class LayerEntry(_Model):
     def text(self, lang: str) -> str:
         """The title in ``lang`` (else :attr:`title`)."""
         return localized(self.title_i18n, lang, self.title)
+
+    @property
+    def is_mosaic(self) -> bool:
+        """Whether the layer is an orthophoto mosaic: a raster whose ``data`` is its
+        overview, with an ``index`` of sheets (see :mod:`tiles.mosaic`)."""
+        return self.kind == "raster" and MOSAIC_ARTIFACT in self.artifacts
 
     @field_validator("artifacts")
     @classmethod

@@ -36,6 +36,8 @@ class Metrics:
         self.latency_sum: defaultdict[str, float] = defaultdict(float)
         self.latency_n: defaultdict[str, int] = defaultdict(int)
         self.reloads = 0
+        #: orthophoto mosaic tiles: sheets read, overview reads, sheets left out past the bound
+        self.mosaic = {"sheets": 0, "overview": 0, "left_out": 0}
 
     def request(self, method: str, route: str, status: int) -> None:
         with self._lock:
@@ -53,6 +55,12 @@ class Metrics:
                     counts[i] += 1
             self.latency_sum[kind] += seconds
             self.latency_n[kind] += 1
+
+    def mosaic_read(self, sheets: int, overview: bool, left_out: int) -> None:
+        with self._lock:
+            self.mosaic["sheets"] += sheets
+            self.mosaic["overview"] += int(overview)
+            self.mosaic["left_out"] += left_out
 
     def render(self, cache_hits: int, cache_misses: int, cache_bytes: int, cache_items: int) -> str:
         """All metrics as Prometheus text."""
@@ -88,6 +96,13 @@ class Metrics:
             )
             for kind, n in sorted(self.encoded.items()):
                 out.append(f"twin_tiles_encoded_total{_labels({'kind': kind})} {n}")
+            family(
+                "twin_mosaic_reads_total",
+                "counter",
+                "Imagery tiles: sheets read, overview reads, sheets left out past the bound.",
+            )
+            for what, n in self.mosaic.items():
+                out.append(f"twin_mosaic_reads_total{_labels({'read': what})} {n}")
             family("twin_catalog_reloads_total", "counter", "New catalog versions picked up.")
             out.append(f"twin_catalog_reloads_total {self.reloads}")
         family("twin_tile_cache_hits_total", "counter", "Tile cache hits.")

@@ -88,6 +88,16 @@ class TileJSON(BaseModel):
     )
     tile_matrix_set: str = Field(alias="twin:tileMatrixSet", description="the tile grid")
     vector_layers: list[VectorLayer] | None = _optional("the source layers (vector tiles only)")
+    resolution_cm: float | None = Field(
+        None,
+        alias="twin:resolution_cm",
+        description="raster layers: the native pixel size, cm per pixel (imagery: the finest "
+        "sheets')",
+        exclude_if=_omit_none,
+    )
+    encoding: Literal["terrarium", "mapbox"] | None = _optional(
+        "how the tiles pack heights into colours (terrain-RGB tiles only)"
+    )
 
 
 class Health(BaseModel):

@@ -3,7 +3,8 @@
 Every catalog layer is a collection; each has one tileset per grid
 (WebMercatorQuad, WorldCRS84Quad, CGCS2000Quad). Tiles are addressed
 ``/collections/{layer}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}``
-with ``f=mvt|png|webp`` (default: mvt for vector, png for raster layers).
+with ``f=mvt|png|webp|jpg`` (default: mvt for vector layers, png for rasters, webp for
+imagery; jpg for imagery only).
 ``datetime`` (an ISO 8601 instant, as OGC API Common has it) picks the version
 of a layer in force then, on every collection route; ``{layer}@{version}`` in the
 path works too (:mod:`tiles.versions`). The links of a versioned document
@@ -48,6 +49,7 @@ from tiles.routes import (
 )
 from tiles.settings import Settings
 from tiles.store import Snapshot
+from tiles.tilejson import tile_formats
 from tiles.versions import VERSION_SEP, datetime_param, split_layer
 
 # JSONResponse renders with json.dumps as before the routes had response models (FastAPI's
@@ -67,6 +69,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg",
     "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
@@ -75,7 +78,12 @@ REL_TILESETS = {
     "raster": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
 }
 DATA_TYPES = {"vector": "vector", "raster": "map"}
-TILE_TYPES = {"mvt": "application/vnd.mapbox-vector-tile", "png": "image/png", "webp": "image/webp"}
+TILE_TYPES = {
+    "mvt": "application/vnd.mapbox-vector-tile",
+    "png": "image/png",
+    "webp": "image/webp",
+    "jpg": "image/jpeg",
+}
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -166,8 +174,7 @@ def tileset(
                 maxTileCol=col1,
             )
         )
-    fmts = ["mvt"] if entry.kind == "vector" else ["png", "webp"]
-    for fmt in fmts:
+    for fmt in tile_formats(entry):
         summary.links.append(
             _link(
                 f"{public}/collections/{ref}/tiles/{grid_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f={fmt}",
@@ -307,11 +314,13 @@ async def ogc_tile(
     tileCol: Annotated[int, Path(ge=0)],
     snap: Snap,
     raster: Raster,
-    f: Annotated[Literal["mvt", "png", "webp"] | None, Query(description="tile format")] = None,
+    f: Annotated[
+        Literal["mvt", "png", "webp", "jpg"] | None, Query(description="tile format")
+    ] = None,
     datetime: DatetimeParam = None,
 ) -> Response:
     _, entry, ref = _version(snap, layer, datetime)
-    fmt = f or ("mvt" if entry.kind == "vector" else "png")
+    fmt = f or tile_formats(entry)[0]
     return await serve_tile(
         request, snap, ref, tileMatrix, tileCol, tileRow, fmt, 1, tileMatrixSetId, raster
     )

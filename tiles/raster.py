@@ -1,5 +1,7 @@
 """Raster layers: PNG/WebP tiles from the catalog's Cloud-Optimized GeoTIFFs, drawn by rio-tiler.
 
+Orthophoto mosaics read their sheets through the same readers (:mod:`tiles.mosaic`).
+
 The only files a raster tile ever reads are the layer's ``data`` and
 ``webmercator`` artifacts named by the catalog; nothing in a request can name a
 path or URL. An artifact must
@@ -20,7 +22,8 @@ rasterio's ``boundless`` reads build a VRT. Any other raster is read through a
 ``WarpedVRT`` covering just the tile, at the source's resolution in the grid's
 CRS (computed once with pyproj, as ``rasterio.warp.calculate_default_transform``
 builds a VRT document internally), decimated on read so that GDAL warps from
-the COG's matching overview: one warp per tile, as rio-tiler does.
+the COG's matching overview: one warp per tile, as rio-tiler does. A tile finer
+than the source (beyond the raster's native zoom) is warped onto its own pixels.
 
 Opening a dataset costs about a third of a tile, so each process keeps them
 open, per artifact version and grid, in a bounded LRU. A GDAL dataset must not
@@ -55,7 +58,7 @@ from tiles.grids import Grid, transformer
 DEFAULT_COLORMAP = "viridis"
 #: GDAL drivers a raster artifact may use; none of them can point at other files
 ALLOWED_DRIVERS = frozenset({"GTiff", "COG"})
-FORMATS = {"png": "PNG", "webp": "WEBP"}
+FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG"}
 #: the artifact holding a raster layer's copy on the WebMercatorQuad grid
 WEBMERCATOR_ARTIFACT = "webmercator"
 #: (artifact, version, grid) pools of open datasets this process keeps
@@ -145,15 +148,20 @@ def _source_resolution(src: rasterio.DatasetReader, grid: Grid) -> float:
     return math.sqrt((right - left) * (top - bottom) / (src.width * src.height))
 
 
+#: which bands a read returns: one band (a 2-D array) or several (3-D)
+Bands = int | tuple[int, ...]
+
+
 def _read_window(
-    src: rasterio.DatasetReader, bounds: tuple[float, ...], size: int
+    src: rasterio.DatasetReader, bounds: tuple[float, ...], size: int, bands: Bands = 1
 ) -> np.ma.MaskedArray:
-    """Band 1 of ``src`` (in the grid's CRS) within ``bounds``, ``size`` pixels square."""
+    """``bands`` of ``src`` (in the grid's CRS) within ``bounds``, ``size`` pixels square."""
     left, bottom, right, top = bounds
     inverse = ~src.transform
     c0, r0 = inverse * (left, top)
     c1, r1 = inverse * (right, bottom)
-    out: np.ma.MaskedArray = np.ma.masked_all((size, size), dtype=src.dtypes[0])
+    shape = (size, size) if isinstance(bands, int) else (len(bands), size, size)
+    out: np.ma.MaskedArray = np.ma.masked_all(shape, dtype=src.dtypes[0])
     # the part of the tile over the raster, in source pixels and in tile pixels
     cc0, rr0, cc1, rr1 = max(c0, 0.0), max(r0, 0.0), min(c1, src.width), min(r1, src.height)
     sx, sy = size / (c1 - c0), size / (r1 - r0)
@@ -161,22 +169,35 @@ def _read_window(
     dr0, dr1 = round((rr0 - r0) * sy), round((rr1 - r0) * sy)
     if dc1 <= dc0 or dr1 <= dr0:
         return out
-    out[dr0:dr1, dc0:dc1] = src.read(
-        1,
+    part = (dr1 - dr0, dc1 - dc0)
+    out[..., dr0:dr1, dc0:dc1] = src.read(
+        bands if isinstance(bands, int) else list(bands),
         window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0),
-        out_shape=(dr1 - dr0, dc1 - dc0),
+        out_shape=part if isinstance(bands, int) else (len(bands), *part),
         masked=True,
     )
     return out
 
 
 def _read_warped(
-    src: rasterio.DatasetReader, grid: Grid, res: float, bounds: tuple[float, ...], size: int
+    src: rasterio.DatasetReader,
+    grid: Grid,
+    res: float,
+    bounds: tuple[float, ...],
+    size: int,
+    bands: Bands = 1,
 ) -> np.ma.MaskedArray:
-    """Band 1 of ``src`` reprojected to the grid's CRS within ``bounds``, ``size`` pixels square."""
+    """``bands`` of ``src`` reprojected to the grid's CRS within ``bounds``, ``size`` pixels
+    square."""
     left, bottom, right, top = bounds
-    width = max(1, round((right - left) / res))
-    height = max(1, round((top - bottom) / res))
+    if res * size > right - left:
+        # the tile is finer than the source (a deep zoom): warp onto the tile's own pixels,
+        # as a warp at the source's resolution enlarged after would misplace them by up to
+        # a source pixel (a 10 cm sheet's detail at zoom 22)
+        width = height = size
+    else:
+        width = max(1, round((right - left) / res))
+        height = max(1, round((top - bottom) / res))
     transform = Affine((right - left) / width, 0.0, left, 0.0, -(top - bottom) / height, top)
     with WarpedVRT(
         src,
@@ -185,15 +206,19 @@ def _read_warped(
         width=width,
         height=height,
         nodata=src.nodata,
-        add_alpha=src.nodata is None and src.count == 1,  # marks the pixels outside the source
+        # marks the pixels outside the source (and, for imagery, those its mask hides)
+        add_alpha=src.nodata is None,
     ) as vrt:
-        return vrt.read(1, out_shape=(size, size), masked=True)
+        if isinstance(bands, int):
+            return vrt.read(bands, out_shape=(size, size), masked=True)
+        return vrt.read(list(bands), out_shape=(len(bands), size, size), masked=True)
 
 
 class _Source:
     """One open raster artifact and how to read one grid's tiles from it."""
 
-    def __init__(self, path: str, grid: Grid) -> None:
+    def __init__(self, path: str, grid: Grid, bands: Bands = 1) -> None:
+        self.bands = bands
         self.src = rasterio.open(path)
         try:
             if self.src.driver not in ALLOWED_DRIVERS:
@@ -210,15 +235,16 @@ class _Source:
 
     def read(self, bounds: tuple[float, ...], size: int) -> np.ma.MaskedArray:
         if self.res is None:
-            return _read_window(self.src, bounds, size)
-        return _read_warped(self.src, self.grid, self.res, bounds, size)
+            return _read_window(self.src, bounds, size, self.bands)
+        return _read_warped(self.src, self.grid, self.res, bounds, size, self.bands)
 
 
 class _SourcePool:
     """Open datasets of one artifact version for one grid, each lent to one thread at a time."""
 
-    def __init__(self, path: str, grid: Grid) -> None:
-        self._open = partial(_Source, path, grid)
+    def __init__(self, path: str, grid: Grid, bands: Bands = 1, idle: int = IDLE_DATASETS) -> None:
+        self._open = partial(_Source, path, grid, bands)
+        self._keep = idle
         self._idle: list[_Source] = []
         self._lock = threading.Lock()
 
@@ -234,7 +260,7 @@ class _SourcePool:
             lent.src.close()  # a failed read may leave GDAL's state unknown: not lent again
             raise
         with self._lock:
-            if len(self._idle) < IDLE_DATASETS:
+            if len(self._idle) < self._keep:
                 self._idle.append(lent)
                 return
         lent.src.close()
@@ -313,7 +339,10 @@ def render_tile(
 
 
 def empty_image(fmt: str = "png", tile_size: int = 256) -> bytes:
-    """A fully transparent image (for ``empty_tile_status = 200``)."""
+    """A fully transparent image (for ``empty_tile_status = 200``); a white JPEG."""
+    if fmt == "jpg":
+        white = np.full((3, tile_size, tile_size), 255, dtype="uint8")
+        return ImageData(white).render(add_mask=False, img_format="JPEG")
     data = np.zeros((1, tile_size, tile_size), dtype="uint8")
     img = ImageData(np.ma.MaskedArray(data, mask=True))
     return img.render(img_format=FORMATS[fmt], colormap=cmap.get(DEFAULT_COLORMAP))

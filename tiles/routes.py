@@ -28,6 +28,7 @@ from tiles.service import MEDIA_TYPES, TileService
 from tiles.settings import Settings
 from tiles.store import Snapshot
 from tiles.style import build_style
+from tiles.terrain import check_encoding
 from tiles.tilejson import tilejson
 from tiles.versions import Version, datetime_param, split_layer
 
@@ -36,7 +37,7 @@ from tiles.versions import Version, datetime_param, split_layer
 # differently, e.g. 1e-5 for 1e-05).
 router = APIRouter(default_response_class=JSONResponse)
 
-TileFormat = Literal["mvt", "pbf", "png", "webp"]
+TileFormat = Literal["mvt", "pbf", "png", "webp", "jpg", "jpeg"]
 LayersParam = Annotated[
     str,
     Path(
@@ -82,6 +83,12 @@ async def service_of(request: Request) -> TileService:
     return request.app.state.service
 
 
+ENCODING_DESCRIPTION = (
+    "terrarium or mapbox: the heights as terrain-RGB (a MapLibre raster-dem source) "
+    "instead of colours"
+)
+
+
 @dataclass
 class RasterQuery:
     """Rendering overrides of raster tiles (validated; unknown values are a 400)."""
@@ -93,6 +100,10 @@ class RasterQuery:
     rescale: Annotated[
         str | None,
         Query(description="'min,max' mapped onto the colormap (default: the layer's hint)"),
+    ] = None
+    encoding: Annotated[
+        str | None,
+        Query(description=ENCODING_DESCRIPTION),
     ] = None
 
     def parsed(self) -> tuple[str | None, tuple[float, float] | None]:
@@ -110,9 +121,10 @@ async def raster_query(
         str | None,
         Query(description="'min,max' mapped onto the colormap (default: the layer's hint)"),
     ] = None,
+    encoding: Annotated[str | None, Query(description=ENCODING_DESCRIPTION)] = None,
 ) -> RasterQuery:
     """The :class:`RasterQuery` of a request (a coroutine: no thread-pool hop)."""
-    return RasterQuery(colormap_name, rescale)
+    return RasterQuery(colormap_name, rescale, encoding)
 
 
 Raster = Annotated[RasterQuery, Depends(raster_query)]
@@ -135,7 +147,9 @@ async def serve_tile(
     settings: Settings = request.app.state.settings
     start = time.perf_counter()
     colormap_name, rescale = raster.parsed()
-    req = service.request(snap, layers, z, x, y, fmt, scale, grid_id, colormap_name, rescale)
+    req = service.request(
+        snap, layers, z, x, y, fmt, scale, grid_id, colormap_name, rescale, raster.encoding
+    )
     gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
     cached_by_client = not_modified(
         request, variant_etag(req.etag, gzip_ok and req.kind == "vector"), settings
@@ -174,7 +188,8 @@ async def tile_scaled(
 
 @router.get(
     TILE_PATH,
-    summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters",
+    summary="A Web Mercator tile: MVT (.mvt/.pbf) for vector layers, PNG/WebP for rasters "
+    "(and JPEG for imagery)",
     tags=["tiles"],
     response_class=Response,
     responses=TILE_RESPONSES,
@@ -215,8 +230,22 @@ def tilejson_route(
         query["rescale"] = f"{rescale[0]:g},{rescale[1]:g}"
     if len(entries) > 1 and any(e.kind != "vector" for _, e in entries):
         raise InvalidParameterError(f"layers {layers!r}: only vector layers can be combined")
+    encoding = raster.encoding
+    if encoding is not None:
+        check_encoding(encoding)
+        if entries[0][1].kind != "raster" or query:
+            raise InvalidParameterError(
+                "encoding applies to raster layers, without colormap_name or rescale"
+            )
     pinned = {name for name, at in map(split_layer, layers.split(",")) if at is not None}
-    return tilejson(entries, settings.public_url, tms, query=query or None, pinned=pinned)
+    return tilejson(
+        entries,
+        settings.public_url,
+        tms,
+        query=query or None,
+        pinned=pinned,
+        encoding=encoding,
+    )
 
 
 @router.get(

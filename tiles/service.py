@@ -19,21 +19,28 @@ from functools import cached_property, partial
 
 from tiles._lru import LRU
 from tiles.cache import EncodedTile, TileCache
-from tiles.catalog import LayerEntry
+from tiles.catalog import MOSAIC_ARTIFACT, LayerEntry
 from tiles.errors import ArtifactError, InvalidParameterError, TileOutsideError, TilesError
 from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
 from tiles.metrics import Metrics
+from tiles.mosaic import background, encode, read_mosaic_tile
 from tiles.mvt import encode_tile, gzip_tile
 from tiles.pmtiles import PMTilesReader
 from tiles.raster import WEBMERCATOR_ARTIFACT, RasterStyle, render_tile
 from tiles.settings import Settings
 from tiles.store import Snapshot
+from tiles.terrain import check_encoding, render_terrain
+from tiles.tilejson import tile_formats
 from tiles.vector import SourceCache, load_source
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
-MEDIA_TYPES = {"mvt": MVT_MEDIA_TYPE, "png": "image/png", "webp": "image/webp"}
+MEDIA_TYPES = {
+    "mvt": MVT_MEDIA_TYPE,
+    "png": "image/png",
+    "webp": "image/webp",
+    "jpg": "image/jpeg",
+}
 VECTOR_FORMATS = ("mvt", "pbf")
-RASTER_FORMATS = ("png", "webp")
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +64,8 @@ class TileRequest:
     style: RasterStyle | None = None
     overrides: bool = False
     key: tuple[object, ...] = field(default=())
+    encoding: str | None = None
+    """A terrain-RGB encoding (:mod:`tiles.terrain`): heights packed into colours."""
 
     @property
     def kind(self) -> str:
@@ -113,9 +122,16 @@ class TileService:
         grid_id: str = DEFAULT_GRID,
         colormap_name: str | None = None,
         rescale: tuple[float, float] | None = None,
+        encoding: str | None = None,
     ) -> TileRequest:
-        """Check a request; raises the 4xx :mod:`tiles.errors` for a bad one."""
+        """Check a request; raises the 4xx :mod:`tiles.errors` for a bad one.
+
+        ``encoding`` (checked by :func:`tiles.terrain.check_encoding`) asks for a
+        raster layer's heights as terrain-RGB instead of colours.
+        """
         grid = get_grid(grid_id)
+        if encoding is not None:
+            check_encoding(encoding)
         layers = tuple(snapshot.entries(names, self.settings.max_composite))
         kinds = {entry.kind for _, entry in layers}
         if len(kinds) > 1 or (kinds == {"raster"} and len(layers) > 1):
@@ -125,14 +141,31 @@ class TileService:
         kind = kinds.pop()
         if fmt == "pbf":
             fmt = "mvt"
+        if fmt == "jpeg":
+            fmt = "jpg"
+        mosaic = layers[0][1].is_mosaic
         if kind == "vector" and fmt != "mvt":
             raise InvalidParameterError(f"layer {names!r} is a vector layer: ask for .mvt or .pbf")
-        if kind == "raster" and fmt not in RASTER_FORMATS:
+        if mosaic and fmt not in tile_formats(layers[0][1]):
+            raise InvalidParameterError(f"layer {names!r} is imagery: ask for .png, .webp or .jpg")
+        if kind == "raster" and not mosaic and fmt not in tile_formats(layers[0][1]):
             raise InvalidParameterError(f"layer {names!r} is a raster layer: ask for .png or .webp")
+        if mosaic and (colormap_name or rescale or encoding):
+            raise InvalidParameterError(
+                f"layer {names!r} is true-colour imagery: colormap_name, rescale and encoding "
+                "do not apply"
+            )
         if not 1 <= scale <= 4 or (kind == "vector" and scale != 1):
             raise InvalidParameterError(f"scale @{scale}x: only raster tiles take @2x .. @4x")
-        if kind == "vector" and (colormap_name or rescale):
-            raise InvalidParameterError("colormap_name and rescale only apply to raster layers")
+        if kind == "vector" and (colormap_name or rescale or encoding):
+            raise InvalidParameterError(
+                "colormap_name, rescale and encoding only apply to raster layers"
+            )
+        if encoding is not None and (colormap_name or rescale):
+            raise InvalidParameterError(
+                f"encoding={encoding} packs heights into colours: colormap_name and rescale "
+                "do not apply"
+            )
         grid.check_tile(z, x, y)
         if not any(e.minzoom <= z <= e.maxzoom for _, e in layers):
             zooms = ", ".join(f"{n} {e.minzoom}..{e.maxzoom}" for n, e in layers)
@@ -141,7 +174,7 @@ class TileService:
         if not any(_overlaps(tile_bounds, grid_bounds(grid.id, e.bounds)) for _, e in layers):
             raise TileOutsideError(f"tile {z}/{x}/{y} of {grid.id} is outside the layers' bounds")
         style = None
-        if kind == "raster":
+        if kind == "raster" and not mosaic and encoding is None:
             entry = layers[0][1]
             band = entry.bands[0] if entry.bands else None
             style = RasterStyle.for_entry(
@@ -160,10 +193,14 @@ class TileService:
             fmt,
             scale,
             style,
-            (s.extent, s.buffer, s.simplify, s.raster_tile_size),
+            encoding,
+            (s.extent, s.buffer, s.simplify, s.raster_tile_size, s.mosaic_max_sheets),
         )
-        overrides = colormap_name is not None or rescale is not None
-        return TileRequest(snapshot, layers, grid, z, x, y, fmt, scale, style, overrides, key)
+        # archives hold the default colours only
+        overrides = colormap_name is not None or rescale is not None or encoding is not None
+        return TileRequest(
+            snapshot, layers, grid, z, x, y, fmt, scale, style, overrides, key, encoding
+        )
 
     # -- encoding -----------------------------------------------------------------------------
 
@@ -264,7 +301,8 @@ class TileService:
     def _raster(self, req: TileRequest) -> EncodedTile:
         _, entry = req.layers[0]
         media_type = MEDIA_TYPES[req.fmt]
-        assert req.style is not None
+        if entry.is_mosaic:
+            return self._mosaic(req)
         if req.scale == 1 and not req.overrides:  # archives hold the default style only
             stored = self._from_archive(req, entry, req.fmt)
             if stored is not None:
@@ -273,7 +311,46 @@ class TileService:
         assert path is not None
         size = self.settings.raster_tile_size * req.scale
         copy = req.snapshot.artifact(entry, WEBMERCATOR_ARTIFACT)  # WebMercatorQuad's own COG
+        if req.encoding is not None:
+            terrain = render_terrain(
+                path,
+                req.grid,
+                req.z,
+                req.x,
+                req.y,
+                req.encoding,
+                req.fmt,
+                size,
+                entry.version,
+                copy,
+            )
+            return EncodedTile(terrain, media_type)
+        assert req.style is not None
         body = render_tile(
             path, req.grid, req.z, req.x, req.y, req.style, req.fmt, size, entry.version, copy
         )
         return EncodedTile(body, media_type)
+
+    def _mosaic(self, req: TileRequest) -> EncodedTile:
+        """A tile of an orthophoto mosaic: the overview, or the sheets under it (tiles.mosaic)."""
+        _, entry = req.layers[0]
+        index = req.snapshot.artifact(entry, MOSAIC_ARTIFACT)
+        overview = req.snapshot.artifact(entry)
+        assert index is not None and overview is not None
+        size = self.settings.raster_tile_size * req.scale
+        tile = read_mosaic_tile(
+            index,
+            overview,
+            req.grid,
+            req.z,
+            req.x,
+            req.y,
+            size,
+            entry.version,
+            self.settings.mosaic_max_sheets,
+        )
+        self.metrics.mosaic_read(len(tile.sheets), tile.overview, tile.left_out)
+        media_type = MEDIA_TYPES[req.fmt]
+        if tile.image is None:
+            return EncodedTile(None, media_type)
+        return EncodedTile(encode(tile.image, req.fmt, background(entry.style)), media_type)

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
     raster_tile_size: int = Field(256, description="raster tile size in pixels at @1x")
     max_composite: int = Field(16, ge=1, le=64, description="most layers in one composite tile")
+    mosaic_max_sheets: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="most imagery sheets read for one tile (newest, finest first); pixels "
+        "still empty past them come from the layer's overview",
+    )
     encode_threads: int = Field(
         2,
         ge=1,

@@ -2,8 +2,22 @@
 
 Each style layer carries ``metadata["twin:layer"]`` naming its catalog layer,
 which the viewer's layer switcher uses. Colours come from the entry's style
-hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters) when they
+hints (``color``, ``opacity``, ``colormap``/``rescale`` for rasters; for vector
+layers ``property`` with ``range`` and ``ramp``, or with ``categories``) when they
 are valid, else from a fixed palette, so the style always validates.
+
+Raster layers with the ``terrain`` hint (``style = { terrain = true }``: a DEM in
+metres) also get a ``raster-dem`` source, ``{layer}-terrain``, of their
+heights as Terrarium tiles (:mod:`tiles.terrain`) and a ``hillshade`` layer
+drawn from it; the style's ``metadata["twin:terrain"]`` names that source and
+the ``exaggeration`` hint, for a client's 3D view (``map.setTerrain``). The
+style opens flat: no ``terrain`` key.
+
+Polygon layers with the ``extrude`` hint naming a numeric field (a building's
+height in metres) also get a ``fill-extrusion`` layer, ``{layer}-extrusion``,
+above every other layer but the labels. It starts hidden and carries
+``metadata["twin:view"] = "3d"``, the flat fill ``"2d"``: a client showing the
+map in 3D swaps them (the viewer's 2D/3D button does).
 
 Vector layers with a name get a label layer (``{layer}-label``) above every
 other layer: the ``label`` hint, else ``name``, else ``ref``, else the ``id``
@@ -35,13 +49,48 @@ def layer_color(entry: LayerEntry, index: int) -> str:
 
 #: a sequential ramp (viridis stops) for numeric properties
 RAMP = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+#: a diverging ramp (ColorBrewer RdBu stops: losses red, no change white, gains blue),
+#: for a ``range`` centred at 0; chosen by the ``ramp = "diverging"`` hint
+DIVERGING = ("#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac")
+RAMPS = {"sequential": RAMP, "diverging": DIVERGING}
+
+
+def categorical(entry: LayerEntry) -> list[Any] | None:
+    """A colour per value of the ``property`` hint, from the ``categories`` hint.
+
+    ``categories`` maps a value (as text) to a hex colour; other values take the
+    layer's colour. None without a valid hint.
+
+    Examples
+    --------
+    >>> e = LayerEntry.model_validate({"kind": "vector", "title": "c", "version": "v",
+    ...     "artifacts": {"data": "c.parquet"}, "crs": "EPSG:4549", "bounds": [119, 30, 120, 31],
+    ...     "fields": {"change": "string"}, "style": {"property": "change",
+    ...     "categories": {"added": "#1a9641", "removed": "#d7191c", "bad": "red"}},
+    ...     "provenance": {"builder": "diff", "builder_version": "1", "fingerprint": "f",
+    ...     "built_at": "t"}})
+    >>> categorical(e)
+    ['match', ['to-string', ['get', 'change']], 'added', '#1a9641', 'removed', '#d7191c', '#3388ff']
+    """
+    prop = entry.style.get("property")
+    cats = entry.style.get("categories")
+    if not isinstance(prop, str) or prop not in entry.fields or not isinstance(cats, dict):
+        return None
+    pairs: list[Any] = []
+    for value, color in cats.items():
+        if isinstance(color, str) and _HEX.match(color):
+            pairs += [str(value), color]
+    if not pairs:
+        return None
+    return ["match", ["to-string", ["get", prop]], *pairs, layer_color(entry, 0)]
 
 
 def numeric_ramp(entry: LayerEntry) -> list[Any] | None:
     """A colour expression over the ``property`` hint when it names a numeric field.
 
     The ``range`` hint ([low, high]) spans the ramp; without a valid one the
-    layer keeps its single colour.
+    layer keeps its single colour. The ``ramp`` hint picks the colours
+    (:data:`RAMPS`: ``sequential``, the default, or ``diverging``).
     """
     prop = entry.style.get("property")
     span = entry.style.get("range")
@@ -55,10 +104,45 @@ def numeric_ramp(entry: LayerEntry) -> list[Any] | None:
         return None
     if not lo < hi:
         return None
+    colors = RAMPS.get(str(entry.style.get("ramp", "sequential")), RAMP)
     stops: list[Any] = []
-    for i, color in enumerate(RAMP):
-        stops += [lo + (hi - lo) * i / (len(RAMP) - 1), color]
+    for i, color in enumerate(colors):
+        stops += [lo + (hi - lo) * i / (len(colors) - 1), color]
     return ["interpolate", ["linear"], ["to-number", ["get", prop], lo], *stops]
+
+
+#: how the style's raster-dem sources pack heights (the finer of the two: 1/256 m)
+TERRAIN_ENCODING = "terrarium"
+#: how much a 3D view stretches heights when the ``exaggeration`` hint does not say
+DEFAULT_EXAGGERATION = 1.5
+
+
+def is_terrain(entry: LayerEntry) -> bool:
+    """Whether a layer is heights for a 3D view: a raster with the ``terrain`` hint."""
+    return entry.kind == "raster" and entry.style.get("terrain") is True
+
+
+def terrain_source(name: str) -> str:
+    """The id of the ``raster-dem`` source of terrain layer ``name``."""
+    return f"{name}-terrain"
+
+
+def exaggeration(entry: LayerEntry) -> float:
+    """The ``exaggeration`` hint when it is a number in (0, 10], else the default."""
+    hint = entry.style.get("exaggeration")
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and 0 < hint <= 10:
+        return float(hint)
+    return DEFAULT_EXAGGERATION
+
+
+def extrude_field(entry: LayerEntry) -> str | None:
+    """The numeric field a polygon layer's ``extrude`` hint names (heights in metres), or None."""
+    hint = entry.style.get("extrude")
+    if entry.kind != "vector" or _geometry_kinds(entry) != ["polygon"]:
+        return None
+    if isinstance(hint, str) and entry.fields.get(hint) in ("int", "float"):
+        return hint
+    return None
 
 
 def _opacity(entry: LayerEntry, default: float) -> float:
@@ -215,7 +299,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
     # the style spec caps zoom levels at 24; a deeper layer simply starts at 24
     common = {"source": name, "minzoom": min(entry.minzoom, 24), "metadata": meta}
     if entry.kind == "raster":
-        return [
+        drawn: list[dict[str, Any]] = [
             {
                 "id": name,
                 "type": "raster",
@@ -223,8 +307,19 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
                 "paint": {"raster-opacity": _opacity(entry, 0.8)},
             }
         ]
+        if is_terrain(entry):
+            drawn.append(
+                {
+                    "id": f"{name}-hillshade",
+                    "type": "hillshade",
+                    **common,
+                    "source": terrain_source(name),
+                    "paint": {"hillshade-exaggeration": 0.5, "hillshade-shadow-color": "#473b24"},
+                }
+            )
+        return drawn
     color = layer_color(entry, index)
-    ramp = numeric_ramp(entry)
+    ramp = categorical(entry) or numeric_ramp(entry)
     kinds = _geometry_kinds(entry)
     mixed = len(kinds) > 1
     out: list[dict[str, Any]] = []
@@ -238,6 +333,7 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
                     "id": f"{name}-fill",
                     "type": "fill",
                     **base,
+                    **({"metadata": {**meta, "twin:view": "2d"}} if extrude_field(entry) else {}),
                     "paint": {
                         "fill-color": ramp or color,
                         "fill-opacity": _opacity(entry, 0.6 if ramp else 0.2),
@@ -294,6 +390,28 @@ def _style_layers(name: str, entry: LayerEntry, index: int) -> list[dict[str, An
     return out
 
 
+def extrusion_layer(name: str, entry: LayerEntry, index: int) -> dict[str, Any] | None:
+    """The ``fill-extrusion`` layer of a layer with the ``extrude`` hint (hidden: 3D only)."""
+    field = extrude_field(entry)
+    if field is None:
+        return None
+    return {
+        "id": f"{name}-extrusion",
+        "type": "fill-extrusion",
+        "source": name,
+        "source-layer": name,
+        "minzoom": min(entry.minzoom, 24),
+        "metadata": {"twin:layer": name, "twin:view": "3d"},
+        "layout": {"visibility": "none"},
+        "paint": {
+            "fill-extrusion-color": numeric_ramp(entry) or layer_color(entry, index),
+            "fill-extrusion-height": ["max", ["to-number", ["get", field], 0], 0],
+            "fill-extrusion-base": 0,
+            "fill-extrusion-opacity": _opacity(entry, 0.85),
+        },
+    }
+
+
 def _order(item: tuple[str, LayerEntry]) -> tuple[int, str]:
     """Rasters at the bottom, then polygons, lines and points on top."""
     entry = item[1]
@@ -318,6 +436,8 @@ def build_style(
     ]
     names = list(catalog.layers)
     labels: list[dict[str, Any]] = []
+    extrusions: list[dict[str, Any]] = []
+    terrain: dict[str, Any] | None = None
     for name, entry in sorted(catalog.layers.items(), key=_order):
         index = names.index(name)
         ref = f"{name}@{entry.version}" if pinned else name
@@ -330,10 +450,24 @@ def build_style(
         if entry.attribution:
             source["attribution"] = entry.attribution
         sources[name] = source
+        if is_terrain(entry):
+            sources[terrain_source(name)] = {
+                **source,
+                "type": "raster-dem",
+                "url": f"{source['url']}?encoding={TERRAIN_ENCODING}",
+                "encoding": TERRAIN_ENCODING,
+            }
+            if terrain is None:  # the first by name is the ground of a 3D view
+                terrain = {"source": terrain_source(name), "exaggeration": exaggeration(entry)}
         layers.extend(style_layers(name, entry, index))
+        extrusion = extrusion_layer(name, entry, index)
+        if extrusion is not None:
+            extrusions.append(extrusion)
         label = label_layer(name, entry)
         if label is not None:
             labels.extend(_hidden_unless_visible(entry, [label]))
+    # buildings stand above the ground's layers
+    layers.extend(extrusions)
     # labels above everything; MapLibre places the topmost first, so the names that
     # show earliest (townships, then villages) win collisions over roads and points
     layers.extend(sorted(labels, key=lambda label: -label["minzoom"]))
@@ -341,7 +475,10 @@ def build_style(
     style: dict[str, Any] = {
         "version": 8,
         "name": catalog.workspace,
-        "metadata": {"twin:updated": catalog.updated},
+        "metadata": {
+            "twin:updated": catalog.updated,
+            **({"twin:terrain": terrain} if terrain else {}),
+        },
         "glyphs": f"{public_url}/fonts/{{fontstack}}/{{range}}.pbf",
         "sources": sources,
         "layers": layers,

@@ -30,6 +30,32 @@ FIELD_TYPES = {
 }
 
 
+#: the formats of raster tiles; imagery (an orthophoto mosaic) also as JPEG
+RASTER_FORMATS = ("png", "webp")
+MOSAIC_FORMATS = ("webp", "png", "jpg")
+
+
+def tile_formats(entry: LayerEntry) -> tuple[str, ...]:
+    """The formats a layer's tiles are served in, its default first.
+
+    Imagery defaults to WebP: small, with the transparency JPEG lacks (a JPEG
+    tile's empty pixels are white, or the style's ``background``).
+
+    Examples
+    --------
+    >>> from tiles.catalog import Provenance
+    >>> p = Provenance(builder="imagery", builder_version="1", fingerprint="", built_at="")
+    >>> e = LayerEntry(kind="raster", title="Ortho", version="1", crs="EPSG:4549",
+    ...     bounds=(120, 30, 121, 31), provenance=p,
+    ...     artifacts={"data": "o/1/overview.tif", "index": "o/1/index.parquet"})
+    >>> tile_formats(e)
+    ('webp', 'png', 'jpg')
+    """
+    if entry.kind == "vector":
+        return ("mvt",)
+    return MOSAIC_FORMATS if entry.is_mosaic else RASTER_FORMATS
+
+
 def tile_url(
     public_url: str,
     names: str,
@@ -63,12 +89,17 @@ def tilejson(
     fmt: str | None = None,
     query: dict[str, str] | None = None,
     pinned: Collection[str] = (),
+    encoding: str | None = None,
 ) -> TileJSON:
     """The TileJSON 3.0.0 document of one layer or a composite of vector layers.
 
     The tile URLs of the layers in ``pinned`` name their version (``roads@<version>``),
     so they keep showing it after a rebuild; the others follow the current version.
+    With ``encoding`` (terrarium, mapbox) the tiles are a raster layer's heights
+    as terrain-RGB (:mod:`tiles.terrain`), for a MapLibre ``raster-dem`` source.
     """
+    if encoding is not None:
+        query = {**(query or {}), "encoding": encoding}
     names = ",".join(
         f"{name}{VERSION_SEP}{e.version}" if name in pinned else name for name, e in layers
     )
@@ -77,6 +108,8 @@ def tilejson(
     minzoom = min(e.minzoom for e in entries)
     maxzoom = max(e.maxzoom for e in entries)
     west, south, east, north = _union(entries)
+    if fmt is None and len(entries) == 1:
+        fmt = tile_formats(entries[0])[0]
     vector_layers = None
     if kind == "vector":
         vector_layers = [
@@ -101,4 +134,10 @@ def tilejson(
         versions={name: e.version for name, e in layers},
         tile_matrix_set=grid_id,
         vector_layers=vector_layers,
+        resolution_cm=(
+            round(entries[0].resolution * 100, 3)
+            if kind == "raster" and entries[0].resolution
+            else None
+        ),
+        encoding=encoding,
     )

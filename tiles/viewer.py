@@ -258,7 +258,9 @@ def viewer_config(snap: Snapshot, settings: Settings, lang: str | None = None) -
             "role": role,
             "count": entry.count,
         }
-        if entry.kind == "raster":
+        if entry.is_mosaic:
+            pass  # imagery: true colour, no legend
+        elif entry.kind == "raster":
             band = entry.bands[0] if entry.bands else None
             style = RasterStyle.for_entry(
                 entry.style, (band.min, band.max) if band else (None, None)

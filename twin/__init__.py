@@ -13,6 +13,7 @@
   ``map`` or ``submit`` from their caller, and :func:`forked_pool` is the one to hand
   them outside a build; GDAL's environment for them in :mod:`~twin.gdal_env`), and
   Ctrl-C ends them in ``twin._interrupt``;
+- :mod:`~twin.diff` compares two published versions of a layer (``twin diff``, ``Twin.diff``);
 - :mod:`twin.demo` generates the demo county, :mod:`twin.notebook` draws maps and
   progress in Jupyter; :mod:`~twin.errors` holds :class:`TwinError` and its kinds.
 

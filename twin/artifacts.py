@@ -181,6 +181,28 @@ def geo_metadata(
     }
 
 
+def write_table(df: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
+    """Write an attribute table that belongs with a layer as Parquet (no geometry).
+
+    The project's metadata says which table it is (``"table": <key>``), so
+    :func:`check_file` knows it holds no geometry by design.
+    """
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {METADATA_KEY.encode(): json.dumps(metadata, sort_keys=True).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), path, compression="zstd")
+    fsync_file(path)
+
+
+def verify_table(path: Path, expected: pd.DataFrame) -> None:
+    """Open the written table and check it holds the rows and columns written."""
+    back = pq.read_table(path)
+    if back.num_rows != len(expected) or back.column_names != [str(c) for c in expected.columns]:
+        raise ArtifactCheckError(
+            f"{path.name}: read back {back.num_rows} rows of {back.column_names}, "
+            f"wrote {len(expected)} of {list(expected.columns)}"
+        )
+
+
 def read_vector_metadata(path: Path) -> dict[str, Any]:
     """The project's metadata stored in a GeoParquet artifact."""
     meta = pq.read_schema(path).metadata or {}
@@ -450,14 +472,17 @@ def check_vector_file(path: Path) -> None:
             column = json.loads(raw)["primary_column"] if raw else None
         except (ValueError, KeyError, TypeError):
             raise ArtifactCheckError("the GeoParquet 'geo' metadata is not valid") from None
-        if column is None or column not in pf.schema_arrow.names:
+        ours = (pf.schema_arrow.metadata or {}).get(METADATA_KEY.encode())
+        if raw is None and ours and "table" in json.loads(ours):
+            column = None  # a layer's attribute table (write_table): no geometry by design
+        elif column is None or column not in pf.schema_arrow.names:
             raise ArtifactCheckError("no GeoParquet geometry column")
         groups, rows = pf.num_row_groups, 0
         for i in range(groups):
             try:
                 table = pf.read_row_group(i)
-                wkb = table.column(column).to_numpy(zero_copy_only=False)
-                shapely.from_wkb(wkb)
+                if column is not None:
+                    shapely.from_wkb(table.column(column).to_numpy(zero_copy_only=False))
             except (OSError, pa.ArrowException, shapely.errors.GEOSException, ValueError) as exc:
                 raise ArtifactCheckError(
                     f"row group {i} of {groups} cannot be read: {_one_line(exc)}"

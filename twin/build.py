@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.errors import LayerError
+from layers.types import Mosaic
 from tiles import leftover_temp_files
 from tiles.catalog import (
     VERSION_MANIFEST,
@@ -47,6 +48,7 @@ from tiles.catalog import (
     VersionManifest,
     atomic_write,
     fsync_dir,
+    is_layer_name,
     utc_now,
     write_catalog,
 )
@@ -61,6 +63,9 @@ from twin.builders import Output, get_builder
 from twin.builders.context import BuildContext
 from twin.config import TileOptions
 from twin.errors import BuildError, TwinError, WorkspaceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TMP_PREFIX = ".tmp-"
 
@@ -240,7 +245,15 @@ def run_job(job: Job) -> JobResult:
             layer = f"{job.name}_{key}" if key else job.name
             stem = key or "data"
             meta = {**metadata, "layer": layer}
-            if isinstance(out.data, artifacts.RasterData):
+            extra_files = {}
+            if isinstance(out.data, Mosaic):
+                from twin import _mosaic  # rasterio and the imagery code, for mosaics only
+
+                # the overview is the data; the index and the sheets sit beside it
+                fname, extra_files = _mosaic.write_mosaic(out.data, tmp, meta)
+                _mosaic.verify_mosaic(tmp, out.data)
+                desc = _mosaic.describe_mosaic(out.data)
+            elif isinstance(out.data, artifacts.RasterData):
                 fname = f"{stem}.tif"
                 if job.ctx.synthetic:
                     out.data.tags.setdefault("SYNTHETIC", "yes")
@@ -258,7 +271,6 @@ def run_job(job: Job) -> JobResult:
                     artifacts.write_vector(out.data, tmp / fname, meta)
                     artifacts.verify_vector(tmp / fname, out.data)
                     desc = artifacts.describe_vector(out.data)
-            extra_files = {}
             if isinstance(out.data, artifacts.RasterData):
                 style = {**out.style, **(job.ctx.config.tiles.style if not key else {})}
                 copy = _write_webmercator(tmp, fname, str(out.data.data.dtype), desc, style)
@@ -268,6 +280,8 @@ def run_job(job: Job) -> JobResult:
                     extra_files["webmercator"] = copy
             if not key and fname.endswith(".parquet") and job.ctx.config.tiles.pmtiles:
                 extra_files["pmtiles"] = _write_pmtiles(tmp, fname, layer, job.ctx.config.tiles)
+            for name, table in out.tables.items() if not key else ():
+                extra_files[name] = _write_table(tmp, name, table, meta, set(output.extras))
             results[layer] = Built(
                 file=fname,
                 description=desc,
@@ -324,6 +338,22 @@ def _write_webmercator(
     resampling = artifacts.tile_resampling(dtype, style)
     artifacts.write_webmercator(tmp / fname, target, resampling)
     artifacts.verify_webmercator(target, tmp / fname)
+    return target.name
+
+
+#: artifact keys a layer's tables (``Output.tables``) cannot take: the layer's own files
+RESERVED_ARTIFACTS = frozenset({"data", "pmtiles", "webmercator"})
+
+
+def _write_table(
+    tmp: Path, name: str, table: pd.DataFrame, meta: dict[str, Any], extras: set[str]
+) -> str:
+    """Write the layer's table ``name`` as ``<name>.parquet`` beside its data, read it back."""
+    if name in RESERVED_ARTIFACTS or name in extras or not is_layer_name(name):
+        raise artifacts.ArtifactCheckError(f"table {name!r}: not a free artifact name")
+    target = tmp / f"{name}.parquet"
+    artifacts.write_table(table, target, {**meta, "table": name})
+    artifacts.verify_table(target, table)
     return target.name
 
 
@@ -488,7 +518,9 @@ class Publisher:
         minzoom, maxzoom = cfg.tiles.minzoom, cfg.tiles.maxzoom
         if out.kind == "raster":
             lat = (desc["bounds"][1] + desc["bounds"][3]) / 2
-            auto = artifacts.raster_zooms(desc["resolution"], desc["width"], desc["height"], lat)
+            auto = desc.get("zooms") or artifacts.raster_zooms(
+                desc["resolution"], desc["width"], desc["height"], lat
+            )
             minzoom = auto[0] if minzoom is None else minzoom
             maxzoom = auto[1] if maxzoom is None else maxzoom
         default_title = job.name.replace("_", " ").capitalize()

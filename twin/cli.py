@@ -339,13 +339,15 @@ def demo(
     holder: dict[str, Any] = {}
 
     def run(events: Any) -> Any:
+        from twin.demo import build_with_history
+
         twin = Twin.demo(
             directory, seed=seed, resolution=resolution, build=False, counties=counties
         )
         holder["twin"] = twin
         if no_build:
             return None
-        return twin.build(workers=workers, events=events, scheduler=scheduler)
+        return build_with_history(twin, workers=workers, events=events, scheduler=scheduler)
 
     _build_and_report(run, quiet, as_json)
     if not quiet and not as_json:
@@ -388,9 +390,42 @@ def init(
 
 @app.command()
 @_errors
-def stats(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> None:
-    """Print the county's key figures (from the published catalog)."""
+def stats(
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="The villages' figures in this period (2026-10, 2026Q3, 2026; latest, previous).",
+            show_default=False,
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="What changed since this period: villages that fell behind or improved, "
+            "largest drops and gains per score (with --period, or against the latest).",
+            show_default=False,
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(help="The layer with periods (default: the only one).", show_default=False),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Villages listed per score.")] = 5,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Print the county's key figures (from the published catalog).
+
+    With --period or --compare: the villages' figures in a period, and what
+    changed since another ("which villages fell behind since last month?":
+    twin stats --compare previous).
+    """
     twin = _open(workspace)
+    if period is not None or compare is not None:
+        from twin._stats_periods import show_periods
+
+        show_periods(twin, period, compare, layer, top, as_json, out)
+        return
     cat = twin.catalog
     figures = [f.model_dump() for f in cat.figures]
     if as_json:
@@ -424,6 +459,55 @@ _STATS_TEXT = {
     "en": ("key figures", ("figure", "value", "unit", "layer")),
     "zh": ("关键指标", ("指标", "数值", "单位", "图层")),
 }
+
+
+@app.command()
+@_errors
+def diff(
+    layer: Annotated[str, typer.Argument(help="A published layer.")],
+    v1: Annotated[
+        str | None,
+        typer.Argument(help="Older version: an id, 'previous', 'current' or an ISO date."),
+    ] = None,
+    v2: Annotated[str | None, typer.Argument(help="Newer version (default: current).")] = None,
+    id_field: Annotated[
+        str | None, typer.Option("--id", help="Vector: the field to match features by.")
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Vector: geometry tolerance, CRS units (0.01); raster: value (0)."
+        ),
+    ] = None,
+    zones: Annotated[
+        str | None, typer.Option(help="Raster: a vector layer to sum the change up in.")
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="zh or en (default: the workspace's language).")
+    ] = None,
+    as_json: JsonOpt = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """What changed in a layer between two versions (default: the last two).
+
+    Vector layers: features added, removed and changed, matched by id, with the
+    changed fields. Raster layers: the difference grid's statistics, per zone;
+    coverage: the share of each village covered before and after.
+    """
+    from twin._diff_text import render
+
+    if lang is not None and lang not in _STATS_TEXT:
+        raise typer.BadParameter(f"{lang!r}: use zh or en", param_hint="--lang")
+    twin = _open(workspace)
+    result = twin.diff(layer, v1, v2, id=id_field, tolerance=tolerance, zones=zones)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    for item in render(result, lang or twin.config.region.lang or "en"):
+        if isinstance(item, str):
+            out.print(item, markup=False)
+        else:
+            out.print(item)
 
 
 @app.command("layers")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pyogrio
 import rasterio
 from rasterio.errors import RasterioIOError
 
 from layers.errors import LayerError, SourceWarning
-from layers.sources import expand
+from layers.imagery import SheetSource, plan_sheets
+from layers.sources import expand, is_glob
 from layers.tables import EXCEL_SUFFIXES, has_point_columns
 from layers.vector import read_table, read_vector
+from tiles.catalog import MOSAIC_ARTIFACT
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.builders.context import shifted_raster
 from twin.config import SourceConfig
@@ -29,7 +32,8 @@ def validate_workspace(twin: Twin) -> list[str]:
     ``Twin.open`` has already checked ``twin.toml`` (keys, files, builders,
     inputs, parameters, cycles); this checks the working CRS fits the region
     (:meth:`Twin.check_crs`), opens each source and reads every byte of each
-    published artifact (:func:`twin.artifacts.check_file`).
+    published artifact (:func:`twin.artifacts.check_file`), the sheets of a
+    mosaic's index included.
     """
     problems: list[str] = []
     try:
@@ -37,7 +41,19 @@ def validate_workspace(twin: Twin) -> list[str]:
     except ConfigError as exc:
         problems.append(str(exc))
     columns: dict[str, list[str]] = {}
+    sheets = {
+        ref
+        for layer in twin.config.layers.values()
+        if layer.builder == "imagery"
+        for ref in layer.inputs.values()
+    }
     for name, source in twin.config.sources.items():
+        if name in sheets:  # a folder or glob of orthophoto sheets: every header checked
+            try:
+                plan_sheets([SheetSource(str(twin.source_path(name)), source.crs)])
+            except LayerError as exc:
+                problems.append(f"sources.{name}: {exc}")
+            continue
         problem, found = _open_source(twin.source_path(name), source, name)
         if problem:
             problems.append(f"sources.{name}: {problem}")
@@ -58,6 +74,24 @@ def validate_workspace(twin: Twin) -> list[str]:
                 check_file(path)  # every row group, block, overview and directory
             except ArtifactCheckError as exc:
                 problems.append(f"layer {layer}: {_shown(path, twin.root)}: {exc}")
+                continue
+            if key == MOSAIC_ARTIFACT:
+                problems += _sheet_problems(layer, path, twin.root)
+    return problems
+
+
+def _sheet_problems(layer: str, index: Path, root: Path) -> list[str]:
+    """A line for each sheet of a mosaic's index that is missing or cannot be decoded."""
+    problems = []
+    for rel in pq.read_table(index, columns=["file"]).column("file").to_pylist():
+        sheet = index.parent / rel
+        if not sheet.is_file():
+            problems.append(f"layer {layer}: sheet missing at {_shown(sheet, root)}")
+            continue
+        try:
+            check_file(sheet)
+        except ArtifactCheckError as exc:
+            problems.append(f"layer {layer}: {_shown(sheet, root)}: {exc}")
     return problems
 
 
@@ -108,6 +142,11 @@ def _source_columns(path: Path, source: SourceConfig) -> list[str]:
     """The columns a build sees in ``source`` (coordinates taken out of a point table)."""
     how = {"layer": source.layer, "encoding": source.encoding}
     point = {"crs": source.crs, "x": source.x, "y": source.y}
+    if is_glob(path):  # tables one file per period: each file opens, the first has the columns
+        files = expand(path)
+        for file in files[1:]:
+            read_table(file, **how)
+        path = files[0]
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES or suffix in EXCEL_SUFFIXES:
         table = read_table(path, **how)

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -60,6 +60,9 @@ from twin.builders.context import BuildContext, Input
 from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Layers, Raster
+
+if TYPE_CHECKING:
+    from twin.diff import DiffResult
 
 BUILD_DIR = "build"
 CATALOG_NAME = "catalog.json"
@@ -186,10 +189,12 @@ class Twin:
         """Generate the synthetic demo county at ``path`` and build it.
 
         An existing demo workspace is regenerated in place (sources rewritten,
-        layers rebuilt only where the sources changed). ``counties > 1`` puts
+        layers rebuilt only where the sources changed). A single county's first
+        build makes two coverage versions, before and after three new 5G sites
+        (:func:`twin.demo.build_with_history`). ``counties > 1`` puts
         that many demo counties side by side (:mod:`twin.demo.counties`).
         """
-        from twin.demo import demo_config
+        from twin.demo import build_with_history, demo_config
         from twin.demo.counties import generate_counties
 
         root = Path(path).resolve()
@@ -197,7 +202,7 @@ class Twin:
         if seed is not None:
             kwargs["seed"] = seed
         name = "Demo County" if counties == 1 else f"Demo Province ({counties} counties)"
-        config = demo_config(name=name, resolution=resolution)
+        config = demo_config(name=name, resolution=resolution, history=counties == 1)
         try:
             root.mkdir(parents=True, exist_ok=True)
             generate_counties(root, counties, **kwargs)
@@ -210,7 +215,7 @@ class Twin:
         else:
             twin = cls.init(root, config=config)
         if build:
-            twin.build(workers=workers, events=events)
+            build_with_history(twin, workers=workers, events=events)
         return twin
 
     # -- paths ----------------------------------------------------------------------------
@@ -267,12 +272,58 @@ class Twin:
             return Raster(name, path, entry)
         return gpd.read_parquet(path)
 
+    def diff(
+        self,
+        layer: str,
+        v1: str | None = None,
+        v2: str | None = None,
+        *,
+        id: str | None = None,
+        tolerance: float | None = None,
+        zones: str | None = None,
+    ) -> DiffResult:
+        """What changed in published ``layer`` from version ``v1`` to ``v2``.
+
+        Versions are ids, ``current``, ``previous`` or ISO dates (the version in force
+        then); default: the previous version against the current one. Returns a
+        :class:`twin.diff.DiffResult` whose tables are DataFrames: ``features`` and
+        ``changes`` (vector), ``zones`` and ``coverage`` (raster, coverage). See
+        :func:`twin.diff.diff_layer` for the parameters.
+        """
+        from twin.diff import diff_layer
+
+        region = None
+        if self.config.region.boundary:
+            region = self._read_boundary().to_crs(self.config.region.crs)
+        return diff_layer(
+            self.catalog_path, layer, v1, v2, id=id, tolerance=tolerance, zones=zones, region=region
+        )
+
     def stats(self) -> pd.DataFrame:
         """The county's key figures: one row per figure (label, value, unit, layer)."""
         cat = self.catalog
         rows = [f.model_dump() for f in cat.figures]
         frame = pd.DataFrame(rows, columns=["name", "label", "value", "unit", "layer"])
         return frame.set_index("name")
+
+    def history(self, layer: str = "villages", indicator: str | None = None) -> pd.DataFrame:
+        """An indicator of every village in every period, tidy for plotting.
+
+        Columns ``code``, ``name``, ``period``, ``date`` (the period's first day),
+        ``value``, ``change`` (since the previous period), ``rank`` (1 is the
+        best) and ``lagging``; with ``indicator=None`` every indicator, named in
+        an ``indicator`` column. Needs a layer built with ``period`` in its
+        params (see :mod:`twin.periods`).
+
+        Examples
+        --------
+        >>> t = Twin.open("demo-county")  # doctest: +SKIP
+        >>> t.history("villages", "score_total").pivot(index="period", columns="name",
+        ...                                            values="value").plot()  # doctest: +SKIP
+        """
+        from twin.periods import history, read_periods
+
+        return history(read_periods(self.catalog, self.build_dir, layer), indicator)
 
     # -- building --------------------------------------------------------------------------
 
@@ -523,6 +574,7 @@ class Twin:
             root=self.root,
             inputs=inputs,
             boundary_input=boundary,
+            catalog_path=self.catalog_path,
         )
         return ctx, fingerprints
 

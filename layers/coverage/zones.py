@@ -30,7 +30,7 @@ from layers.errors import ParameterError
 from layers.types import RasterData
 
 
-def _meets(
+def meets_thresholds(
     r: NDArray[np.floating],
     rsrp_threshold: float | None,
     s: NDArray[np.floating] | None,
@@ -59,7 +59,7 @@ def covered_mask(
 ) -> NDArray[np.bool_]:
     """Pixels where RSRP ≥ threshold (and SINR ≥ its threshold when ``sinr`` is given)."""
     _check_grids(rsrp, sinr)
-    return _meets(
+    return meets_thresholds(
         rsrp.data[0], threshold_dbm, None if sinr is None else sinr.data[0], sinr_threshold_db
     )
 
@@ -105,13 +105,13 @@ def coverage_share(
     if id_column is not None and zones is not None and id_column not in zones.columns:
         raise ParameterError(f"zones: no column {id_column!r}")
     px_km2 = rsrp.resolution[0] * rsrp.resolution[1] / 1e6
-    labeller = None if zones is None else _Labeller(zones, rsrp)
+    labeller = None if zones is None else ZoneLabeller(zones, rsrp)
     n_zones = 1 if zones is None else len(zones)
     total = np.zeros(n_zones + 1, dtype=np.int64)
     hit = np.zeros(n_zones + 1, dtype=np.int64)
     for b in windows((rsrp.height, rsrp.width), block_px):
         rows, cols = b.slices
-        covered = _meets(
+        covered = meets_thresholds(
             rsrp.data[0, rows, cols],
             threshold_dbm,
             None if sinr is None else sinr.data[0, rows, cols],
@@ -142,7 +142,7 @@ def coverage_share(
     )
 
 
-class _Labeller:
+class ZoneLabeller:
     """Zone numbers (1-based, 0 outside every zone) of any block of a raster's grid."""
 
     def __init__(self, zones: gpd.GeoDataFrame, raster: RasterData) -> None:
@@ -172,7 +172,7 @@ class _Labeller:
 
 def zone_labels(zones: gpd.GeoDataFrame, raster: RasterData) -> NDArray[np.int32]:
     """Raster of 1-based zone numbers (0 outside every zone); later zones win overlaps."""
-    labeller = _Labeller(zones, raster)
+    labeller = ZoneLabeller(zones, raster)
     out = np.zeros((raster.height, raster.width), dtype=np.int32)
     for b in windows(out.shape):
         out[b.slices] = labeller.labels(b)
@@ -229,7 +229,7 @@ def coverage_polygons(
         s = None if sinr is None else sinr.data[0, orows, ocols]
         inner = b.within(outer)
         for i, (_, _, _, rt, st) in enumerate(rows):
-            mask = _meets(r, rt, s, st)
+            mask = meets_thresholds(r, rt, s, st)
             counts[i] += int(np.count_nonzero(mask[inner]))
             parts = _pixel_polygons(mask, inner, b, sieve_pixels)
             if parts.size:
@@ -349,9 +349,11 @@ def what_if(
 
 __all__ = [
     "RSRP_BANDS_DBM",
+    "ZoneLabeller",
     "coverage_polygons",
     "coverage_share",
     "covered_mask",
+    "meets_thresholds",
     "what_if",
     "zone_labels",
 ]

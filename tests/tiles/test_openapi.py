@@ -70,6 +70,7 @@ def test_every_json_route_documents_a_named_response_model(client: TestClient) -
                 "text/javascript",
                 "image/png",
                 "image/webp",
+                "image/jpeg",
                 "text/plain",
                 "text/html",
             }, (path, others)

@@ -37,6 +37,7 @@ FILES = {
     "enterprises.csv",
     "facilities.csv",
     "landcover.gpkg",
+    "buildings.gpkg",
     "roads.osm.pbf",
     "townships.gpkg",
     "village_indicators.csv",
@@ -374,7 +375,23 @@ def test_facilities(src: Path, county: shapely.Polygon) -> None:
 
 
 def test_village_indicators(src: Path, villages: gpd.GeoDataFrame) -> None:
-    table = pd.read_csv(src / "village_indicators.csv", dtype={"village_code": str})
+    monthly = pd.read_csv(src / "village_indicators.csv", dtype={"village_code": str})
+    months = ["2025-12", *(f"2026-{m:02d}" for m in range(1, 12))]
+    assert monthly["period"].unique().tolist() == months
+    # one row per village and month, but one village's June is missing (the data gap)
+    per_month = monthly.groupby("period")["village_code"].nunique()
+    assert per_month.drop("2026-06").eq(len(villages)).all() and per_month["2026-06"] == 137 - 1
+    assert not monthly.duplicated(["village_code", "period"]).any()
+    assert (monthly.drop(columns=["village_code", "period"]) >= 0).all().all()
+    assert (monthly["resolved_issues"] <= monthly["reported_issues"]).all()
+    assert monthly["fibre_coverage"].between(0, 1).all()
+    # most villages' collective income grows over the year; some stall or fall back
+    income = monthly.pivot(
+        index="village_code", columns="period", values="collective_income_10k_cny"
+    )
+    grew = (income["2026-11"] > income["2025-12"]).mean()
+    assert 0.6 < grew < 0.97
+    table = monthly[monthly["period"] == "2026-11"].drop(columns="period")
     assert list(table.columns) == [
         "village_code",
         "population",
@@ -497,6 +514,49 @@ def test_network_is_connected_and_reaches_every_village(osm, villages) -> None:
     assert all(has_node)
 
 
+# -- buildings ----------------------------------------------------------------------------
+
+
+def test_buildings_front_the_roads_with_believable_floors(src: Path, county, osm) -> None:
+    houses = gpd.read_file(src / "buildings.gpkg", layer="buildings")
+    assert 2000 <= len(houses) <= 8000 and houses["building_id"].is_unique
+    assert houses.crs.to_epsg() == 4549
+    geoms = houses.geometry.to_numpy()
+    assert shapely.contains(county, geoms).all()
+    # rectangles of houses and blocks, standing clear of each other
+    assert (shapely.area(geoms) > 60).all() and (shapely.area(geoms) < 500).all()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    assert (left == right).all()
+    village, town = houses[houses["kind"] == "village"], houses[houses["kind"] == "town"]
+    assert set(village["floors"]) == {1, 2, 3}
+    assert set(village["village_code"]) <= set(gpd.read_file(src / "villages.gpkg")["village_code"])
+    assert village["village_code"].nunique() > 120  # nearly every village has houses
+    assert town["town_code"].nunique() == 13
+    tallest = town.groupby("town_code")["floors"].max()
+    assert tallest.max() >= 14 and (tallest >= 8).all()  # town centres rise
+    # clear of the roads, each turned to the road it fronts
+    nodes, ways = osm
+    lon_lat = [np.array([nodes[r] for r in refs]) for _, refs, _ in ways]
+    roads = np.array(
+        [shapely.LineString(np.column_stack(TO_WORK.transform(*c.T))) for c in lon_lat]
+    )
+    tree = shapely.STRtree(roads)
+    assert len(tree.query(geoms, predicate="dwithin", distance=3.0)[0]) == 0
+    sample = houses.sample(300, random_state=1).geometry.to_numpy()
+    nearest = roads[tree.nearest(sample)]
+    turns = []
+    for house, road in zip(sample, nearest, strict=True):
+        ring = np.asarray(house.exterior.coords)
+        edge = np.degrees(np.arctan2(*(ring[1] - ring[0])[::-1]))
+        at = road.project(house.centroid)
+        a, b = road.interpolate(max(at - 5, 0)), road.interpolate(min(at + 5, road.length))
+        along = np.degrees(np.arctan2(b.y - a.y, b.x - a.x))
+        turn = (edge - along) % 90
+        turns.append(min(turn, 90 - turn))
+    # (a house on a corner or a bend may be nearer another road than the one it fronts)
+    assert np.mean(np.array(turns) < 5) > 0.9, np.percentile(turns, [50, 90, 99])
+
+
 # -- metadata and config ------------------------------------------------------------------
 
 
@@ -533,7 +593,9 @@ def test_demo_config_points_at_the_files(coarse: Path, src: Path) -> None:
             else:
                 columns = set(pyogrio.read_info(path, layer=source.layer)["fields"])
             assert layer.params["id"] in columns, name
-            assert (layer.tiles.minzoom, layer.tiles.maxzoom) == (8, 18)
+            # buildings are drawn from a town's zoom; every other layer from the county's
+            zooms = (13, 18) if name == "buildings" else (8, 18)
+            assert (layer.tiles.minzoom, layer.tiles.maxzoom) == zooms, name
     assert (
         demo_config(resolution=10).layers["dem"].tiles.maxzoom > config.layers["dem"].tiles.maxzoom
     )
@@ -549,3 +611,8 @@ def test_demo_config_builds(coarse: Path) -> None:
     assert len(villages) == 137 and villages.crs.to_epsg() == 4549
     assert len(twin.layer("cell_sites")) == len(pd.read_csv(coarse / "sources" / "cell_sites.csv"))
     assert set(twin.catalog.layers) >= set(demo_config().layers)
+    # buildings stand floors x 3 m tall on the DEM's terrain in the viewer's 3D view
+    houses = twin.layer("buildings")
+    assert (houses["height_m"] == houses["floors"] * 3.0).all()
+    assert twin.catalog.layers["buildings"].style["extrude"] == "height_m"
+    assert twin.catalog.layers["dem"].style["terrain"] is True

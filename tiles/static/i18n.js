@@ -42,6 +42,10 @@ export const STRINGS = {
     villagesError: "Village data could not be loaded: {error}",
     mapError: "The map could not load: {error}",
     heat: "density",
+    view3d: "3D",
+    view2d: "2D",
+    view3dHint: "Show in 3D: terrain and buildings",
+    view2dHint: "Back to the flat map",
   },
   zh: {
     figures: "关键指标",
@@ -82,6 +86,10 @@ export const STRINGS = {
     villagesError: "无法加载村庄数据：{error}",
     mapError: "地图无法加载：{error}",
     heat: "密度",
+    view3d: "三维",
+    view2d: "二维",
+    view3dHint: "三维显示：地形和建筑",
+    view2dHint: "返回二维地图",
   },
 };
 

@@ -1,17 +1,21 @@
 // The screen's state in the URL hash, so that a link opens the same screen:
-//   #zoom/lat/lon&layers=a,b&by=field&v=village&c=compared
+//   #zoom/lat/lon[/bearing/pitch]&layers=a,b&by=field&v=village&c=compared&view=3d
 // (the position part reads like MapLibre's own `hash` option).
 
 /** The state a hash holds; missing parts are null. */
 export function readHash(hash) {
   const text = (hash === undefined ? window.location.hash : hash).replace(/^#/, "");
-  const state = { center: null, zoom: null, layers: null, by: null, village: null, compare: null };
+  const state = {
+    center: null, zoom: null, bearing: 0, pitch: 0,
+    layers: null, by: null, village: null, compare: null, view3d: false,
+  };
   text.split("&").forEach((part, i) => {
-    if (i === 0 && /^[-\d.]+\/[-\d.]+\/[-\d.]+$/.test(part)) {
-      const [zoom, lat, lon] = part.split("/").map(Number);
+    if (i === 0 && /^[-\d.]+(\/[-\d.]+){2}(\/[-\d.]+\/[-\d.]+)?$/.test(part)) {
+      const [zoom, lat, lon, bearing, pitch] = part.split("/").map(Number);
       if ([zoom, lat, lon].every(Number.isFinite)) {
         state.zoom = zoom;
         state.center = [lon, lat];
+        if (Number.isFinite(bearing) && Number.isFinite(pitch)) Object.assign(state, { bearing, pitch });
       }
       return;
     }
@@ -28,6 +32,7 @@ export function readHash(hash) {
     else if (key === "by") state.by = value || null;
     else if (key === "v") state.village = value || null;
     else if (key === "c") state.compare = value || null;
+    else if (key === "view") state.view3d = value === "3d";
   });
   return state;
 }
@@ -37,14 +42,17 @@ export function formatHash(state) {
   const parts = [];
   if (state.center && state.zoom !== null) {
     const digits = Math.max(0, Math.ceil(Math.log2(Math.max(state.zoom, 1))) + 1);
-    parts.push(
-      [state.zoom.toFixed(2), state.center[1].toFixed(digits), state.center[0].toFixed(digits)].join("/")
-    );
+    const position = [state.zoom.toFixed(2), state.center[1].toFixed(digits), state.center[0].toFixed(digits)];
+    if (Math.round(state.bearing || 0) || Math.round(state.pitch || 0)) {
+      position.push(Math.round(state.bearing), Math.round(state.pitch)); // as MapLibre's hash
+    }
+    parts.push(position.join("/"));
   }
   if (state.layers) parts.push("layers=" + state.layers.map(encodeURIComponent).join(","));
   if (state.by) parts.push("by=" + encodeURIComponent(state.by));
   if (state.village) parts.push("v=" + encodeURIComponent(state.village));
   if (state.compare) parts.push("c=" + encodeURIComponent(state.compare));
+  if (state.view3d) parts.push("view=3d");
   return "#" + parts.join("&");
 }
 

@@ -8,6 +8,7 @@ import { saveScreen } from "./screen.js";
 import { readHash, writeHash } from "./state.js";
 import { villageTable, indicatorGroups, domainOf } from "./villages.js";
 import { renderCard } from "./card.js";
+import { inView, setView, view3dOf, ViewControl } from "./view3d.js";
 
 const config = JSON.parse(document.getElementById("twin-config").textContent);
 window.twinErrors = [];
@@ -89,12 +90,14 @@ const state = {
   village: initial.village,
   compare: initial.compare,
   tab: null,
+  view3d: initial.view3d,
 };
 let table = null; // the villages' attributes, once fetched
 let ramp = null; // the villages' current colours
 let map = null;
 let styleLoaded = false; // the map holds the prepared style's layers
-let styleLayers = []; // [{id, type, name}] of the style, with helper layers added
+let styleLayers = []; // [{id, type, name, view}] of the style, with helper layers added
+let view3d = { terrain: null, any: false }, viewControl = null; // what the style offers in 3D
 const baseOpacity = {}; // fill layer id -> its opacity in the served style
 
 function label(field, layer) {
@@ -122,6 +125,7 @@ function saveState() {
   writeHash({
     center: [center.lng, center.lat],
     zoom: map.getZoom(),
+    ...{ bearing: map.getBearing(), pitch: map.getPitch(), view3d: state.view3d },
     layers: config.layers.filter((layer) => state.layers.has(layer.name)).map((layer) => layer.name),
     by: state.by,
     village: state.village,
@@ -167,7 +171,8 @@ const idsOf = (name, type) =>
 const rasterShown = () => config.layers.some((l) => l.kind === "raster" && state.layers.has(l.name));
 
 function visibilityOps() {
-  return styleLayers.map((l) => [l.id, "layout", "visibility", state.layers.has(l.name) ? "visible" : "none"]);
+  const shown = (l) => state.layers.has(l.name) && inView(l.view, state.view3d);
+  return styleLayers.map((l) => [l.id, "layout", "visibility", shown(l) ? "visible" : "none"]);
 }
 
 /** Fills: one choropleth at a time, never a translucent fill over a raster with a legend. */
@@ -307,7 +312,9 @@ function prepareStyle(style) {
   style.layers = layers;
   styleLayers = layers
     .filter((l) => l.metadata && l.metadata["twin:layer"] in layerByName)
-    .map((l) => ({ id: l.id, type: l.type, name: l.metadata["twin:layer"] }));
+    .map((l) => ({ id: l.id, type: l.type, name: l.metadata["twin:layer"], view: l.metadata["twin:view"] }));
+  view3d = view3dOf(style);
+  state.view3d = state.view3d && view3d.any;
   apply([...visibilityOps(), ...villageOps(), ...fillOps()], style);
   return style;
 }
@@ -487,6 +494,7 @@ function createMap() {
   if (initial.center) {
     options.center = initial.center;
     options.zoom = initial.zoom;
+    Object.assign(options, { bearing: initial.bearing, pitch: initial.pitch });
   } else if (config.bounds) {
     options.bounds = config.bounds;
     options.fitBoundsOptions = { padding: viewPadding() };
@@ -498,8 +506,12 @@ function createMap() {
   map.on("style.load", () => {
     styleLoaded = true;
     apply([...visibilityOps(), ...villageOps(), ...fillOps()]);
+    if (state.view3d) setView(map, view3d, true, false);
+    viewControl.update(view3d.any, state.view3d);
   });
-  map.addControl(new maplibregl.NavigationControl(), "bottom-right");
+  viewControl = new ViewControl(t, toggleView);
+  map.addControl(viewControl, "bottom-right");
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "bottom-right");
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("error", (event) => {
     const message = event && event.error && event.error.message ? event.error.message : String(event);
@@ -513,6 +525,15 @@ function createMap() {
   });
   $("save-png").addEventListener("click", savePng);
   $("save-png").disabled = false;
+}
+
+/** Between 2D and 3D: pitch and terrain, buildings standing up or drawn flat. */
+function toggleView() {
+  state.view3d = !state.view3d && view3d.any;
+  apply(visibilityOps());
+  setView(map, view3d, state.view3d, true);
+  viewControl.update(view3d.any, state.view3d);
+  saveState();
 }
 
 function featureName(layer, properties) {

@@ -7,7 +7,7 @@ of every layer's fingerprint: bump it when the output would change), and a
 returns an :class:`Output`.
 
 Each layer kind is built in its own module (``generic``, ``roads``, ``coverage``,
-``villages``); what a builder may read and warn about is its
+``villages``, ``diff``); what a builder may read and warn about is its
 :class:`~twin.builders.context.BuildContext`. The build graph that runs them is
 :mod:`twin.build`. Builders register themselves in the modules listed in
 :data:`_MODULES`, each imported when a workspace first names one of its builders
@@ -33,7 +33,9 @@ from tiles.catalog import Figure
 if TYPE_CHECKING:
     import dask_geopandas
     import geopandas as gpd
+    import pandas as pd
 
+    from layers.types import Mosaic
     from twin.builders.context import BuildContext
 
 
@@ -51,8 +53,9 @@ class Output:
     ----------
     data
         The layer: a GeoDataFrame in the working CRS, a raster (its array may be
-        disk-backed, see :func:`layers.blocks.disk_array`), or on a Dask cluster a
-        dask-geopandas frame, written partition by partition (``twin._partitioned``).
+        disk-backed, see :func:`layers.blocks.disk_array`), an orthophoto mosaic
+        (files already written, moved into place by ``twin._mosaic``), or on a Dask
+        cluster a dask-geopandas frame, written partition by partition (``twin._partitioned``).
     stats
         Summary statistics stored in the catalog entry (``length_km`` ...).
     figures
@@ -71,9 +74,13 @@ class Output:
         of the fields the layer has.
     groups
         Field group (``Label.group``) -> ``(zh, en)`` labels.
+    tables
+        Attribute tables that belong with the layer (no geometry), written as
+        Parquet beside its data and listed in the catalog entry's ``artifacts``
+        under their key (the villages' ``periods``).
     """
 
-    data: gpd.GeoDataFrame | RasterData | dask_geopandas.GeoDataFrame
+    data: gpd.GeoDataFrame | RasterData | Mosaic | dask_geopandas.GeoDataFrame
     stats: dict[str, float | int | str] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     style: dict[str, Any] = field(default_factory=dict)
@@ -83,10 +90,11 @@ class Output:
     title_i18n: dict[str, str] = field(default_factory=dict)
     labels: Mapping[str, Label] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def kind(self) -> Literal["vector", "raster"]:
-        return "raster" if isinstance(self.data, RasterData) else "vector"
+        return "raster" if isinstance(self.data, RasterData | Mosaic) else "vector"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ _MODULES = {
     "roads": "twin.builders.roads",
     "coverage": "twin.builders.coverage",
     "villages": "twin.builders.villages",
+    "imagery": "twin.builders.imagery",
+    "diff": "twin.builders.diff",
 }
 #: the plugins' builders (entry point group ``twin.builders``), once looked up
 _PLUGINS: dict[str, Builder] | None = None

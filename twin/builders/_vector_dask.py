@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from layers.buildings import HeightParams, HeightReport, building_heights
 from layers.errors import ValidationError
 from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, check_unique_ids, clean_vector, count_rows, read_vector
@@ -64,6 +65,8 @@ class Cleaning:
     """Clip to these polygons (None: no clip)."""
     region: gpd.GeoDataFrame | None = None
     """Count the features outside these polygons (the region's boundary, if any)."""
+    heights: HeightParams | None = None
+    """Add buildings' heights (:func:`layers.buildings.building_heights`)."""
 
 
 def plan_parts(
@@ -109,8 +112,8 @@ def read_part(part: Part) -> gpd.GeoDataFrame:
 
 def _clean(
     part: Part, cleaning: Cleaning, raw: gpd.GeoDataFrame | None = None
-) -> tuple[gpd.GeoDataFrame, CleanReport]:
-    return clean_vector(
+) -> tuple[gpd.GeoDataFrame, CleanReport, HeightReport | None]:
+    gdf, report = clean_vector(
         read_part(part) if raw is None else raw,
         cleaning.crs,
         repair=cleaning.repair,
@@ -119,6 +122,10 @@ def _clean(
         origin=cleaning.origin,
         allow_empty=True,
     )
+    if cleaning.heights is None:
+        return gdf, report, None
+    gdf, heights = building_heights(gdf, cleaning.heights, cleaning.origin)
+    return gdf, report, heights
 
 
 def clip_rows(gdf: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -148,6 +155,8 @@ class Summary:
     """Rows left by the cleaning (before any clip)."""
     rows: int
     report: dict[str, int]
+    heights: HeightReport | None
+    """Where the buildings' heights came from (None: not a building layer)."""
     dtypes: dict[str, Any]
     ids: pd.Series | None
     """The id column as cleaned (before any clip, where the single-process build checks it)."""
@@ -171,7 +180,7 @@ def summarise_part(
     reads it instead of cleaning the partition again.
     """
     raw = read_part(part)
-    gdf, report = _clean(part, cleaning, raw)
+    gdf, report, heights = _clean(part, cleaning, raw)
     outside, swapped = None, 0
     if cleaning.region is not None:
         outside = int(outside_region(gdf, cleaning.region).sum())
@@ -190,6 +199,7 @@ def summarise_part(
         cleaned=len(gdf),
         rows=len(out),
         report=report.as_stats(),
+        heights=heights,
         dtypes=dict(out.dtypes.items()),
         ids=ids,
         empty=out.iloc[:0],
@@ -207,6 +217,17 @@ def total_report(summaries: list[Summary]) -> CleanReport:
         report.repaired += s.report.get("repaired", 0)
         report.dropped_invalid += s.report.get("dropped_invalid", 0)
     return report
+
+
+def total_heights(summaries: list[Summary]) -> HeightReport | None:
+    """The height report of the whole source (None: not a building layer)."""
+    if summaries[0].heights is None:
+        return None
+    total = HeightReport()
+    for s in summaries:
+        if s.heights is not None:
+            total.add(s.heights)
+    return total
 
 
 def check_whole(

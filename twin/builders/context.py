@@ -17,6 +17,7 @@ from pyproj import CRS
 
 from layers.chinacrs import china_crs
 from layers.errors import SourceWarning
+from layers.sources import expand, is_glob
 from layers.types import RasterData
 from layers.vector import read_table, read_vector
 from tiles.catalog import LayerEntry
@@ -70,6 +71,9 @@ class BuildContext:
     scheduler: str | None = None
     #: where :meth:`scratch` puts files (set by the build, inside the layer's temporary dir)
     scratch_dir: Path | None = None
+    #: the workspace's published catalog, for builders that read older versions of
+    #: their input layers (:func:`tiles.catalog.read_version`)
+    catalog_path: Path | None = None
 
     @cached_property
     def crs(self) -> CRS:
@@ -119,6 +123,21 @@ class BuildContext:
                 layer=src.layer if src else None,
                 encoding=src.encoding if src else None,
             )
+
+    def read_table_files(self, key: str) -> dict[str, pd.DataFrame] | None:
+        """Each file of a source that names several (a glob): file name -> its table.
+
+        None when input ``key`` is one file or a layer (read it with :meth:`read_table`).
+        """
+        item = self.input(key)
+        src = item.source
+        if src is None or not is_glob(item.path):
+            return None
+        with self.recording():
+            return {
+                path.name: read_table(path, layer=src.layer, encoding=src.encoding)
+                for path in expand(item.path)
+            }
 
     def read_raster(self, key: str, extra: str | None = None) -> RasterData:
         """Input ``key`` (or the ``extra`` its build also made) as an in-memory raster.

@@ -134,6 +134,7 @@ def _output(out: CoveragePipelineResult) -> Output:
             title="5G cells",
             title_i18n={"zh": "5G 小区"},
             labels=CELL_FIELDS,
+            style={"id": "cell_id"},  # what names a cell (twin diff matches cells by it)
             description="Cells; 'index' is the value of the serving raster, 'served_km2' its area.",
         ),
     }

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pyproj import CRS
 
+from layers.buildings import BUILDING_FIELDS, HEIGHT_FIELD, HeightParams, HeightReport
+from layers.buildings import building_heights as add_heights
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.labels import COMMON_FIELDS
@@ -46,6 +49,9 @@ def build_vector(ctx: BuildContext) -> Output:
             id_column=params.id,
             origin=str(item.path),
         )
+        heights = None
+        if params.height is not None:
+            gdf, heights = add_heights(gdf, params.height, str(item.path))
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
     stats: dict[str, float | int | str] = dict(report.as_stats())
@@ -60,7 +66,41 @@ def build_vector(ctx: BuildContext) -> Output:
     where.published = len(gdf)
     _check_whereabouts(ctx, where, raw.crs, stats)
     _warn_report(ctx, report)
-    return Output(data=gdf, stats=stats, labels=COMMON_FIELDS)
+    if params.height is None or heights is None:
+        return Output(data=gdf, stats=stats, labels=COMMON_FIELDS)
+    return _buildings(ctx, params.height, heights, gdf[HEIGHT_FIELD].to_numpy(), gdf, stats)
+
+
+def _buildings(
+    ctx: BuildContext,
+    params: HeightParams,
+    report: HeightReport,
+    published: Any,
+    data: Any,
+    stats: dict[str, float | int | str],
+) -> Output:
+    """A building layer's output: its heights counted, checked and drawn standing in 3D.
+
+    ``published`` are the heights of the rows published (after any clip).
+    """
+    rows = report.from_height + report.from_floors + report.missing
+    if report.missing == rows:
+        raise BuildError(
+            ctx.layer,
+            f"none of the {rows:,} buildings has a usable height or floor count "
+            f"({report.problems(rows, params.max_height) or 'all empty or 0'})",
+        )
+    problems = report.problems(rows, params.max_height)
+    if problems:
+        ctx.warn(problems)
+    if report.missing:
+        ctx.warn(f"{report.missing:,} of {rows:,} buildings have no usable height: drawn flat")
+    stats.update(report.as_stats())
+    if len(published):
+        stats["height_max_m"] = round(float(np.nanmax(published)), 2)
+        stats["height_mean_m"] = round(float(np.nanmean(published)), 2)
+    labels = {**COMMON_FIELDS, **BUILDING_FIELDS}
+    return Output(data=data, stats=stats, labels=labels, style={"extrude": HEIGHT_FIELD})
 
 
 @dataclass
@@ -146,6 +186,7 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
         origin=str(item.path),
         boundary=ctx.boundary if params.clip_to_region else None,
         region=ctx.boundary,
+        heights=params.height,
     )
     try:
         with dask_client(ctx.scheduler) as client:
@@ -212,7 +253,11 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
             enforce_metadata=False,
         )
     _warn_report(ctx, report)
-    return Output(data=frame, stats=stats, labels=COMMON_FIELDS)
+    heights = vd.total_heights(summaries)
+    if params.height is None or heights is None:
+        return Output(data=frame, stats=stats, labels=COMMON_FIELDS)
+    # the published heights' max and mean are left to a look at the layer: not pulled back here
+    return _buildings(ctx, params.height, heights, np.array([]), frame, stats)
 
 
 def build_raster(ctx: BuildContext) -> Output:

@@ -21,16 +21,26 @@ parameters: each is either an indicator table (``tables``) or a point layer
 (``points``), so any number of each can be joined. Only ``boundaries`` is
 required: the layer holds the domains its inputs cover, and the catalog's
 ``stats.domains`` lists them.
+
+With ``period = "month"`` (or ``quarter``, ``year``) the tables hold several
+periods (:mod:`layers.villages_periods`): a period column, or one file per
+period when a table's source is a glob (``sources/indicators/*.csv``, each file
+named by its period). The layer shows the latest period; the ``periods``
+artifact beside it holds every period, and ``stats.periods`` lists them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import shapely
 
 from layers.errors import LayerError
 from layers.villages import PointLayer, build_villages
 from layers.villages_labels import DOMAIN_LABELS, village_labels
 from layers.villages_params import VillagesParams
+from layers.villages_periods import build_villages_periods, period_stats, stack_by_name
 from tiles.catalog import Figure
 from twin.builders import Builder, Output, register
 from twin.builders.context import BuildContext
@@ -45,6 +55,7 @@ LABELS = {
     "smart_road_km": ("Smart-road km (5G-covered main roads)", "km", "智慧道路里程", ""),
     "clinic_within_3km_pct": ("Villages with a clinic within 3 km", "%", "3公里内有卫生室的村", ""),
     "lowest_scoring": ("Lowest-scoring villages", "", "综合得分最低的村", ""),
+    "period": ("Village indicators as of", "", "村级指标统计期", ""),
 }
 
 
@@ -62,7 +73,7 @@ def build(ctx: BuildContext) -> Output:
         raise BuildError(ctx.layer, f"params name input {missing[0]!r}, which is not configured")
     try:
         boundaries = ctx.read_vector("boundaries")
-        tables = {key: ctx.read_table(key) for key in params.tables}
+        tables = {key: _table(ctx, key, params) for key in params.tables}
         points = [
             PointLayer(
                 name=key,
@@ -92,23 +103,26 @@ def build(ctx: BuildContext) -> Output:
         region = None
         if ctx.boundary is not None:
             region = shapely.union_all(ctx.boundary.geometry.to_numpy())
-        result = build_villages(
-            boundaries,
-            params.code,
-            tables=tables,
-            points=points,
-            edges=edges,
-            coverage=coverage,
-            threshold_dbm=-105.0 if threshold is None else threshold,
-            sinr=sinr,
-            sinr_threshold_db=-3.0 if sinr_threshold is None else sinr_threshold,
-            region=region,
-            table_domains=params.domains,
-            scores=params.scores,
-            score_method=params.score_method,
-            lag_threshold=params.lag_threshold,
-            name=params.name,
-        )
+        options: dict[str, Any] = {
+            "points": points,
+            "edges": edges,
+            "coverage": coverage,
+            "threshold_dbm": -105.0 if threshold is None else threshold,
+            "sinr": sinr,
+            "sinr_threshold_db": -3.0 if sinr_threshold is None else sinr_threshold,
+            "region": region,
+            "table_domains": params.domains,
+            "scores": params.scores,
+            "score_method": params.score_method,
+            "lag_threshold": params.lag_threshold,
+            "name": params.name,
+        }
+        if params.period is None:
+            result = build_villages(boundaries, params.code, tables=tables, **options)
+        else:
+            result = build_villages_periods(
+                boundaries, params.code, tables, params.period, params.period_column, **options
+            )
     except LayerError as exc:
         raise BuildError(ctx.layer, str(exc)) from None
     for message in result.report.messages() + result.warnings:
@@ -147,6 +161,10 @@ def build(ctx: BuildContext) -> Output:
         "domains": ",".join(result.domains),
         **result.report.as_stats(),
     }
+    tables = {}
+    if result.periods is not None and params.period is not None:
+        stats.update(period_stats(result.periods, params.period, len(gdf)))
+        tables["periods"] = result.periods
     return Output(
         data=gdf,
         stats=stats,
@@ -156,7 +174,20 @@ def build(ctx: BuildContext) -> Output:
         title_i18n={"zh": "行政村（五大领域）"},
         labels=village_labels(gdf.columns, params.code, params.name, result.units),
         groups=DOMAIN_LABELS,
+        tables=tables,
     )
+
+
+def _table(ctx: BuildContext, key: str, params: VillagesParams) -> pd.DataFrame:
+    """Table input ``key``; one source file per period stacked with its period from the name."""
+    files = ctx.read_table_files(key)
+    if files is None:
+        return ctx.read_table(key)
+    if params.period is None:
+        raise BuildError(
+            ctx.layer, f"input {key!r} is several files: one per period needs params.period"
+        )
+    return stack_by_name(files, params.period, key, params.period_column or "period")
 
 
 register(
@@ -164,7 +195,8 @@ register(
         name="villages",
         # 2: domains without inputs are absent, scores cover the domains present
         # 3: pinyin and pinyin_initials of Chinese names, field labels in the catalog
-        version="3",
+        # 4: periods (params.period): the latest period in the layer, every one beside it
+        version="4",
         run=build,
         params=VillagesParams,
         inputs=("boundaries",),

@@ -1,7 +1,9 @@
 """The synthetic demo county: source files and the ``twin.toml`` that builds them.
 
 :mod:`~twin.demo.generate` writes one county's sources, :mod:`~twin.demo.config` its
-``twin.toml``, :mod:`~twin.demo.counties` several counties at once (scale tests).
+``twin.toml``, :mod:`~twin.demo.counties` several counties at once (scale tests);
+:func:`build_with_history` builds it with two coverage versions (before and after
+three new 5G sites).
 
 Examples
 --------
@@ -12,12 +14,14 @@ Examples
 'EPSG:4549'
 """
 
+from twin.demo._coverage_history import build_with_history
 from twin.demo.config import demo_config
 from twin.demo.generate import DEFAULT_SEED, GENERATOR_VERSION, generate_sources
 
 __all__ = [
     "DEFAULT_SEED",
     "GENERATOR_VERSION",
+    "build_with_history",
     "counties",
     "demo_config",
     "generate",

@@ -45,11 +45,20 @@ _SOURCES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "Clinics, schools, elderly care, bus stops",
         {"crs": "EPSG:4326", "x": "lon", "y": "lat"},
     ),
-    "village_indicators": ("Village indicators", "One row per village, keyed by village_code", {}),
+    "village_indicators": (
+        "Village indicators",
+        "One row per village and month, keyed by village_code and period (2025-12 .. 2026-11)",
+        {},
+    ),
     "landcover": (
         "Land cover",
         "Land-cover classes (the coverage model's clutter)",
         {"layer": "landcover"},
+    ),
+    "buildings": (
+        "Buildings",
+        "Building footprints in the towns and villages, with their floors",
+        {"layer": "buildings"},
     ),
 }
 
@@ -88,6 +97,7 @@ def _villages(with_coverage: bool) -> LayerConfig:
         inputs=inputs,
         params={
             "tables": ["indicators"],
+            "period": "month",  # the table's `period` column: the layer shows the latest month
             "points": {
                 "enterprises": {
                     "domain": "business",
@@ -105,7 +115,9 @@ def _villages(with_coverage: bool) -> LayerConfig:
     )
 
 
-def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinConfig:
+def demo_config(
+    *, name: str = "Demo County", resolution: float = 20.0, history: bool = True
+) -> TwinConfig:
     """The configuration of the demo workspace written by :func:`twin.demo.generate_sources`.
 
     Parameters
@@ -114,6 +126,10 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         The region's name.
     resolution
         The DEM's pixel size in metres (sets the raster layer's resolution and max zoom).
+    history
+        Add the ``coverage_change`` layer (the coverage against its previous version);
+        the demo's first build then makes a coverage version before three new sites
+        (:mod:`twin.demo._coverage_history`).
     """
     sources = {
         key: SourceConfig(
@@ -142,6 +158,15 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         "landcover": _vector(
             "landcover", "Land cover", "土地覆盖", "landcover_id", property="class", visible=False
         ),
+        # footprints, standing floors x 3 m tall in the viewer's 3D view; drawn from zoom 13
+        "buildings": LayerConfig(
+            builder="vector",
+            title="Buildings",
+            title_i18n={"zh": "建筑"},
+            inputs={"source": "buildings"},
+            params={"id": "building_id", "height": {"floors": "floors", "floor_height": 3.0}},
+            tiles=TileOptions(minzoom=13, maxzoom=18, style={"color": "#b59b7c", "visible": True}),
+        ),
         "roads": LayerConfig(
             builder="roads",
             title="Roads",
@@ -159,8 +184,15 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
             tiles=TileOptions(
                 minzoom=8,
                 maxzoom=raster_maxzoom(resolution),
-                # Off at first: drawn over the coverage raster it would hide it.
-                style={"colormap": "terrain", "rescale": [0, 700], "visible": False},
+                # Off at first: drawn over the coverage raster it would hide it. The ground
+                # of the viewer's 3D view all the same (terrain).
+                style={
+                    "colormap": "terrain",
+                    "rescale": [0, 700],
+                    "visible": False,
+                    "terrain": True,
+                    "exaggeration": 1.5,
+                },
             ),
         ),
     }
@@ -178,6 +210,17 @@ def demo_config(*, name: str = "Demo County", resolution: float = 20.0) -> TwinC
         params={"resolution": max(resolution, 20.0), "zone_id": "village_code", "calibrate": True},
         tiles=TileOptions(minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0))),
     )
+    if history:
+        layers["coverage_change"] = LayerConfig(
+            builder="diff",
+            title="5G coverage change (SS-RSRP, dB)",
+            title_i18n={"zh": "5G 覆盖变化（SS-RSRP，dB）"},
+            inputs={"layer": "layers.coverage"},
+            params={"against": "previous"},
+            tiles=TileOptions(
+                minzoom=8, maxzoom=raster_maxzoom(max(resolution, 20.0)), style={"visible": False}
+            ),
+        )
     layers["villages"] = _villages(with_coverage="coverage" in layers)
     return TwinConfig(
         region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),

@@ -36,7 +36,15 @@ from twin.errors import TwinError
 GAP_M = 2_000.0
 OSM_ID_STEP = 100_000_000
 MAX_COUNTIES = 99
-_ID_COLUMNS = ("site_id", "cell_id", "enterprise_id", "facility_id", "water_id", "landcover_id")
+_ID_COLUMNS = (
+    "site_id",
+    "cell_id",
+    "enterprise_id",
+    "facility_id",
+    "water_id",
+    "landcover_id",
+    "building_id",
+)
 _CODE_COLUMNS = ("county_code", "town_code", "village_code")
 
 
@@ -124,7 +132,8 @@ def _merge_vectors(
     parts: list[Path], offsets: list[tuple[float, float]], out: Path, n: int
 ) -> None:
     for fname in dict.fromkeys(
-        SOURCE_FILES[s] for s in ("county", "townships", "villages", "water", "landcover")
+        SOURCE_FILES[s]
+        for s in ("county", "townships", "villages", "water", "landcover", "buildings")
     ):
         first = parts[0] / fname
         for i, (layer, _) in enumerate(pyogrio.list_layers(first)):

@@ -27,7 +27,9 @@ import shapely
 from layers.raster import read_raster
 from layers.vector import read_vector
 from twin._version import __version__
+from twin.demo._buildings import make_buildings
 from twin.demo._drive import drive_test
+from twin.demo._indicator_history import monthly_history
 from twin.demo._io import write_csv, write_dem, write_gpkg
 from twin.demo._landcover import landcover
 from twin.demo._names import COUNTY_CODE, COUNTY_NAME, COUNTY_PINYIN, TOWNSHIPS, syllable_names
@@ -53,7 +55,7 @@ from twin.errors import TwinError
 
 DEFAULT_SEED = 20261128
 #: Bump when the same seed would produce different files.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MIN_RESOLUTION, MAX_RESOLUTION = 5.0, 200.0
 
 #: Source name -> file name under ``sources/``.
@@ -71,6 +73,7 @@ SOURCE_FILES = {
     "facilities": "facilities.csv",
     "village_indicators": "village_indicators.csv",
     "landcover": "landcover.gpkg",
+    "buildings": "buildings.gpkg",
 }
 
 
@@ -118,8 +121,8 @@ def generate_sources(
     except OSError as exc:
         raise TwinError(f"{out}: cannot create the sources directory: {exc}") from None
     gen = generator_string(seed)
-    rngs = np.random.default_rng(seed).spawn(6)  # a child's stream depends on its index only
-    rng_shape, rng_water, rng_dem, rng_roads, rng_points, rng_drive = rngs
+    rngs = np.random.default_rng(seed).spawn(7)  # a child's stream depends on its index only
+    rng_shape, rng_water, rng_dem, rng_roads, rng_points, rng_drive, rng_buildings = rngs
 
     county = county_polygon(rng_shape)
     water = make_water(rng_water, county, township_seats(county))
@@ -154,6 +157,10 @@ def generate_sources(
         raise TwinError("demo roads: the generated network is not connected")  # pragma: no cover
     write_pbf(net, out / "roads.osm.pbf", gen, rng_roads)
     write_gpkg(landcover(rng_hills, bounds, water), out / "landcover.gpkg", "landcover", note, meta)
+    wet = shapely.union_all(water.polygons())
+    shapely.prepare(wet)
+    houses = make_buildings(rng_buildings, bounds, ways, wet, codes)
+    write_gpkg(houses, out / "buildings.gpkg", "buildings", note, meta)
 
     land = Land(bounds.county, lakes)
     majors = [
@@ -167,6 +174,8 @@ def generate_sources(
     homestays = firms[firms["subtype"] == "homestay"]
     hx, hy = TO_WORK.transform(homestays["lon"].to_numpy(), homestays["lat"].to_numpy())
     table = village_indicators(rng_points, bounds, land, codes, np.column_stack([hx, hy]))
+    # months before the latest, from a stream of their own (the other files stay as they were)
+    table = monthly_history(rng_points.spawn(1)[0], table)
     write_csv(sites, out / "cell_sites.csv")
     drive = drive_test(
         rng_drive,
@@ -299,8 +308,9 @@ them as facts about any real place.
 | drive_test.csv | 5G drive test along the main roads: SS-RSRP (dBm), serving cell, time |
 | enterprises.csv | enterprises with industry, revenue and employees |
 | facilities.csv | clinics, schools, elderly care, bus stops |
-| village_indicators.csv | one row per village, keyed by `village_code` |
+| village_indicators.csv | one row per village and month, 2025-12 .. 2026-11 (`period`); one gap |
 | landcover.gpkg | layer `landcover`: land-cover polygons with a `class` column |
+| buildings.gpkg | layer `buildings`: footprints along the roads of towns and villages, `floors` |
 
 Regenerate with the same seed and resolution to get byte-identical files.
 """
