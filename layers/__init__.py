@@ -62,6 +62,7 @@ __all__ = [
     "imagery",
     "labels",
     "raster",
+    "raster_params",
     "read_raster",
     "read_vector",
     "region",

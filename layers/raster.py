@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from pydantic import Field, field_validator
 from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
@@ -26,30 +25,14 @@ from rasterio.windows import Window
 
 from layers.crs import as_crs, parse_crs, same_crs
 from layers.errors import ParameterError, SourceError
-from layers.params import Params
+from layers.raster_params import RESAMPLING as RESAMPLING_NAMES
 from layers.sources import expand
 from layers.types import RasterData, valid_pixels
 
 log = logging.getLogger(__name__)
 
-RESAMPLING = {r.name: r for r in Resampling if r.value <= 14}
-
-
-class RasterParams(Params):
-    """Parameters of the generic ``raster`` layer (see :func:`reproject_raster`)."""
-
-    resolution: float | None = Field(None, gt=0, description="pixel size in metres (default: keep)")
-    resampling: str = Field("bilinear", description=f"one of {', '.join(sorted(RESAMPLING))}")
-    nodata: float | None = Field(None, description="nodata to use when the source has none")
-    unit: str | None = Field(None, description="unit of the values, e.g. 'm'")
-
-    @field_validator("resampling")
-    @classmethod
-    def _known_resampling(cls, value: str) -> str:
-        # Checked with the parameters, so a typo is a twin.toml error, not a failed build.
-        if value not in RESAMPLING:
-            raise ValueError(f"{value!r} is not one of {', '.join(sorted(RESAMPLING))}")
-        return value
+#: rasterio's enum member of each resampling name the parameters accept
+RESAMPLING = {name: Resampling[name] for name in RESAMPLING_NAMES}
 
 
 #: How far (in pixels) a tile's origin may sit off the mosaic's pixel grid, or its pixel

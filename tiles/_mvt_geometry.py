@@ -119,6 +119,19 @@ def encode_geometries_packed(
     return out_kind, joined, begin, end
 
 
+def pack_points(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`encode_geometries_packed` of single points given as (n, 2) integer coordinates."""
+    xy = np.asarray(xy, dtype=np.int64)
+    n = len(xy)
+    kinds = np.zeros(n, dtype=np.int64)
+    begin = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    start = np.arange(n + 1, dtype=np.int64)
+    feature = np.arange(n, dtype=np.int64)
+    geom = encode_paths(POINT, xy, start, feature, feature < 0, kinds, begin, end, 0)
+    return kinds, geom, begin, end
+
+
 def encode_geometries(geoms: np.ndarray) -> list[tuple[int, bytes] | None]:
     """MVT type and packed command varints of each integer-coordinate geometry.
 

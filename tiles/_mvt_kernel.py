@@ -313,6 +313,97 @@ def _frame_features(
     return out[:pos]
 
 
+def _frame_layers(
+    kinds: np.ndarray,
+    geom: np.ndarray,
+    begin: np.ndarray,
+    end: np.ndarray,
+    ids: np.ndarray,
+    has_ids: bool,
+    codes: np.ndarray,
+    tile_start: np.ndarray,
+    head: np.ndarray,
+    key_bytes: np.ndarray,
+    key_start: np.ndarray,
+    value_bytes: np.ndarray,
+    value_start: np.ndarray,
+    tail: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole ``Tile.layers`` fields of one layer in several tiles, one after another.
+
+    Tile ``t`` holds the features ``tile_start[t]:tile_start[t + 1]``; its field is
+    ``0x1a len head features keys values tail`` (as :meth:`tiles.mvt.LayerEncoder.encode`
+    inside :func:`tiles.mvt.encode_tile`), or nothing when none of its features draws.
+    ``head`` is the version and name fields, ``tail`` the extent field; the framed key
+    field of column ``j`` is ``key_bytes[key_start[j]:key_start[j + 1]]``, the framed
+    value field of code ``c`` likewise in ``value_bytes``. Keys are the columns a drawn
+    feature has a value for, in column order; values the codes they use, ascending.
+
+    Returns the bytes and where each tile's field starts (plus the end).
+    """
+    n_tiles = len(tile_start) - 1
+    n, m = codes.shape
+    cap = 0
+    for i in range(n):
+        if kinds[i]:
+            cap += 40 + end[i] - begin[i] + 20 * m
+    cap += n_tiles * (11 + len(head) + len(key_bytes) + len(tail))
+    # values are not in this bound: the buffer grows when a tile's do not fit
+    out = np.empty(cap, dtype=np.uint8)
+    out_start = np.zeros(n_tiles + 1, dtype=np.int64)
+    key_of = np.empty(m, dtype=np.int64)
+    pos = 0
+    for t in range(n_tiles):
+        a, b = tile_start[t], tile_start[t + 1]
+        out_start[t] = pos
+        drawn = 0
+        for i in range(a, b):
+            if kinds[i]:
+                drawn += 1
+        if drawn == 0:
+            continue
+        block = codes[a:b]
+        present, used = _used_values(kinds[a:b], block)
+        k = 0
+        keys_len = 0
+        for j in range(m):
+            if present[j]:
+                key_of[j] = k
+                k += 1
+                keys_len += key_start[j + 1] - key_start[j]
+        values_len = 0
+        for c in used:
+            values_len += value_start[c + 1] - value_start[c]
+        features = _frame_features(
+            kinds[a:b], geom, begin[a:b], end[a:b], ids[a:b], has_ids, block, key_of, used, 0
+        )
+        body = len(head) + len(features) + keys_len + values_len + len(tail)
+        need = pos + 11 + body
+        if need > len(out):
+            bigger = np.empty(max(need, 2 * len(out)), dtype=np.uint8)
+            bigger[:pos] = out[:pos]
+            out = bigger
+        out[pos] = 0x1A
+        pos = _put(out, pos + 1, body)
+        out[pos : pos + len(head)] = head
+        pos += len(head)
+        out[pos : pos + len(features)] = features
+        pos += len(features)
+        for j in range(m):
+            if present[j]:
+                ka, kb = key_start[j], key_start[j + 1]
+                out[pos : pos + kb - ka] = key_bytes[ka:kb]
+                pos += kb - ka
+        for c in used:
+            va, vb = value_start[c], value_start[c + 1]
+            out[pos : pos + vb - va] = value_bytes[va:vb]
+            pos += vb - va
+        out[pos : pos + len(tail)] = tail
+        pos += len(tail)
+    out_start[n_tiles] = pos
+    return out[:pos], out_start
+
+
 def _points_in_box(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -362,9 +453,18 @@ _HELPERS = {"_put": _put, "_size": _size, "_zigzag": _zigzag}
 encode_paths = Kernel(_encode_paths)
 used_values = Kernel(_used_values)
 frame_features = Kernel(_frame_features)
+frame_layers = Kernel(_frame_layers)
 points_in_box = Kernel(_points_in_box)
 points_to_tile = Kernel(_points_to_tile)
 #: the public kernels by name
 KERNELS = {
-    k.name: k for k in (encode_paths, used_values, frame_features, points_in_box, points_to_tile)
+    k.name: k
+    for k in (
+        encode_paths,
+        used_values,
+        frame_features,
+        frame_layers,
+        points_in_box,
+        points_to_tile,
+    )
 }

@@ -7,6 +7,7 @@ code and lets packed arrays be encoded with numpy in one pass.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 import numpy as np
@@ -17,10 +18,13 @@ LENGTH = 2
 
 _SHIFTS = np.arange(0, 70, 7, dtype=np.uint64)
 _NUMPY_FROM = 48
+_BYTES = [bytes((i,)) for i in range(0x80)]
 
 
 def varint(value: int) -> bytes:
     """One unsigned varint (``value`` >= 0, below 2**64)."""
+    if value < 0x80:
+        return _BYTES[value]
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -29,6 +33,7 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=256)
 def key(field: int, wire_type: int) -> bytes:
     """A field key: field number and wire type."""
     return varint((field << 3) | wire_type)

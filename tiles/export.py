@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from tiles._mvt_geometry import encode_geometries_packed, pack_points
 from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
@@ -43,8 +45,17 @@ from tiles.generalize import (
 )
 from tiles.grids import Grid, get_grid
 from tiles.mbtiles import MBTilesWriter
-from tiles.mvt import LayerEncoder, PropertyTable, encode_tile, to_tile_coords, warm_up
-from tiles.pmtiles import zxy_to_tileid
+from tiles.mvt import (
+    LayerEncoder,
+    PropertyTable,
+    encode_layer_parts,
+    encode_tile,
+    tile_points,
+    to_tile_coords,
+    to_tiles_coords,
+    warm_up,
+)
+from tiles.pmtiles import zxy_to_tileid, zxy_to_tileids
 from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
@@ -196,13 +207,7 @@ class _Layer:
         tile_idx, feat_idx = tile_idx[order], feat_idx[order]
         present, starts = np.unique(tile_idx, return_index=True)
         hits = np.split(feat_idx, starts[1:]) if len(present) else []
-        ids = np.array(
-            [
-                zxy_to_tileid(z, int(x), int(y))
-                for x, y in zip(xs[present], ys[present], strict=True)
-            ],
-            dtype=np.int64,
-        )
+        ids = zxy_to_tileids(z, xs[present], ys[present])
         by_id = np.argsort(ids)
         xy = np.stack([xs[present], ys[present]], axis=1)
         return ids[by_id], xy[by_id], [hits[i] for i in by_id]
@@ -211,27 +216,84 @@ class _Layer:
         """This layer's part of one tile, uncompressed (``b""`` when nothing draws).
 
         A tile message is its layers' fields one after another, so the parts
-        of several layers concatenate into their tile.
+        of several layers concatenate into their tile. :meth:`encode_tiles` makes the
+        same bytes for many tiles at once; this is the plain way, through
+        :class:`~tiles.mvt.LayerEncoder`, kept for tiles thinned by their caps.
         """
         o, g = self.options, self.options.generalization
-        src = self.source
-        bounds = self.grid.tile_bounds(z, x, y)
         geoms = to_tile_coords(
-            src.geoms[hits],
-            bounds,
+            self.source.geoms[hits],
+            self.grid.tile_bounds(z, x, y),
             o.extent,
             o.buffer,
             o.simplify,
             before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
         )
         drawn = ~shapely.is_empty(geoms)
-        geoms, hits = geoms[drawn], hits[drawn]
-        names = g.attributes_at(z)
-        table = self.table if names is None else self.table.select(names)
+        return self._thinned(geoms[drawn], hits[drawn], self._table(z))
+
+    def _table(self, z: int) -> PropertyTable:
+        """The properties kept at zoom ``z``."""
+        names = self.options.generalization.attributes_at(z)
+        return self.table if names is None else self.table.select(names)
+
+    def encode_tiles(self, z: int, tiles: Sequence[tuple[int, int, np.ndarray]]) -> list[bytes]:
+        """:meth:`encode` of several tiles of zoom ``z``, (x, y, hits) each, in fewer calls.
+
+        Geometries of all the tiles go through GEOS together, and their MVT layers
+        are written by one kernel call; each tile's part is the bytes :meth:`encode`
+        makes of it alone (a test holds them to it).
+        """
+        o, g = self.options, self.options.generalization
+        src = self.source
+        hits = np.concatenate([h for _, _, h in tiles])
+        starts = np.zeros(len(tiles) + 1, dtype=np.int64)
+        np.cumsum([len(h) for _, _, h in tiles], out=starts[1:])
+        bounds = np.array([self.grid.tile_bounds(z, x, y) for x, y, _ in tiles], dtype=float)
+        geoms: np.ndarray | None = None
+        if src.points is not None:  # single points: no GEOS, no shapely objects
+            x, y = src.points[:2]
+            tile_of = np.repeat(np.arange(len(tiles)), np.diff(starts))
+            coords = np.column_stack((x[hits], y[hits]))
+            xy, drawn = tile_points(coords, tile_of, bounds, o.extent, o.buffer)
+            xy = xy[drawn]
+            packed = pack_points(xy)
+        else:
+            geoms = to_tiles_coords(
+                src.geoms[hits],
+                starts,
+                bounds,
+                o.extent,
+                o.buffer,
+                o.simplify,
+                before_snap=partial(reduce_tiny_polygons, extent=o.extent, pixels=g.tiny_polygon),
+            )
+            drawn = ~shapely.is_empty(geoms)
+            geoms = geoms[drawn]
+            packed = encode_geometries_packed(geoms)
+        # the tiles' bounds among the drawn features
+        before = np.zeros(len(drawn) + 1, dtype=np.int64)
+        np.cumsum(drawn, out=before[1:])
+        starts = before[starts]
+        hits = hits[drawn]
+        ids = src.ids[hits]
+        table = self._table(z)
+        parts = encode_layer_parts(src.name, o.extent, packed, ids, table, hits, starts)
+        for t, (a, b) in enumerate(itertools.pairwise(starts.tolist())):
+            capped = g.max_features is not None and b - a > g.max_features
+            if capped or (g.max_tile_bytes is not None and len(parts[t]) > g.max_tile_bytes):
+                # thinned: this tile alone, as the caps say (rare; bulk is for keep-all)
+                tile_geoms = shapely.points(xy[a:b]) if geoms is None else geoms[a:b]
+                parts[t] = self._thinned(tile_geoms, hits[a:b], table)
+        return parts
+
+    def _thinned(self, geoms: np.ndarray, hits: np.ndarray, table: PropertyTable) -> bytes:
+        """One tile's part with the features its generalisation's caps keep."""
+        o, g = self.options, self.options.generalization
 
         def encode(keep: np.ndarray) -> bytes:
-            layer = LayerEncoder(src.name, o.extent)
-            layer.add_columns(geoms[keep], src.ids[hits[keep]], table, hits[keep])
+            layer = LayerEncoder(self.name, o.extent)
+            layer.add_columns(geoms[keep], self.source.ids[hits[keep]], table, hits[keep])
             return encode_tile([layer])
 
         return byte_capped(geoms, cap_features(geoms, g, o.extent), g, o.extent, encode)
@@ -254,11 +316,18 @@ def _encode_chunk(export: int, chunk: list[_Tile]) -> tuple[int, list[tuple[int,
             "tile export: this worker does not hold the layers (its process was started "
             "before the first submit; use processes forked then)"
         )
-    out = []
     layers = _WORKER_LAYERS
     level = layers[0].options.compress_level
+    # each layer's parts of the chunk's tiles (a chunk is of one zoom), encoded together
+    wanted: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+    for _, x, y, parts in chunk:
+        for i, hits in parts:
+            wanted.setdefault(i, []).append((x, y, hits))
+    z = chunk[0][0] if chunk else 0
+    encoded = {i: iter(layers[i].encode_tiles(z, tiles)) for i, tiles in wanted.items()}
+    out = []
     for z, x, y, parts in chunk:
-        data = b"".join([layers[i].encode(z, x, y, hits) for i, hits in parts])
+        data = b"".join([next(encoded[i]) for i, _ in parts])
         if data:
             out.append((z, x, y, zlib.compress(data, level, wbits=31)))  # gzip, mtime 0
     return len(chunk), out
@@ -338,6 +407,22 @@ def _metadata(
         ],
         **extra,
     }
+
+
+def _load(
+    specs: Sequence[VectorLayer], options: ExportOptions, warming: list[threading.Thread] | None
+) -> tuple[_Layer, ...]:
+    """The layers, loaded one by one; numba loaded meanwhile in a thread added to ``warming``
+    (unless None) as soon as the work is sure to be big enough for worker processes."""
+    loaded: list[_Layer] = []
+    for spec in specs:
+        loaded.append(_Layer.load(spec, options))
+        # each feature is in one tile at least per zoom: a lower bound of _fill's hits
+        least = sum(len(x.source) * (x.options.maxzoom - x.options.minzoom + 1) for x in loaded)
+        if warming == [] and least > _SMALL_WORK:
+            warming.append(threading.Thread(target=warm_up, name="tiles-warm-up", daemon=True))
+            warming[0].start()
+    return tuple(loaded)
 
 
 def _fill(
@@ -420,7 +505,12 @@ def export_vectors(
     options = options or ExportOptions()
     start = time.perf_counter()
     out = Path(out)
-    loaded = tuple(_Layer.load(spec, options) for spec in layers)
+    warming: list[threading.Thread] = []
+    try:
+        loaded = _load(layers, options, warming if map_chunks is not map else None)
+    finally:
+        for thread in warming:
+            thread.join()
     b = np.array([shapely.total_bounds(layer.source.geoms) for layer in loaded])
     grid = loaded[0].grid
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)

@@ -88,9 +88,13 @@ def feature_size(geoms: np.ndarray) -> np.ndarray:
     return np.where(dims == 2, shapely.area(geoms), np.where(dims == 1, shapely.length(geoms), 0))
 
 
-def reduce_tiny_polygons(geoms: np.ndarray, extent: int, pixels: float) -> np.ndarray:
+def reduce_tiny_polygons(
+    geoms: np.ndarray, starts: np.ndarray | None, extent: int, pixels: float
+) -> np.ndarray:
     """Replace polygons under ``pixels`` square pixels by accumulated one-pixel squares.
 
+    ``starts`` delimits the tiles (``geoms[starts[t]:starts[t + 1]]``, with the end as
+    a last entry; None: one tile): each tile's running sum starts from zero.
     Returns a new array; a reduced polygon that does not get a square is empty.
     """
     if pixels <= 0 or len(geoms) == 0:
@@ -103,7 +107,12 @@ def reduce_tiny_polygons(geoms: np.ndarray, extent: int, pixels: float) -> np.nd
         return geoms
     out = geoms.copy()
     idx = np.flatnonzero(tiny)
-    cum = np.cumsum(area[idx])
+    if starts is None or len(starts) <= 2:
+        cum = np.cumsum(area[idx])
+    else:  # the running sum of each tile (each tile's own cumsum: the same floats)
+        tile = np.searchsorted(starts, idx, side="right")
+        cut = np.flatnonzero(np.diff(tile)) + 1
+        cum = np.concatenate([np.cumsum(a) for a in np.split(area[idx], cut)])
     # a square each time the running total passes another whole pixel
     emit = np.floor(cum / (px * px)) > np.floor((cum - area[idx]) / (px * px))
     out[idx] = shapely.Polygon()

@@ -8,11 +8,15 @@ Two steps, both independent of where features come from:
    resolution, snap to the integer grid keeping the result valid, and orient
    polygon rings as the spec requires (exterior rings have positive area by
    the surveyor's formula in tile coordinates, interior rings negative). All
-   of it runs on whole arrays with shapely 2's vectorised functions.
+   of it runs on whole arrays with shapely 2's vectorised functions;
+   :func:`to_tiles_coords` does the same for many tiles at once (both live in
+   ``tiles._mvt_coords``).
 2. :class:`LayerEncoder` turns those geometries, feature ids and typed
    properties into a protobuf ``Layer``; :func:`encode_tile` joins layers
    into a tile. Because a tile is a repeated ``layers`` field, concatenating
    encoded tiles is itself a valid tile: composite tiles are built that way.
+   :func:`encode_layer_parts` writes one layer's part of many tiles in one
+   kernel call, the bytes :class:`LayerEncoder` would make of each.
 
 Examples
 --------
@@ -27,23 +31,26 @@ Examples
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
 
+from tiles._mvt_coords import tile_points, to_tile_coords, to_tiles_coords
 from tiles._mvt_geometry import (
     LINESTRING,
     POINT,
     POLYGON,
     encode_geometries,
     encode_geometries_packed,
+    pack_points,
 )
-from tiles._mvt_kernel import encode_paths, frame_features, used_values
+from tiles._mvt_kernel import frame_features, frame_layers, used_values
 from tiles._protobuf import (
     double_field,
     length_field,
@@ -54,95 +61,6 @@ from tiles._protobuf import (
 )
 
 UNKNOWN = 0
-
-
-def to_tile_coords(
-    geoms: np.ndarray,
-    bounds: tuple[float, float, float, float],
-    extent: int = 4096,
-    buffer: int = 64,
-    simplify: float = 1.0,
-    before_snap: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> np.ndarray:
-    """Project, clip, simplify and quantise geometries into a tile's integer coordinates.
-
-    Parameters
-    ----------
-    geoms
-        Shapely geometries in the grid CRS (x = easting or longitude).
-    bounds
-        The tile's (xmin, ymin, xmax, ymax) in the same CRS.
-    extent
-        Tile units per side.
-    buffer
-        Tile units kept beyond each edge, so that lines and outlines join
-        seamlessly across tiles.
-    simplify
-        Douglas-Peucker tolerance in tile units; 1 unit is the tile's resolution.
-    before_snap
-        Applied to the clipped geometries (float tile units) before they are
-        simplified and snapped, e.g. to handle polygons too small to survive snapping.
-
-    Returns
-    -------
-    numpy.ndarray
-        Geometries with integer coordinates, y pointing down; empty where a
-        geometry falls outside the buffered tile or collapses when snapped.
-    """
-    xmin, ymin, xmax, ymax = bounds
-    sx = extent / (xmax - xmin)
-    sy = extent / (ymax - ymin)
-
-    def affine(coords: np.ndarray) -> np.ndarray:
-        return np.column_stack(((coords[:, 0] - xmin) * sx, (ymax - coords[:, 1]) * sy))
-
-    geoms = np.asarray(geoms, dtype=object)
-    type_ids = shapely.get_type_id(geoms)
-    if len(geoms) and (type_ids == 0).all():
-        # points: no clipping, simplifying or repairing to do, only rounding and a bounds test
-        xy = np.rint(affine(shapely.get_coordinates(geoms)))
-        inside = np.all((xy >= -buffer) & (xy <= extent + buffer), axis=1)
-        out = np.full(len(geoms), shapely.Point(), dtype=object)
-        out[inside] = shapely.points(xy[inside])
-        return out
-    out = shapely.transform(geoms, affine)
-    box = (-buffer, -buffer, extent + buffer, extent + buffer)
-    # GEOS returns a geometry strictly inside the box unchanged: clip only the others (one
-    # on the edge may change: a zero-area polygon along it is dropped)
-    lo = shapely.bounds(out)
-    cross = ~((lo[:, :2] > box[0]).all(axis=1) & (lo[:, 2:] < box[2]).all(axis=1))
-    if cross.any():
-        part = out[cross]
-        try:
-            part = shapely.clip_by_rect(part, *box)
-        except shapely.errors.GEOSException:
-            # GEOS cannot clip some invalid (self-crossing) polygons: repair just those, again
-            bad = ~shapely.is_valid(part)
-            part[bad] = shapely.make_valid(part[bad])
-            part = shapely.clip_by_rect(part, *box)
-        out[cross] = part
-    if before_snap is not None:
-        out = before_snap(out)
-    if simplify > 0:
-        out = shapely.simplify(out, simplify, preserve_topology=True)
-    # Snap to the integer grid. Plain rounding is cheap and right for almost every geometry;
-    # polygons it breaks (self-touching rings, collapsed holes) are snapped again from the
-    # unrounded geometry in GEOS's "valid_output" mode, which repairs instead of breaking.
-    snapped = shapely.set_precision(out, 1.0, mode="pointwise")
-    polygonal = shapely.get_dimensions(snapped) == 2
-    broken = polygonal & ~shapely.is_valid(snapped)
-    if broken.any():
-        repaired = out[broken]
-        # GEOS's snapping throws on polygons that were invalid before it (self-crossing input)
-        invalid = ~shapely.is_valid(repaired)
-        repaired[invalid] = shapely.make_valid(repaired[invalid])
-        # Subnormal coordinates (1e-308) make GEOS divide by zero while snapping; the
-        # result is still a valid geometry, so the floating-point flag is noise.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            snapped[broken] = shapely.set_precision(repaired, 1.0)
-    out = snapped
-    # shapely's counter-clockwise is a positive shoelace area: the spec's exterior ring.
-    return shapely.orient_polygons(out, exterior_cw=False)
 
 
 def geometry_commands(geom: shapely.Geometry) -> tuple[int, bytes] | None:
@@ -225,11 +143,86 @@ class PropertyTable:
         out[:] = self.values
         return out
 
+    @functools.cached_property
+    def value_buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """``values`` joined in one uint8 array, and where each starts (plus the end)."""
+        return _joined(self.values)
+
+    @functools.cached_property
+    def key_buffer(self) -> tuple[np.ndarray, np.ndarray]:
+        """The framed ``Layer.keys`` field of each column, joined as :attr:`value_buffer`."""
+        return _joined([_key_field(name) for name in self.names])
+
     def select(self, names: Iterable[str]) -> PropertyTable:
         """The same table with only the named columns (in table order)."""
         wanted = set(names)
         keep = [j for j, name in enumerate(self.names) if name in wanted]
         return PropertyTable(tuple(self.names[j] for j in keep), self.codes[:, keep], self.values)
+
+
+def _joined(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in parts], out=starts[1:])
+    return np.frombuffer(b"".join(parts), dtype=np.uint8), starts
+
+
+def encode_layer_parts(
+    name: str,
+    extent: int,
+    packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    feature_ids: np.ndarray | None,
+    table: PropertyTable,
+    rows: np.ndarray,
+    starts: np.ndarray,
+) -> list[bytes]:
+    """One layer's part of several tiles: what :func:`encode_tile` of a :class:`LayerEncoder`
+    given each tile's features by :meth:`~LayerEncoder.add_columns` makes, in one kernel call.
+
+    Parameters
+    ----------
+    name, extent
+        The layer's name and tile units per side.
+    packed
+        The geometry commands of all the tiles' features
+        (:func:`tiles._mvt_geometry.encode_geometries_packed`).
+    feature_ids
+        Non-negative ids, one per feature, or None for none.
+    table, rows
+        Layer-wide factorised properties and each feature's row in it.
+    starts
+        Tile ``t`` holds features ``starts[t]:starts[t + 1]``.
+
+    Returns
+    -------
+    list of bytes
+        Each tile's ``Tile.layers`` field; ``b""`` where no feature draws.
+    """
+    kinds, geom, begin, end = packed
+    has_ids = feature_ids is not None
+    ids = np.asarray(feature_ids if has_ids else np.zeros(len(kinds)), dtype=np.uint64)
+    head = np.frombuffer(varint_field(15, 2) + length_field(1, name.encode()), dtype=np.uint8)
+    tail = np.frombuffer(varint_field(5, extent), dtype=np.uint8)
+    codes = table.codes[np.asarray(rows)]
+    key_bytes, key_start = table.key_buffer
+    value_bytes, value_start = table.value_buffer
+    buf, where = frame_layers(
+        kinds,
+        geom,
+        begin,
+        end,
+        ids,
+        has_ids,
+        codes,
+        np.asarray(starts, dtype=np.int64),
+        head,
+        key_bytes,
+        key_start,
+        value_bytes,
+        value_start,
+        tail,
+    )
+    data = buf.tobytes()
+    return [data[a:b] for a, b in itertools.pairwise(where.tolist())]
 
 
 class LayerEncoder:
@@ -332,13 +325,7 @@ class LayerEncoder:
         rows: np.ndarray,
     ) -> int:
         """Add single points already in integer tile coordinates ((n, 2) int64), no shapely."""
-        n = len(xy)
-        kinds = np.zeros(n, dtype=np.int64)
-        begin = np.zeros(n, dtype=np.int64)
-        end = np.zeros(n, dtype=np.int64)
-        start = np.arange(n + 1, dtype=np.int64)
-        feature = np.arange(n, dtype=np.int64)
-        geom = encode_paths(POINT, xy, start, feature, feature < 0, kinds, begin, end, 0)
+        kinds, geom, begin, end = pack_points(xy)
         return self.add_packed(kinds, geom, begin, end, feature_ids, table, rows)
 
     def add_packed(
@@ -421,7 +408,11 @@ def warm_up() -> None:
     )
     table = PropertyTable.factorise([("a", [1, None, "x"])])
     layer = LayerEncoder("warm-up")
-    layer.add_columns(to_tile_coords(geoms, (0.0, 0.0, 10.0, 10.0)), None, table, np.arange(3))
+    tile_geoms = to_tile_coords(geoms, (0.0, 0.0, 10.0, 10.0))
+    layer.add_columns(tile_geoms, None, table, np.arange(3))
+    packed = encode_geometries_packed(tile_geoms)
+    starts = np.array([0, 3])
+    encode_layer_parts("warm-up", 4096, packed, np.arange(3), table, np.arange(3), starts)
     xs = np.array([1.0, 2.0])
     hits = points_in_box(xs, xs, np.arange(2), (0.0, 0.0, 5.0, 5.0))
     xy, inside = points_to_tile(xs[hits], xs[hits], 0.0, 10.0, 409.6, 409.6, -64.0, 4160.0)
@@ -449,10 +440,13 @@ __all__ = [
     "POLYGON",
     "LayerEncoder",
     "PropertyTable",
+    "encode_layer_parts",
     "encode_tile",
     "geometry_commands",
     "gzip_tile",
+    "tile_points",
     "to_tile_coords",
+    "to_tiles_coords",
     "varint",
     "warm_up",
 ]

@@ -109,6 +109,33 @@ def zxy_to_tileid(z: int, x: int, y: int) -> int:
     return acc + d
 
 
+def zxy_to_tileids(z: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`zxy_to_tileid` of many tiles of zoom ``z`` at once (int64).
+
+    Examples
+    --------
+    >>> zxy_to_tileids(3, np.array([0, 5]), np.array([7, 2])).tolist() == [
+    ...     zxy_to_tileid(3, 0, 7),
+    ...     zxy_to_tileid(3, 5, 2),
+    ... ]
+    True
+    """
+    x, y = np.array(x, dtype=np.int64), np.array(y, dtype=np.int64)
+    n = 1 << z
+    d = np.zeros(len(x), dtype=np.int64)
+    s = n >> 1
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        flip = ~ry & rx
+        x[flip], y[flip] = n - 1 - x[flip], n - 1 - y[flip]
+        swap = ~ry
+        x[swap], y[swap] = y[swap], x[swap]
+        s >>= 1
+    return ((1 << (2 * z)) - 1) // 3 + d
+
+
 def tileid_to_zxy(tile_id: int) -> tuple[int, int, int]:
     """The tile ``(z, x, y)`` of a PMTiles tile id (the inverse of :func:`zxy_to_tileid`)."""
     z, acc = 0, 0

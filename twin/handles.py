@@ -22,9 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
 
-from layers.raster import read_raster
 from layers.types import RasterData
 from tiles.catalog import LayerEntry
 
@@ -178,21 +176,28 @@ class Raster:
     @property
     def profile(self) -> dict[str, Any]:
         """The rasterio profile of the COG (driver, size, CRS, transform, nodata ...)."""
+        import rasterio  # imported when a raster is opened: a workspace starts without it
+
         with rasterio.open(self.path) as src:
             return dict(src.profile)
 
     def read(self, band: int | None = None, masked: bool = True) -> np.ndarray:
         """Pixel values: one band (1-based) as 2-D, or all bands as 3-D; nodata masked."""
+        import rasterio
+
         with rasterio.open(self.path) as src:
             return src.read(band, masked=masked)
 
     def data(self) -> RasterData:
         """The whole raster with its georeferencing, for the functions in :mod:`layers`."""
+        from layers.raster import read_raster
+
         return read_raster(self.path)
 
     def plot(self, band: int = 1, ax: Any = None, cmap: str | None = None, **kwargs: Any) -> Any:
         """Draw one band with matplotlib, in the raster's CRS, with a colour bar."""
         import matplotlib.pyplot as plt
+        import rasterio
 
         with rasterio.open(self.path) as src:
             values = src.read(band, masked=True)

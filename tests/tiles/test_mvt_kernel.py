@@ -18,7 +18,13 @@ from layers.roads import read_osm_roads
 from tests.tiles._mvt_numpy import NumpyLayerEncoder, encode_geometries_packed
 from tiles import _mvt_kernel
 from tiles._mvt_geometry import encode_geometries_packed as kernel_packed
-from tiles.mvt import LayerEncoder, PropertyTable, to_tile_coords
+from tiles.mvt import (
+    LayerEncoder,
+    PropertyTable,
+    encode_layer_parts,
+    encode_tile,
+    to_tile_coords,
+)
 from tiles.vector import _python_values
 
 HELSINKI = Path(__file__).resolve().parents[1] / "data" / "Helsinki.osm.pbf"
@@ -152,12 +158,18 @@ def test_point_layer_fast_path_matches_generic_path(tmp_path: Path) -> None:
 
 
 def _encoded_layers(geoms: np.ndarray, table: PropertyTable, tiles: list) -> list[bytes]:
-    """Every tile's layer of ``geoms`` through the kernels, and one of bare points."""
+    """Every tile's layer of ``geoms`` through the kernels, one at a time and all tiles'
+    in one call (with ids), and one of bare points."""
     out = []
     for bounds in tiles:
         layer = LayerEncoder("l")
         layer.add_columns(to_tile_coords(geoms, bounds), None, table, np.arange(len(geoms)))
         out.append(layer.encode())
+    joined = np.concatenate([to_tile_coords(geoms, bounds) for bounds in tiles])
+    rows = np.tile(np.arange(len(geoms)), len(tiles))
+    starts = np.arange(len(tiles) + 1) * len(geoms)
+    packed = kernel_packed(joined)
+    out.extend(encode_layer_parts("l", 4096, packed, rows * 3, table, rows, starts))
     xy = shapely.get_coordinates(shapely.centroid(geoms))
     order = np.argsort(xy[:, 0], kind="stable")
     xs, ys = np.ascontiguousarray(xy[order, 0]), np.ascontiguousarray(xy[order, 1])
@@ -171,6 +183,33 @@ def _encoded_layers(geoms: np.ndarray, table: PropertyTable, tiles: list) -> lis
         layer.add_points(pts[inside], hits[inside].astype(np.uint64), table, hits[inside])
         out.append(layer.encode())
     return out
+
+
+def test_layer_parts_of_many_tiles_are_each_tiles_encoded_layer(
+    roads: tuple[np.ndarray, PropertyTable],
+) -> None:
+    """One kernel call writes the tiles' layers as ``LayerEncoder`` does tile by tile:
+    ids, keys of only the columns the tile uses, values in code order, empty tiles."""
+    geoms, table = roads
+    table = table.select(table.names[::2])
+    tiles = tiles_over(shapely.total_bounds(geoms), range(2, 5))
+    tiles.append((0.0, 0.0, 1.0, 1.0))  # far away: nothing draws
+    tile_geoms, rows, expected = [], [], []
+    rng = np.random.default_rng(4)
+    for bounds in tiles:
+        tg = to_tile_coords(geoms, bounds)
+        keep = np.flatnonzero(~shapely.is_empty(tg) | (rng.random(len(tg)) < 0.01))
+        layer = LayerEncoder("roads")
+        layer.add_columns(tg[keep], keep * 7, table, keep)
+        expected.append(encode_tile([layer]))
+        tile_geoms.append(tg[keep])
+        rows.append(keep)
+    starts = np.r_[0, np.cumsum([len(r) for r in rows])]
+    rows_all = np.concatenate(rows)
+    packed = kernel_packed(np.concatenate(tile_geoms))
+    parts = encode_layer_parts("roads", 4096, packed, rows_all * 7, table, rows_all, starts)
+    assert parts == expected
+    assert parts[-1] == b"" and sum(1 for p in parts if p) > 10
 
 
 def test_interpreted_kernels_write_the_compiled_bytes(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mapbox_vector_tile
 import morecantile
+import numpy as np
 import pytest
 from pmtiles.tile import Compression, TileType, tileid_to_zxy, zxy_to_tileid
 from pmtiles.writer import Writer
@@ -18,6 +19,7 @@ from tiles.catalog import read_catalog, write_catalog
 from tiles.pmtiles import PMTilesReader
 from tiles.pmtiles import tileid_to_zxy as our_zxy
 from tiles.pmtiles import zxy_to_tileid as our_tileid
+from tiles.pmtiles import zxy_to_tileids as our_tileids
 
 MERCATOR = morecantile.tms.get("WebMercatorQuad")
 
@@ -56,6 +58,14 @@ def test_tile_ids_match_the_reference_implementation() -> None:
         assert our_tileid(z, x, y) == zxy_to_tileid(z, x, y)
         tile_id = zxy_to_tileid(z, x, y)
         assert our_zxy(tile_id) == tuple(tileid_to_zxy(tile_id)) == (z, x, y)
+
+
+def test_tile_ids_of_many_tiles_at_once_match_the_reference_implementation() -> None:
+    rng = np.random.default_rng(3)
+    for z in (0, 1, 2, 5, 13, 26):
+        x, y = rng.integers(0, 2**z, 500), rng.integers(0, 2**z, 500)
+        expected = [zxy_to_tileid(z, int(a), int(b)) for a, b in zip(x, y, strict=True)]
+        assert our_tileids(z, x, y).tolist() == expected
 
 
 def test_reader_finds_every_tile_through_leaf_directories(tmp_path: Path) -> None:

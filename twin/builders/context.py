@@ -17,7 +17,6 @@ from pyproj import CRS
 
 from layers.chinacrs import china_crs
 from layers.errors import SourceWarning
-from layers.raster import read_raster
 from layers.sources import expand, is_glob
 from layers.types import RasterData
 from layers.vector import read_table, read_vector
@@ -150,6 +149,8 @@ class BuildContext:
         refused = shifted_raster(item.name, item.source.crs) if item.source else None
         if refused:
             raise BuildError(self.layer, refused)
+        from layers.raster import read_raster  # rasterio: only for builds that read rasters
+
         return read_raster(item.path, crs=item.source.crs if item.source else None)
 
     @contextmanager

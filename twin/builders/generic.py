@@ -22,7 +22,7 @@ from layers.buildings import building_heights as add_heights
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.labels import COMMON_FIELDS
-from layers.raster import RasterParams, reproject_raster
+from layers.raster_params import RasterParams
 from layers.region import inside_if_swapped, outside_region
 from layers.vector import CleanReport, VectorParams, clean_vector
 from twin._executors import dask_client
@@ -263,6 +263,8 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
 def build_raster(ctx: BuildContext) -> Output:
     params = ctx.params
     assert isinstance(params, RasterParams)
+    from layers.raster import reproject_raster  # rasterio: only when a raster layer builds
+
     try:
         raster = reproject_raster(
             ctx.read_raster("source"),
