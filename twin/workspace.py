@@ -182,12 +182,15 @@ class Twin:
         workers: int = 1,
         events: BuildEvents | None = None,
         counties: int = 1,
+        imagery: bool = True,
     ) -> Twin:
         """Generate the synthetic demo county at ``path`` and build it.
 
         An existing demo workspace is regenerated in place (sources rewritten,
         layers rebuilt only where the sources changed). ``counties > 1`` puts
-        that many demo counties side by side (:mod:`twin.demo.counties`).
+        that many demo counties side by side (:mod:`twin.demo.counties`), without
+        the orthophoto. ``imagery=False`` leaves out the 10 cm orthophoto of one town
+        centre (its 16 sheets and the ``ortho`` layer).
         """
         from twin.demo import demo_config
         from twin.demo.counties import generate_counties
@@ -197,10 +200,11 @@ class Twin:
         if seed is not None:
             kwargs["seed"] = seed
         name = "Demo County" if counties == 1 else f"Demo Province ({counties} counties)"
-        config = demo_config(name=name, resolution=resolution)
+        imagery = imagery and counties == 1
+        config = demo_config(name=name, resolution=resolution, imagery=imagery)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            generate_counties(root, counties, **kwargs)
+            generate_counties(root, counties, imagery=imagery, **kwargs)
         except OSError as exc:
             raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
         toml = root / CONFIG_NAME
