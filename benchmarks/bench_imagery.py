@@ -18,8 +18,10 @@ Rows (``ours ÷ peer``: our speed over the peer's in the same round; > 1, ours i
    tiles again right after;
 2. all the tiles, warm, 4 connections (``wrk``);
 3. building the mosaic layer (``twin build ortho --force``, 2 converting workers):
-   wall and CPU seconds per gigapixel of source sheets, and the peak RSS of the build's
-   process tree (sampled every 50 ms). No peer: titiler needs the COGs made beforehand.
+   wall and CPU seconds per gigapixel of source sheets, and the peak memory of the build's
+   process tree (the sum of its processes' proportional set sizes, PSS, so that pages the
+   forked workers share with their parent count once; sampled every 0.2 s). No peer:
+   titiler needs the COGs made beforehand.
 
 Interleaved rounds (ours first in odd rounds, titiler first in even ones); medians with
 min-max; the 1-minute load average before and after each round. Everything listens on
@@ -51,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers
-from peers import log
 from tiles_table import Row, machine, spread
 
 OUT = peers.OUT / "imagery"
@@ -65,14 +66,21 @@ warnings.simplefilter("ignore")
 import uvicorn
 from fastapi import FastAPI
 from cogeo_mosaic.backends import MosaicBackend
+from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
+from titiler.mosaic.errors import MOSAIC_STATUS_CODES
 from titiler.mosaic.factory import MosaicTilerFactory
 app = FastAPI()
 app.include_router(MosaicTilerFactory(backend=MosaicBackend).router)
+add_exception_handlers(app, {**DEFAULT_STATUS_CODES, **MOSAIC_STATUS_CODES})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 Tile = tuple[int, int, int]
 Got = dict[str, float]
+
+
+def log(msg: str) -> None:
+    print(f"[bench_imagery] {msg}", file=sys.stderr, flush=True)
 
 
 def twin_cmd(*args: str) -> list[str]:
@@ -209,7 +217,8 @@ def serve_and_fetch(
 
 
 def build_once(timeout: float) -> tuple[float, float, float]:
-    """``twin build ortho --force``: wall s, CPU s, peak RSS (MiB) of its process tree."""
+    """``twin build ortho --force``: wall s, CPU s, peak memory (MiB, PSS) of its process
+    tree."""
     import psutil
 
     before = os.times()
@@ -233,11 +242,11 @@ def build_once(timeout: float) -> tuple[float, float, float]:
                 rss = 0
                 for p in procs:
                     with contextlib.suppress(psutil.Error):
-                        rss += p.memory_info().rss
+                        rss += _pss(p)
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
-            done.wait(0.05)
+            done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -258,6 +267,15 @@ def build_once(timeout: float) -> tuple[float, float, float]:
         after.children_system - before.children_system
     )
     return wall, cpu, peak / 2**20
+
+
+def _pss(p: object) -> int:
+    """Proportional set size (shared pages split between the processes sharing them: the
+    forked workers share the parent's), else RSS."""
+    try:
+        return int(p.memory_full_info().pss)  # type: ignore[attr-defined]
+    except AttributeError:
+        return int(p.memory_info().rss)  # type: ignore[attr-defined]
 
 
 def source_gigapixels() -> float:
@@ -398,7 +416,7 @@ def report(
         lines.append(
             "| mosaic layer build (`twin build ortho --force`, 2 workers) | — (titiler reads "
             "COGs made beforehand) | — | per gigapixel of sheets | "
-            f"{spread(wall, 's', 0)} wall, {spread(cpu, 's', 0)} CPU; peak RSS "
+            f"{spread(wall, 's', 0)} wall, {spread(cpu, 's', 0)} CPU; peak memory (PSS) "
             f"{spread(peak, 'MiB', 0)} | — |"
         )
     return "\n".join(lines) + "\n"
