@@ -194,3 +194,16 @@ def test_no_imagery_leaves_the_orthophoto_out(tmp_path: Path) -> None:
     assert not (root / "sources" / "ortho").exists()
     toml = (root / "twin.toml").read_text(encoding="utf-8")
     assert "[layers.buildings]" in toml and "ortho" not in toml
+
+
+def test_the_style_draws_the_photo_above_the_data_rasters_and_below_the_vectors(
+    client: TestClient,
+) -> None:
+    layers = client.get("/style.json").json()["layers"]
+    ids = [layer["id"] for layer in layers]
+    source_of = {layer["id"]: layer.get("source") for layer in layers}
+    photo = ids.index("ortho")
+    rasters = [i for i, lid in enumerate(ids) if source_of[lid] in ("coverage", "dem")]
+    vectors = [i for i, layer in enumerate(layers) if "source-layer" in layer]
+    assert rasters and vectors
+    assert max(rasters) < photo < min(vectors)
