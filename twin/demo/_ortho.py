@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,11 +232,11 @@ def _draw(
         dark &= label < _LABEL["roof"]  # roofs stand above the shadows
     palette = np.array(_PALETTE, dtype=np.int16)
     rgb = np.empty((3, *shape), dtype=np.int16)
-    for band in range(3):
-        np.take(palette[:, band], label, out=rgb[band])
+    for b in range(3):
+        np.take(palette[:, b], label, out=rgb[b])
     _fields(rgb, label == _LABEL["farmland"], transform, crs, origin)
-    for band in rgb:
-        band[dark] = (band[dark] * int(SHADOW * 256)) >> 8
+    for plane in rgb:
+        plane[dark] = (plane[dark] * int(SHADOW * 256)) >> 8
     _noise(rgb, rng, grain)
     return np.clip(rgb, FLOOR_VALUE, CEILING_VALUE).astype(np.uint8)
 
@@ -250,7 +251,7 @@ def _shadows(feet: np.ndarray, heights: np.ndarray) -> np.ndarray:
     return shapely.convex_hull(both)
 
 
-def _mover(crs: str):
+def _mover(crs: str) -> Callable[[np.ndarray], np.ndarray]:
     """Geometries from the working CRS into the sheet's ``crs``."""
     if crs == WORK_CRS:
         return lambda geoms: geoms
@@ -299,9 +300,9 @@ def _local_xy(
             (transform.f - origin[1] + r * transform.e).astype(np.float32),
         )
     back = Transformer.from_crs(crs, WORK_CRS, always_xy=True)
-    pc, pr = np.array([0.0, 1000.0, 0.0]), np.array([0.0, 0.0, 1000.0])
-    gx, gy = transform * (pc, pr)
-    wx, wy = back.transform(gx, gy)
+    # three pixel corners 1,000 px apart: the origin, along a row, down a column
+    corners = [transform * (0.0, 0.0), transform * (1000.0, 0.0), transform * (0.0, 1000.0)]
+    wx, wy = back.transform([p[0] for p in corners], [p[1] for p in corners])
     ax, ay = (wx[1] - wx[0]) / 1000, (wy[1] - wy[0]) / 1000
     bx, by = (wx[2] - wx[0]) / 1000, (wy[2] - wy[0]) / 1000
     x = (wx[0] - origin[0] + ax * c + bx * r).astype(np.float32)
