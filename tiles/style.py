@@ -413,13 +413,14 @@ def extrusion_layer(name: str, entry: LayerEntry, index: int) -> dict[str, Any] 
 
 
 def _order(item: tuple[str, LayerEntry]) -> tuple[int, str]:
-    """Rasters at the bottom, then polygons, lines and points on top."""
+    """Rasters at the bottom (imagery over data rasters, which would veil it), then
+    polygons, lines and points on top."""
     entry = item[1]
     if entry.kind == "raster":
-        return (0, item[0])
+        return (1 if entry.is_mosaic else 0, item[0])
     kinds = _geometry_kinds(entry)
-    rank = {"polygon": 1, "line": 2, "point": 3}
-    return (rank[kinds[0]] if len(kinds) == 1 else 2, item[0])
+    rank = {"polygon": 2, "line": 3, "point": 4}
+    return (rank[kinds[0]] if len(kinds) == 1 else 3, item[0])
 
 
 def build_style(

@@ -319,6 +319,12 @@ def demo(
         float, typer.Option(help="DEM pixel size in metres (10 for high precision).", min=1)
     ] = 20.0,
     no_build: Annotated[bool, typer.Option("--no-build", help="Only write the sources.")] = False,
+    no_imagery: Annotated[
+        bool,
+        typer.Option(
+            "--no-imagery", help="Leave out the 10 cm orthophoto of one town centre (faster)."
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1)] = 1,
     counties: Annotated[
         int, typer.Option("--counties", min=1, help="Demo counties side by side (a province).")
@@ -346,7 +352,12 @@ def demo(
         from twin.demo import build_with_history
 
         twin = Twin.demo(
-            directory, seed=seed, resolution=resolution, build=False, counties=counties
+            directory,
+            seed=seed,
+            resolution=resolution,
+            build=False,
+            counties=counties,
+            imagery=not no_imagery,
         )
         holder["twin"] = twin
         if no_build:

@@ -185,14 +185,17 @@ class Twin:
         workers: int = 1,
         events: BuildEvents | None = None,
         counties: int = 1,
+        imagery: bool = True,
     ) -> Twin:
         """Generate the synthetic demo county at ``path`` and build it.
 
         An existing demo workspace is regenerated in place (sources rewritten,
         layers rebuilt only where the sources changed). A single county's first
         build makes two coverage versions, before and after three new 5G sites
-        (:func:`twin.demo.build_with_history`). ``counties > 1`` puts
-        that many demo counties side by side (:mod:`twin.demo.counties`).
+        (:func:`twin.demo.build_with_history`). ``counties > 1`` puts that many demo
+        counties side by side (:mod:`twin.demo.counties`), without the history or the
+        orthophoto. ``imagery=False`` leaves out the 10 cm orthophoto of one town
+        centre (its 16 sheets and the ``ortho`` layer).
         """
         from twin.demo import build_with_history, demo_config
         from twin.demo.counties import generate_counties
@@ -202,10 +205,13 @@ class Twin:
         if seed is not None:
             kwargs["seed"] = seed
         name = "Demo County" if counties == 1 else f"Demo Province ({counties} counties)"
-        config = demo_config(name=name, resolution=resolution, history=counties == 1)
+        imagery = imagery and counties == 1
+        config = demo_config(
+            name=name, resolution=resolution, history=counties == 1, imagery=imagery
+        )
         try:
             root.mkdir(parents=True, exist_ok=True)
-            generate_counties(root, counties, **kwargs)
+            generate_counties(root, counties, imagery=imagery, **kwargs)
         except OSError as exc:
             raise WorkspaceError(f"{root}: cannot write the demo county: {exc.strerror}") from None
         toml = root / CONFIG_NAME

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from twin.config import LayerConfig, RegionConfig, SourceConfig, TileOptions, TwinConfig
-from twin.demo.generate import SOURCE_FILES
+from twin.demo.generate import ORTHO_DIR, SOURCE_FILES
 
 SYNTHETIC_NOTE = "Synthetic demo data modelled on Deqing county; not a real place's data."
 # Metres per pixel of a Web Mercator tile at zoom 0 and the county's latitude (30.56 N).
@@ -115,8 +115,32 @@ def _villages(with_coverage: bool) -> LayerConfig:
     )
 
 
+def _ortho() -> tuple[SourceConfig, LayerConfig]:
+    """The 10 cm orthophoto of 武康街道's centre (:mod:`twin.demo._ortho`) and its mosaic."""
+    source = SourceConfig(
+        path=f"sources/{ORTHO_DIR}",
+        title="Orthophoto sheets",
+        description="16 overlapping 10 cm sheets of 武康街道's centre with black collars, "
+        f"15 in EPSG:4549 and one JPEG + world file in EPSG:4490. {SYNTHETIC_NOTE}",
+        synthetic=True,
+    )
+    layer = LayerConfig(
+        builder="imagery",
+        title="Orthophoto (10 cm)",
+        title_i18n={"zh": "正射影像（10 厘米）"},
+        inputs={"sheets": "ortho"},
+        params={"collar": "black"},
+        tiles=TileOptions(minzoom=12),
+    )
+    return source, layer
+
+
 def demo_config(
-    *, name: str = "Demo County", resolution: float = 20.0, history: bool = True
+    *,
+    name: str = "Demo County",
+    resolution: float = 20.0,
+    history: bool = True,
+    imagery: bool = False,
 ) -> TwinConfig:
     """The configuration of the demo workspace written by :func:`twin.demo.generate_sources`.
 
@@ -130,6 +154,9 @@ def demo_config(
         Add the ``coverage_change`` layer (the coverage against its previous version);
         the demo's first build then makes a coverage version before three new sites
         (:mod:`twin.demo._coverage_history`).
+    imagery
+        With the ``ortho`` source and layer: the sheets ``generate_sources(imagery=True)``
+        writes.
     """
     sources = {
         key: SourceConfig(
@@ -222,6 +249,8 @@ def demo_config(
             ),
         )
     layers["villages"] = _villages(with_coverage="coverage" in layers)
+    if imagery:
+        sources["ortho"], layers["ortho"] = _ortho()
     return TwinConfig(
         region=RegionConfig(name=name, crs="EPSG:4549", boundary="county"),
         sources=sources,

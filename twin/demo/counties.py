@@ -49,7 +49,12 @@ _CODE_COLUMNS = ("county_code", "town_code", "village_code")
 
 
 def generate_counties(
-    root: Path, n: int, *, seed: int = DEFAULT_SEED, resolution: float = 20.0
+    root: Path,
+    n: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    resolution: float = 20.0,
+    imagery: bool = False,
 ) -> dict[str, Path]:
     """Write the sources of ``n`` demo counties, side by side, under ``root / "sources"``.
 
@@ -63,6 +68,9 @@ def generate_counties(
         County ``k`` is drawn with ``seed + k``.
     resolution
         DEM pixel size in metres.
+    imagery
+        The orthophoto of :func:`twin.demo.generate_sources`: one county only (``n`` = 1);
+        several counties side by side are drawn without it.
 
     Returns
     -------
@@ -72,7 +80,7 @@ def generate_counties(
     if not 1 <= n <= MAX_COUNTIES:
         raise TwinError(f"counties must be 1-{MAX_COUNTIES}, got {n}")
     if n == 1:
-        return generate_sources(root, seed=seed, resolution=resolution)
+        return generate_sources(root, seed=seed, resolution=resolution, imagery=imagery)
     out = Path(root) / "sources"
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".counties-", dir=root) as tmp:
