@@ -4,8 +4,8 @@ A version is named by its id (or a unique prefix of it), by ``current`` or
 ``previous``, or by an ISO 8601 date or instant: the version in force then, i.e.
 the newest one published at or before it, as the tile server's ``layer@date``
 has it (a date alone means the end of that day, UTC; a time needs a zone).
-Versions are read through the manifest each version directory keeps (:func:`tiles.catalog.read_version`), so any
-version not yet pruned can be compared.
+Versions are read through the manifest each version directory keeps
+(:func:`tiles.catalog.read_version`), so any version not yet pruned can be compared.
 
 - vector layers are compared feature by feature, matched by the layer's id
   column (:func:`id_column`), with :func:`layers.diff.vector_diff`;
