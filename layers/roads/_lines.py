@@ -68,11 +68,18 @@ class LineBatch:
     clip: shapely.Geometry | None
     class_map: dict[str, str] | None
     network: str
+    encoding: str | None = None
 
 
 def line_stage(batch: LineBatch) -> LineRows:
     """Read one batch of rows and run the per-row stages on it."""
-    gdf = read_vector(batch.path, layer=batch.layer, crs=batch.source_crs, rows=batch.rows)
+    gdf = read_vector(
+        batch.path,
+        layer=batch.layer,
+        crs=batch.source_crs,
+        rows=batch.rows,
+        encoding=batch.encoding,
+    )
     return line_rows(gdf, batch.columns, batch.crs, batch.clip, batch.class_map, batch.network)
 
 

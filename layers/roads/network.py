@@ -191,6 +191,7 @@ def read_line_roads(
     source_crs: str | None = None,
     map_parts: MapParts = map,
     partitions: int = 1,
+    encoding: str | None = None,
 ) -> RoadNetwork:
     """Read roads from any OGR line source (GeoPackage, Shapefile, GeoJSON ...).
 
@@ -213,6 +214,9 @@ def read_line_roads(
         cross without a shared vertex do not meet (a bridge), as in OSM.
     source_crs
         CRS to assume when the file declares none.
+    encoding
+        The text encoding of a shapefile's DBF (any Python codec name); by
+        default found from the bytes (see :func:`layers.vector.read_vector`).
     map_parts, partitions
         With a working ``crs``, the per-row stages (reading, projection, clip,
         attributes) run on ``partitions`` partitions of the rows through
@@ -230,7 +234,9 @@ def read_line_roads(
     # By partitions of rows only when the working CRS is given (else it depends on every
     # row) and the source can say how many rows it has.
     parted = total > 1
-    gdf = read_vector(path, layer=layer, crs=source_crs, rows=(0, 1) if parted else None)
+    gdf = read_vector(
+        path, layer=layer, crs=source_crs, rows=(0, 1) if parted else None, encoding=encoding
+    )
     columns = _map_columns(columns, list(gdf.columns), origin)
     if parted:
         size = -(-total // partitions)
@@ -246,6 +252,7 @@ def read_line_roads(
                 clip,
                 class_map,
                 network,
+                encoding,
             )
             for start in range(0, total, size)
         ]

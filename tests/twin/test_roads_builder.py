@@ -221,3 +221,40 @@ params = { clip_to_region = true, columns = { road_class = "GRADE", name = "NAME
     assert twin.stats().loc["road_density", "value"] == pytest.approx(
         2.0 / (county.area / 1e6), rel=1e-3
     )
+
+
+def test_line_shapefile_read_with_its_declared_encoding(tmp_path: Path) -> None:
+    """A bureau's Big5 shapefile without a .cpg: the source's ``encoding`` decodes it."""
+    root = tmp_path / "big5"
+    (root / "sources").mkdir(parents=True)
+    x0, y0 = 500_000.0, 3_375_000.0
+    lines = [
+        shapely.LineString([(x0, y0), (x0 + 1000, y0)]),
+        shapely.LineString([(x0, y0 + 500), (x0 + 1000, y0 + 500)]),
+    ]
+    shp = root / "sources" / "bureau.shp"
+    gpd.GeoDataFrame(
+        {"GRADE": ["省道", "村道"], "NAME": ["中山路", "後村路"]}, geometry=lines, crs="EPSG:4549"
+    ).to_file(shp, engine="pyogrio", encoding="big5")
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    (root / "twin.toml").write_text(
+        """
+[region]
+name = "Big5"
+crs = "EPSG:4549"
+
+[sources.bureau]
+path = "sources/bureau.shp"
+encoding = "big5"
+
+[layers.roads]
+builder = "roads"
+inputs = { osm = "bureau" }
+params = { columns = { road_class = "GRADE", name = "NAME" } }
+""",
+        encoding="utf-8",
+    )
+    Twin.open(root).build()
+    edges = Twin.open(root).layer("roads").sort_values("name")
+    assert edges["name"].tolist() == ["中山路", "後村路"]
+    assert edges["road_class"].tolist() == ["primary", "unclassified"]

@@ -36,6 +36,7 @@ import numpy as np
 import shapely
 
 from layers.crs import same_crs
+from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.geodesy import geodesic_area
 from layers.roads import (
@@ -165,6 +166,9 @@ def _read(ctx: BuildContext, params: RoadsParams, clip: shapely.Geometry | None)
             class_map=params.class_map or None,
             snap_m=params.snap_m,
             source_crs=src.crs if src else None,
+            # found here, so that a guessed encoding is a warning of this build, and the
+            # partitions read on the workers all decode alike
+            encoding=ctx.recorded(resolve_encoding, item.path, src.encoding) if src else None,
             **({} if client is None else _on_cluster(client)),
         )
 
