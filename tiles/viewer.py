@@ -217,6 +217,7 @@ def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str,
     if label is None and fields.get("name") == "string":
         label = "name"
     prop = style.get("property")
+    lower = style.get("lower_better")
     # the score below which the build flagged a domain as lagging (its parameter)
     threshold = entry.provenance.params.get("lag_threshold")
     # with periods (a long table beside the layer): the period slider, trends and changes
@@ -233,6 +234,10 @@ def _villages_config(name: str, entry: LayerEntry, public_url: str) -> dict[str,
         "domains": domains,
         "prefixes": {d: DOMAIN_PREFIXES[d] for d in domains},
         "numeric": [f for f, t in fields.items() if t in _NUMERIC],
+        # ranked lowest first (distances, issues per 1,000 people): the style hint
+        "lowerBetter": [f for f in lower if fields.get(f) in _NUMERIC]
+        if isinstance(lower, list)
+        else [],
         "property": prop if isinstance(prop, str) and fields.get(prop) in _NUMERIC else None,
         "lagThreshold": threshold if isinstance(threshold, (int, float)) else None,
         "periods": periods,

@@ -131,6 +131,7 @@ def build_dashboard(root: Path) -> Path:
                 "label": "name",
                 "id": "village_code",
                 "units": {"gov_population": "people", "inf_5g_share": "share 0-1"},
+                "lower_better": ["svc_clinic_dist_m", "no_such_field"],
                 "labels": {"gov_population": {"zh": "人口", "en": "Population"}},
             },
         ),
@@ -239,6 +240,7 @@ def test_config_describes_the_dashboard(dashboard_catalog: Path) -> None:
     )
     assert spec["domains"] == list(DOMAINS) and spec["lagThreshold"] == LAG
     assert "score_total" in spec["numeric"] and "name" not in spec["numeric"]
+    assert spec["lowerBetter"] == ["svc_clinic_dist_m"]  # a field the layer lacks is left out
     roles = {item["name"]: (item["role"], item["visible"]) for item in config["layers"]}
     assert roles == {
         "county": ("boundary", True),
@@ -558,3 +560,18 @@ def test_field_text_reads_both_shapes_of_labels(open_page: Opener) -> None:
         "25 %",
     ]
     assert page.evaluate(FIELD_TEXT, [flat, "zh"])[3] == "1,234 人"
+
+
+def test_a_distance_ranks_the_nearest_village_first(open_page: Opener) -> None:
+    """Rank 1 of a lower-is-better indicator (the style's ``lower_better``) is its lowest value."""
+    opened = open_page("/?lang=en")
+    page = opened.page
+    page.select_option("#indicator", "svc_clinic_dist_m")
+    villages = VILLAGES.dropna(subset=["svc_clinic_dist_m"]).sort_values("svc_clinic_dist_m")
+    listed = page.locator("#village-list button.village").all_inner_texts()
+    assert villages["name"].iloc[0] in listed[0] and villages["name"].iloc[-1] in listed[-2]
+    page.locator("#village-list button.village").first.click()
+    page.locator(".card-tab[data-tab=services]").click()
+    row = page.locator("#card tr[data-field=svc_clinic_dist_m]")
+    assert f"1 of {len(villages)}" in row.inner_text()
+    opened.check_clean()

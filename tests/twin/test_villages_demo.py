@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from layers.geodesy import geodesic_length
-from layers.villages import DOMAINS, PREFIX
+from layers.villages import DEFAULT_SCORES, DOMAINS, PREFIX
 from twin.cli import app
 from twin.workspace import Twin
 
@@ -58,6 +58,9 @@ def test_every_village_has_every_indicator(twin: Twin) -> None:
     assert entry.stats["join_unknown_codes"] == 0 and entry.stats["join_overlaps"] == 0
     assert entry.stats["join_gap_m2"] < 1.0
     assert entry.style["property"] == "score_total"
+    # the dashboard ranks what the scores weigh negatively lowest first
+    negative = {c for w in DEFAULT_SCORES.values() for c, v in w.items() if v < 0}
+    assert set(entry.style["lower_better"]) == negative & set(villages.columns)
 
 
 def test_village_shares_add_up_to_the_county_share(twin: Twin) -> None:

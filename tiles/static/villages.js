@@ -27,11 +27,16 @@ export function villageTable(data, spec) {
   const byKey = new Map(records.map((r) => [r.key, r]));
   const ranks = {};
 
-  /** Villages ordered by `field`, highest first; those without a value last. */
+  const lowerBetter = new Set(spec.lowerBetter || []);
+  /**
+   * Villages ordered by `field`, best first: highest, or lowest where the spec says lower is
+   * better (a distance to the clinic); those without a value last.
+   */
   function ranked(field) {
     if (!ranks[field]) {
       const withValue = records.filter((r) => typeof r.values[field] === "number");
-      withValue.sort((a, b) => b.values[field] - a.values[field] || a.name.localeCompare(b.name));
+      const sign = lowerBetter.has(field) ? -1 : 1;
+      withValue.sort((a, b) => sign * (b.values[field] - a.values[field]) || a.name.localeCompare(b.name));
       const rank = new Map();
       withValue.forEach((r, i) => {
         // ties share the better rank

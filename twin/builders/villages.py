@@ -155,6 +155,10 @@ def build(ctx: BuildContext) -> Output:
         "label": params.name if params.name in gdf.columns else params.code,
         "id": params.code,
         "units": result.units,
+        # indicators scored with a negative weight: a county rank puts the lowest first
+        "lower_better": sorted(
+            {c for weights in result.score_spec.values() for c, w in weights.items() if w < 0}
+        ),
     }
     stats: dict[str, float | int | str] = {
         **result.figures,
