@@ -378,6 +378,17 @@ def test_the_version_picker_swaps_the_roads_tiles(open_page: Opener) -> None:
         ".map(f => f.properties.road_class)"
     )
     assert set(classes) == {"track"}
+    # the link keeps the version picked: opened again, the old roads are drawn
+    link = page.evaluate("() => location.hash")
+    assert f"ver=roads%40{OLD_ROADS}" in link
+    again = open_page("/" + link)
+    again.page.wait_for_function(
+        "() => window.map.getStyle().sources.roads.url.includes('/tiles/roads@v0/tilejson.json')"
+    )
+    again.page.locator("#layers summary").click()
+    assert again.page.input_value("select.layer-version[data-layer=roads]") == OLD_ROADS
+    again.idle()
+    again.check_clean()
     # a date picks the version in force then; a date before any: the current one, said so
     page.locator("#as-of-date").fill("2026-11-01")
     assert page.input_value("select.layer-version[data-layer=roads]") == OLD_ROADS

@@ -1,5 +1,6 @@
 // The screen's state in the URL hash, so that a link opens the same screen:
 //   #zoom/lat/lon[/bearing/pitch]&layers=a,b&by=field&v=village&c=compared&view=3d&p=period
+//   &ver=layer@version,... (older versions picked; the current one is followed, never named)
 // (the position part reads like MapLibre's own `hash` option).
 
 /** The state a hash holds; missing parts are null. */
@@ -8,6 +9,7 @@ export function readHash(hash) {
   const state = {
     center: null, zoom: null, bearing: 0, pitch: 0,
     layers: null, by: null, village: null, compare: null, view3d: false, period: null,
+    versions: {},
   };
   text.split("&").forEach((part, i) => {
     if (i === 0 && /^[-\d.]+(\/[-\d.]+){2}(\/[-\d.]+\/[-\d.]+)?$/.test(part)) {
@@ -34,6 +36,12 @@ export function readHash(hash) {
     else if (key === "c") state.compare = value || null;
     else if (key === "view") state.view3d = value === "3d";
     else if (key === "p") state.period = value || null;
+    else if (key === "ver") {
+      value.split(",").forEach((item) => {
+        const at = item.indexOf("@"); // a layer name has no "@"
+        if (at > 0 && at < item.length - 1) state.versions[item.slice(0, at)] = item.slice(at + 1);
+      });
+    }
   });
   return state;
 }
@@ -55,6 +63,8 @@ export function formatHash(state) {
   if (state.compare) parts.push("c=" + encodeURIComponent(state.compare));
   if (state.view3d) parts.push("view=3d");
   if (state.period) parts.push("p=" + encodeURIComponent(state.period));
+  const versions = Object.entries(state.versions || {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (versions.length) parts.push("ver=" + versions.map(([n, v]) => encodeURIComponent(n + "@" + v)).join(","));
   return "#" + parts.join("&");
 }
 

@@ -83,7 +83,12 @@ const state = {
   tab: null,
   view3d: initial.view3d,
   period: null, // the villages' period shown (the latest: the layer as built)
-  versions: {}, // layer -> the version picked (none: the current one)
+  // layer -> the version picked (none: the current one); a link's older versions still served
+  versions: Object.fromEntries(
+    Object.entries(initial.versions).filter(([name, version]) =>
+      ((layerByName[name] && layerByName[name].versions) || []).slice(1).some((v) => v.version === version)
+    )
+  ),
 };
 let table = null; // the villages' attributes, once fetched (in the period shown)
 let villagesData = null; // /viewer/villages.json as fetched (the latest period)
@@ -128,6 +133,7 @@ function saveState() {
     village: state.village,
     compare: state.compare,
     period: periods && state.period !== periods.latest ? state.period : null,
+    versions: state.versions,
   });
 }
 
@@ -470,6 +476,7 @@ function layerList() {
     },
     onVersion: setVersion,
   });
+  Object.entries(state.versions).forEach(([name, version]) => (pickers[name].value = version));
   asOfControl({
     t, layers: config.layers, root: $("as-of"), title: titleOf,
     onPick: (name, version) => {
@@ -484,6 +491,7 @@ function setVersion(name, version) {
   if (version) state.versions[name] = version;
   else delete state.versions[name];
   if (styleLoaded) swapVersion(map, config.tilesUrl, name, version);
+  saveState();
 }
 
 // -- a PNG of the screen ------------------------------------------------------------------------
