@@ -33,13 +33,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
+from isal import isal_zlib
 
 from tiles._mvt_coords import tile_points, to_tile_coords, to_tiles_coords
 from tiles._mvt_geometry import (
@@ -421,12 +421,19 @@ def warm_up() -> None:
 
 
 def gzip_tile(data: bytes) -> bytes:
-    """A tile as standard gzip (mtime 0) at level 1.
+    """A tile as standard gzip (mtime 0) at level 1, by ISA-L.
 
     Level 6 took as long as encoding the tile and makes MVT only a few percent
     smaller: protobuf varints of deltas leave little that longer matching finds.
+    ISA-L's level 1 is 3.4 times as fast as zlib's on the tiles of the tile
+    benchmark, for 4 % more bytes.
     """
-    return zlib.compress(data, 1, wbits=31)
+    return isal_zlib.compress(data, 1, wbits=31)
+
+
+def gunzip_tile(data: bytes) -> bytes:
+    """A gzip-compressed tile's bytes (ISA-L: twice as fast as zlib)."""
+    return isal_zlib.decompress(data, 31)
 
 
 def encode_tile(layers: Iterable[LayerEncoder]) -> bytes:
@@ -443,6 +450,7 @@ __all__ = [
     "encode_layer_parts",
     "encode_tile",
     "geometry_commands",
+    "gunzip_tile",
     "gzip_tile",
     "tile_points",
     "to_tile_coords",

@@ -10,7 +10,6 @@ from its GeoParquet; raster tiles through rio-tiler from its COG.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from tiles.errors import ArtifactError, InvalidParameterError, TileOutsideError,
 from tiles.grids import DEFAULT_GRID, Grid, get_grid, grid_bounds
 from tiles.metrics import Metrics
 from tiles.mosaic import background, encode, read_mosaic_tile
-from tiles.mvt import encode_tile, gzip_tile
+from tiles.mvt import encode_tile, gunzip_tile, gzip_tile
 from tiles.pmtiles import PMTilesReader
 from tiles.raster import WEBMERCATOR_ARTIFACT, RasterStyle, render_tile
 from tiles.settings import Settings
@@ -280,7 +279,7 @@ class TileService:
                 if encoding == "gzip" and raw:
                     if len(req.layers) == 1:  # already compressed as we send it
                         return EncodedTile(raw, MVT_MEDIA_TYPE, "gzip")
-                    raw = gzip.decompress(raw)
+                    raw = gunzip_tile(raw)
                 elif encoding not in ("none", "gzip"):
                     raise InvalidParameterError(f"layer {name!r}: archive is {encoding}-compressed")
                 parts.append(raw)
