@@ -227,6 +227,27 @@ def forked_pool(
     if workers <= 1 or not can_fork():
         yield None
         return
+    with _forked(workers, keep_freed_memory) as pool:
+        yield pool
+
+
+@contextmanager
+def forked_process() -> Iterator[ProcessPoolExecutor | None]:
+    """One process forked from this one at its first ``submit``, for work this one does
+    meanwhile something else (a tile export's layers read while it loads numba,
+    :func:`tiles.export.export_vectors`); None where this process cannot fork.
+
+    Its process is as a :func:`forked_pool`'s worker and ended the same ways.
+    """
+    if not can_fork():
+        yield None
+        return
+    with _forked(1, False) as pool:
+        yield pool
+
+
+@contextmanager
+def _forked(workers: int, keep_freed_memory: bool) -> Iterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(
         workers,
         mp_context=mp.get_context("fork"),
