@@ -1,11 +1,11 @@
 """Which tiles of an archive hold which features (:mod:`tiles.export`).
 
-An export hands out the tiles that may hold features of a layer, zoom by zoom
-in tile-id order (:func:`candidates`: each layer's bounds, padded by the tile
-buffer, as a range of tiles); whoever encodes a chunk of them finds their
-features with one STRtree query per layer (:func:`plan_tiles`). A tile's
-features are the same in whatever chunk it is, so chunks change no byte of
-the archive.
+An export finds the tiles that hold features of a layer, zoom by zoom in
+tile-id order (:func:`occupied`: one STRtree query per layer over the tiles
+its bounds, padded by the tile buffer, may reach), and hands them out in
+chunks; whoever encodes a chunk finds each tile's features with one more
+query per layer (:func:`plan_tiles`). A tile's features are the same in
+whatever chunk it is, so chunks change no byte of the archive.
 """
 
 from __future__ import annotations
@@ -34,13 +34,8 @@ def tile_range(layer: _Layer, z: int) -> tuple[int, int, int, int]:
     return layer.grid.tile_range((xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y), z)
 
 
-def hits(layer: _Layer, z: int, xy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Which of the tiles ``xy`` of zoom ``z`` hold features of ``layer``, and which.
-
-    ``xy`` holds a column and a row per tile, (n, 2). Returns the positions in
-    ``xy`` of the tiles with features (ascending) and each one's feature hits
-    (ascending): the features whose geometry intersects the tile with its buffer.
-    """
+def _boxes(layer: _Layer, z: int, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the tiles ``xy`` are in ``layer``'s range at ``z``, and their buffered boxes."""
     o = layer.options
     x0, y0, x1, y1 = tile_range(layer, z)
     xs, ys = xy[:, 0], xy[:, 1]
@@ -54,6 +49,17 @@ def hits(layer: _Layer, z: int, xy: np.ndarray) -> tuple[np.ndarray, list[np.nda
         ox + (xs + 1) * sx + pad_x,
         oy - ys * sy + pad_y,
     )
+    return inside, boxes
+
+
+def hits(layer: _Layer, z: int, xy: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Which of the tiles ``xy`` of zoom ``z`` hold features of ``layer``, and which.
+
+    ``xy`` holds a column and a row per tile, (n, 2). Returns the positions in
+    ``xy`` of the tiles with features (ascending) and each one's feature hits
+    (ascending): the features whose geometry intersects the tile with its buffer.
+    """
+    inside, boxes = _boxes(layer, z, xy)
     tile_idx, feat_idx = layer.source.tree.query(boxes, predicate="intersects")
     order = np.lexsort((feat_idx, tile_idx))
     tile_idx, feat_idx = tile_idx[order], feat_idx[order]
@@ -76,6 +82,18 @@ def candidates(layers: tuple[_Layer, ...], z: int) -> np.ndarray:
     x, y = np.concatenate(xs), np.concatenate(ys)
     _, first = np.unique(zxy_to_tileids(z, x, y), return_index=True)
     return np.stack([x[first], y[first]], axis=1)
+
+
+def occupied(layers: tuple[_Layer, ...], z: int) -> np.ndarray:
+    """The tiles of zoom ``z`` that hold features of a layer, (n, 2), in tile-id order."""
+    xy = candidates(layers, z)
+    keep = np.zeros(len(xy), dtype=bool)
+    for layer in layers:
+        if layer.options.minzoom <= z <= layer.options.maxzoom:
+            inside, boxes = _boxes(layer, z, xy)
+            tile_idx, _ = layer.source.tree.query(boxes, predicate="intersects")
+            keep[inside[tile_idx]] = True
+    return xy[keep]
 
 
 def plan_tiles(layers: tuple[_Layer, ...], z: int, xy: np.ndarray) -> list[Tile]:

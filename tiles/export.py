@@ -1,12 +1,11 @@
 """Pre-generate vector layers' tiles into one PMTiles or MBTiles archive.
 
 :func:`export_vectors` reads GeoParquet artifacts, reprojects them to Web
-Mercator, finds the features of the tiles of each zoom that may hold some
-with one bulk STRtree query per layer and chunk of tiles
-(:mod:`tiles._export_plan`; tiles with no feature are never encoded), encodes
-each tile with :mod:`tiles.mvt` and :mod:`tiles.generalize` (one MVT layer per
-input layer, all layers of a tile in one pass), gzips it and writes the
-archive (identical tiles stored once). :func:`export_vector` is the one-layer
+Mercator, finds the tiles of every zoom that hold features with one bulk
+STRtree query per layer and zoom (:mod:`tiles._export_plan`: empty tiles are
+never visited), encodes each tile with :mod:`tiles.mvt` and
+:mod:`tiles.generalize` (one MVT layer per input layer, all layers of a tile
+in one pass), gzips it and writes the archive (identical tiles stored once). :func:`export_vector` is the one-layer
 case. The archive is written to a temporary file next to ``out`` and renamed
 over it at the end, so nothing half-written is ever visible under ``out``.
 
@@ -39,7 +38,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from tiles._export_plan import candidates, plan_tiles
+from tiles._export_plan import occupied, plan_tiles
 from tiles._mvt_geometry import encode_geometries_packed, pack_points
 from tiles._ship import dumps as ship
 from tiles.catalog import atomic_path
@@ -70,7 +69,7 @@ from tiles.vector import VectorSource, load_source
 log = logging.getLogger(__name__)
 
 FORMATS = ("pmtiles", "mbtiles")
-_CHUNK = 64  # tiles (with data or not) per task handed to a worker process
+_CHUNK = 64  # tiles per task handed to a worker process
 #: features to encode (summed over tiles) up to which an export runs in its own process
 _SMALL_WORK = 1000
 #: features (of all the layers) up to which they are read in another process while this
@@ -293,8 +292,10 @@ class _Layer:
 _WORKER_LAYERS: tuple[_Layer, ...] = ()
 _EXPORT = 0
 
-#: a task: tiles of one zoom, (n, 2) columns and rows in tile-id order, with data or not
+#: a task: tiles of one zoom, (n, 2) columns and rows in tile-id order
 _Chunk = tuple[int, np.ndarray]
+#: the tiles with features of each zoom, (n, 2) in tile-id order
+_Plan = dict[int, np.ndarray]
 
 
 def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
@@ -322,13 +323,17 @@ def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int,
     return len(xy), out
 
 
-def _chunks(plan: dict[int, np.ndarray]) -> Iterator[_Chunk]:
+def _plan(layers: tuple[_Layer, ...], options: ExportOptions) -> _Plan:
+    return {z: occupied(layers, z) for z in range(options.minzoom, options.maxzoom + 1)}
+
+
+def _chunks(plan: _Plan) -> Iterator[_Chunk]:
     for z, xy in plan.items():
         for i in range(0, len(xy), _CHUNK):
             yield z, xy[i : i + _CHUNK]
 
 
-def _work(layers: tuple[_Layer, ...], plan: dict[int, np.ndarray], enough: int) -> int:
+def _work(layers: tuple[_Layer, ...], plan: _Plan, enough: int) -> int:
     """The features to encode, summed over tiles, counted until they pass ``enough``."""
     least = sum(len(x.source) * (x.options.maxzoom - x.options.minzoom + 1) for x in layers)
     if least > enough:  # each feature is in one tile at least per zoom
@@ -420,19 +425,21 @@ def _worth_shipping(specs: Sequence[VectorLayer], options: ExportOptions) -> boo
     return least > _SMALL_WORK and sum(rows) <= _SHIPPED_FEATURES
 
 
-def _load_shipped(specs: Sequence[VectorLayer], options: ExportOptions) -> bytes:
-    """The layers (:func:`_load`), pickled for another process (:mod:`tiles._ship`)."""
-    return ship(_load(specs, options, None))
+def _load_planned(specs: Sequence[VectorLayer], options: ExportOptions) -> bytes:
+    """The layers (:func:`_load`) and their tiles (:func:`_plan`), pickled for another
+    process (:mod:`tiles._ship`)."""
+    layers = _load(specs, options, None)
+    return ship((layers, _plan(layers, options)))
 
 
 def _fill(
     writer: PMTilesWriter | MBTilesWriter,
-    plan: dict[int, np.ndarray],
+    plan: _Plan,
     run: MapChunks,
     total: int,
     progress: Progress | None,
 ) -> None:
-    """Plan and encode the candidate tiles (through ``run``) into ``writer``."""
+    """Encode the planned tiles (through ``run``) into ``writer``."""
     done = 0
     results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = run(
         partial(_encode_chunk, _EXPORT), _chunks(plan)
@@ -507,11 +514,12 @@ def export_vectors(
     start = time.perf_counter()
     out = Path(out)
     pooled = map_chunks is not map
+    loaded: tuple[_Layer, ...]
     if pooled and submit is not None and _worth_shipping(layers, options):
         # the two halves of the start-up side by side, on two cores
-        shipped = submit(_load_shipped, tuple(layers), options)
+        shipped = submit(_load_planned, tuple(layers), options)
         warm_up()
-        loaded = pickle.loads(shipped.result())
+        loaded, plan = pickle.loads(shipped.result())
     else:
         warming: list[threading.Thread] = []
         try:
@@ -519,23 +527,16 @@ def export_vectors(
         finally:
             for thread in warming:
                 thread.join()
+        plan = _plan(loaded, options)
     b = np.array([layer.bounds for layer in loaded])
     grid = loaded[0].grid
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     lonlat = to_lonlat.transform_bounds(*b[:, :2].min(axis=0), *b[:, 2:].max(axis=0))
-    # the tiles that may hold features, each zoom's in tile-id order: the tasks' tiles, which
-    # find their features where they are encoded (the same tiles in whatever chunks)
-    plan = {z: candidates(loaded, z) for z in range(options.minzoom, options.maxzoom + 1)}
+    # every zoom's non-empty tiles up front: an exact total for the progress bar (a task
+    # finds its tiles' features where it is encoded)
     total = sum(len(xy) for xy in plan.values())
     name = name or ",".join(names)
-    log.info(
-        "%s: %d tiles to visit at z%d-%d into %s",
-        name,
-        total,
-        options.minzoom,
-        options.maxzoom,
-        out,
-    )
+    log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
     # Little to encode (one chunk, or few features in all) is encoded here, by the kernels
     # as plain Python: processes and numba's start-up would cost more than they save.
     run = map
