@@ -5,17 +5,18 @@ Mercator, finds the tiles of every zoom that hold features with one bulk
 STRtree query per layer and zoom (:mod:`tiles._export_plan`: empty tiles are
 never visited), encodes each tile with :mod:`tiles.mvt` and
 :mod:`tiles.generalize` (one MVT layer per input layer, all layers of a tile
-in one pass), gzips it and writes the archive (identical tiles stored once). :func:`export_vector` is the one-layer
-case. The archive is written to a temporary file next to ``out`` and renamed
-over it at the end, so nothing half-written is ever visible under ``out``.
+in one pass), gzips it and writes the archive (identical tiles stored once).
+:func:`export_vector` is the one-layer case. The archive is written to a
+temporary file next to ``out`` and renamed over it at the end, so nothing
+half-written is ever visible under ``out``.
 
-Tiles are planned and encoded in chunks through the ``map_chunks`` the
-caller gives (the builtin ``map`` by default: in this process). This module
-starts no process; ``twin export -j N`` passes the ``map`` of a pool of
-processes forked at its first submit, which inherit the layers being tiled
-(module state set just before) and numba's compiled kernels instead of having
-them pickled with every chunk, and the ``submit`` of one more process, which
-reads the layers meanwhile while this one loads numba (:func:`export_vectors`).
+Tiles are encoded in chunks through the ``map_chunks`` the caller gives (the
+builtin ``map`` by default: in this process). This module starts no process;
+``twin export -j N`` passes the ``map`` of a pool of processes forked at its
+first submit, which inherit the layers being tiled (module state set just
+before) and numba's compiled kernels instead of having them pickled with every
+chunk, and the ``submit`` of one more process, which reads the layers and finds
+their tiles while this one loads numba (:func:`export_vectors`).
 """
 
 from __future__ import annotations
@@ -539,7 +540,7 @@ def export_vectors(
     log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
     # Little to encode (one chunk, or few features in all) is encoded here, by the kernels
     # as plain Python: processes and numba's start-up would cost more than they save.
-    run = map
+    run: MapChunks = map
     chunks = sum(-(-len(xy) // _CHUNK) for xy in plan.values())
     if pooled and chunks > 1 and _work(loaded, plan, _SMALL_WORK) > _SMALL_WORK:
         warm_up()  # numba loaded once here (if not yet), not in every worker forked next
