@@ -25,6 +25,7 @@ Both ways write the same bytes (a test holds them to it).
 
 from __future__ import annotations
 
+import sys
 import threading
 import types
 from collections.abc import Callable
@@ -39,6 +40,38 @@ INTERPRETED_WORK = 50_000
 _budget = INTERPRETED_WORK
 _compiled: dict[str, Callable[..., Any]] | None = None
 _compile_lock = threading.Lock()
+
+
+def _import_numba() -> None:
+    """Import numba's array support without its check for scipy's BLAS.
+
+    The first kernel numba compiles or loads from its cache imports
+    ``numba.np.arraymath``, which checks once whether ``np.dot`` may call
+    scipy's BLAS by importing ``scipy.linalg``: a fifth of a second, a third of
+    numba's start-up. These kernels do no linear algebra, so the check is
+    answered "no" (numba's ``np.dot`` and ``np.correlate`` in this process then
+    use its own loops; its ``np.linalg`` functions still import scipy when
+    compiled). With scipy already imported, or a numba without this check,
+    nothing is skipped.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    import numba.np.linalg as linalg
+
+    ensure_blas = getattr(linalg, "ensure_blas", None)
+
+    def no_blas() -> None:
+        raise ImportError("not needed by the MVT kernels")
+
+    if ensure_blas is None:
+        return
+    linalg.ensure_blas = no_blas
+    try:
+        import numba.np.arraymath as arraymath
+    finally:
+        linalg.ensure_blas = ensure_blas
+    if getattr(arraymath, "ensure_blas", None) is no_blas:
+        arraymath.ensure_blas = ensure_blas
 
 
 def _jit(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,6 +94,7 @@ def load_compiled() -> None:
     with _compile_lock:
         if _compiled is not None:
             return
+        _import_numba()
         # The same code with globals in which the helpers are compiled too, so that the
         # compiled kernels call compiled helpers and the interpreted ones plain functions.
         space = dict(globals())

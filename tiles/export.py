@@ -1,19 +1,22 @@
 """Pre-generate vector layers' tiles into one PMTiles or MBTiles archive.
 
 :func:`export_vectors` reads GeoParquet artifacts, reprojects them to Web
-Mercator, finds the features of every tile of every zoom with one bulk STRtree
-query per layer and zoom (tiles with no feature are never visited), encodes
-each tile with :mod:`tiles.mvt` and :mod:`tiles.generalize` (one MVT layer per
-input layer, all layers of a tile in one pass), gzips it and writes the
-archive (identical tiles stored once). :func:`export_vector` is the one-layer
-case. The archive is written to a temporary file next to ``out`` and renamed
-over it at the end, so nothing half-written is ever visible under ``out``.
+Mercator, finds the tiles of every zoom that hold features with one bulk
+STRtree query per layer and zoom (:mod:`tiles._export_plan`: empty tiles are
+never visited), encodes each tile with :mod:`tiles.mvt` and
+:mod:`tiles.generalize` (one MVT layer per input layer, all layers of a tile
+in one pass), gzips it and writes the archive (identical tiles stored once).
+:func:`export_vector` is the one-layer case. The archive is written to a
+temporary file next to ``out`` and renamed over it at the end, so nothing
+half-written is ever visible under ``out``.
 
-Tiles are encoded in chunks through the ``map_chunks`` the caller gives
-(the builtin ``map`` by default: in this process). This module starts no
-process; ``twin export -j N`` passes the ``map`` of a pool of processes forked
-at its first submit, which inherit the layers being tiled (module state set
-just before) instead of having it pickled with every chunk.
+Tiles are encoded in chunks through the ``map_chunks`` the caller gives (the
+builtin ``map`` by default: in this process). This module starts no process;
+``twin export -j N`` passes the ``map`` of a pool of processes forked at its
+first submit, which inherit the layers being tiled (module state set just
+before) and numba's compiled kernels instead of having them pickled with every
+chunk, and the ``submit`` of one more process, which reads the layers and finds
+their tiles while this one loads numba (:func:`export_vectors`).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import pickle
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +39,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from tiles._export_plan import occupied, plan_tiles
 from tiles._mvt_geometry import encode_geometries_packed, pack_points
+from tiles._ship import dumps as ship
 from tiles.catalog import atomic_path
 from tiles.errors import InvalidParameterError
 from tiles.generalize import (
@@ -55,7 +62,7 @@ from tiles.mvt import (
     to_tiles_coords,
     warm_up,
 )
-from tiles.pmtiles import zxy_to_tileid, zxy_to_tileids
+from tiles.pmtiles import zxy_to_tileid
 from tiles.pmtiles_write import PMTilesWriter
 from tiles.tilejson import FIELD_TYPES
 from tiles.vector import VectorSource, load_source
@@ -66,11 +73,17 @@ FORMATS = ("pmtiles", "mbtiles")
 _CHUNK = 64  # tiles per task handed to a worker process
 #: features to encode (summed over tiles) up to which an export runs in its own process
 _SMALL_WORK = 1000
+#: features (of all the layers) up to which they are read in another process while this
+#: one loads numba: shipping them back costs some 4 µs a point (more for long lines and
+#: polygons), so far beyond this it would cost as much as numba's start-up it hides
+_SHIPPED_FEATURES = 50_000
 
 #: progress callback: (tiles done, tiles total)
 Progress = Callable[[int, int], None]
 #: ``map(function, chunks)``, results in order: the builtin or a process pool's
 MapChunks = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+#: ``submit(function, *args)``: a future of the call's result, as an executor's
+Submit = Callable[..., Future[Any]]
 
 
 @dataclass(frozen=True)
@@ -167,8 +180,7 @@ class _Layer:
                 f"{spec.parquet}: layer {spec.name!r} has no features to tile"
             )
         assert source.table is not None
-        lo = archive.minzoom if spec.minzoom is None else max(spec.minzoom, archive.minzoom)
-        hi = archive.maxzoom if spec.maxzoom is None else min(spec.maxzoom, archive.maxzoom)
+        lo, hi = _zooms(spec, archive)
         if lo > hi:
             raise InvalidParameterError(
                 f"layer {spec.name!r}: zooms {spec.minzoom}..{spec.maxzoom} are outside "
@@ -182,35 +194,11 @@ class _Layer:
     def name(self) -> str:
         return self.source.name
 
-    def tiles_of_zoom(self, z: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Tile ids, columns and rows and the feature hits of each non-empty tile at ``z``.
-
-        Columns and rows are one array, (n, 2); tiles are in tile-id order.
-        """
-        o = self.options
-        ox, oy, sx, sy, _, _ = self.grid.levels[z]
-        pad_x, pad_y = sx * o.buffer / o.extent, sy * o.buffer / o.extent
-        # tiles whose buffer reaches the data hold (clipped) features too
-        xmin, ymin, xmax, ymax = shapely.total_bounds(self.source.geoms)
-        padded = (xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y)
-        x0, y0, x1, y1 = self.grid.tile_range(padded, z)
-        grid_x, grid_y = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
-        xs, ys = grid_x.ravel(), grid_y.ravel()
-        boxes = shapely.box(
-            ox + xs * sx - pad_x,
-            oy - (ys + 1) * sy - pad_y,
-            ox + (xs + 1) * sx + pad_x,
-            oy - ys * sy + pad_y,
-        )
-        tile_idx, feat_idx = self.source.tree.query(boxes, predicate="intersects")
-        order = np.lexsort((feat_idx, tile_idx))
-        tile_idx, feat_idx = tile_idx[order], feat_idx[order]
-        present, starts = np.unique(tile_idx, return_index=True)
-        hits = np.split(feat_idx, starts[1:]) if len(present) else []
-        ids = zxy_to_tileids(z, xs[present], ys[present])
-        by_id = np.argsort(ids)
-        xy = np.stack([xs[present], ys[present]], axis=1)
-        return ids[by_id], xy[by_id], [hits[i] for i in by_id]
+    @cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """The layer's bounds in the grid's CRS."""
+        xmin, ymin, xmax, ymax = shapely.total_bounds(self.source.geoms).tolist()
+        return xmin, ymin, xmax, ymax
 
     def encode(self, z: int, x: int, y: int, hits: np.ndarray) -> bytes:
         """This layer's part of one tile, uncompressed (``b""`` when nothing draws).
@@ -305,11 +293,13 @@ class _Layer:
 _WORKER_LAYERS: tuple[_Layer, ...] = ()
 _EXPORT = 0
 
-#: one tile to encode: z, x, y and the (layer index, feature hits) of each layer in it
-_Tile = tuple[int, int, int, tuple[tuple[int, np.ndarray], ...]]
+#: a task: tiles of one zoom, (n, 2) columns and rows in tile-id order
+_Chunk = tuple[int, np.ndarray]
+#: the tiles with features of each zoom, (n, 2) in tile-id order
+_Plan = dict[int, np.ndarray]
 
 
-def _encode_chunk(export: int, chunk: list[_Tile]) -> tuple[int, list[tuple[int, int, int, bytes]]]:
+def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int, int, bytes]]]:
     """Encoded, gzipped non-empty tiles of a chunk, and how many tiles it held."""
     if not _WORKER_LAYERS or export != _EXPORT:
         raise RuntimeError(
@@ -318,53 +308,43 @@ def _encode_chunk(export: int, chunk: list[_Tile]) -> tuple[int, list[tuple[int,
         )
     layers = _WORKER_LAYERS
     level = layers[0].options.compress_level
+    z, xy = chunk
+    tiles = plan_tiles(layers, z, xy)
     # each layer's parts of the chunk's tiles (a chunk is of one zoom), encoded together
     wanted: dict[int, list[tuple[int, int, np.ndarray]]] = {}
-    for _, x, y, parts in chunk:
+    for _, x, y, parts in tiles:
         for i, hits in parts:
             wanted.setdefault(i, []).append((x, y, hits))
-    z = chunk[0][0] if chunk else 0
-    encoded = {i: iter(layers[i].encode_tiles(z, tiles)) for i, tiles in wanted.items()}
+    encoded = {i: iter(layers[i].encode_tiles(z, some)) for i, some in wanted.items()}
     out = []
-    for z, x, y, parts in chunk:
+    for _, x, y, parts in tiles:
         data = b"".join([next(encoded[i]) for i, _ in parts])
         if data:
             out.append((z, x, y, zlib.compress(data, level, wbits=31)))  # gzip, mtime 0
-    return len(chunk), out
+    return len(xy), out
 
 
-def _plan_zoom(layers: tuple[_Layer, ...], z: int) -> list[_Tile]:
-    """The non-empty tiles of zoom ``z`` in tile-id order, each with its layers' hits."""
-    ids, xys, which, hits = [], [], [], []
-    for i, layer in enumerate(layers):
-        if layer.options.minzoom <= z <= layer.options.maxzoom:
-            layer_ids, layer_xy, layer_hits = layer.tiles_of_zoom(z)
-            ids.append(layer_ids)
-            xys.append(layer_xy)
-            which.append(np.full(len(layer_ids), i))
-            hits.extend(layer_hits)
-    if not ids:
-        return []
-    # stable: within a tile, layers keep the order they were given in
-    order = np.argsort(np.concatenate(ids), kind="stable")
-    all_ids = np.concatenate(ids)[order]
-    all_xy = np.concatenate(xys)[order].tolist()
-    all_which = np.concatenate(which)[order].tolist()
-    _, starts = np.unique(all_ids, return_index=True)
-    bounds = [*starts.tolist(), len(all_ids)]
-    rows = order.tolist()
-    plan: list[_Tile] = []
-    for a, b in itertools.pairwise(bounds):
-        x, y = all_xy[a]
-        parts = tuple((all_which[k], hits[rows[k]]) for k in range(a, b))
-        plan.append((z, x, y, parts))
-    return plan
+def _plan(layers: tuple[_Layer, ...], options: ExportOptions) -> _Plan:
+    return {z: occupied(layers, z) for z in range(options.minzoom, options.maxzoom + 1)}
 
 
-def _chunks(plan: list[list[_Tile]]) -> Iterator[list[_Tile]]:
-    for tiles in plan:
-        for i in range(0, len(tiles), _CHUNK):
-            yield tiles[i : i + _CHUNK]
+def _chunks(plan: _Plan) -> Iterator[_Chunk]:
+    for z, xy in plan.items():
+        for i in range(0, len(xy), _CHUNK):
+            yield z, xy[i : i + _CHUNK]
+
+
+def _work(layers: tuple[_Layer, ...], plan: _Plan, enough: int) -> int:
+    """The features to encode, summed over tiles, counted until they pass ``enough``."""
+    least = sum(len(x.source) * (x.options.maxzoom - x.options.minzoom + 1) for x in layers)
+    if least > enough:  # each feature is in one tile at least per zoom
+        return least
+    counted = 0
+    for z, xy in plan.items():
+        counted += sum(len(h) for *_, parts in plan_tiles(layers, z, xy) for _, h in parts)
+        if counted > enough:
+            break
+    return counted
 
 
 def _layer_fields(layer: _Layer) -> dict[str, str]:
@@ -409,6 +389,13 @@ def _metadata(
     }
 
 
+def _zooms(spec: VectorLayer, archive: ExportOptions) -> tuple[int, int]:
+    """The zooms of ``spec``'s tiles in the archive (low above high: none)."""
+    lo = archive.minzoom if spec.minzoom is None else max(spec.minzoom, archive.minzoom)
+    hi = archive.maxzoom if spec.maxzoom is None else min(spec.maxzoom, archive.maxzoom)
+    return lo, hi
+
+
 def _load(
     specs: Sequence[VectorLayer], options: ExportOptions, warming: list[threading.Thread] | None
 ) -> tuple[_Layer, ...]:
@@ -425,24 +412,38 @@ def _load(
     return tuple(loaded)
 
 
+def _worth_shipping(specs: Sequence[VectorLayer], options: ExportOptions) -> bool:
+    """Whether the layers are few enough features to be read in another process and shipped
+    back, and enough work for numba: from the row counts their Parquet footers give."""
+    try:
+        import pyarrow.parquet as pq
+
+        rows = [pq.read_metadata(str(spec.parquet)).num_rows for spec in specs]
+    except Exception:  # unreadable here: the reading says why, in this process
+        return False
+    spans = [max(hi - lo + 1, 0) for lo, hi in (_zooms(spec, options) for spec in specs)]
+    least = sum(n * span for n, span in zip(rows, spans, strict=True))
+    return least > _SMALL_WORK and sum(rows) <= _SHIPPED_FEATURES
+
+
+def _load_planned(specs: Sequence[VectorLayer], options: ExportOptions) -> bytes:
+    """The layers (:func:`_load`) and their tiles (:func:`_plan`), pickled for another
+    process (:mod:`tiles._ship`)."""
+    layers = _load(specs, options, None)
+    return ship((layers, _plan(layers, options)))
+
+
 def _fill(
     writer: PMTilesWriter | MBTilesWriter,
-    plan: list[list[_Tile]],
-    map_chunks: MapChunks,
+    plan: _Plan,
+    run: MapChunks,
     total: int,
     progress: Progress | None,
 ) -> None:
-    """Encode the planned tiles (through ``map_chunks``) into ``writer``."""
+    """Encode the planned tiles (through ``run``) into ``writer``."""
     done = 0
-    chunks = list(_chunks(plan))
-    # Little to encode (one chunk, or few features in all) is encoded here, by the kernels
-    # as plain Python: processes and numba's start-up would cost more than they save.
-    hits = sum(len(h) for tiles in plan for *_, parts in tiles for _, h in parts)
-    run = map_chunks if len(chunks) > 1 and hits > _SMALL_WORK else map
-    if run is not map:
-        warm_up()  # numba loaded once here, not in every worker forked at the first chunk
     results: Iterable[tuple[int, list[tuple[int, int, int, bytes]]]] = run(
-        partial(_encode_chunk, _EXPORT), chunks
+        partial(_encode_chunk, _EXPORT), _chunks(plan)
     )
     for visited, tiles in results:
         for z, x, y, data in tiles:
@@ -464,6 +465,7 @@ def export_vectors(
     progress: Progress | None = None,
     metadata: dict[str, Any] | None = None,
     name: str | None = None,
+    submit: Submit | None = None,
 ) -> ExportResult:
     """Tile GeoParquet layers into one PMTiles or MBTiles archive, one MVT layer each.
 
@@ -488,6 +490,13 @@ def export_vectors(
         Extra TileJSON fields (description, attribution, version ...).
     name
         The archive's TileJSON name (default: the layer names joined by commas).
+    submit
+        With a process pool's ``map_chunks``: ``submit(function, *args)`` of one
+        more process, forked at its first submit, as
+        :meth:`concurrent.futures.Executor.submit` (``twin`` passes one). When
+        the layers are many tiles but not many features, they are read there
+        and shipped back while this process loads numba's compiled kernels,
+        which the workers of ``map_chunks`` then inherit with the layers.
 
     Returns
     -------
@@ -505,21 +514,37 @@ def export_vectors(
     options = options or ExportOptions()
     start = time.perf_counter()
     out = Path(out)
-    warming: list[threading.Thread] = []
-    try:
-        loaded = _load(layers, options, warming if map_chunks is not map else None)
-    finally:
-        for thread in warming:
-            thread.join()
-    b = np.array([shapely.total_bounds(layer.source.geoms) for layer in loaded])
+    pooled = map_chunks is not map
+    loaded: tuple[_Layer, ...]
+    if pooled and submit is not None and _worth_shipping(layers, options):
+        # the two halves of the start-up side by side, on two cores
+        shipped = submit(_load_planned, tuple(layers), options)
+        warm_up()
+        loaded, plan = pickle.loads(shipped.result())
+    else:
+        warming: list[threading.Thread] = []
+        try:
+            loaded = _load(layers, options, warming if pooled else None)
+        finally:
+            for thread in warming:
+                thread.join()
+        plan = _plan(loaded, options)
+    b = np.array([layer.bounds for layer in loaded])
     grid = loaded[0].grid
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     lonlat = to_lonlat.transform_bounds(*b[:, :2].min(axis=0), *b[:, 2:].max(axis=0))
-    # every zoom's non-empty tiles up front: an exact total for the progress bar
-    plan = [_plan_zoom(loaded, z) for z in range(options.minzoom, options.maxzoom + 1)]
-    total = sum(len(tiles) for tiles in plan)
+    # every zoom's non-empty tiles up front: an exact total for the progress bar (a task
+    # finds its tiles' features where it is encoded)
+    total = sum(len(xy) for xy in plan.values())
     name = name or ",".join(names)
     log.info("%s: %d tiles at z%d-%d into %s", name, total, options.minzoom, options.maxzoom, out)
+    # Little to encode (one chunk, or few features in all) is encoded here, by the kernels
+    # as plain Python: processes and numba's start-up would cost more than they save.
+    run: MapChunks = map
+    chunks = sum(-(-len(xy) // _CHUNK) for xy in plan.values())
+    if pooled and chunks > 1 and _work(loaded, plan, _SMALL_WORK) > _SMALL_WORK:
+        warm_up()  # numba loaded once here (if not yet), not in every worker forked next
+        run = map_chunks
     writer: PMTilesWriter | MBTilesWriter
     _WORKER_LAYERS = loaded
     _EXPORT += 1
@@ -527,7 +552,7 @@ def export_vectors(
         with atomic_path(out) as tmp:
             writer = PMTilesWriter(tmp) if fmt == "pmtiles" else MBTilesWriter(tmp)
             try:
-                _fill(writer, plan, map_chunks, total, progress)
+                _fill(writer, plan, run, total, progress)
                 meta = _metadata(loaded, name, options, lonlat, metadata or {})
                 if isinstance(writer, PMTilesWriter):
                     writer.finish(meta, options.minzoom, options.maxzoom, lonlat)
@@ -556,6 +581,7 @@ def export_vector(
     map_chunks: MapChunks = map,
     progress: Progress | None = None,
     metadata: dict[str, Any] | None = None,
+    submit: Submit | None = None,
 ) -> ExportResult:
     """Tile one GeoParquet layer into a PMTiles or MBTiles archive.
 
@@ -563,5 +589,13 @@ def export_vector(
     the archive's name); the other parameters are the same.
     """
     return export_vectors(
-        [VectorLayer(parquet, name)], out, options, fmt, map_chunks, progress, metadata, name
+        [VectorLayer(parquet, name)],
+        out,
+        options,
+        fmt,
+        map_chunks,
+        progress,
+        metadata,
+        name,
+        submit,
     )

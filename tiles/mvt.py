@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,22 @@ def _value_message(value: Any) -> bytes:
     return length_field(1, str(value).encode())
 
 
+_FRAMED_DOUBLE = struct.Struct("<BBBd")
+
+
+def _value_field(value: Any) -> bytes:
+    """A framed ``Layer.values`` field (key, length, ``Value`` message): a layer's
+    distinct values are many (names, ids), so strings and doubles are framed at once."""
+    kind = type(value)
+    if kind is str:
+        data = value.encode()
+        if len(data) < 126:  # both lengths fit in one varint byte
+            return bytes((0x22, len(data) + 2, 0x0A, len(data))) + data
+    elif kind is float:
+        return _FRAMED_DOUBLE.pack(0x22, 9, 0x19, value)
+    return length_field(4, _value_message(value))
+
+
 @functools.lru_cache(maxsize=4096)
 def _key_field(name: str) -> bytes:
     """A framed ``Layer.keys`` field (layers repeat the same few names in every tile)."""
@@ -127,13 +144,15 @@ class PropertyTable:
         n = len(columns[0][1]) if columns else int(rows or 0)
         codes = np.empty((n, len(columns)), dtype=np.int64)
         for j, (_, values) in enumerate(columns):
-            col = codes[:, j]
-            for i, value in enumerate(values):
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    col[i] = -1
-                else:
-                    col[i] = index.setdefault(_value_key(value), len(index))
-        table = tuple(length_field(4, _value_message(v)) for _, v in index)
+            # each value's key once per row, but the distinct ones checked one by one
+            keys = list(zip([type(v).__name__ for v in values], values, strict=True))
+            for key in dict.fromkeys(keys):  # in order of first appearance
+                value = key[1]
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                    index.setdefault(key, len(index))
+            # missing values (None, NaN: never in the index) are -1
+            codes[:, j] = [index.get(key, -1) for key in keys]
+        table = tuple([_value_field(v) for _, v in index])
         return cls(tuple(name for name, _ in columns), codes, table)
 
     @functools.cached_property

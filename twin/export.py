@@ -36,7 +36,7 @@ from tiles import atomic_write
 from tiles.catalog import LayerEntry, resolve_artifact
 from tiles.export import ExportOptions, VectorLayer, export_vectors
 from tiles.generalize import Generalization
-from twin._executors import forked_pool
+from twin._executors import forked_pool, forked_process
 from twin.artifacts import ArtifactCheckError, check_file
 from twin.config import TileOptions
 from twin.errors import TwinError
@@ -258,8 +258,9 @@ def export_tiles(
             "attribution": "; ".join(attributions) or None,
         }
     label = ",".join(names)
-    # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the layers)
-    with forked_pool(workers or _cores()) as pool:
+    # tiles encoded in ``workers`` processes forked at the first chunk (they inherit the
+    # layers), which may be read meanwhile in one more while this process loads numba
+    with forked_pool(workers or _cores()) as pool, forked_process() as reader:
         res = export_vectors(
             specs,
             out,
@@ -269,6 +270,7 @@ def export_tiles(
             progress=_logged_progress(label, progress),
             metadata=meta,
             name=label,
+            submit=None if pool is None or reader is None else reader.submit,
         )
     log.info("%s: %d tiles, %d bytes in %.1f s: %s", label, res.tiles, res.bytes, res.seconds, out)
     return Exported(out, fmt, res.bytes, res.tiles, res.seconds)

@@ -20,7 +20,8 @@ import shapely
 
 import tiles.export
 from layers.roads import read_osm_roads
-from tiles.export import ExportOptions, VectorLayer, _Layer, _plan_zoom, export_vectors
+from tiles._export_plan import plan_zoom
+from tiles.export import ExportOptions, VectorLayer, _Layer, export_vectors
 from tiles.generalize import Generalization
 from tiles.pmtiles import PMTilesReader
 
@@ -105,7 +106,7 @@ def test_a_layers_tiles_encoded_together_are_each_the_bytes_of_the_tile_alone(
         for i, layer in enumerate(loaded):
             tiles = [
                 (x, y, hits)
-                for _, x, y, parts in _plan_zoom(loaded, z)
+                for _, x, y, parts in plan_zoom(loaded, z)
                 for j, hits in parts
                 if j == i
             ]

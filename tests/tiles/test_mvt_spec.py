@@ -186,6 +186,8 @@ def test_factorised_columns_encode_like_per_feature_properties() -> None:
         "n": [i % 3 for i in range(50)],
         "f": [float("nan") if i % 4 == 0 else i / 8 for i in range(50)],
         "b": [i % 2 == 0 for i in range(50)],
+        # strings whose Value message takes one length byte or two (over 127 bytes)
+        "long": ["长" * i + "x" * (i % 3) for i in range(50)],
     }
     rows = np.arange(50)[::-1].copy()  # features take rows out of order
     table = PropertyTable.factorise(list(values.items()))
@@ -195,7 +197,13 @@ def test_factorised_columns_encode_like_per_feature_properties() -> None:
     b.add_many(geoms, rows.tolist(), [[(k, v[r]) for k, v in values.items()] for r in rows])
     fa, fb = (_decode(encode_tile([e]))["t"]["features"] for e in (a, b))
     assert fa == fb and len(fa) == 50
-    assert fa[0]["properties"] == {"name": "n0", "n": 1, "f": 49 / 8, "b": False}
+    assert fa[0]["properties"] == {
+        "name": "n0",
+        "n": 1,
+        "f": 49 / 8,
+        "b": False,
+        "long": "长" * 49 + "x",
+    }
 
 
 def test_empty_and_degenerate_inputs_draw_nothing() -> None:

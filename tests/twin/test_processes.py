@@ -26,8 +26,9 @@ from layers.coverage import CoverageModel, CoverageParams, CoverageResult
 from layers.coverage.cells import prepare_cells
 from layers.types import RasterData
 from tests.layers._coverage_fixtures import CRS, RES, X0, Y1, cell, cells_frame, centre
+from tiles.errors import InvalidParameterError
 from tiles.export import ExportOptions, export_vector
-from twin._executors import _keep_freed_memory, forked_pool, running
+from twin._executors import _keep_freed_memory, forked_pool, forked_process, running
 from twin.builders._coverage_dask import run_model
 
 
@@ -146,6 +147,36 @@ def test_export_is_identical_in_this_process_and_in_twins_pool(tmp_path: Path) -
     assert (tmp_path / "one.pmtiles").read_bytes() == (tmp_path / "two.pmtiles").read_bytes()
 
 
+def test_an_export_reads_its_layers_in_one_more_process_meanwhile(tmp_path: Path) -> None:
+    # twin's path: the layers read in a forked process while this one loads numba
+    src, opts = _points(tmp_path), ExportOptions(minzoom=8, maxzoom=14)
+    export_vector(src, tmp_path / "one.pmtiles", "p", opts)
+    with forked_pool(2) as pool, forked_process() as reader:
+        assert pool is not None and reader is not None
+        export_vector(
+            src, tmp_path / "two.pmtiles", "p", opts, map_chunks=pool.map, submit=reader.submit
+        )
+        assert len(_pids(reader)) == 1 and len(_pids(pool)) == 2
+    assert (tmp_path / "one.pmtiles").read_bytes() == (tmp_path / "two.pmtiles").read_bytes()
+    # what goes wrong there is told here, as it would be in this process
+    gdf = gpd.read_parquet(src)
+    gdf.geometry = gpd.GeoSeries([None] * len(gdf), crs=CRS)
+    gdf.to_parquet(tmp_path / "none.parquet")
+    with forked_pool(2) as pool, forked_process() as reader:
+        assert pool is not None and reader is not None
+        with pytest.raises(InvalidParameterError, match="layer 'p' has no features to tile"):
+            export_vector(
+                tmp_path / "none.parquet",
+                tmp_path / "none.pmtiles",
+                "p",
+                opts,
+                map_chunks=pool.map,
+                submit=reader.submit,
+            )
+        assert len(_pids(reader)) == 1
+    assert not (tmp_path / "none.pmtiles").exists()
+
+
 def test_workers_forked_for_an_earlier_call_refuse_to_compute(tmp_path: Path) -> None:
     # They hold the earlier model or layer: computing with it would be silently wrong.
     with pytest.raises(RuntimeError, match="does not hold the model"), forked_pool(2) as pool:
@@ -168,10 +199,11 @@ def _pdeathsig() -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl")
 def test_forked_workers_leave_ctrl_c_to_the_parent_and_die_with_it() -> None:
-    with forked_pool(2) as pool:
-        assert pool is not None
-        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
-        assert pool.submit(_pdeathsig).result() == signal.SIGKILL
+    with forked_pool(2) as pool, forked_process() as one:
+        for forked in (pool, one):
+            assert forked is not None
+            assert forked.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+            assert forked.submit(_pdeathsig).result() == signal.SIGKILL
 
 
 def test_an_error_ends_the_workers_without_waiting_for_them() -> None:
