@@ -27,7 +27,6 @@ import os
 import pickle
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -57,6 +56,7 @@ from tiles.mvt import (
     PropertyTable,
     encode_layer_parts,
     encode_tile,
+    gzip_tile,
     tile_points,
     to_tile_coords,
     to_tiles_coords,
@@ -98,9 +98,9 @@ class ExportOptions:
         As for on-the-fly tiles (:func:`tiles.mvt.to_tile_coords`).
     generalization
         Per-tile thinning (:class:`tiles.generalize.Generalization`).
-    compress_level
-        gzip level of each tile. Level 1, as the server's (:func:`tiles.mvt.gzip_tile`):
-        level 6 takes twice as long and makes an archive only some 5 % smaller.
+
+    Tiles are gzipped as the server gzips them (:func:`tiles.mvt.gzip_tile`, level 1):
+    level 6 takes twice as long and makes an archive only some 5 % smaller.
     """
 
     minzoom: int = 0
@@ -109,7 +109,6 @@ class ExportOptions:
     buffer: int = 64
     simplify: float = 1.0
     generalization: Generalization = field(default_factory=Generalization)
-    compress_level: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.minzoom <= self.maxzoom <= 30:
@@ -307,7 +306,6 @@ def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int,
             "before the first submit; use processes forked then)"
         )
     layers = _WORKER_LAYERS
-    level = layers[0].options.compress_level
     z, xy = chunk
     tiles = plan_tiles(layers, z, xy)
     # each layer's parts of the chunk's tiles (a chunk is of one zoom), encoded together
@@ -320,7 +318,7 @@ def _encode_chunk(export: int, chunk: _Chunk) -> tuple[int, list[tuple[int, int,
     for _, x, y, parts in tiles:
         data = b"".join([next(encoded[i]) for i, _ in parts])
         if data:
-            out.append((z, x, y, zlib.compress(data, level, wbits=31)))  # gzip, mtime 0
+            out.append((z, x, y, gzip_tile(data)))
     return len(xy), out
 
 
