@@ -18,15 +18,12 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.crs import crs_misfit, suggest_crs
 from layers.errors import LayerError, SourceError, SourceWarning
 from layers.geodesy import geodesic_area
 from layers.sources import expand, is_glob, source_files
-from layers.vector import read_vector
 from tiles import atomic_write
 from tiles.catalog import (
     Catalog,
@@ -61,7 +58,11 @@ from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, valid
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Layers, Raster
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and geopandas load only where a frame is made: opening a
+    # workspace (every command does) needs neither, nor the readers of layers.vector
+    import geopandas as gpd
+    import pandas as pd
+
     from twin.diff import DiffResult
 
 BUILD_DIR = "build"
@@ -276,6 +277,8 @@ class Twin:
         path = self.build_dir / entry.artifacts["data"]
         if entry.kind == "raster":
             return Raster(name, path, entry)
+        import geopandas as gpd
+
         return gpd.read_parquet(path)
 
     def diff(
@@ -307,6 +310,8 @@ class Twin:
 
     def stats(self) -> pd.DataFrame:
         """The county's key figures: one row per figure (label, value, unit, layer)."""
+        import pandas as pd
+
         cat = self.catalog
         rows = [f.model_dump() for f in cat.figures]
         frame = pd.DataFrame(rows, columns=["name", "label", "value", "unit", "layer"])
@@ -669,6 +674,8 @@ class Twin:
             raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
 
     def _read_boundary(self) -> gpd.GeoDataFrame:
+        from layers.vector import read_vector
+
         item = self._boundary_input()
         src = item.source
         assert src is not None
