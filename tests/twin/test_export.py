@@ -182,8 +182,9 @@ def test_bad_tile_options_name_the_key(workspace: Path, value: str) -> None:
 
 def test_a_small_tile_export_starts_light(workspace: Path, tmp_path: Path) -> None:
     # Its fixed cost is imports: a few features are encoded without numba (the kernels run
-    # interpreted), and a workspace of vector and raster layers loads no other builder
-    # (the coverage model's scipy) and no rasterio
+    # interpreted), a workspace of vector and raster layers loads no other builder
+    # (the coverage model's scipy) and no rasterio, and GeoParquet is read without pandas,
+    # geopandas or pyogrio (tiles._geoparquet; the workspace loads the readers to build)
     Twin.open(workspace).build(["zones"])
     out = tmp_path / "z.pmtiles"
     script = (
@@ -194,7 +195,8 @@ def test_a_small_tile_export_starts_light(workspace: Path, tmp_path: Path) -> No
         "    main()\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
-        "heavy = ('numba', 'scipy', 'rasterio', 'twin.builders.coverage', 'twin.builders.roads')\n"
+        "heavy = ('numba', 'scipy', 'rasterio', 'twin.builders.coverage', 'twin.builders.roads',\n"
+        "         'pandas', 'geopandas', 'pyogrio')\n"
         "print(code, sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
     )
     args = ["-w", str(workspace), "export", "zones", "--maxzoom", "12", "-o", str(out), "-q"]
