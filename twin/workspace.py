@@ -39,19 +39,6 @@ from twin._executors import resolve_scheduler
 from twin._hashing import HashCache, files_digest
 from twin._region import boundary_copies, copy_files, lonlat_extent
 from twin._stale import stale
-from twin.build import (
-    BuildEvents,
-    BuildReport,
-    Job,
-    LoggedEvents,
-    NoEvents,
-    Publisher,
-    build_lock,
-    clean_leftovers,
-    execute,
-    fingerprint,
-    new_version,
-)
 from twin.builders import Builder, get_builder
 from twin.builders.context import BuildContext, Input
 from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
@@ -59,10 +46,12 @@ from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Layers, Raster
 
 if TYPE_CHECKING:  # pandas and geopandas load only where a frame is made: opening a
-    # workspace (every command does) needs neither, nor the readers of layers.vector
+    # workspace (every command does) needs neither, nor the readers of layers.vector, nor
+    # the build machinery (twin.build, and through it tile encoding and GeoParquet writing)
     import geopandas as gpd
     import pandas as pd
 
+    from twin.build import BuildEvents, BuildReport, Job
     from twin.diff import DiffResult
 
 BUILD_DIR = "build"
@@ -395,6 +384,18 @@ class Twin:
             When any layer failed; layers that succeeded are published, and
             ``error.report`` tells which.
         """
+        from twin.build import (
+            BuildReport,
+            Job,
+            LoggedEvents,
+            NoEvents,
+            Publisher,
+            build_lock,
+            clean_leftovers,
+            execute,
+            new_version,
+        )
+
         # Imported here, not at the top: twin.notebook builds on Twin, so a module-level
         # import would make the two import each other (the facade reaches up only when asked).
         from twin.notebook import progress_events
@@ -477,6 +478,8 @@ class Twin:
         -------
         Layer -> the versions removed.
         """
+        from twin.build import build_lock, clean_leftovers
+
         if keep < 1:
             raise WorkspaceError(f"keep must be at least 1 (the published version), got {keep}")
         removed: dict[str, list[str]] = {}
@@ -639,6 +642,8 @@ class Twin:
             ),
             "presentation": presentation,
         }
+        from twin.build import fingerprint
+
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
 
     def check_crs(self) -> None:
