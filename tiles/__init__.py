@@ -64,6 +64,7 @@ __all__ = [
     "mvt",
     "pmtiles",
     "pmtiles_write",
+    "proj",
     "read_catalog",
     "resolve_artifact",
     "serve",

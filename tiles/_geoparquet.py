@@ -37,6 +37,7 @@ import math
 import os
 import zoneinfo
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS, Transformer
+
+from tiles.proj import with_transformer
 
 #: nanoseconds per unit of arrow timestamps, durations and times
 _NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -231,15 +234,19 @@ def to_crs(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
 
     2D geometries go through the transformer as x, y arrays and 3D ones as x, y, z,
     as geopandas sends them; nothing changes when the two CRS are the exact same.
+    The transformer may have been prepared ahead (:func:`tiles.proj.prepare`).
     """
     if src.is_exact_same(dst):
         return geoms
-    transform = Transformer.from_crs(src, dst, always_xy=True).transform
+    return with_transformer(src, dst, partial(_transformed, geoms))
+
+
+def _transformed(geoms: np.ndarray, transformer: Transformer) -> np.ndarray:
     has_z = shapely.has_z(geoms)
     result = np.empty_like(geoms)
     for mask, z in ((~has_z, False), (has_z, True)):
         coords = shapely.get_coordinates(geoms[mask], include_z=z)
-        moved = transform(*(coords[:, i] for i in range(coords.shape[1])))
+        moved = transformer.transform(*(coords[:, i] for i in range(coords.shape[1])))
         result[mask] = shapely.set_coordinates(geoms[mask].copy(), np.array(moved).T)
     return result
 
