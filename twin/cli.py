@@ -137,24 +137,41 @@ def _message(exc: BaseException) -> str:
     return str(exc)
 
 
-def _prepare_reprojection(entries: list[Any]) -> None:
-    """Start PROJ's search for each vector layer's CRS to Web Mercator, the grid of tile
-    archives, in a thread: it runs while the export's modules load (:mod:`tiles.proj`)."""
-    from tiles.grids import get_grid
-    from tiles.proj import prepare
-
-    mercator = get_grid("WebMercatorQuad").crs
-    for crs in dict.fromkeys(e.crs for e in entries if e.kind == "vector" and e.crs):
-        prepare(crs, mercator)
+def _where(workspace: Path | None) -> tuple[Path, bool]:
+    """Where the workspace is: the directory given, or the current one or a parent."""
+    chosen = workspace or state.workspace
+    return (chosen, False) if chosen is not None else (Path.cwd(), True)
 
 
 def _open(workspace: Path | None) -> Any:
     from twin.workspace import Twin
 
-    chosen = workspace or state.workspace
-    if chosen is not None:
-        return Twin.open(chosen)
-    return Twin.open(Path.cwd(), search_up=True)
+    path, search_up = _where(workspace)
+    return Twin.open(path, search_up=search_up)
+
+
+def _prepare_reprojection(workspace: Path | None, names: list[str]) -> None:
+    """Start PROJ's search for each named vector layer's CRS to Web Mercator (the grid of
+    tile archives) in a thread, before the workspace opens: it runs while the workspace's
+    and the export's modules load (:mod:`tiles.proj`). Only a head start: what cannot be
+    read here is left for the export to report.
+    """
+    from pyproj.exceptions import CRSError
+
+    from tiles.catalog import read_catalog
+    from tiles.errors import TilesError
+    from tiles.grids import get_grid
+    from tiles.proj import prepare
+    from twin._layout import catalog_path, find_workspace
+
+    try:
+        published = read_catalog(catalog_path(find_workspace(*_where(workspace)))).layers
+        mercator = get_grid("WebMercatorQuad").crs
+        wanted = (published[n] for n in names if n in published)
+        for crs in dict.fromkeys(e.crs for e in wanted if e.kind == "vector" and e.crs):
+            prepare(crs, mercator)
+    except (TwinError, TilesError, OSError, CRSError):
+        return
 
 
 def _version(value: bool) -> None:
@@ -702,6 +719,9 @@ def export(
         raise TwinError(f"layer {layer!r}: expected a name, or names separated by commas")
     if len(names) > 1 and crs is not None:
         raise TwinError(f"--crs {crs}: only the gpkg or geojson of a single layer can change CRS")
+    tiled = fmt in ("pmtiles", "mbtiles")
+    if tiled:
+        _prepare_reprojection(workspace, names)
     twin = _open(workspace)
     published = twin.catalog.layers  # read once: every read parses catalog.json
     chosen = []
@@ -713,10 +733,6 @@ def export(
         # a derived layer (roads_nodes) is not tiled with its parent's options
         options = cfg.tiles if cfg is not None and entry.parent is None else None
         chosen.append((name, entry, options))
-    tiled = fmt in ("pmtiles", "mbtiles")
-    if tiled:
-        _prepare_reprojection([entry for _, entry, _ in chosen])
-    # loaded while PROJ searches (above): some 0.3 s of modules, tile encoding's included
     from twin.export import export_layer, export_tiles
 
     columns = [

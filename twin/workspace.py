@@ -37,11 +37,12 @@ from tiles.catalog import (
 from twin import artifacts
 from twin._executors import resolve_scheduler
 from twin._hashing import HashCache, files_digest
+from twin._layout import BUILD_DIR, CONFIG_NAME, catalog_path, find_workspace
 from twin._region import boundary_copies, copy_files, lonlat_extent
 from twin._stale import stale
 from twin.builders import Builder, get_builder
 from twin.builders.context import BuildContext, Input
-from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
+from twin.config import TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Layers, Raster
 
@@ -54,30 +55,10 @@ if TYPE_CHECKING:  # pandas and geopandas load only where a frame is made: openi
     from twin.build import BuildEvents, BuildReport, Job
     from twin.diff import DiffResult
 
-BUILD_DIR = "build"
-CATALOG_NAME = "catalog.json"
 #: The working CRS of a workspace made without a boundary to choose one from.
 DEFAULT_CRS = "EPSG:4549"
 #: The source name ``Twin.init`` gives the boundary it copies in.
 BOUNDARY_SOURCE = "boundary"
-
-
-def find_workspace(start: str | os.PathLike[str] | None = None, search_up: bool = False) -> Path:
-    """The workspace directory at ``start`` (or, with ``search_up``, its nearest parent).
-
-    ``start`` may be the directory or its ``twin.toml``.
-    """
-    path = Path(start or ".").resolve()
-    if path.is_file() and path.name == CONFIG_NAME:
-        return path.parent
-    candidates = [path, *path.parents] if search_up else [path]
-    for candidate in candidates:
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    if not path.exists():
-        raise WorkspaceError(f"{path}: no such directory")
-    where = f"{path} or any parent" if search_up else str(path)
-    raise WorkspaceError(f"{where}: not a workspace (no {CONFIG_NAME}; run 'twin init')")
 
 
 class Twin:
@@ -226,7 +207,7 @@ class Twin:
 
     @property
     def catalog_path(self) -> Path:
-        return self.build_dir / CATALOG_NAME
+        return catalog_path(self.root)
 
     def source_path(self, name: str) -> Path:
         """The file behind source ``name``."""
