@@ -857,11 +857,15 @@ def main() -> None:
     _interrupt.install()
     try:
         app()
-    except BaseException:
+    except BaseException as exc:
         # typer turns KeyboardInterrupt into a silent exit 130, and a library may wrap it
         # in an error of its own: after Ctrl-C, any way out is the interruption
         if _interrupt.interrupted():
             _interrupt.leave()
+        if isinstance(exc, SystemExit):
+            # The command is over and the process ends: the collector's last walk over
+            # everything it loaded would only delay the exit (~0.02 s of a small export).
+            gc.freeze()
         raise
 
 
