@@ -35,16 +35,15 @@ try:
     import json
     import logging
     import time
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from contextlib import contextmanager
     from dataclasses import asdict
     from functools import wraps
     from pathlib import Path
-    from typing import Annotated, Any, TypeVar
+    from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
     import typer
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-    from rich.table import Table
 
     # Nothing of layers/ or tiles/ at load: `twin --help` and light commands start in a
     # fraction of a second; each command imports what it needs (geopandas, rasterio,
@@ -54,6 +53,9 @@ try:
     from twin.gdal_env import allow_vrt
 except KeyboardInterrupt:  # Ctrl-C while the command starts: nothing has run
     _interrupt.leave()
+
+if TYPE_CHECKING:  # rich's progress bars and tables load in the commands that draw them
+    from rich.progress import Progress
 
 app = typer.Typer(
     name="twin",
@@ -141,6 +143,38 @@ def _where(workspace: Path | None) -> tuple[Path, bool]:
     """Where the workspace is: the directory given, or the current one or a parent."""
     chosen = workspace or state.workspace
     return (chosen, False) if chosen is not None else (Path.cwd(), True)
+
+
+@contextmanager
+def _tile_progress(label: str, shown: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar of the tiles exported, with tiles/s, on stderr (None: none shown)."""
+    if not shown:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.0f} tiles/s"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(label, total=None, rate=0.0)
+        start = time.perf_counter()
+
+        def advance(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=done, total=total, rate=rate)
+
+        yield advance
 
 
 def _open(workspace: Path | None) -> Any:
@@ -266,6 +300,8 @@ def _run_build(build: Callable[[Any], Any], quiet: bool, as_json: bool) -> Any:
     """Run ``build(events)`` with a progress display unless quiet or JSON."""
     if quiet or as_json:
         return build(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=out, transient=True) as progress:
         return build(_ProgressEvents(progress))
@@ -487,6 +523,8 @@ def stats(
     # in the workspace's language ([region] lang), as the viewer speaks by default
     lang = twin.config.region.lang or "en"
     heading, columns = _STATS_TEXT[lang]
+    from rich.table import Table
+
     table = Table(title=f"{twin.name} — {heading}", title_justify="left")
     for i, col in enumerate(columns):
         table.add_column(col, justify="right" if i == 1 else "left")
@@ -571,6 +609,8 @@ def list_layers(as_json: JsonOpt = False, workspace: WorkspaceOpt = None) -> Non
     if as_json:
         out.print_json(json.dumps({n: e.model_dump(mode="json") for n, e in layers.items()}))
         return
+    from rich.table import Table
+
     table = Table(title=f"{twin.name} — {len(layers)} published layers", title_justify="left")
     for col in ("layer", "kind", "type", "count", "version", "zooms", "title"):
         table.add_column(col, justify="right" if col == "count" else "left")
@@ -710,8 +750,6 @@ def export(
     each tile holds one layer per catalog layer, named after it. The file
     appears complete or not at all (written to a temporary name, then renamed).
     """
-    from rich.progress import TimeElapsedColumn
-
     from tiles.errors import LayerNotFoundError
 
     names = [n.strip() for n in layer.split(",")]
@@ -735,21 +773,7 @@ def export(
         chosen.append((name, entry, options))
     from twin.export import export_layer, export_tiles
 
-    columns = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8.0f} tiles/s"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=err, disable=quiet or not tiled) as progress:
-        task = progress.add_task(f"{layer} -> {fmt}", total=None, rate=0.0)
-        start = time.perf_counter()
-
-        def advance(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            progress.update(task, completed=done, total=total, rate=rate)
-
+    with _tile_progress(f"{layer} -> {fmt}", shown=tiled and not quiet) as advance:
         if len(chosen) > 1:
             result = export_tiles(
                 twin.catalog_path, chosen, fmt, output, minzoom, maxzoom, workers, advance
@@ -837,6 +861,8 @@ def publish(
 @app.command("builders")
 def list_builders() -> None:
     """List the builder kinds a layer can use, with their inputs."""
+    from rich.table import Table
+
     from twin.builders import builders
 
     table = Table(title="builders", title_justify="left")
