@@ -1,8 +1,10 @@
-"""A transformer prepared ahead in a thread moves coordinates exactly as one made in place."""
+"""Transformers kept per CRS pair, or prepared ahead in a thread, move coordinates exactly as
+one made in place."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -29,6 +31,12 @@ def _geoms(crs: CRS) -> np.ndarray:
     return np.array([*points, line, shapely.box(x, y, x + d, y + d)], dtype=object)
 
 
+@pytest.fixture(autouse=True)
+def _no_prepared_left() -> Iterator[None]:
+    yield
+    proj.discard_prepared()
+
+
 @pytest.mark.parametrize("code", ["EPSG:4549", "EPSG:4326", "EPSG:32650"])
 def test_a_prepared_search_moves_coordinates_as_one_made_in_place(code: str) -> None:
     # the file's CRS comes from its PROJJSON, the prepared one from the catalog's code
@@ -38,7 +46,6 @@ def test_a_prepared_search_moves_coordinates_as_one_made_in_place(code: str) -> 
     proj.prepare(code, MERCATOR)
     assert _threads() == ["tiles-proj"]
     prepared = to_crs(geoms, src, MERCATOR)
-    assert _threads() == []  # used once, then ended
     assert shapely.to_wkb(prepared).tolist() == shapely.to_wkb(direct).tolist()
     # and both are what pyproj gives (geopandas sends x, y and x, y, z the same way)
     tr = Transformer.from_crs(src, MERCATOR, always_xy=True)
@@ -47,24 +54,31 @@ def test_a_prepared_search_moves_coordinates_as_one_made_in_place(code: str) -> 
         shapely.get_coordinates(prepared[:50]).tolist()
         == np.column_stack(tr.transform(xy[:, 0], xy[:, 1])).tolist()
     )
+    proj.discard_prepared()
+    assert _threads() == []
 
 
-def test_a_pair_is_used_once_and_other_pairs_are_made_in_place() -> None:
+def test_a_prepared_pair_is_served_by_its_thread_until_discarded() -> None:
     src = CRS.from_user_input("EPSG:4549")
     proj.prepare(src, MERCATOR)
     proj.prepare(src, MERCATOR)  # not searched twice
     assert _threads() == ["tiles-proj"]
-    seen: list[str] = []
+    seen: list[tuple[str, Transformer]] = []
 
-    def work(tr: Transformer) -> str:
-        seen.append(threading.current_thread().name)
-        return tr.description
+    def work(tr: Transformer) -> None:
+        seen.append((threading.current_thread().name, tr))
 
-    proj.with_transformer(CRS.from_user_input("EPSG:4326"), MERCATOR, work)  # not prepared
-    assert seen == ["MainThread"] and _threads() == ["tiles-proj"]
+    other = CRS.from_user_input("EPSG:4326")
+    proj.with_transformer(other, MERCATOR, work)  # not prepared: made here
+    proj.with_transformer(other, MERCATOR, work)  # and kept
     proj.with_transformer(src, MERCATOR, work)
-    proj.with_transformer(src, MERCATOR, work)  # the prepared one is gone: made here
-    assert seen[1:] == ["tiles-proj", "MainThread"] and _threads() == []
+    proj.with_transformer(src, MERCATOR, work)  # each layer of an export in that CRS
+    assert [name for name, _ in seen] == ["MainThread", "MainThread", "tiles-proj", "tiles-proj"]
+    assert seen[0][1] is seen[1][1] and seen[2][1] is seen[3][1]
+    proj.discard_prepared()
+    assert _threads() == []
+    proj.with_transformer(src, MERCATOR, work)  # made here once discarded
+    assert seen[-1][0] == "MainThread"
 
 
 def test_a_failed_search_is_raised_where_the_transformer_is_asked_for() -> None:
@@ -72,9 +86,9 @@ def test_a_failed_search_is_raised_where_the_transformer_is_asked_for() -> None:
     with pytest.raises(ProjError):
         Transformer.from_crs(local, MERCATOR, always_xy=True)
     proj.prepare(local, MERCATOR)
-    with pytest.raises(ProjError):
-        proj.with_transformer(local, MERCATOR, lambda tr: tr)
-    assert _threads() == []
+    for _ in range(2):
+        with pytest.raises(ProjError):
+            proj.with_transformer(local, MERCATOR, lambda tr: tr)
 
 
 def test_searches_nobody_came_for_end_when_discarded() -> None:
@@ -82,7 +96,4 @@ def test_searches_nobody_came_for_end_when_discarded() -> None:
     proj.prepare("EPSG:4326", MERCATOR)
     assert len(_threads()) == 2
     proj.discard_prepared()
-    for t in threading.enumerate():
-        if t.name == "tiles-proj":
-            t.join(timeout=30)
     assert _threads() == []
