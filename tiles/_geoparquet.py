@@ -52,7 +52,7 @@ from tiles.proj import with_transformer
 _NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _EPOCH = dt.datetime(1970, 1, 1)
 _DAY_NS = 86_400_000_000_000
-#: pandas' nullable integer dtypes (in a file's pandas metadata): missing values stay None
+#: pandas' nullable integer dtypes: a column the pandas metadata gives one keeps its integers
 _NULLABLE_INTS = {f"{u}Int{b}" for u in ("", "U") for b in (8, 16, 32, 64)}
 #: native GeoArrow encodings: shapely geometry type and list nesting depth
 _NATIVE = {
