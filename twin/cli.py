@@ -793,7 +793,7 @@ def export(
                 advance,
                 crs=crs,
             )
-    if tiled:  # a search nobody came for (a layer whose file names its CRS otherwise) ends
+    if tiled:  # the prepared searches' threads end (they served the layers in their CRS)
         from tiles.proj import discard_prepared
 
         discard_prepared()
