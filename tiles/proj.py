@@ -18,6 +18,7 @@ the bit.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import OrderedDict
@@ -114,6 +115,17 @@ def with_transformer(src: CRS, dst: CRS, work: Callable[[Transformer], T]) -> T:
             while len(_MADE) > _MADE_MAX:
                 _MADE.popitem(last=False)
     return work(made)
+
+
+def _forget_in_child() -> None:
+    """A forked process has none of its parent's threads: it makes its own transformers
+    (a prepared pair asked for there would otherwise wait for a thread that is not)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _PREPARED.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def discard_prepared() -> None:

@@ -97,3 +97,18 @@ def test_searches_nobody_came_for_end_when_discarded() -> None:
     assert len(_threads()) == 2
     proj.discard_prepared()
     assert _threads() == []
+
+
+def test_a_forked_process_makes_its_own() -> None:
+    # what os.register_at_fork runs in a child: the parent's search threads are not there
+    src = CRS.from_user_input("EPSG:4549")
+    proj.prepare(src, MERCATOR)
+    searches = list(proj._PREPARED.values())
+    proj._forget_in_child()
+    names: list[str] = []
+    proj.with_transformer(src, MERCATOR, lambda tr: names.append(threading.current_thread().name))
+    assert names == ["MainThread"]
+    for search in searches:  # (this process is the parent: its thread is still there)
+        search.stop()
+        search.thread.join()
+    assert _threads() == []
