@@ -6,7 +6,8 @@ about workspaces or HTTP. Where things live:
 - reading sources: :mod:`~layers.vector` (anything OGR reads, CSV of points) and
   :mod:`~layers.raster` (anything GDAL reads, tiled DEMs), with :mod:`~layers.sources`
   (which files a source is), :mod:`~layers.encodings` (the GBK/UTF-8 guess) and
-  :mod:`~layers.tables` (CSV/Excel with Chinese headers);
+  :mod:`~layers.tables` (CSV/Excel with Chinese headers); the generic layers'
+  parameters in :mod:`~layers.vector_params` and :mod:`~layers.raster_params`;
 - building layers: :mod:`layers.roads` (a routable network), :mod:`layers.coverage`
   (5G coverage rasters), :mod:`~layers.villages` (every village's figures) and
   :mod:`layers.imagery` (orthophoto sheets into a mosaic), :mod:`~layers.buildings`
@@ -72,6 +73,7 @@ __all__ = [
     "tables",
     "types",
     "vector",
+    "vector_params",
     "villages",
     "villages_labels",
     "villages_params",

@@ -32,12 +32,11 @@ from dataclasses import dataclass, fields
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from layers.errors import ValidationError
 from layers.labels import Label
-from layers.params import Params
 from layers.tables import header_key
+from layers.vector_params import HeightParams
 
 #: the column a building layer's heights are published in
 HEIGHT_FIELD = "height_m"
@@ -70,21 +69,6 @@ BUILDING_FIELDS = {
     HEIGHT_FIELD: Label("高度", "Height", "m", "米"),
     "floors": Label("层数", "Floors"),
 }
-
-
-class HeightParams(Params):
-    """How a building layer finds its heights (the ``vector`` builder's ``height`` parameter)."""
-
-    column: str | None = Field(
-        None, description="column of heights in metres (default: height, 高度, 建筑高度 ...)"
-    )
-    floors: str | None = Field(
-        None, description="column of floor counts, used where a row has no height (层数 ...)"
-    )
-    floor_height: float = Field(3.0, gt=0, le=10, description="metres per floor")
-    max_height: float = Field(
-        300.0, gt=0, le=1000, description="taller than this is absurd: reported, not drawn"
-    )
 
 
 @dataclass

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from affine import Affine
 from pyproj import CRS
 
 from layers.crs import as_crs
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # affine (and attrs) load with rasterio, where rasters are read
     import geopandas as gpd
+    from affine import Affine
 
 #: west, south, east, north
 BBox = tuple[float, float, float, float]

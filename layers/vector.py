@@ -20,15 +20,12 @@ import pyarrow.parquet as pq
 import pyogrio
 import shapely
 from geopandas.io.arrow import _arrow_to_geopandas  # geopandas' own GeoParquet decoding
-from pydantic import Field
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from layers.buildings import HeightParams
 from layers.chinacrs import china_crs, to_wgs84
 from layers.encodings import not_decodable, resolve_encoding
 from layers.errors import SourceError, ValidationError
-from layers.params import Params
 from layers.tables import (
     EXCEL_SUFFIXES,
     TEXT_SUFFIXES,
@@ -37,6 +34,7 @@ from layers.tables import (
     points_from_table,
     read_text_table,
 )
+from layers.vector_params import VectorParams
 
 log = logging.getLogger(__name__)
 
@@ -244,21 +242,6 @@ def _first_line(exc: BaseException) -> str:
     line = text.splitlines()[0] if text else type(exc).__name__
     # GDAL's advice about driver prefixes helps no one who picked a file in twin.toml.
     return line.split("; It might help to specify the correct driver", 1)[0]
-
-
-class VectorParams(Params):
-    """Parameters of the generic ``vector`` layer (see :func:`clean_vector`)."""
-
-    id: str | None = Field(None, description="column whose values must be unique and non-null")
-    columns: list[str] | None = Field(None, description="columns to keep (default: all)")
-    rename: dict[str, str] = Field(default_factory=dict, description="old name -> new name")
-    repair: bool = Field(True, description="repair invalid geometries; False drops them")
-    clip_to_region: bool = Field(False, description="keep only what intersects the boundary")
-    height: HeightParams | None = Field(
-        None,
-        description="buildings: publish height_m from a height or floors column "
-        "(layers.buildings), drawn standing in 3D",
-    )
 
 
 @dataclass

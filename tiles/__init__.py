@@ -7,7 +7,8 @@ Where things live:
 - encoding a tile: :mod:`~tiles.mvt` (Mapbox Vector Tiles), cut from GeoParquet by
   ``tiles.vector`` with :mod:`~tiles.generalize`; raster tiles in ``tiles.raster``,
   orthophoto mosaics' in :mod:`~tiles.mosaic`;
-  tile grids in :mod:`~tiles.grids`;
+  tile grids in :mod:`~tiles.grids`, and transformers into them whose PROJ search
+  starts ahead of need in :mod:`~tiles.proj`;
 - the server: :func:`create_app` in :mod:`~tiles.app` (routes in ``tiles.routes`` and
   ``tiles.ogc``, from a request to a cached tile in ``tiles.service``), configured by
   :mod:`~tiles.settings`, its JSON answers typed in :mod:`~tiles.models`, run under
@@ -64,6 +65,7 @@ __all__ = [
     "mvt",
     "pmtiles",
     "pmtiles_write",
+    "proj",
     "read_catalog",
     "resolve_artifact",
     "serve",

@@ -1,10 +1,13 @@
 """Tile grids (OGC TileMatrixSets): Web Mercator, CRS84 and a CGCS2000 geographic quad.
 
-The grids are morecantile ``TileMatrixSet`` objects, extended to
+The grids are morecantile's ``TileMatrixSet`` documents, extended to
 :data:`MAX_ZOOM` so that a layer may allow zooms beyond the usual 24. The tile
 maths the server runs per request (tile bounds, tile ranges) is done here from
 the matrix definitions, in the grid CRS with x = easting/longitude first
-whatever the CRS's axis order; tests check it against morecantile.
+whatever the CRS's axis order; tests check it against morecantile. The two
+standard grids' matrices are read from morecantile's JSON documents as they
+are: morecantile itself (pydantic models, some 0.04 s to import) loads when a
+grid's :attr:`Grid.tms` is asked for (the OGC routes), not for tile maths.
 
 Examples
 --------
@@ -15,14 +18,20 @@ Examples
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import morecantile
-from morecantile import TileMatrixSet
 from pyproj import CRS, Transformer
 
 from tiles.errors import InvalidParameterError, TileOutsideError
+
+if TYPE_CHECKING:
+    from morecantile import TileMatrixSet
 
 #: Highest zoom of every grid (the catalog allows maxzoom up to 30).
 MAX_ZOOM = 30
@@ -36,14 +45,22 @@ class Grid:
     """One tile grid and the per-zoom numbers tile maths needs."""
 
     id: str
-    tms: TileMatrixSet
     crs: CRS
     #: per zoom: (origin x, origin y, tile span x, tile span y, matrix width, matrix height)
     levels: tuple[tuple[float, float, float, float, int, int], ...]
+    #: the grid's TileMatrixSet document (JSON), as :attr:`tms` is made from
+    document: dict[str, Any]
+
+    @cached_property
+    def tms(self) -> TileMatrixSet:
+        """The grid as a morecantile ``TileMatrixSet`` (loaded when first asked for)."""
+        from morecantile import TileMatrixSet
+
+        return TileMatrixSet.model_validate(self.document)
 
     @property
     def title(self) -> str:
-        return self.tms.title or self.id
+        return str(self.document.get("title") or self.id)
 
     def _level(self, z: int) -> tuple[float, float, float, float, int, int]:
         if not 0 <= z < len(self.levels):
@@ -109,13 +126,14 @@ def _xy_first(crs: CRS) -> bool:
     return crs.axis_info[0].direction.lower() not in ("north", "south")
 
 
-def _extend(tms: TileMatrixSet, maxzoom: int) -> TileMatrixSet:
-    """``tms`` with matrices added up to ``maxzoom``, each half the cell size of zoom 0's / 2**z.
+def _extend(data: dict[str, Any], maxzoom: int) -> dict[str, Any]:
+    """TMS document ``data`` with matrices added up to ``maxzoom``, each with zoom 0's cell
+    size / 2**z.
 
     Derived from zoom 0 rather than by halving the last listed matrix: the TMS
     documents round deep levels' cell sizes, and the rounding would compound.
     """
-    data = tms.model_dump(exclude_none=True, mode="json")
+    data = {**data, "tileMatrices": list(data["tileMatrices"])}
     matrices = data["tileMatrices"]
     first = matrices[0]
     while len(matrices) <= maxzoom:
@@ -127,10 +145,25 @@ def _extend(tms: TileMatrixSet, maxzoom: int) -> TileMatrixSet:
         level["matrixWidth"] = first["matrixWidth"] * 2**z
         level["matrixHeight"] = first["matrixHeight"] * 2**z
         matrices.append(level)
-    return TileMatrixSet.model_validate(data)
+    return data
+
+
+def _standard_document(grid_id: str) -> dict[str, Any]:
+    """Morecantile's TMS document ``grid_id``, as ``morecantile.tms.get`` reads it."""
+    if os.environ.get("TILEMATRIXSET_DIRECTORY"):  # the user's TMS documents may replace ours
+        import morecantile
+
+        return morecantile.tms.get(grid_id).model_dump(exclude_none=True, mode="json")
+    spec = importlib.util.find_spec("morecantile")  # where it is, without importing it
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(spec.submodule_search_locations[0]) / "data" / f"{grid_id}.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def _cgcs2000_quad() -> TileMatrixSet:
+    from morecantile import TileMatrixSet
+
     return TileMatrixSet.custom(
         [-180.0, -90.0, 180.0, 90.0],
         CRS.from_epsg(4490),
@@ -143,25 +176,27 @@ def _cgcs2000_quad() -> TileMatrixSet:
 
 
 def _levels(
-    tms: TileMatrixSet, crs: CRS
+    data: dict[str, Any], crs: CRS
 ) -> tuple[tuple[float, float, float, float, int, int], ...]:
+    """The per-zoom numbers of a TMS document (its values as morecantile's model types them)."""
     xy = _xy_first(crs)
     out = []
-    for m in tms.tileMatrices:
-        if m.cornerOfOrigin != "topLeft" or m.variableMatrixWidths:
+    for m in data["tileMatrices"]:
+        if m.get("cornerOfOrigin", "topLeft") != "topLeft" or m.get("variableMatrixWidths"):
             raise InvalidParameterError(
-                f"grid {tms.id}: only top-left, regular matrices are supported"
+                f"grid {data.get('id')}: only top-left, regular matrices are supported"
             )
-        p0, p1 = m.pointOfOrigin
+        p0, p1 = m["pointOfOrigin"]
         ox, oy = (p0, p1) if xy else (p1, p0)
+        cell = float(m["cellSize"])
         out.append(
             (
                 float(ox),
                 float(oy),
-                m.cellSize * m.tileWidth,
-                m.cellSize * m.tileHeight,
-                int(m.matrixWidth),
-                int(m.matrixHeight),
+                cell * int(m["tileWidth"]),
+                cell * int(m["tileHeight"]),
+                int(m["matrixWidth"]),
+                int(m["matrixHeight"]),
             )
         )
     return tuple(out)
@@ -171,15 +206,15 @@ def _levels(
 def get_grid(grid_id: str) -> Grid:
     """The grid called ``grid_id``; :class:`InvalidParameterError` for an unknown id."""
     if grid_id == CGCS2000_QUAD:
-        tms = _cgcs2000_quad()
+        data = _cgcs2000_quad().model_dump(exclude_none=True, mode="json")
     elif grid_id in GRID_IDS:
-        tms = _extend(morecantile.tms.get(grid_id), MAX_ZOOM)
+        data = _extend(_standard_document(grid_id), MAX_ZOOM)
     else:
         raise InvalidParameterError(
             f"tileMatrixSetId {grid_id!r} is not one of {', '.join(GRID_IDS)}"
         )
-    crs = CRS.from_user_input(tms.crs.srs)
-    return Grid(id=grid_id, tms=tms, crs=crs, levels=_levels(tms, crs))
+    crs = CRS.from_user_input(data["crs"])
+    return Grid(id=grid_id, crs=crs, levels=_levels(data, crs), document=data)
 
 
 @cache

@@ -11,12 +11,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from tiles.catalog import LayerEntry
 from tiles.grids import DEFAULT_GRID
-from tiles.models import TileJSON, VectorLayer
 from tiles.versions import VERSION_SEP
+
+if TYPE_CHECKING:  # the API's models load with the server, not with a tile export
+    from tiles.models import TileJSON
 
 #: catalog field types -> the value types TileJSON's vector_layers describe
 FIELD_TYPES = {
@@ -98,6 +101,8 @@ def tilejson(
     With ``encoding`` (terrarium, mapbox) the tiles are a raster layer's heights
     as terrain-RGB (:mod:`tiles.terrain`), for a MapLibre ``raster-dem`` source.
     """
+    from tiles.models import TileJSON, VectorLayer
+
     if encoding is not None:
         query = {**(query or {}), "encoding": encoding}
     names = ",".join(

@@ -8,17 +8,16 @@ has a new key, so a rebuild never reuses a stale index.
 
 from __future__ import annotations
 
-import json
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
+from tiles._geoparquet import GeoTable, read_geoparquet, to_crs
 from tiles._lru import LRU
 from tiles._mvt_kernel import points_in_box, points_to_tile
 from tiles.errors import ArtifactError
@@ -117,42 +116,18 @@ def _point_index(geoms: np.ndarray) -> tuple[np.ndarray, ...] | None:
     return x, y, x[order], y[order], order
 
 
-def _python_values(series: pd.Series) -> list[Any]:
-    """Column values as plain Python objects typed for MVT (None where missing)."""
-    if pd.api.types.is_bool_dtype(series):
-        return [None if pd.isna(v) else bool(v) for v in series.astype(object)]
-    if pd.api.types.is_integer_dtype(series):
-        return [None if pd.isna(v) else int(v) for v in series.astype(object)]
-    if pd.api.types.is_float_dtype(series):
-        return [None if pd.isna(v) else float(v) for v in series.astype(object)]
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return [None if pd.isna(v) else v.isoformat() for v in series]
-    out: list[Any] = []
-    for v in series.astype(object):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(None)
-        elif isinstance(v, (str, bool, int, float)):
-            out.append(v)
-        elif isinstance(v, (dict, list)):
-            out.append(json.dumps(v, ensure_ascii=False, sort_keys=True))
-        elif hasattr(v, "isoformat"):
-            out.append(v.isoformat())
-        else:
-            out.append(str(v))
-    return out
-
-
-def _feature_ids(gdf: gpd.GeoDataFrame) -> np.ndarray:
+def _feature_ids(table: GeoTable) -> np.ndarray:
     """An ``id`` column of unique non-negative integers when there is one, else row numbers."""
-    if "id" in gdf.columns and pd.api.types.is_integer_dtype(gdf["id"]):
-        ids = gdf["id"]
-        if not ids.isna().any() and (ids >= 0).all() and ids.is_unique:
-            return ids.to_numpy(dtype=np.uint64)
-    return np.arange(len(gdf), dtype=np.uint64)
+    ids = table.integers("id")
+    if ids is not None and (ids >= 0).all() and len(np.unique(ids)) == len(ids):
+        return ids.astype(np.uint64)
+    return np.arange(len(table), dtype=np.uint64)
 
 
 def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
     """Read a GeoParquet artifact, reproject it to ``grid`` and index it.
+
+    Properties are plain Python values typed for MVT (:mod:`tiles._geoparquet`).
 
     Raises
     ------
@@ -160,19 +135,18 @@ def load_source(path: str, name: str, version: str, grid: Grid) -> VectorSource:
         When the file cannot be read or has no CRS.
     """
     try:
-        gdf = gpd.read_parquet(path)
-    except Exception as exc:  # pyarrow/geopandas raise many kinds; all mean "unreadable"
+        table = read_geoparquet(path)
+    except Exception as exc:  # pyarrow, shapely and pyproj raise many kinds: all "unreadable"
         raise ArtifactError(f"{path}: cannot read layer {name!r} as GeoParquet: {exc}") from None
-    if gdf.crs is None:
+    if table.crs is None:
         raise ArtifactError(f"{path}: layer {name!r} has no CRS")
     # ids come from the full table so that a row keeps its id whether or not others are empty
-    keep = ~(gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-    ids = _feature_ids(gdf)[keep]
-    gdf = gdf[keep]
-    gdf = gdf.to_crs(grid.crs)
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    geom_col = gdf.geometry.name
-    columns = tuple((str(col), _python_values(gdf[col])) for col in gdf.columns if col != geom_col)
+    keep = ~(shapely.is_missing(table.geometry) | shapely.is_empty(table.geometry))
+    ids = _feature_ids(table)[keep]
+    geoms = to_crs(table.geometry[keep], table.crs, grid.crs)
+    columns = table.columns
+    if not keep.all():
+        columns = tuple((col, list(itertools.compress(values, keep))) for col, values in columns)
     return VectorSource(
         name=name,
         version=version,

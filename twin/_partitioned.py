@@ -28,9 +28,8 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +39,9 @@ from pyproj import CRS
 from layers.crs import same_crs
 from twin import artifacts
 from twin._executors import dask_client
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Partitions computed ahead of the one being written (each waits on its worker).
 AHEAD = 2

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio
 
 from layers.errors import SourceError
 from layers.sources import source_files
-from layers.vector import read_vector
 from twin import artifacts
 from twin.errors import WorkspaceError
 
@@ -26,6 +24,12 @@ def lonlat_extent(path: Path, src: Any) -> tuple[float, float, float, float]:
     LayerError
         When the file cannot be read or has no CRS.
     """
+    # the readers load here, not with the workspace: a command that reads no boundary
+    # starts without pyogrio, pandas and geopandas
+    import pyogrio
+
+    from layers.vector import read_vector
+
     layer, assumed = (src.layer, src.crs) if src is not None else (None, None)
     info: dict[str, Any] = {}
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):

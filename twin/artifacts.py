@@ -13,11 +13,9 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
@@ -29,15 +27,21 @@ from tiles.catalog import Band
 from tiles.errors import ArtifactError
 from tiles.pmtiles import PMTilesReader
 
+if TYPE_CHECKING:  # pandas and geopandas load where a frame is handled: checking a file,
+    # as `twin export` does, needs neither (some 0.25 s of start-up)
+    import geopandas as gpd
+    import pandas as pd
+
 #: Key of the project's own entry in GeoParquet schema metadata and GeoTIFF tags.
 METADATA_KEY = "twin"
 WGS84 = CRS.from_epsg(4326)
 
+#: catalog field types of pandas dtypes: the first ``pandas.api.types`` test a dtype passes
 _FIELD_TYPES = (
-    (pd.api.types.is_bool_dtype, "bool"),
-    (pd.api.types.is_integer_dtype, "int"),
-    (pd.api.types.is_float_dtype, "float"),
-    (pd.api.types.is_datetime64_any_dtype, "datetime"),
+    ("is_bool_dtype", "bool"),
+    ("is_integer_dtype", "int"),
+    ("is_float_dtype", "float"),
+    ("is_datetime64_any_dtype", "datetime"),
 )
 
 
@@ -55,6 +59,8 @@ def check_vector(gdf: gpd.GeoDataFrame, empty_ok: bool = False) -> None:
     ``empty_ok``: ``gdf`` is one partition of a layer, which may hold no rows
     (the layer's count is checked as a whole).
     """
+    import geopandas as gpd
+
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ArtifactCheckError(f"expected a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is None:
@@ -139,6 +145,8 @@ def vector_table(gdf: gpd.GeoDataFrame, empty_ok: bool = False) -> pa.Table:
 
     ``empty_ok`` as for :func:`check_vector`.
     """
+    import pandas as pd
+
     check_vector(gdf, empty_ok=empty_ok)
     geom_col = gdf.geometry.name
     geoms = np.asarray(gdf.geometry.values)
@@ -395,6 +403,8 @@ def fsync_file(path: Path) -> None:
 
 def verify_vector(path: Path, expected: gpd.GeoDataFrame) -> None:
     """Open the written GeoParquet and check it holds what was written."""
+    import geopandas as gpd
+
     back = gpd.read_parquet(path)
     if len(back) != len(expected):
         raise ArtifactCheckError(f"{path}: read back {len(back)} rows, wrote {len(expected)}")
@@ -482,7 +492,10 @@ def check_vector_file(path: Path) -> None:
             try:
                 table = pf.read_row_group(i)
                 if column is not None:
-                    shapely.from_wkb(table.column(column).to_numpy(zero_copy_only=False))
+                    # to_pylist: pyarrow's to_numpy converts through pandas (loads it)
+                    wkb = np.empty(table.num_rows, dtype=object)
+                    wkb[:] = table.column(column).to_pylist()
+                    shapely.from_wkb(wkb)
             except (OSError, pa.ArrowException, shapely.errors.GEOSException, ValueError) as exc:
                 raise ArtifactCheckError(
                     f"row group {i} of {groups} cannot be read: {_one_line(exc)}"
@@ -583,11 +596,15 @@ def wgs84_bounds(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[f
 
 def field_types(df: pd.DataFrame) -> dict[str, str]:
     """Column name -> catalog field type, for every non-geometry column."""
+    import pandas as pd
+    from geopandas.array import GeometryDtype
+
     out: dict[str, str] = {}
     for name, dtype in df.dtypes.items():
-        if isinstance(dtype, gpd.array.GeometryDtype):
+        if isinstance(dtype, GeometryDtype):
             continue
-        kind = next((t for test, t in _FIELD_TYPES if test(dtype)), "string")
+        tests = ((getattr(pd.api.types, test), t) for test, t in _FIELD_TYPES)
+        kind = next((t for test, t in tests if test(dtype)), "string")
         out[str(name)] = kind
     return out
 

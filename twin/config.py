@@ -23,9 +23,9 @@ from pyproj.exceptions import CRSError
 from layers.chinacrs import china_crs
 from layers.encodings import check_encoding
 from tiles.catalog import LAYER_NAME_PATTERN, is_layer_name
+from twin._layout import CONFIG_NAME
 from twin.errors import ConfigError
 
-CONFIG_NAME = "twin.toml"
 LAYER_REF_PREFIX = "layers."
 
 

@@ -18,13 +18,15 @@ import html
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from layers.types import RasterData
 from tiles.catalog import LayerEntry
+
+if TYPE_CHECKING:  # pandas loads when a table is asked for, not with every workspace
+    import pandas as pd
 
 __all__ = ["Layers", "Raster", "cmap_name"]
 
@@ -68,6 +70,8 @@ class Layers(Mapping[str, LayerEntry]):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer: title, kind, version, count, geometry or bands, bounds, fields."""
+        import pandas as pd
+
         rows = []
         for name, e in self._entries.items():
             rows.append(

@@ -18,15 +18,12 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
 from layers.crs import crs_misfit, suggest_crs
 from layers.errors import LayerError, SourceError, SourceWarning
 from layers.geodesy import geodesic_area
 from layers.sources import expand, is_glob, source_files
-from layers.vector import read_vector
 from tiles import atomic_write
 from tiles.catalog import (
     Catalog,
@@ -40,54 +37,28 @@ from tiles.catalog import (
 from twin import artifacts
 from twin._executors import resolve_scheduler
 from twin._hashing import HashCache, files_digest
+from twin._layout import BUILD_DIR, CONFIG_NAME, catalog_path, find_workspace
 from twin._region import boundary_copies, copy_files, lonlat_extent
 from twin._stale import stale
-from twin.build import (
-    BuildEvents,
-    BuildReport,
-    Job,
-    LoggedEvents,
-    NoEvents,
-    Publisher,
-    build_lock,
-    clean_leftovers,
-    execute,
-    fingerprint,
-    new_version,
-)
 from twin.builders import Builder, get_builder
 from twin.builders.context import BuildContext, Input
-from twin.config import CONFIG_NAME, TwinConfig, dump_config, load_config, validate_config
+from twin.config import TwinConfig, dump_config, load_config, validate_config
 from twin.errors import BuildError, ConfigError, WorkspaceError
 from twin.handles import Layers, Raster
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and geopandas load only where a frame is made: opening a
+    # workspace (every command does) needs neither, nor the readers of layers.vector, nor
+    # the build machinery (twin.build, and through it tile encoding and GeoParquet writing)
+    import geopandas as gpd
+    import pandas as pd
+
+    from twin.build import BuildEvents, BuildReport, Job
     from twin.diff import DiffResult
 
-BUILD_DIR = "build"
-CATALOG_NAME = "catalog.json"
 #: The working CRS of a workspace made without a boundary to choose one from.
 DEFAULT_CRS = "EPSG:4549"
 #: The source name ``Twin.init`` gives the boundary it copies in.
 BOUNDARY_SOURCE = "boundary"
-
-
-def find_workspace(start: str | os.PathLike[str] | None = None, search_up: bool = False) -> Path:
-    """The workspace directory at ``start`` (or, with ``search_up``, its nearest parent).
-
-    ``start`` may be the directory or its ``twin.toml``.
-    """
-    path = Path(start or ".").resolve()
-    if path.is_file() and path.name == CONFIG_NAME:
-        return path.parent
-    candidates = [path, *path.parents] if search_up else [path]
-    for candidate in candidates:
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    if not path.exists():
-        raise WorkspaceError(f"{path}: no such directory")
-    where = f"{path} or any parent" if search_up else str(path)
-    raise WorkspaceError(f"{where}: not a workspace (no {CONFIG_NAME}; run 'twin init')")
 
 
 class Twin:
@@ -236,7 +207,7 @@ class Twin:
 
     @property
     def catalog_path(self) -> Path:
-        return self.build_dir / CATALOG_NAME
+        return catalog_path(self.root)
 
     def source_path(self, name: str) -> Path:
         """The file behind source ``name``."""
@@ -276,6 +247,8 @@ class Twin:
         path = self.build_dir / entry.artifacts["data"]
         if entry.kind == "raster":
             return Raster(name, path, entry)
+        import geopandas as gpd
+
         return gpd.read_parquet(path)
 
     def diff(
@@ -307,6 +280,8 @@ class Twin:
 
     def stats(self) -> pd.DataFrame:
         """The county's key figures: one row per figure (label, value, unit, layer)."""
+        import pandas as pd
+
         cat = self.catalog
         rows = [f.model_dump() for f in cat.figures]
         frame = pd.DataFrame(rows, columns=["name", "label", "value", "unit", "layer"])
@@ -390,6 +365,18 @@ class Twin:
             When any layer failed; layers that succeeded are published, and
             ``error.report`` tells which.
         """
+        from twin.build import (
+            BuildReport,
+            Job,
+            LoggedEvents,
+            NoEvents,
+            Publisher,
+            build_lock,
+            clean_leftovers,
+            execute,
+            new_version,
+        )
+
         # Imported here, not at the top: twin.notebook builds on Twin, so a module-level
         # import would make the two import each other (the facade reaches up only when asked).
         from twin.notebook import progress_events
@@ -472,6 +459,8 @@ class Twin:
         -------
         Layer -> the versions removed.
         """
+        from twin.build import build_lock, clean_leftovers
+
         if keep < 1:
             raise WorkspaceError(f"keep must be at least 1 (the published version), got {keep}")
         removed: dict[str, list[str]] = {}
@@ -634,6 +623,8 @@ class Twin:
             ),
             "presentation": presentation,
         }
+        from twin.build import fingerprint
+
         return fingerprint(builder.name, builder.version, ctx.params, inputs, extra)
 
     def check_crs(self) -> None:
@@ -669,6 +660,8 @@ class Twin:
             raise ConfigError(f"{CONFIG_NAME}: region.boundary: {exc}") from None
 
     def _read_boundary(self) -> gpd.GeoDataFrame:
+        from layers.vector import read_vector
+
         item = self._boundary_input()
         src = item.source
         assert src is not None

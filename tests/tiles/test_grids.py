@@ -88,3 +88,31 @@ def test_tiles_outside_the_grid_are_refused() -> None:
         get_grid("WorldCRS84Quad").check_tile(1, 0, 2)
     with pytest.raises(InvalidParameterError):
         get_grid("EuropeanETRS89_LAEAQuad")
+
+
+@pytest.mark.parametrize("grid_id", GRID_IDS)
+def test_levels_are_those_of_morecantiles_models(grid_id: str) -> None:
+    # the matrices are read from morecantile's JSON without its pydantic models: the same
+    # numbers, to the bit, as the models give (and deeper zooms: zoom 0's cell size / 2**z)
+    grid = get_grid(grid_id)
+    ref = REFERENCE[grid_id]()
+    crs = CRS.from_user_input(ref.crs.srs)
+    assert grid.crs == crs
+    xy = grid_id != "CGCS2000Quad"  # EPSG:4490 is latitude first
+    first = ref.tileMatrices[0]
+    for z, level in enumerate(grid.levels):
+        if z < len(ref.tileMatrices):
+            m = ref.tileMatrices[z]
+            cell, width, height = m.cellSize, m.matrixWidth, m.matrixHeight
+        else:
+            cell, width, height = (
+                first.cellSize / 2**z,
+                first.matrixWidth * 2**z,
+                first.matrixHeight * 2**z,
+            )
+        p0, p1 = first.pointOfOrigin
+        origin = (p0, p1) if xy else (p1, p0)
+        want = (*origin, cell * first.tileWidth, cell * first.tileHeight, width, height)
+        assert level == want, z
+    assert len(grid.tms.tileMatrices) == MAX_ZOOM + 1  # the TileMatrixSet the OGC routes serve
+    assert grid.tms.crs.srs == ref.crs.srs and grid.title == (grid.tms.title or grid_id)

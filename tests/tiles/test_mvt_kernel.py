@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import shapely
 
 from layers.roads import read_osm_roads
 from tests.tiles._mvt_numpy import NumpyLayerEncoder, encode_geometries_packed
 from tiles import _mvt_kernel
+from tiles._geoparquet import mvt_values
 from tiles._mvt_geometry import encode_geometries_packed as kernel_packed
 from tiles.mvt import (
     LayerEncoder,
@@ -25,7 +27,6 @@ from tiles.mvt import (
     encode_tile,
     to_tile_coords,
 )
-from tiles.vector import _python_values
 
 HELSINKI = Path(__file__).resolve().parents[1] / "data" / "Helsinki.osm.pbf"
 
@@ -33,7 +34,11 @@ HELSINKI = Path(__file__).resolve().parents[1] / "data" / "Helsinki.osm.pbf"
 @pytest.fixture(scope="module")
 def roads() -> tuple[np.ndarray, PropertyTable]:
     edges = read_osm_roads(HELSINKI, network="all").edges
-    cols = [(c, _python_values(edges[c])) for c in ("road_class", "name", "lanes", "oneway")]
+    # the properties as a layer's GeoParquet gives them to tiles
+    table = pa.Table.from_pandas(
+        edges[["road_class", "name", "lanes", "oneway"]], preserve_index=False
+    )
+    cols = [(c, mvt_values(table.column(c))) for c in table.column_names]
     return np.asarray(edges.geometry.array), PropertyTable.factorise(cols)
 
 

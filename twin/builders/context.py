@@ -8,10 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-import geopandas as gpd
-import pandas as pd
 from pydantic import BaseModel
 from pyproj import CRS
 
@@ -19,10 +17,13 @@ from layers.chinacrs import china_crs
 from layers.errors import SourceWarning
 from layers.sources import expand, is_glob
 from layers.types import RasterData
-from layers.vector import read_table, read_vector
 from tiles.catalog import LayerEntry
 from twin.config import LayerConfig, RegionConfig, SourceConfig
 from twin.errors import BuildError
+
+if TYPE_CHECKING:  # the readers load in a build, not with every workspace that is opened
+    import geopandas as gpd
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -95,6 +96,10 @@ class BuildContext:
         return self._read_vector(self.input(key), to_crs)
 
     def _read_vector(self, item: Input, to_crs: bool) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+
+        from layers.vector import read_vector
+
         if item.kind == "layer":
             gdf = gpd.read_parquet(item.path)
         else:
@@ -113,6 +118,11 @@ class BuildContext:
 
     def read_table(self, key: str) -> pd.DataFrame:
         """Input ``key`` as an attribute table (CSV, Excel, or a vector file's attributes)."""
+        import geopandas as gpd
+        import pandas as pd
+
+        from layers.vector import read_table
+
         item = self.input(key)
         if item.kind == "layer":
             return pd.DataFrame(gpd.read_parquet(item.path)).drop(columns="geometry")
@@ -133,6 +143,8 @@ class BuildContext:
         src = item.source
         if src is None or not is_glob(item.path):
             return None
+        from layers.vector import read_table
+
         with self.recording():
             return {
                 path.name: read_table(path, layer=src.layer, encoding=src.encoding)

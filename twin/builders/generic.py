@@ -12,27 +12,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyproj import CRS
 
-from layers.buildings import BUILDING_FIELDS, HEIGHT_FIELD, HeightParams, HeightReport
-from layers.buildings import building_heights as add_heights
 from layers.encodings import resolve_encoding
 from layers.errors import LayerError
 from layers.labels import COMMON_FIELDS
 from layers.raster_params import RasterParams
-from layers.region import inside_if_swapped, outside_region
-from layers.vector import CleanReport, VectorParams, clean_vector
+from layers.vector_params import HeightParams, VectorParams
 from twin._executors import dask_client
 from twin.builders import Builder, Output, register
-from twin.builders import _vector_dask as vd
 from twin.builders.context import BuildContext
 from twin.errors import BuildError
 
+if TYPE_CHECKING:
+    from layers.buildings import HeightReport
+    from layers.vector import CleanReport
+
+# The readers and cleaners (pyogrio, pandas, geopandas) load when a vector layer builds:
+# a workspace imports this module to check its layers' parameters, on every command.
+
 
 def build_vector(ctx: BuildContext) -> Output:
+    from layers.buildings import HEIGHT_FIELD
+    from layers.buildings import building_heights as add_heights
+    from layers.region import inside_if_swapped, outside_region
+    from layers.vector import clean_vector
+    from twin.builders import _vector_dask as vd
+
     params = ctx.params
     assert isinstance(params, VectorParams)
     item = ctx.input("source")
@@ -83,6 +92,8 @@ def _buildings(
 
     ``published`` are the heights of the rows published (after any clip).
     """
+    from layers.buildings import BUILDING_FIELDS, HEIGHT_FIELD
+
     rows = report.from_height + report.from_floors + report.missing
     if report.missing == rows:
         raise BuildError(
@@ -175,6 +186,8 @@ def _build_vector_on_cluster(ctx: BuildContext, params: VectorParams) -> Output:
     """
     import dask.dataframe as dd
     import dask_geopandas  # noqa: F401  (makes from_map give a dask-geopandas frame)
+
+    from twin.builders import _vector_dask as vd
 
     item = ctx.input("source")
     src = item.source if item.kind == "source" else None
