@@ -134,29 +134,6 @@ def _errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _uncollected(fn: F) -> F:
-    """Run a short command with the cyclic garbage collector off.
-
-    Its start-up imports some 170,000 objects that live as long as the process,
-    and the collector's full scans of them while they arrive cost a ``twin
-    export`` a tenth of a second; the command itself makes almost no cyclic
-    garbage (numpy arrays, geometries, bytes). The collector is back on after it
-    (in a test's process, say).
-    """
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
@@ -728,7 +705,6 @@ def serve(
 
 @app.command()
 @_errors
-@_uncollected
 def export(
     layer: Annotated[
         str,
@@ -908,15 +884,11 @@ def main() -> None:
     _interrupt.install()
     try:
         app()
-    except BaseException as exc:
+    except BaseException:
         # typer turns KeyboardInterrupt into a silent exit 130, and a library may wrap it
         # in an error of its own: after Ctrl-C, any way out is the interruption
         if _interrupt.interrupted():
             _interrupt.leave()
-        if isinstance(exc, SystemExit):
-            # The command is over and the process ends: the collector's last walk over
-            # everything it loaded would only delay the exit (~0.02 s of a small export).
-            gc.freeze()
         raise
     finally:
         # The interpreter's exit collects garbage, scanning every object still alive
