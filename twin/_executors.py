@@ -142,8 +142,10 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
         return
     # The workers start GDAL afresh from this environment (see twin.gdal_env).
     allow_vrt()
+    context = mp.get_context("forkserver")
+    _start_forkserver()
     process_pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp.get_context("forkserver"), initializer=ignore_sigint
+        max_workers=workers, mp_context=context, initializer=ignore_sigint
     )
     try:
         yield Running(process_pool)
@@ -153,6 +155,31 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
         end_pool(process_pool)
         raise
     process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_forkserver() -> None:
+    """Start multiprocessing's forkserver (if not running) with SIGINT blocked from birth.
+
+    The forkserver is a fresh interpreter that imports this command's modules
+    (its ``__main__``) before it ignores SIGINT itself: a Ctrl-C signalling the
+    process group meanwhile would print its KeyboardInterrupt traceback beside
+    the command's one line. Blocked in this thread while it is started, SIGINT
+    stays blocked in it (a signal mask is inherited across fork and exec) and in
+    the layer workers it forks; this process loses no Ctrl-C: one arriving
+    meanwhile is delivered to another of its threads, or once unblocked.
+    """
+    from multiprocessing import forkserver, resource_tracker
+
+    if not hasattr(signal, "pthread_sigmask"):
+        forkserver.ensure_running()
+        return
+    # First, on its own: starting the resource tracker unblocks SIGINT when done.
+    resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _cluster_pids(cluster: Any) -> list[int]:

@@ -34,6 +34,8 @@ from typing import Any
 EXIT_CODE = 130
 #: seconds after the signal by which the watchdog ends the command if it has not ended
 DEADLINE = 0.8
+#: seconds the watchdog waits for the main thread already ending the processes
+FINISHING = 4.0
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 
 
@@ -202,9 +204,10 @@ def _watchdog(read: int) -> None:
         if signal.SIGINT in data:
             break
     time.sleep(DEADLINE)
-    # The main thread may be saying the line (it takes well under a second): wait
-    # for it, but not for long; else say it from here.
-    if _state.lock.acquire(timeout=DEADLINE):
+    # The main thread may be ending the processes and saying the line (under a second,
+    # more on a loaded machine): leaving in the middle would orphan what it has not
+    # reaped yet, so wait for it (its steps are bounded); else do it from here.
+    if _state.lock.acquire(timeout=FINISHING):
         _finish_locked()
     os._exit(EXIT_CODE)
 

@@ -43,9 +43,13 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo county at 200 m: every builder, a few seconds per full build."""
+    """The demo county at 200 m: every builder the kills reach, a few seconds per full build.
+
+    Without the orthophoto: no kill lands in it (nothing of KILL_PLAN depends on it) and it
+    took most of this fixture's time.
+    """
     root = tmp_path_factory.mktemp("faults") / "demo"
-    Twin.demo(root, resolution=200.0)
+    Twin.demo(root, resolution=200.0, imagery=False)
     return root
 
 

@@ -14,11 +14,11 @@ from urllib.parse import unquote
 
 import geopandas as gpd
 import pytest
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Browser, Route
 from pyproj import Transformer
 
 from tests.tiles.conftest import CRS, X0, Y0, build_workspace
-from tests.tiles.test_browser import CHROMIUM, CHROMIUM_FLAGS, WAIT_IDLE, serving
+from tests.tiles.test_browser import WAIT_IDLE, serving
 from tiles.catalog import read_catalog, write_catalog
 
 pytestmark = pytest.mark.slow
@@ -77,69 +77,61 @@ def _labels(page, layer_id: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_labels_render_offline_in_latin_and_chinese(
-    server: str, tmp_path_factory: pytest.TempPathFactory
+    server: str, chromium: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    assert CHROMIUM.exists(), "install Debian chromium (see .ci/run)"
     aborted: list[str] = []
     fonts: list[str] = []
     errors: list[str] = []
     to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.set_default_timeout(60_000)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+    page = chromium.new_page(viewport={"width": 1000, "height": 800})
+    page.set_default_timeout(60_000)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
 
-            def route(r: Route) -> None:
-                url = r.request.url
-                if not url.startswith(server + "/"):
-                    aborted.append(url)
-                    r.abort()
-                    return
-                if "/fonts/" in url:
-                    fonts.append(unquote(url.split("/fonts/", 1)[1]))
-                r.continue_()
+    def route(r: Route) -> None:
+        url = r.request.url
+        if not url.startswith(server + "/"):
+            aborted.append(url)
+            r.abort()
+            return
+        if "/fonts/" in url:
+            fonts.append(unquote(url.split("/fonts/", 1)[1]))
+        r.continue_()
 
-            page.route("**/*", route)
-            page.goto(server + "/", wait_until="load")
-            page.wait_for_function("() => window.map !== undefined")
-            page.evaluate(WAIT_IDLE)
+    page.route("**/*", route)
+    page.goto(server + "/", wait_until="load")
+    page.wait_for_function("() => window.map !== undefined")
+    page.evaluate(WAIT_IDLE)
 
-            # zoom 12 over the villages: village names are drawn
-            lon, lat = to_lonlat.transform(X0 + 2500, Y0 + 2500)
-            page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
-            page.evaluate(WAIT_IDLE)
-            at12 = page.evaluate(
-                "() => window.map.queryRenderedFeatures({layers: ['villages-label']}).length"
-            )
-            assert at12 > 0, "no village label at zoom 12"
+    # zoom 12 over the villages: village names are drawn
+    lon, lat = to_lonlat.transform(X0 + 2500, Y0 + 2500)
+    page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
+    page.evaluate(WAIT_IDLE)
+    at12 = page.evaluate(
+        "() => window.map.queryRenderedFeatures({layers: ['villages-label']}).length"
+    )
+    assert at12 > 0, "no village label at zoom 12"
 
-            # closer in, every village is named, the unnamed ones by their codes
-            page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 13.5}})")
-            page.evaluate(WAIT_IDLE)
-            shown = set(_labels(page, "villages-label"))
-            assert {"南湖村", "Xiaoshan Cun", CODES[1], CODES[3]} <= shown, shown
-            assert "" not in shown
-            page.screenshot(path=str(tmp_path_factory.getbasetemp() / "labels-z13.png"))
+    # closer in, every village is named, the unnamed ones by their codes
+    page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 13.5}})")
+    page.evaluate(WAIT_IDLE)
+    shown = set(_labels(page, "villages-label"))
+    assert {"南湖村", "Xiaoshan Cun", CODES[1], CODES[3]} <= shown, shown
+    assert "" not in shown
+    page.screenshot(path=str(tmp_path_factory.getbasetemp() / "labels-z13.png"))
 
-            # roads: names along the lines, a ref where there is no name
-            page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
-            page.evaluate(WAIT_IDLE)
-            roads = set(_labels(page, "roads-label"))
-            assert roads & {"长深高速", "S13", "Dongtiao Road"}, roads
-            page.screenshot(path=str(tmp_path_factory.getbasetemp() / "labels-z14.png"))
+    # roads: names along the lines, a ref where there is no name
+    page.evaluate(f"() => window.map.jumpTo({{center: [{lon}, {lat}], zoom: 14}})")
+    page.evaluate(WAIT_IDLE)
+    roads = set(_labels(page, "roads-label"))
+    assert roads & {"长深高速", "S13", "Dongtiao Road"}, roads
+    page.screenshot(path=str(tmp_path_factory.getbasetemp() / "labels-z14.png"))
 
-            # nothing left the server; glyphs came from it, Latin ranges only
-            assert aborted == []
-            assert fonts, "no glyphs were fetched"
-            for item in fonts:
-                stack, rng = item.split("?")[0].rsplit("/", 1)
-                assert stack == FONT and rng.removesuffix(".pbf") in SHIPPED, item
-            assert page.evaluate("() => window.twinErrors || []") == []
-            assert errors == []
-        finally:
-            browser.close()
+    # nothing left the server; glyphs came from it, Latin ranges only
+    assert aborted == []
+    assert fonts, "no glyphs were fetched"
+    for item in fonts:
+        stack, rng = item.split("?")[0].rsplit("/", 1)
+        assert stack == FONT and rng.removesuffix(".pbf") in SHIPPED, item
+    assert page.evaluate("() => window.twinErrors || []") == []
+    assert errors == []

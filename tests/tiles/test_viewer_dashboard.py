@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 from rasterio.warp import transform_bounds
 
 from tests.tiles.conftest import CRS, X0, XSS_NAME, Y0, _write_cog, make_client
-from tests.tiles.test_browser import CHROMIUM, CHROMIUM_FLAGS, WAIT_IDLE, serving
+from tests.tiles.test_browser import WAIT_IDLE, serving
 from tiles.catalog import (
     Band,
     Catalog,
@@ -264,19 +264,6 @@ def server(dashboard_catalog: Path, tmp_path_factory: pytest.TempPathFactory) ->
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "install Debian chromium (see .ci/run)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 class Opened:
     """A page of the dashboard and the errors it raised."""
 
@@ -298,11 +285,11 @@ Opener = Callable[..., Opened]
 
 
 @pytest.fixture
-def open_page(browser: Browser, server: str) -> Iterator[Opener]:
+def open_page(chromium: Browser, server: str) -> Iterator[Opener]:
     pages: list[Page] = []
 
     def opener(path: str = "/?lang=en", width: int = 1280, height: int = 800) -> Opened:
-        page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+        page = chromium.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
         pages.append(page)
         page.set_default_timeout(60_000)
         errors: list[str] = []

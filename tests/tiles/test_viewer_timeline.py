@@ -31,8 +31,7 @@ from tiles.store import CatalogStore
 from tiles.style import BACKGROUND
 from tiles.viewer import viewer_config
 
-# the dashboard's browser and pages, on this module's server
-browser = dashboard.browser
+# the dashboard's pages, on this module's server
 open_page = dashboard.open_page
 MONTHS = ["2026-09", "2026-10", "2026-11"]
 SCORES = ["score_total", *(f"score_{d}" for d in DOMAINS)]

@@ -201,11 +201,35 @@ def _depth(pgid: int) -> int:
     return depth
 
 
+def _sigint_blocked(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M)[1], 16)  # type: ignore[index]
+    return bool(mask >> (signal.SIGINT - 1) & 1)
+
+
+def test_a_ctrl_c_cannot_reach_the_forkserver_or_its_workers() -> None:
+    """SIGINT is blocked in the forkserver from its first instruction, so a Ctrl-C to the
+    process group while it imports its modules prints no traceback; this process keeps it."""
+    from multiprocessing import forkserver
+
+    from twin._executors import open_executor
+
+    with open_executor(2) as running:
+        assert running.pool is not None
+        worker = running.pool.submit(os.getpid).result()
+        server = forkserver._forkserver._forkserver_pid
+        assert server is not None
+        assert _sigint_blocked(server) and _sigint_blocked(worker)
+    assert not _sigint_blocked(os.getpid())
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_any_moment_of_a_build(tmp_path: Path) -> None:
     """SIGINT at random moments of `twin build -j 2`, a third in the coverage step."""
     ws = tmp_path / "county"
-    made = _twin("demo", str(ws), "--resolution", "100", "-q", "-j", "2")
+    # no orthophoto: the builds below never reach it, and on a busy machine it took
+    # most of the two minutes this setup may take
+    made = _twin("demo", str(ws), "--resolution", "100", "--no-imagery", "-q", "-j", "2")
     assert made.returncode == 0, made.stderr
     catalog = ws / "build" / "catalog.json"
     exe = shutil.which("twin", path=str(Path(sys.executable).parent))

@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 
 from layers.coverage.windows import WINDOW_PX, run_windowed, window_tasks, windows
 from layers.errors import LayerError
+from tests.layers._imagery_fixtures import make_delivery
 from tests.layers.test_coverage_windows import model as small_model
 from tests.twin.conftest import TOML, make_sources
+from tests.twin.test_imagery import TOML as IMAGERY_TOML
 from tiles.catalog import read_catalog
 from twin._executors import resolve_scheduler
 from twin.builders._coverage_dask import dask_submit, run_model
@@ -77,8 +79,10 @@ def assert_same_layers(a: Path, b: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_county_on_a_cluster_equals_one_process(tmp_path: Path, cluster: str) -> None:
+    # without the orthophoto, which took two thirds of both builds: the imagery builder's
+    # cluster path has its own test on a small delivery below
     one = tmp_path / "one"
-    Twin.demo(one, resolution=100, build=False)
+    Twin.demo(one, resolution=100, build=False, imagery=False)
     two = tmp_path / "two"
     shutil.copytree(one, two)
     assert Twin.open(one).build().ok
@@ -92,6 +96,28 @@ def test_demo_county_on_a_cluster_equals_one_process(tmp_path: Path, cluster: st
     with rasterio.open(two / "build" / cov.artifacts["data"]) as src:
         assert len(windows((src.height, src.width), WINDOW_PX)) > 1
     assert_same_layers(one, two)
+
+
+def test_orthophoto_on_a_cluster_equals_one_process(tmp_path: Path, cluster: str) -> None:
+    """The sheets converted by the cluster's workers make the mosaic one process makes."""
+    roots = []
+    for name in ("one", "two"):
+        root = tmp_path / name
+        (root / "sources").mkdir(parents=True)
+        make_delivery(root / "sources" / "ortho")
+        (root / "twin.toml").write_text(IMAGERY_TOML, encoding="utf-8")
+        roots.append(root)
+    assert Twin.open(roots[0]).build().ok
+    report = Twin.open(roots[1]).build(scheduler=cluster)
+    assert report.ok and set(report.built) == {"ortho"}, report.failed
+    assert_same_layers(*roots)
+    sheets = [sorted((r / "build" / "ortho").glob("*/sheets/*")) for r in roots]
+    assert len(sheets[0]) == len(sheets[1]) == 8
+    for a, b in zip(*sheets, strict=True):
+        assert a.name == b.name
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            assert (x.transform, x.crs) == (y.transform, y.crs), a.name
+            np.testing.assert_array_equal(x.read(), y.read(), err_msg=a.name)
 
 
 @pytest.mark.slow

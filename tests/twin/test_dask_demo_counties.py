@@ -36,10 +36,18 @@ def singles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pair")
-    generate_counties(root, 2, seed=7, resolution=RES)
-    return root / "sources"
+def pair_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two counties side by side, as ``twin demo --counties 2 --no-build`` writes them."""
+    root = tmp_path_factory.mktemp("pair") / "prov"
+    args = ["demo", str(root), "--counties", "2", "--seed", "7", "--resolution", str(RES)]
+    result = CliRunner().invoke(app, [*args, "--no-build"])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="module")
+def pair(pair_workspace: Path) -> Path:
+    return pair_workspace / "sources"
 
 
 def test_one_county_is_the_demo_county(tmp_path: Path, singles: list[Path]) -> None:
@@ -102,14 +110,10 @@ def test_osm_ids_are_unique_and_every_way_is_kept(pair: Path, singles: list[Path
     assert ways == sum(w for _, w in parts)
 
 
-def test_cli_demo_counties_without_build(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        ["demo", str(tmp_path / "prov"), "--counties", "2", "--resolution", "200", "--no-build"],
-    )
-    assert result.exit_code == 0, result.output
-    assert len(gpd.read_file(tmp_path / "prov/sources/county.gpkg")) == 2
-    assert "2 counties" in (tmp_path / "prov/twin.toml").read_text(encoding="utf-8")
+def test_cli_demo_counties_without_build(pair_workspace: Path) -> None:
+    assert len(gpd.read_file(pair_workspace / "sources/county.gpkg")) == 2
+    assert "2 counties" in (pair_workspace / "twin.toml").read_text(encoding="utf-8")
+    assert not (pair_workspace / "build" / "catalog.json").exists()
 
 
 def test_bad_county_count_is_one_clear_error(tmp_path: Path) -> None:

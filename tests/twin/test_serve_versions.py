@@ -163,13 +163,19 @@ def test_an_old_version_comes_from_its_own_archive(tmp_path: Path) -> None:
     assert _zone_pops(r.content) == _parquet_pops(cat, v1)
 
 
-@pytest.fixture()
-def rebuilt(tmp_path: Path) -> Path:
+def _rebuilt(tmp_path: Path) -> Path:
+    """A workspace built twice, a second apart, the second time from changed sources."""
     root = _built(tmp_path)
     _next_second()
     _change_sources(root)
     assert Twin.open(root).build().ok
     return root
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`_rebuilt`, once for the tests that only read it (pruning makes its own)."""
+    return _rebuilt(tmp_path_factory.mktemp("rebuilt"))
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,8 @@ def test_ogc_datetime_picks_the_version(rebuilt: Path) -> None:
         assert client.get(both, params={"datetime": when}).status_code == 400
 
 
-def test_prune_removes_what_is_no_longer_servable(rebuilt: Path) -> None:
+def test_prune_removes_what_is_no_longer_servable(tmp_path: Path) -> None:
+    rebuilt = _rebuilt(tmp_path)
     cat = rebuilt / "build" / "catalog.json"
     zones = read_catalog(cat).layers["zones"]
     old = zones.history[0]
