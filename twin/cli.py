@@ -32,7 +32,6 @@ if __name__ == "__main__" or (
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 try:
-    import gc
     import json
     import logging
     import time
