@@ -26,7 +26,10 @@ KeyboardInterrupt inside each item, print a traceback from each worker and
 leave the pool half broken (python/cpython#125886). The CLI then ends
 whatever else this process started (:mod:`twin._interrupt`, through
 :func:`descendants` and :func:`end_processes`): the forkserver, a local Dask
-cluster's processes, workers a job forked.
+cluster's processes, workers a job forked. A build killed with SIGKILL can do
+none of that, so the kernel ends what it started (``PR_SET_PDEATHSIG``): forked
+workers die with their parent, the forkserver with the build
+(:mod:`twin._forkserver`), and its layer workers with the forkserver.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ SCHEDULER_ENV = "TWIN_SCHEDULER"
 LOCAL_PREFIX = "local:"
 #: seconds a worker has between SIGTERM and SIGKILL
 GRACE = 0.3
+#: the PID of the process starting the forkserver, for it to die with (twin._forkserver)
+FORKSERVER_PARENT_ENV = "TWIN_FORKSERVER_PARENT"
 
 
 @dataclass
@@ -143,9 +148,12 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
     # The workers start GDAL afresh from this environment (see twin.gdal_env).
     allow_vrt()
     context = mp.get_context("forkserver")
-    _start_forkserver()
+    server = _start_forkserver()
     process_pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=ignore_sigint
+        max_workers=workers,
+        mp_context=context,
+        initializer=init_layer_worker,
+        initargs=(server,),
     )
     try:
         yield Running(process_pool)
@@ -157,8 +165,9 @@ def open_executor(workers: int, scheduler: str | None = None) -> Iterator[Runnin
     process_pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _start_forkserver() -> None:
-    """Start multiprocessing's forkserver (if not running) with SIGINT blocked from birth.
+def _start_forkserver() -> int | None:
+    """Start multiprocessing's forkserver (if not running) with SIGINT blocked from birth;
+    its PID.
 
     The forkserver is a fresh interpreter that imports this command's modules
     (its ``__main__``) before it ignores SIGINT itself: a Ctrl-C signalling the
@@ -170,16 +179,23 @@ def _start_forkserver() -> None:
     """
     from multiprocessing import forkserver, resource_tracker
 
-    if not hasattr(signal, "pthread_sigmask"):
-        forkserver.ensure_running()
-        return
-    # First, on its own: starting the resource tracker unblocks SIGINT when done.
-    resource_tracker.ensure_running()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # it dies with the thread that starts it, its workers with it (twin._forkserver)
+    forkserver.set_forkserver_preload(["__main__", "twin._forkserver"])
+    os.environ[FORKSERVER_PARENT_ENV] = str(os.getpid())
     try:
-        forkserver.ensure_running()
+        if not hasattr(signal, "pthread_sigmask"):
+            forkserver.ensure_running()
+        else:
+            # First, on its own: starting the resource tracker unblocks SIGINT when done.
+            resource_tracker.ensure_running()
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                forkserver.ensure_running()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        del os.environ[FORKSERVER_PARENT_ENV]
+    return getattr(forkserver._forkserver, "_forkserver_pid", None)
 
 
 def _cluster_pids(cluster: Any) -> list[int]:
@@ -365,6 +381,13 @@ def _keep_freed_memory() -> None:
 
 
 # ----------------------------------------------------------------------------- ending processes
+
+
+def init_layer_worker(server: int | None) -> None:
+    """Initializer of the forkserver's layer workers: die with the forkserver ``server``
+    (which dies with the build, :mod:`twin._forkserver`), leave Ctrl-C to the build."""
+    _die_with_parent(server if server is not None else os.getppid())
+    ignore_sigint()
 
 
 def ignore_sigint() -> None:

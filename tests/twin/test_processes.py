@@ -221,3 +221,54 @@ def test_an_error_ends_the_workers_without_waiting_for_them() -> None:
 def test_one_worker_means_this_process() -> None:
     with forked_pool(1) as pool:
         assert pool is None
+
+
+_KILLED_BUILD = """
+import json, sys, time
+from multiprocessing import forkserver
+from twin._executors import open_executor
+
+with open_executor(2) as running:
+    for _ in range(2):
+        running.pool.submit(time.sleep, 60)
+    while len(running.pool._processes) < 2:
+        time.sleep(0.05)
+    print(json.dumps([forkserver._forkserver._forkserver_pid, *running.pool._processes]))
+    sys.stdout.flush()
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl")
+def test_a_build_killed_with_sigkill_leaves_no_forkserver_or_layer_worker() -> None:
+    """SIGKILL (the OOM killer, ``kill -9``) cannot let a build end its pool: the kernel
+    ends its forkserver, and the forkserver's layer workers, after it."""
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BUILD],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    pids: list[int] = []
+    try:
+        assert proc.stdout is not None
+        pids = json.loads(proc.stdout.readline())
+        assert len(pids) == 3 and all(running(p) for p in pids)
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(running(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [p for p in pids if running(p)]
+        assert not left, [Path(f"/proc/{p}/stat").read_text() for p in left]
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
